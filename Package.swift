@@ -1,0 +1,36 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// No package dependencies by design (SPEC §2): the toolchain plus the system's OpenSSL 3.
+let package = Package(
+    name: "marac-broker",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "maracd", targets: ["maracd"]),
+        .executable(name: "marac", targets: ["marac"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(name: "CShims", dependencies: ["COpenSSL"]),
+        .target(name: "TLS", dependencies: ["COpenSSL", "CShims"]),
+        .target(name: "HTTPServer", dependencies: ["TLS"]),
+        .target(name: "Journal", dependencies: ["TLS"]),
+        .target(name: "Broker"),
+        .target(name: "BrokerAPI", dependencies: ["Broker", "Journal", "HTTPServer", "TLS"]),
+        .target(name: "MaracClient", dependencies: ["TLS"]),
+        .executableTarget(name: "maracd", dependencies: ["BrokerAPI", "Journal", "TLS"]),
+        .executableTarget(name: "marac", dependencies: ["MaracClient"]),
+
+        .testTarget(name: "TLSTests", dependencies: ["TLS"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS"]),
+        .testTarget(name: "JournalTests", dependencies: ["Journal", "TLS"]),
+        .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
+        .testTarget(name: "BrokerAPITests", dependencies: ["BrokerAPI", "MaracClient", "TLS"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

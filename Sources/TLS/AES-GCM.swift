@@ -1,0 +1,133 @@
+internal import COpenSSL
+
+/// A 256-bit secret key for authenticated encryption.
+///
+/// The bytes never appear in `description`, so a key cannot leak into a log line.
+public struct SymmetricKey: Sendable, CustomStringConvertible {
+    /// Key length in bytes (AES-256).
+    public static let byteCount = 32
+    let bytes: [UInt8]
+
+    /// Wraps existing key material.
+    /// - Throws: `TLSError.invalidKey` unless exactly 32 bytes are given.
+    public init(bytes: [UInt8]) throws {
+        guard bytes.count == Self.byteCount else {
+            throw TLSError(.invalidKey, "a symmetric key must be \(Self.byteCount) bytes, got \(bytes.count)")
+        }
+        self.bytes = bytes
+    }
+
+    /// A fresh random key.
+    public static func generate() -> SymmetricKey {
+        try! SymmetricKey(bytes: SecureRandom.bytes(byteCount))
+    }
+
+    /// The raw key, for writing the key file (mode 0600) only.
+    public var rawBytes: [UInt8] { bytes }
+
+    /// A short fingerprint (first 8 bytes of SHA-256) to tell keys apart in messages.
+    public var fingerprint: String { Array(SHA256.hash(bytes).prefix(8)).hexString }
+
+    public var description: String { "SymmetricKey(fingerprint: \(fingerprint))" }
+}
+
+/// Namespace for AES.
+public enum AES {
+    /// AES-256-GCM with a random 96-bit nonce per message, through OpenSSL EVP.
+    public enum GCM {
+        public static let nonceLength = 12
+        public static let tagLength = 16
+        /// Bytes `seal` adds to the plaintext: nonce + tag.
+        public static let overhead = nonceLength + tagLength
+
+        /// Encrypts and authenticates `plaintext`, binding `authenticating` (not encrypted).
+        /// - Returns: `nonce || ciphertext || tag`.
+        public static func seal(_ plaintext: [UInt8], using key: SymmetricKey, authenticating aad: [UInt8] = []) -> [UInt8] {
+            let nonce = SecureRandom.bytes(nonceLength)
+            guard let ctx = EVP_CIPHER_CTX_new() else { fatalError("EVP_CIPHER_CTX_new: out of memory") }
+            defer { EVP_CIPHER_CTX_free(ctx) }
+            var out = nonce
+            out.reserveCapacity(overhead + plaintext.count)
+            var ciphertext = [UInt8](repeating: 0, count: plaintext.count + 16)
+            var tag = [UInt8](repeating: 0, count: tagLength)
+            var produced: Int32 = 0
+            var total = 0
+            key.bytes.withUnsafeBufferPointer { k in
+                nonce.withUnsafeBufferPointer { n in
+                    precondition(EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nil, nil, nil) == 1)
+                    precondition(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, Int32(nonceLength), nil) == 1)
+                    precondition(EVP_EncryptInit_ex(ctx, nil, nil, k.baseAddress, n.baseAddress) == 1)
+                }
+            }
+            if !aad.isEmpty {
+                aad.withUnsafeBufferPointer { a in
+                    precondition(EVP_EncryptUpdate(ctx, nil, &produced, a.baseAddress, Int32(a.count)) == 1)
+                }
+            }
+            ciphertext.withUnsafeMutableBufferPointer { c in
+                if !plaintext.isEmpty {
+                    plaintext.withUnsafeBufferPointer { p in
+                        precondition(EVP_EncryptUpdate(ctx, c.baseAddress, &produced, p.baseAddress, Int32(p.count)) == 1)
+                    }
+                    total = Int(produced)
+                }
+                precondition(EVP_EncryptFinal_ex(ctx, c.baseAddress! + total, &produced) == 1)
+                total += Int(produced)
+            }
+            tag.withUnsafeMutableBytes { t in
+                precondition(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, Int32(tagLength), t.baseAddress) == 1)
+            }
+            out.append(contentsOf: ciphertext[..<total])
+            out.append(contentsOf: tag)
+            return out
+        }
+
+        /// Authenticates and decrypts a message made by `seal`.
+        /// - Throws: `TLSError.authenticationFailed` when the key is wrong or any
+        ///   byte of the message or of `authenticating` was changed. No partial
+        ///   plaintext is ever returned.
+        public static func open(_ sealed: [UInt8], using key: SymmetricKey, authenticating aad: [UInt8] = []) throws -> [UInt8] {
+            guard sealed.count >= overhead else {
+                throw TLSError(.authenticationFailed, "sealed message is \(sealed.count) bytes, shorter than the \(overhead)-byte nonce and tag")
+            }
+            guard let ctx = EVP_CIPHER_CTX_new() else { fatalError("EVP_CIPHER_CTX_new: out of memory") }
+            defer { EVP_CIPHER_CTX_free(ctx) }
+            let bodyCount = sealed.count - overhead
+            var plaintext = [UInt8](repeating: 0, count: bodyCount + 16)
+            var produced: Int32 = 0
+            var total = 0
+            var tag = Array(sealed[(sealed.count - tagLength)...])
+            let ok: Bool = sealed.withUnsafeBufferPointer { s in
+                key.bytes.withUnsafeBufferPointer { k in
+                    precondition(EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nil, nil, nil) == 1)
+                    precondition(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, Int32(nonceLength), nil) == 1)
+                    precondition(EVP_DecryptInit_ex(ctx, nil, nil, k.baseAddress, s.baseAddress) == 1)
+                }
+                if !aad.isEmpty {
+                    let fed = aad.withUnsafeBufferPointer { a in
+                        EVP_DecryptUpdate(ctx, nil, &produced, a.baseAddress, Int32(a.count))
+                    }
+                    if fed != 1 { return false }
+                }
+                return plaintext.withUnsafeMutableBufferPointer { p in
+                    if bodyCount > 0 {
+                        guard EVP_DecryptUpdate(ctx, p.baseAddress, &produced, s.baseAddress! + nonceLength, Int32(bodyCount)) == 1 else { return false }
+                        total = Int(produced)
+                    }
+                    let tagSet = tag.withUnsafeMutableBytes { t in
+                        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, Int32(tagLength), t.baseAddress)
+                    }
+                    guard tagSet == 1 else { return false }
+                    guard EVP_DecryptFinal_ex(ctx, p.baseAddress! + total, &produced) == 1 else { return false }
+                    total += Int(produced)
+                    return true
+                }
+            }
+            OpenSSLErrorQueue.clear()
+            guard ok else {
+                throw TLSError(.authenticationFailed, "AES-GCM authentication failed: wrong key or altered data")
+            }
+            return Array(plaintext[..<total])
+        }
+    }
+}
