@@ -55,3 +55,12 @@ int shim_sk_X509_num(const STACK_OF(X509) *stack) {
 X509 *shim_sk_X509_value(const STACK_OF(X509) *stack, int index) {
     return sk_X509_value(stack, index);
 }
+
+unsigned long shim_XN_FLAG_RFC2253(void) {
+    return XN_FLAG_RFC2253;
+}
+
+uint64_t shim_SSL_OP_NO_COMPRESSION(void) { return SSL_OP_NO_COMPRESSION; }
+uint64_t shim_SSL_OP_NO_RENEGOTIATION(void) { return SSL_OP_NO_RENEGOTIATION; }
+uint64_t shim_SSL_OP_CIPHER_SERVER_PREFERENCE(void) { return SSL_OP_CIPHER_SERVER_PREFERENCE; }
+uint64_t shim_SSL_OP_NO_TICKET(void) { return SSL_OP_NO_TICKET; }

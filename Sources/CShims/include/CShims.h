@@ -23,5 +23,10 @@ EVP_PKEY *shim_EVP_RSA_gen(unsigned int bits);
 void shim_X509V3_set_ctx_nodb(X509V3_CTX *ctx);
 int shim_sk_X509_num(const STACK_OF(X509) *stack);
 X509 *shim_sk_X509_value(const STACK_OF(X509) *stack, int index);
+unsigned long shim_XN_FLAG_RFC2253(void);
+uint64_t shim_SSL_OP_NO_COMPRESSION(void);
+uint64_t shim_SSL_OP_NO_RENEGOTIATION(void);
+uint64_t shim_SSL_OP_CIPHER_SERVER_PREFERENCE(void);
+uint64_t shim_SSL_OP_NO_TICKET(void);
 
 #endif
