@@ -1,1 +1,181 @@
-// HTTPServer module.
+import Dispatch
+import Foundation
+import Synchronization
+import TLS
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An event-driven HTTPS/1.1 server: one listening socket and non-blocking
+/// connections on Dispatch sources, OpenSSL in memory-BIO mode. Idle
+/// connections cost memory, never a thread.
+public final class HTTPServer: Sendable {
+    public let configuration: ServerConfiguration
+    let responder: any HTTPResponder
+    let logger: Logger
+    private let tlsContext: Mutex<TLSContext>
+    /// Connection queues target this non-overcommitting queue, so the thread
+    /// count follows the CPU count, not the connection count.
+    let connectionTargetQueue = DispatchQueue(label: "marac.connections", attributes: .concurrent, target: .global())
+    private let acceptQueue = DispatchQueue(label: "marac.accept")
+    private let state = Mutex(State())
+
+    private struct State {
+        var listenFD: Int32 = -1
+        var listenSource: ListenSource?
+        var connections: [UInt64: Connection] = [:]
+        var nextConnectionID: UInt64 = 1
+        var shuttingDown = false
+        var boundPort = 0
+        var onIdle: [@Sendable () -> Void] = []
+    }
+
+    /// - Parameters:
+    ///   - tlsContext: a server context; replaceable later (certificate renewal) with `replaceTLSContext`.
+    public init(configuration: ServerConfiguration, tlsContext: TLSContext, responder: any HTTPResponder, logger: Logger = .standardError) {
+        self.configuration = configuration
+        self.tlsContext = Mutex(tlsContext)
+        self.responder = responder
+        self.logger = logger
+    }
+
+    /// New connections use `context` (e.g. a renewed server certificate); open ones keep theirs.
+    public func replaceTLSContext(_ context: TLSContext) {
+        tlsContext.withLock { $0 = context }
+    }
+
+    /// The port actually bound (useful with port 0).
+    public var port: Int { state.withLock { $0.boundPort } }
+
+    /// Number of open connections.
+    public var connectionCount: Int { state.withLock { $0.connections.count } }
+
+    /// Binds, listens and starts accepting.
+    /// - Throws: `SystemError` naming the failing call (e.g. `bind 127.0.0.1:8443: Address already in use`).
+    public func start() throws {
+        let address = try SocketAddress(host: configuration.host, port: configuration.port)
+        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError(call: "socket", errno: errno) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        do {
+            guard address.withSockAddr({ bind(fd, $0, $1) }) == 0 else {
+                throw SystemError(call: "bind \(configuration.host):\(configuration.port)", errno: errno)
+            }
+            guard listen(fd, configuration.listenBacklog) == 0 else { throw SystemError(call: "listen", errno: errno) }
+        } catch {
+            close(fd)
+            throw error
+        }
+        let port = SocketAddress.localPort(of: fd)
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: acceptQueue)
+        source.setEventHandler { [self] in acceptConnections(fd) }
+        source.setCancelHandler { close(fd) }
+        state.withLock {
+            $0.listenFD = fd
+            $0.listenSource = ListenSource(source: source)
+            $0.boundPort = port
+        }
+        source.resume()
+        logger.log("listening", ["address": "\(configuration.host):\(port)"])
+    }
+
+    private func acceptConnections(_ listenFD: Int32) {
+        dispatchPrecondition(condition: .onQueue(acceptQueue))
+        for _ in 0..<64 {
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let result = withUnsafeMutablePointer(to: &storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                    try? systemCall("accept") { accept(listenFD, address, &length) }
+                }
+            }
+            guard let result else {
+                // EMFILE/ENFILE and friends: back off briefly instead of spinning on the ready socket.
+                logger.log("accept_failed", ["error": String(cString: strerror(errno))])
+                state.withLock { $0.listenSource }?.source.suspend()
+                acceptQueue.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in
+                    state.withLock { $0.listenSource }?.source.resume()
+                }
+                return
+            }
+            guard case .done(let fd) = result else { return }
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            let remote = SocketAddress.describe(storage)
+            let admitted: (UInt64, Bool) = state.withLock {
+                let id = $0.nextConnectionID
+                $0.nextConnectionID += 1
+                return (id, !$0.shuttingDown && $0.connections.count < configuration.maxConnections)
+            }
+            guard admitted.1 else {
+                close(fd)
+                logger.log("connection_refused", ["remote": remote, "reason": "connection limit or shutting down"])
+                continue
+            }
+            do {
+                let connection = try Connection(id: admitted.0, fd: fd, remoteAddress: remote, server: self,
+                                                context: tlsContext.withLock { $0 }, limits: configuration.limits)
+                state.withLock { $0.connections[admitted.0] = connection }
+                connection.start()
+            } catch {
+                close(fd)
+                logger.log("connection_failed", ["remote": remote, "error": "\(error)"])
+            }
+        }
+    }
+
+    func connectionClosed(_ connection: Connection) {
+        let idleCallbacks: [@Sendable () -> Void] = state.withLock { state in
+            state.connections[connection.id] = nil
+            guard state.shuttingDown, state.connections.isEmpty else { return [] }
+            let callbacks = state.onIdle
+            state.onIdle.removeAll()
+            return callbacks
+        }
+        idleCallbacks.forEach { $0() }
+    }
+
+    /// Graceful shutdown: stop accepting, let in-flight requests finish and
+    /// close idle connections; after the grace period, close the rest.
+    /// Returns when every connection is closed.
+    public func shutdown() async {
+        let (listener, connections): (ListenSource?, [Connection]) = state.withLock {
+            $0.shuttingDown = true
+            let source = $0.listenSource
+            $0.listenSource = nil
+            return (source, Array($0.connections.values))
+        }
+        listener?.source.cancel()
+        logger.log("shutting_down", ["open_connections": connections.count])
+        connections.forEach { $0.drain() }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let once = Mutex(false)
+            let finish: @Sendable () -> Void = {
+                if once.withLock({ done in defer { done = true }; return !done }) { continuation.resume() }
+            }
+            let alreadyIdle = state.withLock { state -> Bool in
+                if state.connections.isEmpty { return true }
+                state.onIdle.append(finish)
+                return false
+            }
+            if alreadyIdle { finish(); return }
+            let grace = configuration.shutdownGracePeriod.components
+            acceptQueue.asyncAfter(deadline: .now() + .seconds(Int(grace.seconds))) { [self] in
+                let remaining = state.withLock { Array($0.connections.values) }
+                if !remaining.isEmpty { logger.log("shutdown_forcing_close", ["open_connections": remaining.count]) }
+                remaining.forEach { $0.forceClose() }
+            }
+        }
+        logger.log("stopped")
+    }
+}
+
+/// The listening socket's read source. Dispatch sources are thread-safe
+/// (suspend, resume and cancel may be called from any thread), hence the
+/// unchecked conformance.
+struct ListenSource: @unchecked Sendable {
+    let source: DispatchSourceRead
+}

@@ -205,3 +205,8 @@ public enum PKCS12 {
         return MemoryBIO.writing { _ = i2d_PKCS12_bio($0, p12) }
     }
 }
+
+extension CertificateAuthority {
+    /// The CA key as PEM, for writing `ca-key.pem` (mode 0600) at initialisation.
+    public func privateKeyPEM() throws -> [UInt8] { try key.pemBytes() }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import TLS
+
+/// The broker's development PKI under `certs/`: CA, server certificate, the
+/// first admin's client certificate and the data-encryption key. Made with
+/// the OpenSSL API (never the `openssl` binary); private keys are mode 0600.
+public struct BrokerPKI: Sendable {
+    public let directory: String
+
+    public var caCertificatePath: String { path("ca.pem") }
+    public var caKeyPath: String { path("ca-key.pem") }
+    public var serverCertificatePath: String { path("server.pem") }
+    public var serverKeyPath: String { path("server-key.pem") }
+    public var adminCertificatePath: String { path("admin.pem") }
+    public var adminKeyPath: String { path("admin-key.pem") }
+    /// The journal's AES-256 key, outside the data directory.
+    public var dataKeyPath: String { path("data.key") }
+
+    /// Validity of the CA.
+    public static let caValidityDays = 3650
+    /// Server certificates live 90 days (Mozilla's modern profile) and are renewed under 30.
+    public static let serverValidityDays = 90
+    public static let serverRenewalThresholdDays = 30
+    /// The bootstrap admin certificate.
+    public static let adminValidityDays = 365
+    public static let serverDNSNames = ["localhost"]
+    public static let serverIPAddresses = ["127.0.0.1", "::1"]
+
+    public init(directory: String) { self.directory = directory }
+
+    private func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+
+    /// What `initialize` did.
+    public struct InitReport: Sendable {
+        public var created: [String] = []
+        public var kept: [String] = []
+    }
+
+    /// Creates whatever is absent; never touches what exists.
+    /// - Throws: `BrokerSetupError` naming the file when something exists but cannot be used,
+    ///   or a file cannot be written.
+    @discardableResult
+    public func initialize(now: Date = Date(), makeDataKey: (String) throws -> Void) throws -> InitReport {
+        var report = InitReport()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let ca: CertificateAuthority
+        if exists(caCertificatePath) || exists(caKeyPath) {
+            ca = try loadCA()
+            report.kept.append(caCertificatePath)
+        } else {
+            ca = try CertificateAuthority.create(commonName: "marac-broker CA", organization: "marac-broker", validFor: Self.caValidityDays, now: now)
+            try writePrivate(caKeyPath, try ca.privateKeyPEM())
+            try writePublic(caCertificatePath, ca.certificate.pemBytes)
+            report.created.append(caCertificatePath)
+        }
+        if exists(serverCertificatePath) {
+            report.kept.append(serverCertificatePath)
+        } else {
+            try issueServerCertificate(ca: ca, now: now)
+            report.created.append(serverCertificatePath)
+        }
+        if exists(adminCertificatePath) {
+            report.kept.append(adminCertificatePath)
+        } else {
+            let key = try PrivateKey.generateECDSA()
+            let cert = try ca.issue(for: key, commonName: "admin", organization: "community-safety", usage: .client,
+                                    notBefore: now.addingTimeInterval(-300), notAfter: now.addingTimeInterval(Double(Self.adminValidityDays) * 86_400))
+            try writePrivate(adminKeyPath, try key.pemBytes())
+            try writePublic(adminCertificatePath, cert.pemBytes)
+            report.created.append(adminCertificatePath)
+        }
+        if exists(dataKeyPath) {
+            report.kept.append(dataKeyPath)
+        } else {
+            try makeDataKey(dataKeyPath)
+            report.created.append(dataKeyPath)
+        }
+        return report
+    }
+
+    /// Whether nothing of the PKI exists yet (a fresh directory).
+    public var isEmpty: Bool {
+        ![caCertificatePath, caKeyPath, serverCertificatePath, adminCertificatePath, dataKeyPath].contains(where: exists)
+    }
+
+    /// The CA, for signing.
+    public func loadCA() throws -> CertificateAuthority {
+        do { return try CertificateAuthority(certificateFile: caCertificatePath, keyFile: caKeyPath) } catch {
+            throw BrokerSetupError(file: caCertificatePath, message: "cannot load the CA: \(error)")
+        }
+    }
+
+    /// Renews the server certificate from the CA when fewer than 30 days remain (or it is missing).
+    /// - Returns: true when a new certificate was written.
+    @discardableResult
+    public func renewServerCertificateIfNeeded(now: Date = Date()) throws -> Bool {
+        if exists(serverCertificatePath), exists(serverKeyPath),
+           let current = try? Certificate(pemFile: serverCertificatePath),
+           current.notAfter.timeIntervalSince(now) > Double(Self.serverRenewalThresholdDays) * 86_400 {
+            return false
+        }
+        try issueServerCertificate(ca: try loadCA(), now: now)
+        return true
+    }
+
+    private func issueServerCertificate(ca: CertificateAuthority, now: Date) throws {
+        let key = try PrivateKey.generateECDSA()
+        let cert = try ca.issue(for: key, commonName: "localhost", organization: "marac-broker",
+                                usage: .server(dnsNames: Self.serverDNSNames, ipAddresses: Self.serverIPAddresses),
+                                notBefore: now.addingTimeInterval(-300), notAfter: now.addingTimeInterval(Double(Self.serverValidityDays) * 86_400))
+        // Key first, then certificate, each atomically: a crash never pairs a new certificate with an old key.
+        try writePrivate(serverKeyPath, try key.pemBytes(), replacing: true)
+        try writePublic(serverCertificatePath, cert.pemBytes, replacing: true)
+    }
+
+    /// A server TLS context from the files on disk.
+    public func serverContext(minimumVersion: TLSConfiguration.ProtocolVersion,
+                              verifier: (@Sendable (PeerCertificate) -> PeerRefusal?)?) throws -> TLSContext {
+        do {
+            var config = TLSConfiguration.server(certificate: try Certificate(pemFile: serverCertificatePath),
+                                                 privateKey: try PrivateKey(pemFile: serverKeyPath),
+                                                 clientCA: try Certificate(pemFile: caCertificatePath),
+                                                 minimumVersion: minimumVersion)
+            config.peerVerifier = verifier
+            return try TLSContext(configuration: config)
+        } catch {
+            throw BrokerSetupError(file: serverCertificatePath, message: "cannot build the server TLS context: \(error)")
+        }
+    }
+
+    private func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    private func writePublic(_ path: String, _ bytes: [UInt8], replacing: Bool = false) throws {
+        try FileWriter.write(bytes, to: path, mode: 0o644, replacing: replacing)
+    }
+
+    private func writePrivate(_ path: String, _ bytes: [UInt8], replacing: Bool = false) throws {
+        try FileWriter.write(bytes, to: path, mode: 0o600, replacing: replacing)
+    }
+}
+
+/// Start-up configuration or setup is unusable; names the file (and key) at fault.
+public struct BrokerSetupError: Error, CustomStringConvertible, Sendable {
+    public let file: String
+    public let key: String?
+    public let message: String
+
+    public init(file: String, key: String? = nil, message: String) {
+        self.file = file
+        self.key = key
+        self.message = message
+    }
+
+    public var description: String {
+        key.map { "\(file): \($0): \(message)" } ?? "\(file): \(message)"
+    }
+}
+
+/// Atomic, durable file writes with an explicit mode.
+enum FileWriter {
+    /// Writes `bytes` to a temporary file with `mode`, fsyncs it and renames it into place.
+    /// Without `replacing`, an existing file is an error (never overwritten).
+    static func write(_ bytes: [UInt8], to path: String, mode: mode_t, replacing: Bool) throws {
+        if !replacing && FileManager.default.fileExists(atPath: path) {
+            throw BrokerSetupError(file: path, message: "already exists; refusing to overwrite")
+        }
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw BrokerSetupError(file: path, message: "cannot create: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        fchmod(fd, mode)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                unlink(temporary)
+                throw BrokerSetupError(file: path, message: "cannot write: \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+        guard fsync(fd) == 0, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw BrokerSetupError(file: path, message: "cannot store: \(String(cString: strerror(errno)))")
+        }
+        let directory = open((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY)
+        if directory >= 0 { fsync(directory); close(directory) }
+    }
+}

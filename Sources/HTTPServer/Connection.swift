@@ -1,0 +1,347 @@
+import Dispatch
+import Foundation
+import TLS
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One client connection: a non-blocking socket, its TLS session, an HTTP
+/// parser and the request in progress.
+///
+/// Every mutable field is touched only on `queue` (checked with
+/// `dispatchPrecondition`), which is why the class may be `@unchecked Sendable`.
+/// The socket is closed only in the cancel handler of the last Dispatch
+/// source on it; the server's registry keeps the connection alive until then.
+final class Connection: @unchecked Sendable {
+    private enum Phase { case handshaking, open, closed }
+
+    let id: UInt64
+    let remoteAddress: String
+    private let fd: Int32
+    private let queue: DispatchQueue
+    private unowned let server: HTTPServer
+    private let session: TLSSession
+    private let limits: HTTPLimits
+    private var parser: HTTPParser
+    private var phase = Phase.handshaking
+    private var peer: PeerCertificate?
+    private var readSource: DispatchSourceRead?
+    private var writeSource: DispatchSourceWrite?
+    private var writeSourceResumed = false
+    private var readSourceSuspended = false
+    private var timer: DispatchSourceTimer?
+    private var outbound: [UInt8] = []
+    private var outboundOffset = 0
+    /// A request is with the responder; later pipelined requests wait in the parser.
+    private var processing = false
+    /// Close once the outbound buffer is written (after an error or `Connection: close`).
+    private var closeAfterFlush = false
+    /// Graceful shutdown: finish the request in flight, then close.
+    private var draining = false
+    /// The client closed its side (EOF or close_notify): answer what is in flight, then close.
+    private var peerFinished = false
+    private var requestStarted: ContinuousClock.Instant?
+    private var cancelsOutstanding = 0
+
+    private static let socketReadSize = 16 * 1024
+    /// Above this much buffered plaintext, stop reading until the request in flight is answered.
+    private static let maxBufferedWhileProcessing = 1 << 20
+    private static let timerLeeway = DispatchTimeInterval.milliseconds(100)
+
+    init(id: UInt64, fd: Int32, remoteAddress: String, server: HTTPServer, context: TLSContext, limits: HTTPLimits) throws {
+        self.id = id
+        self.fd = fd
+        self.remoteAddress = remoteAddress
+        self.server = server
+        self.limits = limits
+        self.parser = HTTPParser(limits: limits)
+        self.session = try TLSSession(context: context)
+        self.queue = DispatchQueue(label: "marac.connection", target: server.connectionTargetQueue)
+    }
+
+    /// Installs the Dispatch sources; the handshake starts when the client speaks.
+    func start() {
+        queue.async { [self] in
+            let read = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+            read.setEventHandler { [self] in onReadable() }
+            read.setCancelHandler { [self] in sourceCancelled() }
+            let write = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
+            write.setEventHandler { [self] in flushSocket() }
+            write.setCancelHandler { [self] in sourceCancelled() }
+            let timer = DispatchSource.makeTimerSource(queue: queue)
+            timer.setEventHandler { [self] in onTimeout() }
+            readSource = read
+            writeSource = write
+            self.timer = timer
+            cancelsOutstanding = 2
+            arm(after: limits.headerTimeout)
+            timer.resume()
+            read.resume()
+        }
+    }
+
+    /// Graceful shutdown: idle connections close now, busy ones after their response.
+    func drain() {
+        queue.async { [self] in
+            guard phase != .closed else { return }
+            draining = true
+            if !processing && !parser.isMidRequest { closeGracefully() }
+        }
+    }
+
+    /// Closes at once (shutdown grace period over).
+    func forceClose() {
+        queue.async { [self] in closeNow() }
+    }
+
+    // MARK: Reading
+
+    private func onReadable() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard phase != .closed else { return }
+        var sawEOF = false
+        do {
+            readLoop: for _ in 0..<4 {
+                let result = try withUnsafeTemporaryAllocation(byteCount: Self.socketReadSize, alignment: 1) { buffer -> IOResult<Int> in
+                    let outcome = try systemCall("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+                    if case .done(let count) = outcome, count > 0 {
+                        session.receive(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                    }
+                    return outcome
+                }
+                switch result {
+                case .wouldBlock: break readLoop
+                case .done(0): sawEOF = true; break readLoop
+                case .done(let count): if count < Self.socketReadSize { break readLoop }
+                }
+            }
+        } catch {
+            closeNow()
+            return
+        }
+        if sawEOF { peerFinished = true }
+        advanceTLS()
+        if peerFinished && phase != .closed {
+            suspendReading()
+            if !processing { closeNow() }
+        }
+    }
+
+    private func advanceTLS() {
+        if phase == .handshaking {
+            do {
+                guard try session.handshake() else { flushTLS(); return }
+            } catch {
+                server.logger.log("tls_handshake_failed", ["connection": id, "remote": remoteAddress, "reason": "\(error)"])
+                closeAfterFlush = true
+                flushTLS()
+                return
+            }
+            phase = .open
+            peer = session.peerCertificate
+            arm(after: limits.idleTimeout)
+        }
+        guard phase == .open else { return }
+        var plaintext: [UInt8] = []
+        readPlaintext: while true {
+            do {
+                switch try session.read(into: &plaintext) {
+                case .bytes: continue
+                case .wantRead: break readPlaintext
+                case .closed: peerFinished = true; break readPlaintext
+                }
+            } catch {
+                server.logger.log("tls_error", ["connection": id, "remote": remoteAddress, "reason": "\(error)"])
+                closeNow()
+                return
+            }
+        }
+        if !plaintext.isEmpty {
+            plaintext.withUnsafeBytes { parser.append($0) }
+        }
+        if processing && parser.bufferedByteCount > Self.maxBufferedWhileProcessing { suspendReading() }
+        processNext()
+        flushTLS()
+    }
+
+    // MARK: Requests
+
+    private func processNext() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard phase == .open, !processing, !closeAfterFlush else { return }
+        while let event = parser.next() {
+            switch event {
+            case .continueExpected:
+                writePlaintext(HTTPResponse.continueBytes)
+            case .error(let error):
+                server.logger.log("request_rejected", ["connection": id, "status": error.status.code, "code": error.code, "message": error.message])
+                send(HTTPResponse.error(error), isHEAD: false, keepAlive: false)
+                return
+            case .request(let request):
+                dispatch(request)
+                return
+            }
+        }
+        if draining && !parser.isMidRequest {
+            closeGracefully()
+            return
+        }
+        if parser.isMidRequest {
+            if requestStarted == nil {
+                requestStarted = .now
+                let timeout = parser.isReadingBody ? limits.headerTimeout + limits.bodyTimeout : limits.headerTimeout
+                arm(after: timeout)
+            } else if parser.isReadingBody {
+                arm(after: limits.headerTimeout + limits.bodyTimeout - (ContinuousClock.now - requestStarted!))
+            }
+        } else {
+            requestStarted = nil
+            arm(after: limits.idleTimeout)
+        }
+    }
+
+    private func dispatch(_ request: HTTPRequest) {
+        guard let peer else { closeNow(); return }
+        processing = true
+        requestStarted = nil
+        disarm()
+        let context = RequestContext(peer: peer, connectionID: id, remoteAddress: remoteAddress, receivedAt: .now)
+        let responder = server.responder
+        Task { [self] in
+            let response = await responder.respond(to: request, context: context)
+            queue.async { [self] in complete(request, response) }
+        }
+    }
+
+    private func complete(_ request: HTTPRequest, _ response: HTTPResponse) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        processing = false
+        guard phase == .open else { return }
+        var response = response
+        let responderCloses = response.headers["Connection"]?.lowercased() == "close"
+        if responderCloses { response.headers.remove(name: "Connection") }
+        let keepAlive = request.keepAlive && !responderCloses && !draining && !peerFinished
+        send(response, isHEAD: request.method == "HEAD", keepAlive: keepAlive)
+        if keepAlive {
+            resumeReading()
+            processNext()
+            flushTLS()
+        }
+    }
+
+    private func send(_ response: HTTPResponse, isHEAD: Bool, keepAlive: Bool) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256 + response.body.count)
+        response.write(into: &bytes, isHEAD: isHEAD, keepAlive: keepAlive)
+        if !keepAlive {
+            closeAfterFlush = true
+            suspendReading()
+        }
+        writePlaintext(bytes)
+        if !keepAlive { session.shutdown() }
+        flushTLS()
+    }
+
+    private func writePlaintext(_ bytes: [UInt8]) {
+        do { try session.write(bytes) } catch { closeNow() }
+    }
+
+    // MARK: Writing
+
+    private func flushTLS() {
+        guard phase != .closed else { return }
+        session.drainOutput(into: &outbound)
+        flushSocket()
+    }
+
+    private func flushSocket() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard phase != .closed else { return }
+        while outboundOffset < outbound.count {
+            let result: IOResult<Int>
+            do {
+                result = try outbound.withUnsafeBytes { bytes in
+                    try systemCall("write") {
+                        Glibc.send(fd, bytes.baseAddress! + outboundOffset, bytes.count - outboundOffset, Int32(MSG_NOSIGNAL))
+                    }
+                }
+            } catch {
+                closeNow()
+                return
+            }
+            switch result {
+            case .done(let count): outboundOffset += count
+            case .wouldBlock:
+                if !writeSourceResumed { writeSourceResumed = true; writeSource?.resume() }
+                return
+            }
+        }
+        outbound.removeAll(keepingCapacity: outbound.capacity <= 16 * 1024)
+        outboundOffset = 0
+        if writeSourceResumed { writeSourceResumed = false; writeSource?.suspend() }
+        if closeAfterFlush { closeNow() }
+    }
+
+    // MARK: Timers and closing
+
+    private func arm(after duration: Duration) {
+        let nanoseconds = max(0, duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        timer?.schedule(deadline: .now() + .nanoseconds(Int(nanoseconds)), leeway: Self.timerLeeway)
+    }
+
+    private func disarm() {
+        timer?.schedule(deadline: .distantFuture, leeway: Self.timerLeeway)
+    }
+
+    private func onTimeout() {
+        guard phase != .closed, !processing else { return }
+        let what = phase == .handshaking ? "handshake" : (parser.isMidRequest ? "request" : "idle")
+        server.logger.log("connection_timeout", ["connection": id, "remote": remoteAddress, "waiting_for": what])
+        if phase == .open && parser.isMidRequest {
+            send(.error(.requestTimeout, code: "request_timeout", message: "the request was not received in time"), isHEAD: false, keepAlive: false)
+        } else {
+            closeGracefully()
+        }
+    }
+
+    private func suspendReading() {
+        guard !readSourceSuspended, phase != .closed else { return }
+        readSourceSuspended = true
+        readSource?.suspend()
+    }
+
+    private func resumeReading() {
+        guard readSourceSuspended, phase != .closed else { return }
+        readSourceSuspended = false
+        readSource?.resume()
+    }
+
+    /// Sends close_notify, then closes when it is written.
+    private func closeGracefully() {
+        guard phase != .closed else { return }
+        session.shutdown()
+        closeAfterFlush = true
+        flushTLS()
+    }
+
+    private func closeNow() {
+        guard phase != .closed else { return }
+        phase = .closed
+        timer?.cancel()
+        // A suspended source never delivers its cancellation: resume before cancelling.
+        if readSourceSuspended { readSourceSuspended = false; readSource?.resume() }
+        if !writeSourceResumed { writeSourceResumed = true; writeSource?.resume() }
+        readSource?.cancel()
+        writeSource?.cancel()
+    }
+
+    private func sourceCancelled() {
+        cancelsOutstanding -= 1
+        guard cancelsOutstanding == 0 else { return }
+        readSource = nil
+        writeSource = nil
+        timer = nil
+        Glibc.close(fd)
+        server.connectionClosed(self)
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+import TLS
+
+/// What the application sees of the connection a request arrived on.
+public struct RequestContext: Sendable {
+    /// The client certificate verified in the handshake.
+    public let peer: PeerCertificate
+    /// A per-process connection number, for logs.
+    public let connectionID: UInt64
+    /// The client's address, `ip:port`.
+    public let remoteAddress: String
+    /// When the request's last byte was parsed.
+    public let receivedAt: ContinuousClock.Instant
+
+    public init(peer: PeerCertificate, connectionID: UInt64, remoteAddress: String, receivedAt: ContinuousClock.Instant) {
+        self.peer = peer
+        self.connectionID = connectionID
+        self.remoteAddress = remoteAddress
+        self.receivedAt = receivedAt
+    }
+}
+
+/// The application behind the server. Called once per request, in order per
+/// connection; may suspend (a long-poll waits without holding a thread).
+///
+/// A response carrying `Connection: close` closes the connection after it is sent.
+public protocol HTTPResponder: Sendable {
+    func respond(to request: HTTPRequest, context: RequestContext) async -> HTTPResponse
+}

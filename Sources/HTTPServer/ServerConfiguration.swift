@@ -1,0 +1,30 @@
+import Foundation
+
+/// Where and how the server listens.
+public struct ServerConfiguration: Sendable {
+    /// IPv4 or IPv6 literal, or `localhost`.
+    public var host: String
+    /// TCP port; 0 picks a free one (tests).
+    public var port: Int
+    public var limits: HTTPLimits
+    /// Connections beyond this are accepted and closed at once.
+    public var maxConnections: Int
+    /// How long a graceful shutdown waits for in-flight requests.
+    public var shutdownGracePeriod: Duration
+    public var listenBacklog: Int32
+
+    public static let defaultMaxConnections = 20_000
+    public static let defaultShutdownGracePeriod: Duration = .seconds(10)
+    public static let defaultListenBacklog: Int32 = 1024
+
+    public init(host: String = "127.0.0.1", port: Int = 8443, limits: HTTPLimits = .default,
+                maxConnections: Int = defaultMaxConnections, shutdownGracePeriod: Duration = defaultShutdownGracePeriod,
+                listenBacklog: Int32 = defaultListenBacklog) {
+        self.host = host
+        self.port = port
+        self.limits = limits
+        self.maxConnections = maxConnections
+        self.shutdownGracePeriod = shutdownGracePeriod
+        self.listenBacklog = listenBacklog
+    }
+}

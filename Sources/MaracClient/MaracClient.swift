@@ -1,1 +1,0 @@
-// MaracClient module.
