@@ -1,0 +1,190 @@
+/// A response to write: status, headers and a body already encoded to bytes.
+///
+/// ``serialize(isHEAD:keepAlive:)`` owns the framing headers: it always writes the
+/// `Content-Length` it computes (ignoring any set by a handler) and decides `Connection`
+/// from the connection's keep-alive decision, so a handler cannot produce a response whose
+/// framing disagrees with its body.
+public struct HTTPResponse: Sendable, Equatable {
+    /// The status line's code and phrase.
+    public var status: HTTPStatus
+    /// Headers other than `Content-Length` and `Connection`, which are written by
+    /// ``serialize(isHEAD:keepAlive:)``.
+    public var headers: HTTPHeaders
+    /// The body; not written for HEAD, 1xx, 204 and 304.
+    public var body: [UInt8]
+
+    /// Creates a response.
+    public init(status: HTTPStatus, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// The interim response a connection writes on ``HTTPParser/Event/continueExpected``.
+    public static let continueBytes: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+
+    /// `Content-Type` of JSON answers.
+    public static let jsonContentType = "application/json"
+    /// `Content-Type` of plain-text answers.
+    public static let textContentType = "text/plain; charset=utf-8"
+
+    /// A JSON response encoded with ``JSON/encode(_:)``.
+    ///
+    /// If the value cannot be encoded (a non-finite `Double`, a throwing `encode(to:)`), the
+    /// result is a `500 internal_error` envelope instead, so a handler cannot send half a
+    /// document.
+    public static func json(_ status: HTTPStatus, _ value: some Encodable, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        do {
+            var headers = headers
+            headers.replaceOrAdd(name: "Content-Type", value: jsonContentType)
+            return HTTPResponse(status: status, headers: headers, body: try JSON.encode(value))
+        } catch {
+            return .error(.internalServerError, code: "internal_error", message: "the response could not be encoded")
+        }
+    }
+
+    /// The SPEC §7 error envelope `{"error":{"code":"…","message":"…"}}`.
+    ///
+    /// Written without an encoder, so building an error never fails.
+    public static func error(_ status: HTTPStatus, code: String, message: String, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        var body: [UInt8] = []
+        body.reserveCapacity(32 + code.utf8.count + message.utf8.count)
+        body.append(contentsOf: #"{"error":{"code":"#.utf8)
+        JSONString.appendQuoted(code, to: &body)
+        body.append(contentsOf: #","message":"#.utf8)
+        JSONString.appendQuoted(message, to: &body)
+        body.append(contentsOf: "}}".utf8)
+        var headers = headers
+        headers.replaceOrAdd(name: "Content-Type", value: jsonContentType)
+        return HTTPResponse(status: status, headers: headers, body: body)
+    }
+
+    /// The answer to a request the parser refused; the connection must close after it.
+    public static func error(_ parseError: HTTPParseError) -> HTTPResponse {
+        .error(parseError.status, code: parseError.code, message: parseError.message)
+    }
+
+    /// The answer to a request the parser refused because of a JSON body.
+    public static func error(_ bodyError: JSONBodyError) -> HTTPResponse {
+        .error(bodyError.status, code: bodyError.code, message: bodyError.message)
+    }
+
+    /// `405` with the `Allow` header listing `allowed` (as returned by ``Router/match(method:path:)``).
+    public static func methodNotAllowed(allowed: [String], method: String) -> HTTPResponse {
+        .error(.methodNotAllowed, code: "method_not_allowed",
+               message: "method \(method) is not allowed here; allowed: \(allowed.joined(separator: ", "))",
+               headers: ["Allow": allowed.joined(separator: ", ")])
+    }
+
+    /// A plain-text response (UTF-8).
+    public static func text(_ status: HTTPStatus, _ text: String, contentType: String = textContentType) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": contentType], body: Array(text.utf8))
+    }
+
+    /// The response's bytes, ready to write.
+    ///
+    /// - Parameters:
+    ///   - isHEAD: the request was HEAD: headers (with the `Content-Length` the GET body has)
+    ///     but no body.
+    ///   - keepAlive: false adds `Connection: close`; the caller then closes after writing.
+    public func serialize(isHEAD: Bool, keepAlive: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        write(into: &out, isHEAD: isHEAD, keepAlive: keepAlive)
+        return out
+    }
+
+    /// Appends the response's bytes to `out`, so pipelined answers can share one write.
+    public func write(into out: inout [UInt8], isHEAD: Bool, keepAlive: Bool) {
+        let sendsBody = !isHEAD && !status.forbidsBody
+        var estimate = 64 + status.reasonPhrase.utf8.count + (sendsBody ? body.count : 0)
+        for (name, value) in headers {
+            estimate += name.utf8.count + value.utf8.count + 4
+        }
+        out.reserveCapacity(out.count + estimate)
+
+        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        Self.appendDecimal(status.code, to: &out)
+        out.append(0x20)
+        out.append(contentsOf: status.reasonPhrase.utf8)
+        out.append(contentsOf: Self.crlf)
+        for (name, value) in headers
+        where !HTTPHeaders.namesEqual(name, "content-length") && !HTTPHeaders.namesEqual(name, "connection") {
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: Self.colonSpace)
+            out.append(contentsOf: value.utf8)
+            out.append(contentsOf: Self.crlf)
+        }
+        if !status.forbidsContentLength {
+            out.append(contentsOf: Self.contentLengthPrefix)
+            Self.appendDecimal(body.count, to: &out)
+            out.append(contentsOf: Self.crlf)
+        }
+        if !keepAlive {
+            out.append(contentsOf: Self.connectionClose)
+        }
+        out.append(contentsOf: Self.crlf)
+        if sendsBody {
+            out.append(contentsOf: body)
+        }
+    }
+
+    private static let crlf: StaticString = "\r\n"
+    private static let colonSpace: StaticString = ": "
+    private static let contentLengthPrefix: StaticString = "Content-Length: "
+    private static let connectionClose: StaticString = "Connection: close\r\n"
+
+    /// Writes a non-negative integer in decimal without going through `String`.
+    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        precondition(value >= 0)
+        if value < 10 {
+            out.append(UInt8(truncatingIfNeeded: value) + 0x30)
+            return
+        }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var remaining = value
+        withUnsafeMutableBytes(of: &digits) { raw in
+            while remaining > 0 {
+                raw[count] = UInt8(truncatingIfNeeded: remaining % 10) + 0x30
+                remaining /= 10
+                count += 1
+            }
+            for index in stride(from: count - 1, through: 0, by: -1) {
+                out.append(raw[index])
+            }
+        }
+    }
+}
+
+extension Array where Element == UInt8 {
+    @inline(__always)
+    fileprivate mutating func append(contentsOf string: StaticString) {
+        append(contentsOf: UnsafeBufferPointer(start: string.utf8Start, count: string.utf8CodeUnitCount))
+    }
+}
+
+/// JSON string escaping for envelopes written without an encoder (RFC 8259 §7).
+enum JSONString {
+    /// Appends `"…"` with quotes, backslashes and control characters escaped.
+    static func appendQuoted(_ string: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
+            case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
+            case 0x0A: out.append(contentsOf: #"\n"#.utf8)
+            case 0x0D: out.append(contentsOf: #"\r"#.utf8)
+            case 0x09: out.append(contentsOf: #"\t"#.utf8)
+            case 0x00..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: #"\u00"#.utf8)
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0x0F)])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}

@@ -1,0 +1,339 @@
+import Foundation
+
+/// The one JSON configuration of the API, so every body reads and writes dates and errors the
+/// same way.
+///
+/// Foundation's `JSONEncoder` and `JSONDecoder` are not `Sendable`, so they are never shared:
+/// ``makeEncoder()`` and ``makeDecoder()`` build a configured one per call, which is cheap next
+/// to the encoding itself.
+///
+/// Dates are RFC 3339 strings: written in UTC with `Z` and whole seconds
+/// (`2027-03-23T10:00:00Z`), read with any offset (`Z`, `+01:00`, `-05:30`) and with or without
+/// fractional seconds. The conversion is done here rather than by a formatter, so it does not
+/// depend on locale, calendar or Foundation version.
+public enum JSON {
+    /// A new encoder with the API's configuration: RFC 3339 UTC dates, slashes not escaped.
+    public static func makeEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(RFC3339.format(date))
+        }
+        return encoder
+    }
+
+    /// A new decoder with the API's configuration: dates as RFC 3339 with any offset.
+    public static func makeDecoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = RFC3339.parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: RFC3339.expectation)
+            }
+            return date
+        }
+        return decoder
+    }
+
+    /// Encodes `value` as compact UTF-8 JSON.
+    ///
+    /// - Throws: `EncodingError` when the value cannot be represented (a non-finite number, or a
+    ///   custom `encode(to:)` that throws) — a bug in the caller, not in the client's input.
+    public static func encode(_ value: some Encodable) throws -> [UInt8] {
+        [UInt8](try makeEncoder().encode(value))
+    }
+
+    /// Decodes a request body.
+    ///
+    /// - Throws: ``JSONBodyError`` (`400 invalid_json`) when the body is empty, is not JSON, or
+    ///   does not have the expected shape; its message names the key path and what was
+    ///   expected, e.g. `"meeting.startsAt" must be a string`.
+    public static func decode<T: Decodable>(_ type: T.Type, from body: [UInt8]) throws(JSONBodyError) -> T {
+        if body.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
+            throw JSONBodyError(message: "request body is empty; expected a JSON object", keyPath: nil)
+        }
+        do {
+            return try makeDecoder().decode(type, from: Data(body))
+        } catch let error as DecodingError {
+            throw JSONBodyError(error)
+        } catch {
+            throw JSONBodyError(message: "request body is not valid JSON", keyPath: nil)
+        }
+    }
+
+    /// RFC 3339 date-times (`2027-03-23T10:00:00Z`) without Foundation formatters.
+    public enum RFC3339 {
+        /// What a date must look like, for error messages.
+        public static let expectation = "expected an RFC 3339 date-time such as 2027-03-23T10:00:00Z"
+
+        /// Formats `date` in UTC with `Z`, truncating fractional seconds toward the past.
+        public static func format(_ date: Date) -> String {
+            let total = Int(date.timeIntervalSince1970.rounded(.down))
+            var days = total / 86_400
+            var secondsOfDay = total % 86_400
+            if secondsOfDay < 0 {
+                secondsOfDay += 86_400
+                days -= 1
+            }
+            let (year, month, day) = civil(fromDays: days)
+            var out: [UInt8] = []
+            out.reserveCapacity(20)
+            appendPadded(year, width: 4, to: &out)
+            out.append(UInt8(ascii: "-"))
+            appendPadded(month, width: 2, to: &out)
+            out.append(UInt8(ascii: "-"))
+            appendPadded(day, width: 2, to: &out)
+            out.append(UInt8(ascii: "T"))
+            appendPadded(secondsOfDay / 3600, width: 2, to: &out)
+            out.append(UInt8(ascii: ":"))
+            appendPadded(secondsOfDay / 60 % 60, width: 2, to: &out)
+            out.append(UInt8(ascii: ":"))
+            appendPadded(secondsOfDay % 60, width: 2, to: &out)
+            out.append(UInt8(ascii: "Z"))
+            return String(decoding: out, as: UTF8.self)
+        }
+
+        /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` (`t` and `z` accepted too).
+        /// Returns nil for anything else, including impossible dates such as February 30 and
+        /// leap seconds (`:60`).
+        public static func parse(_ text: String) -> Date? {
+            let bytes = Array(text.utf8)
+            var index = 0
+
+            func number(_ width: Int) -> Int? {
+                guard index + width <= bytes.count else { return nil }
+                var value = 0
+                for _ in 0..<width {
+                    let byte = bytes[index]
+                    guard (0x30...0x39).contains(byte) else { return nil }
+                    value = value * 10 + Int(byte - 0x30)
+                    index += 1
+                }
+                return value
+            }
+            func expect(_ characters: UInt8...) -> Bool {
+                guard index < bytes.count, characters.contains(bytes[index]) else { return false }
+                index += 1
+                return true
+            }
+
+            guard let year = number(4), expect(UInt8(ascii: "-")),
+                  let month = number(2), expect(UInt8(ascii: "-")),
+                  let day = number(2), expect(UInt8(ascii: "T"), UInt8(ascii: "t")),
+                  let hour = number(2), expect(UInt8(ascii: ":")),
+                  let minute = number(2), expect(UInt8(ascii: ":")),
+                  let second = number(2) else { return nil }
+            guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
+                  hour < 24, minute < 60, second < 60 else { return nil }
+
+            var fraction = 0.0
+            if expect(UInt8(ascii: ".")) {
+                var scale = 0.1
+                let start = index
+                while index < bytes.count, (0x30...0x39).contains(bytes[index]) {
+                    fraction += Double(bytes[index] - 0x30) * scale
+                    scale /= 10
+                    index += 1
+                }
+                guard index > start else { return nil }
+            }
+
+            var offsetSeconds = 0
+            if expect(UInt8(ascii: "Z"), UInt8(ascii: "z")) {
+                offsetSeconds = 0
+            } else if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                let sign = bytes[index] == UInt8(ascii: "-") ? -1 : 1
+                index += 1
+                guard let offsetHours = number(2), expect(UInt8(ascii: ":")), let offsetMinutes = number(2),
+                      offsetHours < 24, offsetMinutes < 60 else { return nil }
+                offsetSeconds = sign * (offsetHours * 3600 + offsetMinutes * 60)
+            } else {
+                return nil
+            }
+            guard index == bytes.count else { return nil }
+
+            let days = daysFromCivil(year: year, month: month, day: day)
+            let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
+            return Date(timeIntervalSince1970: Double(seconds) + fraction)
+        }
+
+        private static func appendPadded(_ value: Int, width: Int, to out: inout [UInt8]) {
+            var digits: [UInt8] = []
+            var remaining = value
+            repeat {
+                digits.append(UInt8(remaining % 10) + 0x30)
+                remaining /= 10
+            } while remaining > 0
+            if digits.count < width {
+                out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - digits.count))
+            }
+            out.append(contentsOf: digits.reversed())
+        }
+
+        private static func daysIn(month: Int, year: Int) -> Int {
+            switch month {
+            case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+            case 4, 6, 9, 11: return 30
+            default: return 31
+            }
+        }
+
+        /// Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's algorithm).
+        static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+            let y = month <= 2 ? year - 1 : year
+            let era = (y >= 0 ? y : y - 399) / 400
+            let yearOfEra = y - era * 400
+            let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+            let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+            return era * 146_097 + dayOfEra - 719_468
+        }
+
+        static func civil(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
+            let z = days + 719_468
+            let era = (z >= 0 ? z : z - 146_096) / 146_097
+            let dayOfEra = z - era * 146_097
+            let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+            let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+            let mp = (5 * dayOfYear + 2) / 153
+            let day = dayOfYear - (153 * mp + 2) / 5 + 1
+            let month = mp < 10 ? mp + 3 : mp - 9
+            return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+        }
+    }
+}
+
+/// A request body that is not the JSON the endpoint expects; answered `400 invalid_json`.
+public struct JSONBodyError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The envelope code of every JSON body error.
+    public static let invalidJSON = "invalid_json"
+
+    /// Always ``invalidJSON``.
+    public let code: String
+    /// What was wrong, in plain words, e.g. `missing key "consent.status"`.
+    public let message: String
+    /// The offending key path (`"fields.victim.name"`, `"answers[2]"`), nil for the whole body.
+    public let keyPath: String?
+    /// `400 Bad Request`.
+    public var status: HTTPStatus { .badRequest }
+
+    /// Creates an error with code ``invalidJSON``.
+    public init(message: String, keyPath: String?) {
+        self.code = Self.invalidJSON
+        self.message = message
+        self.keyPath = keyPath
+    }
+
+    /// Translates Foundation's `DecodingError` into a message a client can act on.
+    public init(_ error: DecodingError) {
+        switch error {
+        case .keyNotFound(let key, let context):
+            let path = Self.describe(context.codingPath + [key])
+            self.init(message: "missing key \"\(path)\"", keyPath: path)
+        case .typeMismatch(let type, let context):
+            let found = Self.foundDescription(context.debugDescription)
+            if context.codingPath.isEmpty {
+                self.init(message: "request body must be \(Self.describe(type))\(found)", keyPath: nil)
+            } else {
+                let path = Self.describe(context.codingPath)
+                self.init(message: "\"\(path)\" must be \(Self.describe(type))\(found)", keyPath: path)
+            }
+        case .valueNotFound(let type, let context):
+            if context.codingPath.isEmpty {
+                self.init(message: "request body must be \(Self.describe(type)), not null", keyPath: nil)
+            } else {
+                let path = Self.describe(context.codingPath)
+                self.init(message: "\"\(path)\" must be \(Self.describe(type)), not null", keyPath: path)
+            }
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty {
+                self.init(message: "request body is not valid JSON", keyPath: nil)
+            } else {
+                let path = Self.describe(context.codingPath)
+                let detail = context.debugDescription
+                if detail.hasPrefix("Cannot initialize") {
+                    self.init(message: "\"\(path)\" has a value that is not allowed", keyPath: path)
+                } else if detail.contains("does not fit") {
+                    self.init(message: "\"\(path)\" is not a number in the allowed range", keyPath: path)
+                } else if detail == JSON.RFC3339.expectation {
+                    self.init(message: "\"\(path)\": \(detail)", keyPath: path)
+                } else {
+                    self.init(message: "\"\(path)\" has an invalid value", keyPath: path)
+                }
+            }
+        @unknown default:
+            self.init(message: "request body does not have the expected shape", keyPath: nil)
+        }
+    }
+
+    /// `invalid_json: missing key "title"`.
+    public var description: String { "\(code): \(message)" }
+
+    /// `["consent", "status"]` → `consent.status`; array positions as `[2]`.
+    static func describe(_ path: [any CodingKey]) -> String {
+        var result = ""
+        for key in path {
+            if let index = key.intValue {
+                result += "[\(index)]"
+            } else {
+                result += result.isEmpty ? key.stringValue : ".\(key.stringValue)"
+            }
+        }
+        return result
+    }
+
+    static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type, is Substring.Type: return "a string"
+        case is Bool.Type: return "true or false"
+        case is Int.Type, is Int8.Type, is Int16.Type, is Int32.Type, is Int64.Type,
+             is UInt.Type, is UInt8.Type, is UInt16.Type, is UInt32.Type, is UInt64.Type:
+            return "an integer"
+        case is Double.Type, is Float.Type, is Decimal.Type: return "a number"
+        case is Date.Type: return "an RFC 3339 date-time string"
+        default:
+            let name = String(describing: type)
+            if name.hasPrefix("Array<") { return "an array" }
+            if name.hasPrefix("Dictionary<") { return "an object" }
+            return "a value of type \(name)"
+        }
+    }
+
+    /// Foundation says "Expected to decode String but found number instead."; keep "number".
+    static func foundDescription(_ debugDescription: String) -> String {
+        guard let start = debugDescription.range(of: "but found "),
+              let end = debugDescription.range(of: " instead", range: start.upperBound..<debugDescription.endIndex) else {
+            return ""
+        }
+        let found = debugDescription[start.upperBound..<end.lowerBound]
+        guard !found.isEmpty, found.count <= 24 else { return "" }
+        return ", found \(found)"
+    }
+}
+
+/// The SPEC §7 error envelope `{"error":{"code":"…","message":"…"}}`, for clients and tests
+/// that decode errors (the server writes it with ``HTTPResponse/error(_:code:message:headers:)``).
+public struct ErrorBody: Codable, Sendable, Hashable {
+    /// The inner object.
+    public struct Detail: Codable, Sendable, Hashable {
+        /// Stable snake_case code, e.g. `dispatch_deadline_passed`.
+        public var code: String
+        /// Human-readable explanation.
+        public var message: String
+
+        /// Creates the inner object.
+        public init(code: String, message: String) {
+            self.code = code
+            self.message = message
+        }
+    }
+
+    /// The error.
+    public var error: Detail
+
+    /// Creates an envelope.
+    public init(code: String, message: String) {
+        self.error = Detail(code: code, message: message)
+    }
+}
