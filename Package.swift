@@ -25,12 +25,15 @@ let package = Package(
         .executableTarget(name: "maracd", dependencies: ["BrokerAPI", "Journal", "TLS"]),
         .executableTarget(name: "marac", dependencies: ["MaracClient"]),
 
+        // Shared by the test targets: certificates minted per test, a server on port 0, child processes.
+        .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient"], path: "Tests/TestSupport"),
+
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "MaracClient", "TestSupport"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "TLS"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
-        .testTarget(name: "BrokerAPITests", dependencies: ["BrokerAPI", "MaracClient", "TLS"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS"]),
+        .testTarget(name: "BrokerAPITests", dependencies: ["BrokerAPI", "MaracClient", "TLS", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

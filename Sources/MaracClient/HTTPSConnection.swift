@@ -129,13 +129,14 @@ public final class HTTPSConnection {
     }
 
     private func findHeadEnd() -> Int? {
-        let count = inbound.count
-        var index = inboundOffset
-        while index + 3 < count {
-            if inbound[index] == 13 && inbound[index + 1] == 10 && inbound[index + 2] == 13 && inbound[index + 3] == 10 { return index }
-            index += 1
+        inbound.withUnsafeBufferPointer { bytes in
+            var index = inboundOffset
+            while index + 3 < bytes.count {
+                if bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10 { return index }
+                index += 1
+            }
+            return nil
         }
-        return nil
     }
 
     // MARK: TLS over the socket
@@ -190,13 +191,13 @@ public final class HTTPSConnection {
     }
 
     private func receiveFromSocket() throws {
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
-            let got = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if got > 0 {
-                buffer.withUnsafeBytes { session.receive(UnsafeRawBufferPointer(rebasing: $0[..<got])) }
-                return
+            let got = withUnsafeTemporaryAllocation(byteCount: 16 * 1024, alignment: 1) { buffer in
+                let got = recv(fd, buffer.baseAddress, buffer.count, 0)
+                if got > 0 { session.receive(UnsafeRawBufferPointer(rebasing: buffer[..<got])) }
+                return got
             }
+            if got > 0 { return }
             if got == 0 { throw ClientError(.connection, "the broker closed the connection") }
             if errno == EINTR { continue }
             if errno == EAGAIN || errno == EWOULDBLOCK { throw ClientError(.connection, "timed out waiting for the broker") }

@@ -76,14 +76,15 @@ public final class TLSSession {
 
     /// Appends every pending ciphertext byte to `buffer`.
     public func drainOutput(into buffer: inout [UInt8]) {
-        while true {
-            let pending = Int(BIO_ctrl_pending(outbound))
-            if pending == 0 { return }
-            let start = buffer.count
-            buffer.append(contentsOf: repeatElement(0, count: pending))
-            let got = buffer.withUnsafeMutableBytes { BIO_read(outbound, $0.baseAddress! + start, Int32(pending)) }
-            buffer.removeLast(pending - max(0, Int(got)))
-            if got <= 0 { return }
+        let pending = Int(BIO_ctrl_pending(outbound))
+        guard pending > 0 else { return }
+        buffer.reserveCapacity(buffer.count + pending)
+        withUnsafeTemporaryAllocation(byteCount: Self.readChunk, alignment: 1) { chunk in
+            while true {
+                let got = BIO_read(outbound, chunk.baseAddress, Int32(chunk.count))
+                guard got > 0 else { return }
+                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[..<Int(got)]))
+            }
         }
     }
 
@@ -107,11 +108,12 @@ public final class TLSSession {
     /// - Throws: `TLSError.protocolError` on a TLS alert or malformed record.
     public func read(into buffer: inout [UInt8], maxBytes: Int = readChunk) throws -> ReadResult {
         OpenSSLErrorQueue.clear()
-        let start = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: maxBytes))
         var got = 0
-        let result = buffer.withUnsafeMutableBytes { SSL_read_ex(ssl, $0.baseAddress! + start, maxBytes, &got) }
-        buffer.removeLast(maxBytes - (result == 1 ? got : 0))
+        let result = withUnsafeTemporaryAllocation(byteCount: maxBytes, alignment: 1) { chunk in
+            let result = SSL_read_ex(ssl, chunk.baseAddress, chunk.count, &got)
+            if result == 1 { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[..<got])) }
+            return result
+        }
         if result == 1 { return .bytes(got) }
         switch SSL_get_error(ssl, result) {
         case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: return .wantRead

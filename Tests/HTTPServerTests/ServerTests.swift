@@ -1,0 +1,218 @@
+import Foundation
+import HTTPServer
+import MaracClient
+import Testing
+import TestSupport
+import TLS
+
+/// The real server on a loopback port, real TLS, real certificates.
+@Suite(.serialized) struct ServerTests {
+    @Test func validClientGetsIdentityFromOurClientAndCurl() async throws {
+        let pki = try TestPKI()
+        let server = try TestServer(pki: pki, responder: EchoResponder())
+        let alice = try pki.client("alice")
+        let response = try await offPool { try server.connect(alice).send(method: "GET", path: "/v1/whoami") }
+        #expect(response.status == 200)
+        #expect(response.text.contains(alice.certificate.serial))
+        #expect(response.text.contains("\"cn\":\"alice\""))
+
+        let curl = try await Tool.runAsync("curl", ["-sS", "--cacert", pki.caPath, "--cert", alice.certificatePath, "--key", alice.keyPath,
+                                                    "https://127.0.0.1:\(server.port)/v1/whoami"])
+        #expect(curl.status == 0, "\(curl.stderr)")
+        #expect(curl.stdout.contains(alice.certificate.serial))
+        await server.stop()
+    }
+
+    @Test func refusedHandshakesLeaveTheServerServing() async throws {
+        let pki = try TestPKI()
+        let foreign = try TestPKI()
+        let server = try TestServer(pki: pki, responder: EchoResponder())
+        let good = try pki.client("good")
+        let now = Date()
+        let refused: [(String, TestCredential?)] = [
+            ("no certificate", nil),
+            ("another CA", try foreign.client("mallory")),
+            ("expired", try pki.client("old", notBefore: now.addingTimeInterval(-7200), notAfter: now.addingTimeInterval(-3600))),
+            ("no clientAuth", try pki.client("srv", usage: .server(dnsNames: ["x"], ipAddresses: []))),
+            ("no extended key usage", try pki.client("plain", usage: .noExtendedKeyUsage)),
+        ]
+        for (label, credential) in refused {
+            let outcome: Result<Int, Error> = await Result { try await offPool { try server.connect(credential).send(method: "GET", path: "/x").status } }
+            #expect(throws: ClientError.self, "\(label) must be refused") { try outcome.get() }
+            let ok = try await offPool { try server.connect(good).send(method: "GET", path: "/x").status }
+            #expect(ok == 200, "server still serves after: \(label)")
+        }
+        // An independent client that offers only TLS 1.2.
+        let tls12 = try await Tool.runAsync("openssl", ["s_client", "-connect", "127.0.0.1:\(server.port)", "-tls1_2",
+                                                        "-cert", good.certificatePath, "-key", good.keyPath, "-CAfile", pki.caPath],
+                                            input: "GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(tls12.status != 0)
+        #expect((tls12.stderr + tls12.stdout).contains("alert protocol version"), "\(tls12.stderr)")
+        let ok = try await offPool { try server.connect(good).send(method: "GET", path: "/x").status }
+        #expect(ok == 200)
+        await server.stop()
+    }
+
+    @Test(arguments: [
+        ("GET /x HTTP/1.1 extra\r\nHost: a\r\n\r\n", 400),
+        ("GET /x HTTP/1.1\r\nHost: a\r\nX-Big: \(String(repeating: "a", count: 17_000))\r\n\r\n", 431),
+        ("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 20000000\r\n\r\n", 413),
+        ("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+        ("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab", 400),
+        ("GET /x HTTP/1.1\r\nHost: a\r\nX-Fold: a\r\n  b\r\n\r\n", 400),
+        ("GET /x HTTP/1.1\nHost: a\r\n\r\n", 400),
+        ("GET /caf\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 411),
+    ])
+    func malformedRequestsAreRefusedAndServingContinues(raw: String, status: Int) async throws {
+        let pki = try TestPKI()
+        let server = try TestServer(pki: pki, responder: EchoResponder())
+        let alice = try pki.client("alice")
+        let response = try await offPool { () -> ClientResponse in
+            let connection = try server.connect(alice)
+            try connection.write(request: Array(raw.utf8))
+            return try connection.readResponse()
+        }
+        #expect(response.status == status)
+        #expect(response.header("Connection") == "close")
+        #expect(response.text.contains("\"error\""))
+        let ok = try await offPool { try server.connect(alice).send(method: "GET", path: "/x").status }
+        #expect(ok == 200)
+        await server.stop()
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        let pki = try TestPKI()
+        let server = try TestServer(pki: pki, responder: EchoResponder())
+        let alice = try pki.client("alice")
+        let paths = try await offPool { () -> [String] in
+            let connection = try server.connect(alice)
+            let raw = ["/slow", "/b", "/c"].map { "GET \($0) HTTP/1.1\r\nHost: a\r\n\r\n" }.joined()
+            try connection.write(request: Array(raw.utf8))
+            return try (0..<3).map { _ in try connection.readResponse().text }
+        }
+        #expect(paths[0].contains("\"/slow\""))
+        #expect(paths[1].contains("\"/b\""))
+        #expect(paths[2].contains("\"/c\""))
+        await server.stop()
+    }
+
+    @Test func slowLorisIsDisconnectedWhileOthersAreServed() async throws {
+        let pki = try TestPKI()
+        var limits = HTTPLimits.default
+        limits.headerTimeout = .seconds(1)
+        let server = try TestServer(pki: pki, limits: limits, responder: EchoResponder())
+        let alice = try pki.client("alice")
+        let started = Date()
+        async let stalled: Result<ClientResponse, Error> = Result {
+            try await offPool {
+                let connection = try server.connect(alice)
+                try connection.write(request: Array("GET /x HTTP/1.1\r\nHost: a\r\nX-Half: ".utf8))
+                return try connection.readResponse()
+            }
+        }
+        // Meanwhile a normal client is answered.
+        for _ in 0..<5 {
+            let status = try await offPool { try server.connect(alice).send(method: "GET", path: "/ok").status }
+            #expect(status == 200)
+        }
+        let outcome = await stalled
+        let elapsed = Date().timeIntervalSince(started)
+        switch outcome {
+        case .success(let response): #expect(response.status == 408)
+        case .failure(let error): #expect(error is ClientError)
+        }
+        #expect(elapsed >= 0.9 && elapsed < 8, "closed after \(elapsed) s")
+        #expect(server.logLines.all.contains { $0.contains("connection_timeout") })
+        await server.stop()
+    }
+
+    @Test func fiveHundredKeepAliveConnectionsWithFewThreads() async throws {
+        raiseOpenFileLimit()
+        let pki = try TestPKI()
+        let server = try TestServer(pki: pki, responder: EchoResponder())
+        let alice = try pki.client("alice")
+        let threadsBefore = threadCount()
+        let (answered, peakThreads, open) = try await offPool { () -> (Int, Int, Int) in
+            let context = try pki.clientContext(alice)
+            var connections: [HTTPSConnection] = []
+            for _ in 0..<500 {
+                connections.append(try HTTPSConnection(host: "127.0.0.1", port: server.port, context: context, timeout: 20))
+            }
+            var answered = 0
+            var peak = 0
+            for round in 0..<3 {
+                // Every connection has a request in flight at once.
+                for connection in connections {
+                    try connection.write(request: Array("GET /r\(round) HTTP/1.1\r\nHost: a\r\n\r\n".utf8))
+                }
+                peak = max(peak, threadCount())
+                for connection in connections where try connection.readResponse().status == 200 { answered += 1 }
+            }
+            let open = server.server.connectionCount
+            connections.forEach { $0.close() }
+            return (answered, peak, open)
+        }
+        #expect(answered == 1500)
+        #expect(open == 500)
+        // No thread per connection: the process grows by far fewer threads than connections.
+        #expect(peakThreads - threadsBefore < 40, "threads before \(threadsBefore), peak \(peakThreads)")
+        await server.stop()
+    }
+
+    @Test func gracefulShutdownFinishesInFlightRequests() async throws {
+        let pki = try TestPKI()
+        let server = try TestServer(pki: pki, responder: EchoResponder())
+        let alice = try pki.client("alice")
+        let connection = try await offPool { Box(try server.connect(alice)) }
+        try await offPool { try connection.value.write(request: Array("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n".utf8)) }
+        try await Task.sleep(for: .milliseconds(50))
+        async let stopping: Void = server.stop()
+        let response = try await offPool { try connection.value.readResponse() }
+        await stopping
+        #expect(response.status == 200)
+        #expect(response.header("Connection") == "close")
+        #expect(server.server.connectionCount == 0)
+        let refused = await Result { try await offPool { Box(try server.connect(alice)) } }
+        #expect(throws: ClientError.self) { try refused.get() }
+    }
+
+    @Test func expectContinueAndHeadWithCurl() async throws {
+        let pki = try TestPKI()
+        let server = try TestServer(pki: pki, responder: EchoResponder())
+        let alice = try pki.client("alice")
+        let body = String(repeating: "x", count: 2048)
+        let post = try await Tool.runAsync("curl", ["-sS", "--cacert", pki.caPath, "--cert", alice.certificatePath, "--key", alice.keyPath,
+                                                    "-H", "Expect: 100-continue", "--data-binary", body,
+                                                    "https://127.0.0.1:\(server.port)/upload"])
+        #expect(post.stdout.contains("\"bodyBytes\":2048"), "\(post.stderr)")
+        let head = try await Tool.runAsync("curl", ["-sS", "-I", "--cacert", pki.caPath, "--cert", alice.certificatePath, "--key", alice.keyPath,
+                                                    "https://127.0.0.1:\(server.port)/x"])
+        #expect(head.stdout.hasPrefix("HTTP/1.1 200"))
+        #expect(head.stdout.lowercased().contains("content-length:"))
+        await server.stop()
+    }
+}
+
+/// Moves a non-Sendable connection between the test and a Dispatch thread; used sequentially.
+final class Box<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+extension Result where Failure == Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}
+
+func threadCount() -> Int {
+    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
+}
+
+func raiseOpenFileLimit() {
+    var limit = rlimit()
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    limit.rlim_cur = limit.rlim_max
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}

@@ -1,0 +1,50 @@
+import Foundation
+import HTTPServer
+import MaracClient
+import TLS
+
+/// A real `HTTPServer` on an ephemeral loopback port with certificates minted for the test.
+public final class TestServer: @unchecked Sendable {
+    public let pki: TestPKI
+    public let server: HTTPServer
+    public let logLines = LogCapture()
+
+    public init(pki: TestPKI, limits: HTTPLimits = .default, minimumVersion: TLSConfiguration.ProtocolVersion = .tls13,
+                responder: any HTTPResponder) throws {
+        self.pki = pki
+        let capture = logLines
+        server = HTTPServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0, limits: limits, shutdownGracePeriod: .seconds(2)),
+                            tlsContext: try pki.serverContext(minimumVersion: minimumVersion), responder: responder,
+                            logger: Logger { capture.append($0) })
+        try server.start()
+    }
+
+    public var port: Int { server.port }
+
+    /// A blocking connection presenting `credential`.
+    public func connect(_ credential: TestCredential?, timeout: TimeInterval = 10) throws -> HTTPSConnection {
+        try HTTPSConnection(host: "127.0.0.1", port: port, context: try pki.clientContext(credential), timeout: timeout)
+    }
+
+    public func stop() async { await server.shutdown() }
+}
+
+/// Collects log lines for assertions.
+public final class LogCapture: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    public init() {}
+    public func append(_ line: String) { lock.withLock { lines.append(line) } }
+    public var all: [String] { lock.withLock { lines } }
+}
+
+/// Answers every request with JSON describing it (method, path, body size, peer).
+public struct EchoResponder: HTTPResponder {
+    public init() {}
+    public func respond(to request: HTTPRequest, context: RequestContext) async -> HTTPResponse {
+        struct Echo: Encodable { let method: String; let path: String; let bodyBytes: Int; let serial: String; let cn: String? }
+        if request.path == "/slow" { try? await Task.sleep(for: .milliseconds(300)) }
+        return .json(.ok, Echo(method: request.method, path: request.path, bodyBytes: request.body.count,
+                               serial: context.peer.serial, cn: context.peer.commonName))
+    }
+}
