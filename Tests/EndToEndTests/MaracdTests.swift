@@ -1,0 +1,78 @@
+import Foundation
+import MaracClient
+import Testing
+import TestSupport
+import TLS
+
+/// The real `maracd` binary, talked to by curl, openssl and Python.
+@Suite(.serialized) struct MaracdTests {
+    @Test func initTwiceKeepsThePKIAndCertificatesVerifyWithOpenSSL() async throws {
+        let dir = try TemporaryDirectory()
+        let maracd = BuiltProducts.path("maracd")
+        let first = try await Tool.runAsync(maracd, ["init", "--certs", dir.path("certs")])
+        #expect(first.status == 0, "\(first.stderr)")
+        let names = ["ca.pem", "ca-key.pem", "server.pem", "server-key.pem", "admin.pem", "admin-key.pem", "data.key"]
+        let before = try names.map { try Data(contentsOf: URL(fileURLWithPath: dir.path("certs/\($0)"))) }
+        for key in ["ca-key.pem", "server-key.pem", "admin-key.pem", "data.key"] {
+            let mode = try FileManager.default.attributesOfItem(atPath: dir.path("certs/\(key)"))[.posixPermissions] as? Int
+            #expect(mode == 0o600, "\(key) mode \(String(mode ?? 0, radix: 8))")
+        }
+        let second = try await Tool.runAsync(maracd, ["init", "--certs", dir.path("certs")])
+        #expect(second.status == 0)
+        #expect(!second.stdout.contains("created"))
+        let after = try names.map { try Data(contentsOf: URL(fileURLWithPath: dir.path("certs/\($0)"))) }
+        #expect(before == after)
+
+        let verify = try await Tool.runAsync("openssl", ["verify", "-CAfile", dir.path("certs/ca.pem"),
+                                                         dir.path("certs/server.pem"), dir.path("certs/admin.pem")])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        let purpose = try await Tool.runAsync("openssl", ["x509", "-in", dir.path("certs/admin.pem"), "-noout", "-ext", "extendedKeyUsage,subjectAltName", "-subject"])
+        #expect(purpose.stdout.contains("TLS Web Client Authentication"))
+        #expect(purpose.stdout.contains("CN = admin"))
+        let server = try await Tool.runAsync("openssl", ["x509", "-in", dir.path("certs/server.pem"), "-noout", "-ext", "extendedKeyUsage,subjectAltName"])
+        #expect(server.stdout.contains("TLS Web Server Authentication"))
+        #expect(server.stdout.contains("DNS:localhost") && server.stdout.contains("IP Address:127.0.0.1") && server.stdout.contains("IP Address:0:0:0:0:0:0:0:1"))
+    }
+
+    @Test func serveAnswersCurlAndPythonAndStopsCleanlyOnSIGTERM() async throws {
+        let dir = try TemporaryDirectory()
+        let broker = try RunningProcess(BuiltProducts.path("maracd"),
+                                        ["serve", "--certs", dir.path("certs"), "--data", dir.path("data"),
+                                         "--config", dir.path("config"), "--listen", "127.0.0.1:0"])
+        let port = try #require(broker.listeningPort(), "maracd did not start: \(broker.stderr)")
+        let certs = dir.path("certs")
+        let curl = try await Tool.runAsync("curl", ["-sS", "--cacert", "\(certs)/ca.pem", "--cert", "\(certs)/admin.pem",
+                                                    "--key", "\(certs)/admin-key.pem", "https://127.0.0.1:\(port)/v1/whoami"])
+        #expect(curl.status == 0, "\(curl.stderr)")
+        #expect(curl.stdout.contains("\"principal\":\"admin\""))
+        let admin = try Certificate(pemFile: "\(certs)/admin.pem")
+        #expect(curl.stdout.contains(admin.serial))
+
+        let python = """
+            import ssl, socket, json, sys
+            ctx = ssl.create_default_context(cafile="\(certs)/ca.pem")
+            ctx.load_cert_chain("\(certs)/admin.pem", "\(certs)/admin-key.pem")
+            with socket.create_connection(("127.0.0.1", \(port))) as raw:
+                with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                    s.sendall(b"GET /v1/health HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n")
+                    data = b""
+                    while True:
+                        chunk = s.recv(4096)
+                        if not chunk: break
+                        data += chunk
+                    print(s.version())
+                    print(data.decode())
+            """
+        let py = try await Tool.runAsync("python3", ["-c", python])
+        #expect(py.status == 0, "\(py.stderr)")
+        #expect(py.stdout.contains("TLSv1.3"))
+        #expect(py.stdout.contains("HTTP/1.1 200"))
+
+        broker.signal(SIGTERM)
+        let status = try await offPool { broker.waitForExit() }
+        #expect(status == 0)
+        #expect(broker.stderr.contains("\"event\":\"stopped\""))
+        #expect(broker.stderr.contains("\"path\":\"/v1/whoami\""))
+        #expect(!broker.stderr.contains("BEGIN"), "no key or certificate material in logs")
+    }
+}
