@@ -24,6 +24,7 @@ let package = Package(
         .target(name: "MaracClient", dependencies: ["TLS"]),
         .executableTarget(name: "maracd", dependencies: ["BrokerAPI", "Journal", "TLS"]),
         .executableTarget(name: "marac", dependencies: ["MaracClient"]),
+        .executableTarget(name: "journal-bench", dependencies: ["Journal", "TLS"]),
 
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS"]),
