@@ -111,7 +111,12 @@ public final class Journal: Sendable {
         if let latest = catalog.snapshots.last {
             let file = try FileDescriptor.open(latest.path, flags: O_RDONLY)
             defer { file.close() }
-            anchor = try DiskFormat.decodeSnapshot(try file.readAll(), path: latest.path, key: key).position
+            do {
+                anchor = try DiskFormat.decodeSnapshot(try file.readAll(), path: latest.path, key: key).position
+            } catch let error as JournalError where error.code == .wrongKey && !catalog.segments.isEmpty {
+                // The segment headers authenticated under this key, so the snapshot is damaged.
+                throw JournalError.corrupt("snapshot fails authentication (its key fingerprint field is damaged)", path: latest.path, offset: 48, seq: nil)
+            }
         }
 
         let queue = DispatchQueue(label: "journal.writer")

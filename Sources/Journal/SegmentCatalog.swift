@@ -43,6 +43,7 @@ struct SegmentCatalog {
         }
         indices.sort { $0.0 < $1.0 }
         catalog.snapshots.sort { $0.seq < $1.seq }
+        var decoded: [(index: UInt64, path: String, header: Result<DiskFormat.SegmentHeader, JournalError>)] = []
         for (position, (index, name)) in indices.enumerated() {
             let path = directory + "/" + name
             if position > 0, index != indices[position - 1].0 + 1 {
@@ -58,14 +59,32 @@ struct SegmentCatalog {
                 catalog.tornLast = (index, path, size)
                 continue
             }
-            let header = try DiskFormat.decodeSegmentHeader(bytes, path: path, key: key)
-            guard header.index == index else {
-                throw JournalError.corrupt("segment header says index \(header.index), file name says \(index)", path: path, offset: 8, seq: nil)
+            do {
+                decoded.append((index, path, .success(try DiskFormat.decodeSegmentHeader(bytes, path: path, key: key))))
+            } catch let error as JournalError where error.code == .wrongKey {
+                decoded.append((index, path, .failure(error)))
+            }
+        }
+        // A header that fails under a key other headers authenticate under is damaged, not sealed with another key.
+        let someAuthenticated = decoded.contains { if case .success = $0.header { return true } else { return false } }
+        for entry in decoded {
+            let header: DiskFormat.SegmentHeader
+            switch entry.header {
+            case .success(let value):
+                header = value
+            case .failure(let error):
+                if someAuthenticated {
+                    throw JournalError.corrupt("segment header fails authentication (its key fingerprint field is damaged)", path: entry.path, offset: 16, seq: nil)
+                }
+                throw error
+            }
+            guard header.index == entry.index else {
+                throw JournalError.corrupt("segment header says index \(header.index), file name says \(entry.index)", path: entry.path, offset: 8, seq: nil)
             }
             if let previous = catalog.segments.last, header.firstSeq < previous.header.firstSeq {
-                throw JournalError.corrupt("segment starts at seq \(header.firstSeq), before its predecessor's first seq \(previous.header.firstSeq)", path: path, offset: 24, seq: header.firstSeq)
+                throw JournalError.corrupt("segment starts at seq \(header.firstSeq), before its predecessor's first seq \(previous.header.firstSeq)", path: entry.path, offset: 24, seq: header.firstSeq)
             }
-            catalog.segments.append(SegmentInfo(index: index, path: path, header: header))
+            catalog.segments.append(SegmentInfo(index: entry.index, path: entry.path, header: header))
         }
         return catalog
     }

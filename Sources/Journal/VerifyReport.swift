@@ -82,7 +82,12 @@ extension Journal {
             for snapshot in catalog.snapshots {
                 let file = try FileDescriptor.open(snapshot.path, flags: O_RDONLY)
                 defer { file.close() }
-                let decoded = try DiskFormat.decodeSnapshot(try file.readAll(), path: snapshot.path, key: key)
+                let decoded: JournalSnapshot
+                do {
+                    decoded = try DiskFormat.decodeSnapshot(try file.readAll(), path: snapshot.path, key: key)
+                } catch let error as JournalError where error.code == .wrongKey && !catalog.segments.isEmpty {
+                    throw JournalError.corrupt("snapshot fails authentication (its key fingerprint field is damaged)", path: snapshot.path, offset: 48, seq: nil)
+                }
                 snapshots[decoded.position.seq] = (decoded.position.hash, snapshot.path)
             }
             if let firstSegment = catalog.segments.first {
