@@ -1,8 +1,8 @@
 import Foundation
 
 /// Test-only fault injection at the file layer (LevelDB `log_test.cc` style):
-/// the next data write to a segment stores `afterBytes` real bytes and then
-/// fails with `errno`, or the next data sync fails. Reached through
+/// segment writes store `afterBytes` more real bytes in all and then
+/// fail with `errno`, or the next data sync fails. Reached through
 /// `JournalOptions.faultInjection` (internal; tests use `@testable import`).
 final class FaultInjection: @unchecked Sendable {
     private let lock = NSLock()
@@ -11,7 +11,7 @@ final class FaultInjection: @unchecked Sendable {
 
     init() {}
 
-    /// Makes every segment write from now on fail with `errno` after `afterBytes` bytes.
+    /// Lets segment writes store `afterBytes` more bytes in all, then makes every one fail with `errno`.
     func failWrites(errno: Int32, afterBytes: Int) {
         lock.lock(); defer { lock.unlock() }
         writeFault = (errno, afterBytes)
@@ -30,11 +30,13 @@ final class FaultInjection: @unchecked Sendable {
         syncFault = nil
     }
 
-    /// How many bytes of a `count`-byte write may really be written, and the errno to fail with after them.
+    /// How many bytes of a `count`-byte write may really be written (using up the budget), and the errno to fail with after them.
     func writeLimit(_ count: Int) -> (allowed: Int, errno: Int32)? {
         lock.lock(); defer { lock.unlock() }
         guard let fault = writeFault else { return nil }
-        return (min(count, fault.afterBytes), fault.errno)
+        let allowed = min(count, fault.afterBytes)
+        writeFault = (fault.errno, fault.afterBytes - allowed)
+        return (allowed, fault.errno)
     }
 
     /// The errno a data sync should fail with, if any.
