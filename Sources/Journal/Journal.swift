@@ -238,8 +238,9 @@ public final class Journal: Sendable {
     /// the completion, a prefix of the batch may be found on disk (never acknowledged).
     public func append(_ payloads: [[UInt8]], completion: @escaping @Sendable (Result<[JournalRecord], JournalError>) -> Void) {
         if payloads.isEmpty { return completion(.success([])) }
-        if let large = payloads.first(where: { $0.count > options.maxPayloadSize }) {
-            return completion(.failure(JournalError(.payloadTooLarge, "journal payload of \(large.count) bytes exceeds the limit of \(options.maxPayloadSize) bytes")))
+        let limit = min(options.maxPayloadSize, DiskFormat.maxSealedLength - AES.GCM.overhead)
+        if let large = payloads.first(where: { $0.count > limit }) {
+            return completion(.failure(JournalError(.payloadTooLarge, "journal payload of \(large.count) bytes exceeds the limit of \(limit) bytes")))
         }
         let outcome: (refusal: JournalError?, schedule: Bool) = shared.withLock { s in
             if s.closed { return (JournalError(.closed, "journal \(directory) is closed"), false) }

@@ -25,10 +25,15 @@ public enum KeyFile {
             throw JournalError(.keyFile, "key file \(path) already exists; refusing to overwrite a key", path: path, errno: EEXIST)
         }
         defer { file.close() }
-        try file.setMode(0o600)
-        try file.writeAll(Array((key.rawBytes.hexString + "\n").utf8), at: 0)
-        try file.sync()
-        try Syscall.syncDirectory(parentDirectory(of: path))
+        do {
+            try file.setMode(0o600)
+            try file.writeAll(Array((key.rawBytes.hexString + "\n").utf8), at: 0)
+            try file.sync()
+            try Syscall.syncDirectory(parentDirectory(of: path))
+        } catch {
+            try? Syscall.unlink(path, missingOK: true)
+            throw error
+        }
         return key
     }
 
