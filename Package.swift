@@ -24,6 +24,7 @@ let package = Package(
         .target(name: "MaracClient", dependencies: ["TLS"]),
         .executableTarget(name: "maracd", dependencies: ["BrokerAPI", "Journal", "TLS"]),
         .executableTarget(name: "marac", dependencies: ["MaracClient"]),
+        .executableTarget(name: "journal-bench", dependencies: ["Journal", "TLS"]),
 
         // Shared by the test targets: certificates minted per test, a server on port 0, child processes.
         .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient"], path: "Tests/TestSupport"),

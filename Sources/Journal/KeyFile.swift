@@ -1,0 +1,96 @@
+import TLS
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The journal key's file: 64 lower-case hex digits and a newline, mode 0600,
+/// kept outside the data directory.
+public enum KeyFile {
+    /// Writes a new random key to `path` and returns it.
+    ///
+    /// The file is created with `O_EXCL`, so an existing key (and the journal it
+    /// opens) is never overwritten; it is fsynced, as is its directory.
+    /// - Throws: `JournalError` `.keyFile` if `path` exists, `.io` if it cannot be written.
+    @discardableResult
+    public static func create(at path: String) throws -> SymmetricKey {
+        let key = SymmetricKey.generate()
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor.open(path, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+        } catch let error as JournalError where error.errno == EEXIST {
+            throw JournalError(.keyFile, "key file \(path) already exists; refusing to overwrite a key", path: path, errno: EEXIST)
+        }
+        defer { file.close() }
+        do {
+            try file.setMode(0o600)
+            try file.writeAll(Array((key.rawBytes.hexString + "\n").utf8), at: 0)
+            try file.sync()
+            try Syscall.syncDirectory(parentDirectory(of: path))
+        } catch {
+            try? Syscall.unlink(path, missingOK: true)
+            throw error
+        }
+        return key
+    }
+
+    /// Reads the key at `path`.
+    /// - Throws: `JournalError` `.keyFile` naming `path` if the file is missing,
+    ///   readable or writable by group or others, or not exactly 64 hex digits.
+    public static func load(from path: String) throws -> SymmetricKey {
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor.open(path, flags: O_RDONLY)
+        } catch let error as JournalError {
+            throw JournalError(.keyFile, "cannot open key file \(path): \(error.errno.map(errorText) ?? error.message)", path: path, errno: error.errno)
+        }
+        defer { file.close() }
+        let info = try file.status()
+        let mode = UInt32(info.st_mode) & 0o777
+        guard mode & 0o077 == 0 else {
+            throw JournalError(.keyFile, "key file \(path) has mode \(String(mode, radix: 8)); it must not be accessible to group or others (chmod 600 \(path))", path: path)
+        }
+        guard info.st_size <= 4096 else {
+            throw JournalError(.keyFile, "key file \(path) is \(info.st_size) bytes; expected 64 hex digits", path: path)
+        }
+        let text = String(decoding: try file.readAll(), as: UTF8.self).trimmingASCIIWhitespace()
+        guard text.utf8.count == SymmetricKey.byteCount * 2, let bytes = hexBytes(text) else {
+            throw JournalError(.keyFile, "key file \(path) does not hold a \(SymmetricKey.byteCount)-byte key as \(SymmetricKey.byteCount * 2) hex digits", path: path)
+        }
+        return try SymmetricKey(bytes: bytes)
+    }
+
+    static func hexBytes(_ text: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        var high: UInt8?
+        for char in text.utf8 {
+            let nibble: UInt8
+            switch char {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = char - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = char - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = char - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            if let h = high { out.append(h << 4 | nibble); high = nil } else { high = nibble }
+        }
+        return high == nil ? out : nil
+    }
+}
+
+/// The directory part of a path ("." when there is none).
+func parentDirectory(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    let parent = String(path[..<slash])
+    return parent.isEmpty ? "/" : parent
+}
+
+extension String {
+    func trimmingASCIIWhitespace() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\t" }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(self[first...last])
+    }
+}
