@@ -1,1 +1,246 @@
-// Broker module.
+import Foundation
+
+/// The MARAC domain: commands in, journal entries and replies out.
+///
+/// A `Broker` is the state plus the rules that do not live in the journal (the
+/// sharing policy and the deadline rules). Every command method is pure: it
+/// checks the caller's role, validates, and returns a `Decision` (an `Entry` to
+/// journal and a reply) or a `DomainError` — it never mutates. The API layer
+/// journals `decision.entry`, then calls `apply(_:position:)`, then answers.
+///
+/// Role checks come before existence checks, so a refused role learns nothing
+/// about what exists; anything a permitted caller may not see is `not_found`,
+/// with the same message as for an object that does not exist.
+public struct Broker: Sendable {
+    /// Everything journaled so far.
+    public private(set) var state: BrokerState
+    /// Need-to-know rules.
+    public let policy: SharingPolicy
+    /// Deadline rules and calendar.
+    public let rules: DeadlineRules
+
+    /// Creates a broker over a state (empty, replayed or from a snapshot).
+    public init(state: BrokerState = BrokerState(), policy: SharingPolicy, rules: DeadlineRules = DeadlineRules()) {
+        self.state = state
+        self.policy = policy
+        self.rules = rules
+    }
+
+    /// Applies a journaled entry (see `BrokerState.apply`).
+    public mutating func apply(_ entry: Entry, position: ChainPosition) {
+        state.apply(entry, position: position)
+    }
+
+    /// Who holds the certificate `serial` (see `BrokerState.identify`).
+    public func identify(serial: String, at now: Date) -> Result<Actor, DomainError> {
+        state.identify(serial: serial, at: now)
+    }
+
+    // MARK: Helpers
+
+    func require(_ actor: Actor, _ roles: Set<Role>, to operation: String) -> DomainError? {
+        roles.contains(actor.role) ? nil : .forbidden(operation)
+    }
+
+    func entry(_ env: Environment, _ actor: Actor?, _ audit: AuditDetail?, _ events: [Event]) -> Entry {
+        Entry(at: env.now, actor: actor, audit: audit, events: events)
+    }
+
+    // MARK: Identity
+
+    /// `GET /v1/whoami`: the caller's principal, agency, role and certificate.
+    public func whoami(by actor: Actor) -> Outcome<WhoAmI> {
+        guard let principal = state.principals[actor.principal], let credential = state.credentials[actor.serial] else {
+            return .failure(.notFound("principal"))
+        }
+        return .success(Decision(entry: nil, reply: WhoAmI(
+            principal: principal.id, name: principal.name, agency: principal.agency, role: principal.role,
+            certificate: .init(serial: credential.serial, notAfter: credential.notAfter))))
+    }
+
+    // MARK: Agencies
+
+    /// `GET /v1/agencies` (admin, coordinator).
+    public func listAgencies(by actor: Actor) -> Outcome<AgencyList> {
+        if let error = require(actor, [.admin, .coordinator], to: "list agencies") { return .failure(error) }
+        return .success(Decision(entry: nil, reply: AgencyList(agencies: state.agencies.values.sorted { $0.id < $1.id })))
+    }
+
+    /// `POST /v1/agencies` (admin).
+    public func createAgency(_ body: NewAgency, by actor: Actor, env: Environment) -> Outcome<Agency> {
+        if let error = require(actor, [.admin], to: "create agencies") { return .failure(error) }
+        guard Validate.isSlug(body.id) else {
+            return .failure(.invalidField("id", "must be a lower-case slug such as \"victim-support\" (at most \(Limits.idLength) characters)"))
+        }
+        guard Validate.isName(body.name) else {
+            return .failure(.invalidField("name", "must be non-empty, at most \(Limits.nameLength) characters"))
+        }
+        guard state.agencies[body.id] == nil else {
+            return .failure(DomainError(.conflict, "agency \(body.id) already exists"))
+        }
+        let agency = Agency(id: body.id, name: body.name, kind: body.kind, active: body.active ?? true)
+        return .success(Decision(entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.agencyCreate, object: agency.id),
+                                              [.agencyCreated(agency: agency)]), reply: agency))
+    }
+
+    /// `PATCH /v1/agencies/{id}` (admin). An admin may not deactivate its own agency.
+    public func updateAgency(id: String, _ patch: AgencyPatch, by actor: Actor, env: Environment) -> Outcome<Agency> {
+        if let error = require(actor, [.admin], to: "change agencies") { return .failure(error) }
+        guard var agency = state.agencies[id] else { return .failure(.notFound("agency")) }
+        if let name = patch.name {
+            guard Validate.isName(name) else { return .failure(.invalidField("name", "must be non-empty, at most \(Limits.nameLength) characters")) }
+            agency.name = name
+        }
+        if let kind = patch.kind { agency.kind = kind }
+        if let active = patch.active {
+            if !active && id == actor.agency {
+                return .failure(DomainError(.conflict, "you may not deactivate your own agency"))
+            }
+            agency.active = active
+        }
+        return .success(Decision(entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.agencyUpdate, object: id),
+                                              [.agencyUpdated(agency: agency)]), reply: agency))
+    }
+
+    // MARK: Principals
+
+    /// `GET /v1/principals` (admin).
+    public func listPrincipals(by actor: Actor) -> Outcome<PrincipalList> {
+        if let error = require(actor, [.admin], to: "list principals") { return .failure(error) }
+        return .success(Decision(entry: nil, reply: PrincipalList(principals: state.principals.values.sorted { $0.id < $1.id })))
+    }
+
+    /// `POST /v1/principals` (admin). The agency must exist.
+    public func createPrincipal(_ body: NewPrincipal, by actor: Actor, env: Environment) -> Outcome<Principal> {
+        if let error = require(actor, [.admin], to: "create principals") { return .failure(error) }
+        guard Validate.isSlug(body.id) else {
+            return .failure(.invalidField("id", "must be a lower-case slug such as \"jo-smith\" (at most \(Limits.idLength) characters)"))
+        }
+        guard Validate.isName(body.name) else {
+            return .failure(.invalidField("name", "must be non-empty, at most \(Limits.nameLength) characters"))
+        }
+        guard state.agencies[body.agency] != nil else {
+            return .failure(.invalidField("agency", "no agency \(body.agency)"))
+        }
+        guard state.principals[body.id] == nil else {
+            return .failure(DomainError(.conflict, "principal \(body.id) already exists"))
+        }
+        let principal = Principal(id: body.id, name: body.name, agency: body.agency, role: body.role, active: body.active ?? true)
+        return .success(Decision(entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.principalCreate, object: principal.id),
+                                              [.principalCreated(principal: principal)]), reply: principal))
+    }
+
+    /// `PATCH /v1/principals/{id}` (admin): rename, move, change role, enable or
+    /// disable. An admin may not disable or demote itself.
+    public func updatePrincipal(id: String, _ patch: PrincipalPatch, by actor: Actor, env: Environment) -> Outcome<Principal> {
+        if let error = require(actor, [.admin], to: "change principals") { return .failure(error) }
+        guard var principal = state.principals[id] else { return .failure(.notFound("principal")) }
+        if let name = patch.name {
+            guard Validate.isName(name) else { return .failure(.invalidField("name", "must be non-empty, at most \(Limits.nameLength) characters")) }
+            principal.name = name
+        }
+        if let agency = patch.agency {
+            guard state.agencies[agency] != nil else { return .failure(.invalidField("agency", "no agency \(agency)")) }
+            principal.agency = agency
+        }
+        if let role = patch.role { principal.role = role }
+        if let active = patch.active { principal.active = active }
+        if id == actor.principal && (!principal.active || principal.role != .admin) {
+            return .failure(DomainError(.conflict, "you may not disable or demote yourself"))
+        }
+        return .success(Decision(entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.principalUpdate, object: id),
+                                              [.principalUpdated(principal: principal)]), reply: principal))
+    }
+
+    // MARK: Credentials
+
+    /// Registers a certificate the API layer has signed for a principal (admin).
+    public func registerCredential(_ body: NewCredential, by actor: Actor, env: Environment) -> Outcome<CredentialView> {
+        if let error = require(actor, [.admin], to: "issue credentials") { return .failure(error) }
+        guard Validate.isSerial(body.serial) else {
+            return .failure(.invalidField("serial", "must be upper-case hex without separators"))
+        }
+        guard let principal = state.principals[body.principal] else {
+            return .failure(.invalidField("principal", "no principal \(body.principal)"))
+        }
+        guard state.credentials[body.serial] == nil else {
+            return .failure(DomainError(.conflict, "certificate \(body.serial) is already registered"))
+        }
+        guard body.notAfter > body.issuedAt else { return .failure(.invalidField("notAfter", "must be after issuedAt")) }
+        let credential = Credential(serial: body.serial, principal: principal.id, issuedAt: body.issuedAt, notAfter: body.notAfter)
+        return .success(Decision(
+            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.credentialRegister, object: credential.serial),
+                         [.credentialRegistered(credential: credential)]),
+            reply: view(credential, at: env.now)))
+    }
+
+    /// `POST /v1/credentials/{serial}/revoke` (admin): refused from now on.
+    public func revokeCredential(serial: String, reason: String, by actor: Actor, env: Environment) -> Outcome<CredentialView> {
+        if let error = require(actor, [.admin], to: "revoke credentials") { return .failure(error) }
+        guard var credential = state.credentials[serial.uppercased()] else { return .failure(.notFound("credential")) }
+        guard Validate.isText(reason, limit: Limits.reasonLength) else {
+            return .failure(.invalidField("reason", "must be non-empty, at most \(Limits.reasonLength) characters"))
+        }
+        guard credential.revokedAt == nil else { return .failure(DomainError(.conflict, "certificate \(credential.serial) is already revoked")) }
+        credential.revokedAt = env.now
+        credential.revocationReason = reason
+        return .success(Decision(
+            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.credentialRevoke, object: credential.serial, reason: reason),
+                         [.credentialRevoked(serial: credential.serial, at: env.now, reason: reason)]),
+            reply: view(credential, at: env.now)))
+    }
+
+    /// `GET /v1/credentials` (admin).
+    public func listCredentials(by actor: Actor, env: Environment) -> Outcome<CredentialList> {
+        if let error = require(actor, [.admin], to: "list credentials") { return .failure(error) }
+        let list = state.credentials.values.sorted { ($0.principal, $0.serial) < ($1.principal, $1.serial) }.map { view($0, at: env.now) }
+        return .success(Decision(entry: nil, reply: CredentialList(credentials: list)))
+    }
+
+    func view(_ credential: Credential, at now: Date) -> CredentialView {
+        CredentialView(serial: credential.serial, principal: credential.principal,
+                       agency: state.principals[credential.principal]?.agency ?? "",
+                       status: credential.status(at: now), issuedAt: credential.issuedAt, notAfter: credential.notAfter,
+                       revokedAt: credential.revokedAt, reason: credential.revocationReason)
+    }
+
+    // MARK: Audit
+
+    /// `GET /v1/audit?after=&limit=` (admin, auditor), optionally only the
+    /// records of one principal, or about one object or case (a case's own
+    /// records and those of its requests).
+    public func auditRecords(after: UInt64 = 0, limit: Int = 100, object: String? = nil, principal: String? = nil,
+                             by actor: Actor) -> Outcome<AuditPage> {
+        if let error = require(actor, [.admin, .auditor], to: "read the audit log") { return .failure(error) }
+        guard (1...Limits.pageSize).contains(limit) else {
+            return .failure(DomainError(.invalid, "limit: must be 1…\(Limits.pageSize)"))
+        }
+        let start = state.audit.partitioningIndex { $0.seq > after }
+        var records: [AuditRecord] = []
+        var next: UInt64?
+        for record in state.audit[start...] {
+            if let principal, record.principal != principal { continue }
+            if let object, record.object != object, state.requests[record.object]?.case != object { continue }
+            if records.count == limit {
+                next = records.last?.seq
+                break
+            }
+            records.append(record)
+        }
+        return .success(Decision(entry: nil, reply: AuditPage(records: records, next: next)))
+    }
+}
+
+extension Array {
+    /// The first index whose element satisfies `predicate`, for a predicate that
+    /// is false then true along the array (binary search).
+    func partitioningIndex(where predicate: (Element) -> Bool) -> Int {
+        var low = 0
+        var high = count
+        while low < high {
+            let mid = (low + high) / 2
+            if predicate(self[mid]) { high = mid } else { low = mid + 1 }
+        }
+        return low
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+
+extension Broker {
+    // MARK: Meetings
+
+    /// `POST /v1/meetings` (coordinator): `startsAt` in the future; both deadlines
+    /// computed now and journaled with the meeting.
+    public func createMeeting(_ body: NewMeeting, by actor: Actor, env: Environment) -> Outcome<Meeting> {
+        if let error = require(actor, [.coordinator], to: "create meetings") { return .failure(error) }
+        guard Validate.isText(body.title, limit: Limits.titleLength) else {
+            return .failure(.invalidField("title", "must be non-empty, at most \(Limits.titleLength) characters"))
+        }
+        guard body.startsAt > env.now else {
+            return .failure(.invalidField("startsAt", "must be in the future"))
+        }
+        let deadlines = rules.deadlines(startsAt: body.startsAt)
+        let meeting = Meeting(id: env.newID(), title: body.title, startsAt: body.startsAt,
+                              dispatchDeadline: deadlines.dispatch, returnDeadline: deadlines.return)
+        return .success(Decision(entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.meetingCreate, object: meeting.id),
+                                              [.meetingCreated(meeting: meeting)]), reply: meeting))
+    }
+
+    /// `GET /v1/meetings`: every meeting for the coordinator; for a SPOC, those
+    /// its agency has a released request in. Admin and auditor: 403.
+    public func listMeetings(by actor: Actor) -> Outcome<MeetingList> {
+        if let error = require(actor, [.coordinator, .spoc], to: "see meetings") { return .failure(error) }
+        var meetings = Array(state.meetings.values)
+        if actor.role == .spoc {
+            let invited = state.invitedMeetings(of: actor.agency)
+            meetings = meetings.filter { invited.contains($0.id) }
+        }
+        meetings.sort { ($0.startsAt, $0.id) < ($1.startsAt, $1.id) }
+        return .success(Decision(entry: nil, reply: MeetingList(meetings: meetings)))
+    }
+
+    /// `GET /v1/meetings/{id}`: as `listMeetings`; a meeting a SPOC is not invited to is 404.
+    public func meeting(id: String, by actor: Actor) -> Outcome<Meeting> {
+        if let error = require(actor, [.coordinator, .spoc], to: "see meetings") { return .failure(error) }
+        guard let meeting = state.meetings[id],
+              actor.role == .coordinator || state.invitedMeetings(of: actor.agency).contains(id) else {
+            return .failure(.notFound("meeting"))
+        }
+        return .success(Decision(entry: nil, reply: meeting))
+    }
+
+    /// `GET /v1/meetings/{id}/status` (coordinator): every request of the
+    /// meeting with its state at `env.now`, by case reference then agency.
+    public func meetingStatus(id: String, by actor: Actor, env: Environment) -> Outcome<MeetingStatus> {
+        if let error = require(actor, [.coordinator], to: "see meeting status") { return .failure(error) }
+        guard state.meetings[id] != nil else { return .failure(.notFound("meeting")) }
+        let rows = state.requests.values.filter { $0.meeting == id }.map { request in
+            RequestStatus(id: request.id, case: request.case, reference: state.cases[request.case]?.reference ?? "",
+                          agency: request.agency, state: request.state(at: env.now), urgent: request.urgent,
+                          releaseAt: request.releaseAt, releasedAt: request.releasedAt,
+                          acknowledgedAt: request.acknowledgedAt, returnedAt: request.returns.last?.submittedAt,
+                          extendedUntil: request.extendedUntil)
+        }.sorted { ($0.reference, $0.agency, $0.id) < ($1.reference, $1.agency, $1.id) }
+        return .success(Decision(entry: nil, reply: MeetingStatus(requests: rows)))
+    }
+
+    // MARK: Cases
+
+    /// `POST /v1/cases` (coordinator). Every field path must be classified by
+    /// the policy (else 422 `unknown_field`, nothing stored); consent
+    /// `not-obtained` needs a lawful basis; the meeting must not have started.
+    public func createCase(_ body: NewCase, by actor: Actor, env: Environment) -> Outcome<Case> {
+        if let error = require(actor, [.coordinator], to: "create cases") { return .failure(error) }
+        guard let meeting = state.meetings[body.meeting] else {
+            return .failure(.invalidField("meeting", "no such meeting"))
+        }
+        guard meeting.startsAt > env.now else {
+            return .failure(DomainError(.conflict, "meeting \(meeting.id) has already started"))
+        }
+        guard Validate.isText(body.reference, limit: Limits.referenceLength) else {
+            return .failure(.invalidField("reference", "must be non-empty, at most \(Limits.referenceLength) characters"))
+        }
+        if state.cases.values.contains(where: { $0.meeting == body.meeting && $0.reference == body.reference }) {
+            return .failure(DomainError(.conflict, "the meeting already has a case \(body.reference)"))
+        }
+        if let consent = body.consent, let error = validate(consent) { return .failure(error) }
+        if let error = validate(fields: body.fields) { return .failure(error) }
+        let record = Case(id: env.newID(), meeting: body.meeting, reference: body.reference, fields: body.fields, consent: body.consent)
+        return .success(Decision(
+            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.caseCreate, object: record.id, fields: record.fields.keys.sorted()),
+                         [.caseCreated(case: record)]),
+            reply: record))
+    }
+
+    /// `GET /v1/cases/{id}` (coordinator): every field; audited with the field names.
+    public func readCase(id: String, by actor: Actor, env: Environment) -> Outcome<Case> {
+        if let error = require(actor, [.coordinator], to: "read cases") { return .failure(error) }
+        guard let record = state.cases[id] else { return .failure(.notFound("case")) }
+        return .success(Decision(
+            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.caseRead, object: id, fields: record.fields.keys.sorted()), []),
+            reply: record))
+    }
+
+    /// Records (or replaces) a case's consent record (coordinator).
+    public func recordConsent(caseID: String, _ consent: Consent, by actor: Actor, env: Environment) -> Outcome<Case> {
+        if let error = require(actor, [.coordinator], to: "change cases") { return .failure(error) }
+        guard var record = state.cases[caseID] else { return .failure(.notFound("case")) }
+        if let error = validate(consent) { return .failure(error) }
+        record.consent = consent
+        return .success(Decision(
+            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.consentRecord, object: caseID),
+                         [.consentRecorded(case: caseID, consent: consent)]),
+            reply: record))
+    }
+
+    func validate(_ consent: Consent) -> DomainError? {
+        if let basis = consent.lawfulBasis, !Validate.isText(basis, limit: Limits.lawfulBasisLength, multiline: true) {
+            return .invalidField("consent.lawfulBasis", "must be non-empty, at most \(Limits.lawfulBasisLength) characters")
+        }
+        if consent.status == .notObtained && consent.lawfulBasis == nil {
+            return .invalidField("consent.lawfulBasis", "is required when consent was not obtained")
+        }
+        return nil
+    }
+
+    /// Paths well formed and classified, values within the limits.
+    func validate(fields: [String: JSONValue]) -> DomainError? {
+        guard fields.count <= Limits.caseFieldCount else {
+            return .invalidField("fields", "at most \(Limits.caseFieldCount) fields")
+        }
+        var total = 0
+        for (path, value) in fields.sorted(by: { $0.key < $1.key }) {
+            guard SharingPolicy.isValidPath(path) else {
+                return .invalidField("fields[\"\(path.prefix(Limits.fieldPathLength))\"]",
+                                     "a field path is dotted segments of letters, digits, '_' and '-' (at most \(Limits.fieldPathSegments))")
+            }
+            guard policy.classify(path) != nil else {
+                return DomainError(.unknownField, "field \"\(path)\" is not classified by the sharing policy")
+            }
+            let size = value.approximateSize
+            guard size <= Limits.fieldValueBytes, value.depth <= Limits.fieldValueDepth else {
+                return .invalidField("fields[\"\(path)\"]", "value larger than \(Limits.fieldValueBytes) bytes or nested deeper than \(Limits.fieldValueDepth)")
+            }
+            total += size
+        }
+        guard total <= Limits.caseBytes else {
+            return .invalidField("fields", "larger than \(Limits.caseBytes) bytes in all")
+        }
+        return nil
+    }
+}

@@ -1,0 +1,363 @@
+import Foundation
+
+extension Broker {
+    // MARK: Dispatch
+
+    /// `POST /v1/cases/{id}/research` (coordinator): one request per agency.
+    ///
+    /// Refused, creating nothing, when: the case has no consent record (422
+    /// `consent_missing`); an agency is unknown, inactive or repeated, or already
+    /// has a request for the case (422 / 409); a narrowing field is not on the
+    /// case (422) or not visible to one of the agencies (403 `not_entitled`);
+    /// it is after the dispatch deadline and not urgent with a reason (409
+    /// `dispatch_deadline_passed`); `releaseAt` is after the dispatch deadline
+    /// (non-urgent) or not before the meeting (422); the meeting has started (409).
+    /// A `releaseAt` in the past means now. Requests released now are released
+    /// in the same entry; later ones wait for `releaseDue`.
+    public func dispatch(caseID: String, _ order: DispatchOrder, by actor: Actor, env: Environment) -> Outcome<RequestList> {
+        if let error = require(actor, [.coordinator], to: "dispatch research") { return .failure(error) }
+        guard let record = state.cases[caseID] else { return .failure(.notFound("case")) }
+        guard let meeting = state.meetings[record.meeting] else { return .failure(.notFound("case")) }
+        guard record.consent != nil else {
+            return .failure(DomainError(.consentMissing, "case \(record.reference) has no consent record; record consent or a lawful basis first"))
+        }
+        guard !order.agencies.isEmpty, order.agencies.count <= Limits.dispatchAgencies else {
+            return .failure(.invalidField("agencies", "name 1…\(Limits.dispatchAgencies) agencies"))
+        }
+        for (index, id) in order.agencies.enumerated() {
+            guard let agency = state.agencies[id] else { return .failure(.invalidField("agencies[\(index)]", "no agency \(id)")) }
+            guard agency.active else { return .failure(.invalidField("agencies[\(index)]", "agency \(id) is inactive")) }
+            guard !order.agencies[..<index].contains(id) else { return .failure(.invalidField("agencies[\(index)]", "\(id) is named twice")) }
+        }
+        guard !order.questions.isEmpty, order.questions.count <= Limits.questionCount else {
+            return .failure(.invalidField("questions", "ask 1…\(Limits.questionCount) questions"))
+        }
+        for (index, question) in order.questions.enumerated()
+        where !Validate.isText(question, limit: Limits.questionLength, multiline: true) {
+            return .failure(.invalidField("questions[\(index)]", "must be non-empty, at most \(Limits.questionLength) characters"))
+        }
+        let urgent = order.urgent ?? false
+        var reason: String?
+        if urgent {
+            guard let text = order.reason, Validate.isText(text, limit: Limits.reasonLength, multiline: true) else {
+                return .failure(.invalidField("reason", "an urgent dispatch needs a reason (at most \(Limits.reasonLength) characters)"))
+            }
+            reason = text
+        } else if order.reason != nil {
+            return .failure(.invalidField("reason", "only an urgent dispatch has a reason"))
+        }
+        guard env.now < meeting.startsAt else {
+            return .failure(DomainError(.conflict, "meeting \(meeting.id) has already started"))
+        }
+        if env.now > meeting.dispatchDeadline && !urgent {
+            return .failure(DomainError(.dispatchDeadlinePassed,
+                                        "research for this meeting had to be dispatched by \(RFC3339.string(from: meeting.dispatchDeadline)); mark it urgent with a reason to send it now"))
+        }
+        var releaseAt = env.now
+        if let requested = order.releaseAt {
+            if !urgent && requested > meeting.dispatchDeadline {
+                return .failure(.invalidField("releaseAt", "must not be later than the dispatch deadline \(RFC3339.string(from: meeting.dispatchDeadline))"))
+            }
+            if requested >= meeting.startsAt {
+                return .failure(.invalidField("releaseAt", "must be before the meeting starts at \(RFC3339.string(from: meeting.startsAt))"))
+            }
+            releaseAt = max(requested, env.now)
+        }
+        let invited = Set(order.agencies)
+        let entitledNames = { (agency: String) in
+            record.fields.keys.filter { policy.isVisible($0, to: agency, invited: invited) }
+        }
+        var names: [String: [String]] = [:]
+        if let narrowing = order.fields {
+            for (index, path) in narrowing.enumerated() where record.fields[path] == nil {
+                return .failure(.invalidField("fields[\(index)]", "the case has no field \"\(path.prefix(Limits.fieldPathLength))\""))
+            }
+            for agency in order.agencies {
+                let entitled = Set(entitledNames(agency))
+                if let refused = narrowing.first(where: { !entitled.contains($0) }) {
+                    return .failure(DomainError(.notEntitled, "agency \(agency) is not entitled to field \"\(refused)\""))
+                }
+                names[agency] = Set(narrowing).sorted()
+            }
+        } else {
+            for agency in order.agencies { names[agency] = entitledNames(agency).sorted() }
+        }
+        if let existing = state.requests.values.first(where: { $0.case == caseID && invited.contains($0.agency) }) {
+            return .failure(DomainError(.conflict, "agency \(existing.agency) already has request \(existing.id) for this case"))
+        }
+        var events: [Event] = []
+        var releases: [Event] = []
+        var views: [RequestView] = []
+        for agency in order.agencies {
+            var request = ResearchRequest(
+                id: env.newID(), case: caseID, meeting: meeting.id, agency: agency, questions: order.questions,
+                fieldNames: names[agency] ?? [], invited: order.agencies, urgent: urgent, reason: reason, releaseAt: releaseAt,
+                dispatchDeadline: meeting.dispatchDeadline, returnDeadline: meeting.returnDeadline,
+                dispatchedAt: env.now, dispatchedBy: actor.principal, releasedAt: nil, acknowledgedAt: nil,
+                extendedUntil: nil, extensionReason: nil, returns: [], createdSeq: 0, changedSeq: 0)
+            events.append(.requestDispatched(request: request))
+            if releaseAt <= env.now {
+                releases.append(.requestReleased(request: request.id, at: env.now))
+                request.releasedAt = env.now
+            }
+            views.append(view(request, at: env.now))
+        }
+        let released = Set(views.flatMap { $0.fields.keys }).sorted()
+        return .success(Decision(
+            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.dispatch, object: caseID, fields: released, reason: reason),
+                         events + releases),
+            reply: RequestList(requests: views)))
+    }
+
+    /// The scheduled requests due at `env.now`, one system entry each (audited
+    /// `research.release`). The API layer calls this from a timer armed with
+    /// `state.nextScheduledRelease`, and once at start.
+    public func releaseDue(env: Environment) -> [Entry] {
+        state.requests.values
+            .filter { $0.releasedAt == nil && $0.releaseAt <= env.now }
+            .sorted { ($0.releaseAt, $0.id) < ($1.releaseAt, $1.id) }
+            .map { request in
+                entry(env, nil, AuditDetail(action: AuditDetail.Action.release, object: request.id),
+                      [.requestReleased(request: request.id, at: env.now)])
+            }
+    }
+
+    // MARK: SPOC side
+
+    /// `GET /v1/requests?after=` (spoc): the agency's released requests changed
+    /// (released, returned, extended) after the cursor, oldest change first, at
+    /// most `limit`; then the cursor to pass next. Reading a request is not a
+    /// change, so a SPOC's own reads do not wake its long-poll. The list carries
+    /// no case fields or questions: those come with `readRequest`, audited.
+    /// - Returns: 400 `invalid` for a cursor this broker did not issue.
+    public func requests(after cursorText: String?, limit: Int = Limits.pageSize, by actor: Actor, env: Environment) -> Outcome<RequestPage> {
+        if let error = require(actor, [.spoc], to: "poll for requests") { return .failure(error) }
+        var cursor = RequestCursor.start
+        if let cursorText, !cursorText.isEmpty {
+            guard let parsed = RequestCursor(cursorText) else { return .failure(DomainError(.invalid, "after: not a cursor from this broker")) }
+            cursor = parsed
+        }
+        guard (1...Limits.pageSize).contains(limit) else { return .failure(DomainError(.invalid, "limit: must be 1…\(Limits.pageSize)")) }
+        let changed = state.requests.values
+            .filter { $0.agency == actor.agency && $0.releasedAt != nil && $0.changedSeq > cursor.seq }
+            .sorted { ($0.changedSeq, $0.id) < ($1.changedSeq, $1.id) }
+        let page = changed.prefix(limit)
+        let next = page.count < changed.count ? RequestCursor(seq: page.last!.changedSeq) : RequestCursor(seq: max(cursor.seq, state.lastSeq))
+        let summaries = page.map { request in
+            RequestSummary(id: request.id, case: request.case, reference: state.cases[request.case]?.reference ?? "",
+                           meeting: request.meeting, agency: request.agency, state: request.state(at: env.now),
+                           urgent: request.urgent, reason: request.reason, releaseAt: request.releaseAt,
+                           dispatchDeadline: request.dispatchDeadline, returnDeadline: request.returnDeadline,
+                           extendedUntil: request.extendedUntil)
+        }
+        return .success(Decision(entry: nil, reply: RequestPage(requests: summaries, cursor: next.description)))
+    }
+
+    /// The request if `actor` may see it: its agency's SPOC once released, or a coordinator.
+    func visibleRequest(_ id: String, to actor: Actor) -> ResearchRequest? {
+        guard let request = state.requests[id] else { return nil }
+        switch actor.role {
+        case .coordinator: return request
+        case .spoc: return request.agency == actor.agency && request.releasedAt != nil ? request : nil
+        case .admin, .auditor: return nil
+        }
+    }
+
+    /// `GET /v1/requests/{id}` (spoc of the agency, coordinator): the fields the
+    /// agency may see, questions and deadlines. Audited with the field names;
+    /// the agency's first read also acknowledges the request.
+    public func readRequest(id: String, by actor: Actor, env: Environment) -> Outcome<RequestView> {
+        if let error = require(actor, [.spoc, .coordinator], to: "read requests") { return .failure(error) }
+        guard var request = visibleRequest(id, to: actor) else { return .failure(.notFound("request")) }
+        var events: [Event] = []
+        if actor.role == .spoc && request.acknowledgedAt == nil {
+            events.append(.requestAcknowledged(request: id, at: env.now, principal: actor.principal))
+            request.acknowledgedAt = env.now
+        }
+        let reply = view(request, at: env.now)
+        return .success(Decision(
+            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.requestRead, object: id, fields: reply.fields.keys.sorted()), events),
+            reply: reply))
+    }
+
+    /// `PUT /v1/requests/{id}/return` (spoc of the agency): a new return version,
+    /// until the (possibly extended) deadline inclusive; after it 409
+    /// `return_deadline_passed` naming the deadline. One answer per question.
+    public func submitReturn(requestID: String, _ body: ReturnSubmission, by actor: Actor, env: Environment) -> Outcome<ResearchReturn> {
+        if let error = require(actor, [.spoc], to: "write returns") { return .failure(error) }
+        guard let request = visibleRequest(requestID, to: actor) else { return .failure(.notFound("request")) }
+        if env.now > request.effectiveReturnDeadline {
+            return .failure(DomainError(.returnDeadlinePassed,
+                                        "the return for this request was due by \(RFC3339.string(from: request.effectiveReturnDeadline)); ask the coordinator for an extension"))
+        }
+        guard Validate.isText(body.summary, limit: Limits.summaryLength, multiline: true) else {
+            return .failure(.invalidField("summary", "must be non-empty, at most \(Limits.summaryLength) characters"))
+        }
+        guard body.answers.count == request.questions.count else {
+            return .failure(.invalidField("answers", "give one answer per question: \(request.questions.count) expected, \(body.answers.count) given"))
+        }
+        for (index, answer) in body.answers.enumerated() where answer.count > Limits.answerLength {
+            return .failure(.invalidField("answers[\(index)]", "at most \(Limits.answerLength) characters"))
+        }
+        let withheld = body.withheld ?? []
+        guard withheld.count <= Limits.withheldCount else {
+            return .failure(.invalidField("withheld", "at most \(Limits.withheldCount) items"))
+        }
+        for (index, item) in withheld.enumerated() {
+            guard Validate.isText(item.what, limit: Limits.withheldTextLength, multiline: true) else {
+                return .failure(.invalidField("withheld[\(index)].what", "must be non-empty, at most \(Limits.withheldTextLength) characters"))
+            }
+            guard Validate.isText(item.reason, limit: Limits.withheldTextLength, multiline: true) else {
+                return .failure(.invalidField("withheld[\(index)].reason", "must be non-empty, at most \(Limits.withheldTextLength) characters"))
+            }
+        }
+        guard request.returns.count < Limits.returnVersions else {
+            return .failure(DomainError(.conflict, "this return already has \(Limits.returnVersions) versions"))
+        }
+        let version = ResearchReturn(request: requestID, agency: request.agency, version: request.returns.count + 1,
+                                     submittedAt: env.now, knownToAgency: body.knownToAgency, summary: body.summary,
+                                     answers: body.answers, withheld: withheld)
+        return .success(Decision(
+            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.returnSubmit, object: requestID), [.returnSubmitted(return: version)]),
+            reply: version))
+    }
+
+    /// `GET /v1/requests/{id}/return` (spoc of the agency, coordinator): latest
+    /// and every version. No return yet, or not visible: 404, the same answer.
+    public func readReturn(requestID: String, by actor: Actor, env: Environment) -> Outcome<ReturnHistory> {
+        if let error = require(actor, [.spoc, .coordinator], to: "read returns") { return .failure(error) }
+        guard let request = visibleRequest(requestID, to: actor), let latest = request.returns.last else {
+            return .failure(.notFound("return"))
+        }
+        return .success(Decision(
+            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.returnRead, object: requestID), []),
+            reply: ReturnHistory(latest: latest, versions: request.returns)))
+    }
+
+    // MARK: Coordinator side
+
+    /// `POST /v1/requests/{id}/extension` (coordinator): `until` after the
+    /// request's return deadline and after now, not after the meeting start;
+    /// `reason` required and audited. A later extension replaces an earlier one.
+    public func grantExtension(requestID: String, _ body: ExtensionGrant, by actor: Actor, env: Environment) -> Outcome<RequestStatus> {
+        if let error = require(actor, [.coordinator], to: "grant extensions") { return .failure(error) }
+        guard var request = state.requests[requestID], let meeting = state.meetings[request.meeting] else {
+            return .failure(.notFound("request"))
+        }
+        guard Validate.isText(body.reason, limit: Limits.reasonLength, multiline: true) else {
+            return .failure(.invalidField("reason", "an extension needs a reason (at most \(Limits.reasonLength) characters)"))
+        }
+        guard body.until <= meeting.startsAt else {
+            return .failure(.invalidField("until", "must not be later than the meeting start \(RFC3339.string(from: meeting.startsAt))"))
+        }
+        guard body.until > request.returnDeadline, body.until > env.now else {
+            return .failure(.invalidField("until", "must be after the return deadline \(RFC3339.string(from: request.returnDeadline)) and after now"))
+        }
+        request.extendedUntil = body.until
+        request.extensionReason = body.reason
+        return .success(Decision(
+            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.requestExtend, object: requestID, reason: body.reason),
+                         [.extensionGranted(request: requestID, until: body.until, reason: body.reason)]),
+            reply: status(request, at: env.now)))
+    }
+
+    /// `GET /v1/cases/{id}/returns` (coordinator): every request of the case with
+    /// its returns, ordered by agency id. Audited.
+    public func collatedReturns(caseID: String, by actor: Actor, env: Environment) -> Outcome<CaseReturns> {
+        if let error = require(actor, [.coordinator], to: "collate returns") { return .failure(error) }
+        guard let record = state.cases[caseID] else { return .failure(.notFound("case")) }
+        return .success(Decision(
+            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.returnsCollate, object: caseID), []),
+            reply: collate(record, at: env.now)))
+    }
+
+    /// `GET /v1/cases/{id}/returns?format=text` (coordinator): the plain-text
+    /// research pack for the chair, ordered by agency, with each agency's answers,
+    /// withheld list and the time its return came in. Audited.
+    public func researchPack(caseID: String, by actor: Actor, env: Environment) -> Outcome<String> {
+        if let error = require(actor, [.coordinator], to: "collate returns") { return .failure(error) }
+        guard let record = state.cases[caseID] else { return .failure(.notFound("case")) }
+        let collated = collate(record, at: env.now)
+        let meeting = state.meetings[record.meeting]
+        var lines = [
+            "MARAC RESEARCH PACK — OFFICIAL-SENSITIVE",
+            "Case: \(record.reference)",
+            "Meeting: \(meeting?.title ?? record.meeting), starts \(meeting.map { RFC3339.string(from: $0.startsAt) } ?? "")",
+            "Generated: \(RFC3339.string(from: env.now))",
+            "Returns in: \(collated.returns.filter { $0.latest != nil }.count) of \(collated.returns.count)",
+        ]
+        for item in collated.returns {
+            lines.append("")
+            lines.append("== \(item.agencyName) (\(item.agency)) ==")
+            lines.append("Request: \(item.request) — \(item.state.rawValue)")
+            guard let latest = item.latest else {
+                lines.append("No return received.")
+                continue
+            }
+            lines.append("Return received: \(RFC3339.string(from: latest.submittedAt)) (version \(latest.version) of \(item.versions.count))")
+            lines.append("Known to agency: \(latest.knownToAgency ? "yes" : "no")")
+            lines.append("Summary:")
+            lines.append(contentsOf: indented(latest.summary, by: "  "))
+            for (index, question) in item.questions.enumerated() {
+                lines.append("Q\(index + 1). \(question)")
+                lines.append(contentsOf: indented(index < latest.answers.count ? latest.answers[index] : "", by: "  A: "))
+            }
+            if latest.withheld.isEmpty {
+                lines.append("Withheld: nothing")
+            } else {
+                lines.append("Withheld:")
+                for withheld in latest.withheld { lines.append("  - \(withheld.what) — reason: \(withheld.reason)") }
+            }
+        }
+        return .success(Decision(
+            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.researchPack, object: caseID), []),
+            reply: lines.joined(separator: "\n") + "\n"))
+    }
+
+    // MARK: Views
+
+    /// The fields of `request` its agency may see now: the names fixed at
+    /// dispatch, still allowed by the current policy, with the case's values.
+    func releasedFields(_ request: ResearchRequest) -> [String: JSONValue] {
+        guard let record = state.cases[request.case] else { return [:] }
+        let invited = Set(request.invited)
+        var fields: [String: JSONValue] = [:]
+        for name in request.fieldNames where policy.isVisible(name, to: request.agency, invited: invited) {
+            if let value = record.fields[name] { fields[name] = value }
+        }
+        return fields
+    }
+
+    func view(_ request: ResearchRequest, at now: Date) -> RequestView {
+        RequestView(id: request.id, case: request.case, reference: state.cases[request.case]?.reference ?? "",
+                    meeting: request.meeting, agency: request.agency, state: request.state(at: now), urgent: request.urgent,
+                    reason: request.reason, questions: request.questions, fields: releasedFields(request),
+                    releaseAt: request.releaseAt, dispatchDeadline: request.dispatchDeadline,
+                    returnDeadline: request.returnDeadline, extendedUntil: request.extendedUntil)
+    }
+
+    func status(_ request: ResearchRequest, at now: Date) -> RequestStatus {
+        RequestStatus(id: request.id, case: request.case, reference: state.cases[request.case]?.reference ?? "",
+                      agency: request.agency, state: request.state(at: now), urgent: request.urgent,
+                      releaseAt: request.releaseAt, releasedAt: request.releasedAt, acknowledgedAt: request.acknowledgedAt,
+                      returnedAt: request.returns.last?.submittedAt, extendedUntil: request.extendedUntil)
+    }
+
+    func collate(_ record: Case, at now: Date) -> CaseReturns {
+        let items = state.requests.values.filter { $0.case == record.id }
+            .sorted { ($0.agency, $0.id) < ($1.agency, $1.id) }
+            .map { request in
+                CollatedReturn(request: request.id, agency: request.agency, agencyName: state.agencies[request.agency]?.name ?? request.agency,
+                               state: request.state(at: now), questions: request.questions,
+                               latest: request.returns.last, versions: request.returns)
+            }
+        return CaseReturns(id: record.id, reference: record.reference, meeting: record.meeting, returns: items)
+    }
+
+    private func indented(_ text: String, by prefix: String) -> [String] {
+        let pad = String(repeating: " ", count: prefix.count)
+        return text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().map { index, line in
+            (index == 0 ? prefix : pad) + line
+        }
+    }
+}

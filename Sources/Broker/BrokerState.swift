@@ -1,0 +1,180 @@
+import Foundation
+
+/// Everything the broker knows, rebuilt by applying journal entries in order.
+///
+/// The state is a pure value: `apply` is total and deterministic, so replaying
+/// the journal (or loading a snapshot of this value, which round-trips through
+/// JSON exactly) gives the same state.
+public struct BrokerState: Codable, Sendable, Equatable {
+    /// Agencies by id.
+    public internal(set) var agencies: [String: Agency] = [:]
+    /// Principals by id.
+    public internal(set) var principals: [String: Principal] = [:]
+    /// Credentials by serial.
+    public internal(set) var credentials: [String: Credential] = [:]
+    /// Meetings by id.
+    public internal(set) var meetings: [String: Meeting] = [:]
+    /// Cases by id.
+    public internal(set) var cases: [String: Case] = [:]
+    /// Research requests by id, each with its return versions.
+    public internal(set) var requests: [String: ResearchRequest] = [:]
+    /// The audit log, in journal order.
+    public internal(set) var audit: [AuditRecord] = []
+    /// The sequence number of the last applied entry (0 when empty).
+    public internal(set) var lastSeq: UInt64 = 0
+    /// The chain hash of the last applied entry.
+    public internal(set) var lastHash: String = ""
+
+    /// An empty state.
+    public init() {}
+
+    // MARK: Bootstrap
+
+    /// The first entry of a new journal: the default agencies and the `admin`
+    /// principal with its certificate.
+    ///
+    /// If `adminAgency` is not among `agencies`, it is created as a core agency
+    /// named "Community Safety Partnership", so the entry always applies.
+    public static func bootstrap(agencies: [AgencySeed], adminSerial: String, adminNotAfter: Date,
+                                 adminIssuedAt: Date, adminAgency: String = "community-safety",
+                                 adminName: String = "Administrator") -> Entry {
+        var seeds = agencies
+        if !seeds.contains(where: { $0.id == adminAgency }) {
+            seeds.append(Agency(id: adminAgency, name: "Community Safety Partnership", kind: .core))
+        }
+        var events = seeds.map { Event.agencyCreated(agency: $0) }
+        events.append(.principalCreated(principal: Principal(id: "admin", name: adminName, agency: adminAgency, role: .admin)))
+        events.append(.credentialRegistered(credential: Credential(serial: adminSerial, principal: "admin",
+                                                                    issuedAt: adminIssuedAt, notAfter: adminNotAfter)))
+        return Entry(at: adminIssuedAt, actor: nil, audit: AuditDetail(action: AuditDetail.Action.bootstrap, object: "admin"),
+                     events: events)
+    }
+
+    // MARK: Identity
+
+    /// Who holds the certificate with `serial` at `now`.
+    ///
+    /// Runs on every request, so a revoked certificate, a disabled principal or
+    /// an inactive agency is refused on its next request even on an open
+    /// connection. Serials are compared upper-case.
+    /// - Returns: `credential_unknown`, `credential_revoked`, `credential_expired`,
+    ///   `principal_disabled` or `agency_inactive` (all 403) when refused.
+    public func identify(serial: String, at now: Date) -> Result<Actor, DomainError> {
+        let key = serial.uppercased()
+        guard let credential = credentials[key], let principal = principals[credential.principal] else {
+            return .failure(DomainError(.credentialUnknown, "certificate \(key) is not registered"))
+        }
+        if credential.revokedAt != nil {
+            return .failure(DomainError(.credentialRevoked, "certificate \(key) has been revoked"))
+        }
+        if now > credential.notAfter {
+            return .failure(DomainError(.credentialExpired, "certificate \(key) expired at \(RFC3339.string(from: credential.notAfter))"))
+        }
+        guard principal.active else {
+            return .failure(DomainError(.principalDisabled, "principal \(principal.id) is disabled"))
+        }
+        guard let agency = agencies[principal.agency], agency.active else {
+            return .failure(DomainError(.agencyInactive, "agency \(principal.agency) is inactive"))
+        }
+        return .success(Actor(principal: principal.id, agency: agency.id, role: principal.role, serial: key))
+    }
+
+    // MARK: Apply
+
+    /// Applies one journal entry at its chain position. Total: events that refer
+    /// to objects that do not exist are ignored (they cannot come from `decide`).
+    public mutating func apply(_ entry: Entry, position: ChainPosition) {
+        for event in entry.events { apply(event, seq: position.seq) }
+        if let detail = entry.audit {
+            audit.append(AuditRecord(seq: position.seq, at: entry.at,
+                                     principal: entry.actor?.principal ?? "system",
+                                     agency: entry.actor?.agency ?? "system",
+                                     serial: entry.actor?.serial ?? "",
+                                     action: detail.action, object: detail.object,
+                                     fields: detail.fields, reason: detail.reason,
+                                     hash: position.hash, prevHash: position.prevHash))
+        }
+        lastSeq = max(lastSeq, position.seq)
+        lastHash = position.hash
+    }
+
+    private mutating func apply(_ event: Event, seq: UInt64) {
+        switch event {
+        case .agencyCreated(let agency), .agencyUpdated(let agency):
+            agencies[agency.id] = agency
+        case .principalCreated(let principal), .principalUpdated(let principal):
+            principals[principal.id] = principal
+        case .credentialRegistered(let credential):
+            credentials[credential.serial] = credential
+        case .credentialRevoked(let serial, let at, let reason):
+            credentials[serial]?.revokedAt = at
+            credentials[serial]?.revocationReason = reason
+        case .meetingCreated(let meeting):
+            meetings[meeting.id] = meeting
+        case .caseCreated(let record):
+            cases[record.id] = record
+        case .consentRecorded(let id, let consent):
+            cases[id]?.consent = consent
+        case .requestDispatched(var request):
+            request.createdSeq = seq
+            request.changedSeq = seq
+            requests[request.id] = request
+        case .requestReleased(let id, let at):
+            guard requests[id]?.releasedAt == nil else { return }
+            requests[id]?.releasedAt = at
+            requests[id]?.changedSeq = seq
+        case .requestAcknowledged(let id, let at, _):
+            guard requests[id]?.acknowledgedAt == nil else { return }
+            requests[id]?.acknowledgedAt = at
+        case .returnSubmitted(let version):
+            requests[version.request]?.returns.append(version)
+            requests[version.request]?.changedSeq = seq
+        case .extensionGranted(let id, let until, let reason):
+            requests[id]?.extendedUntil = until
+            requests[id]?.extensionReason = reason
+            requests[id]?.changedSeq = seq
+        }
+    }
+
+    // MARK: Queries for the API layer
+
+    /// The earliest `releaseAt` of a request still scheduled, to arm the release
+    /// timer; nil when nothing is scheduled.
+    public var nextScheduledRelease: Date? {
+        requests.values.filter { $0.releasedAt == nil }.map(\.releaseAt).min()
+    }
+
+    /// Whether `agency` has a released request changed after `cursor` (the
+    /// long-poll wake-up test).
+    public func hasChanges(for agency: String, after cursor: RequestCursor) -> Bool {
+        requests.values.contains { $0.agency == agency && $0.releasedAt != nil && $0.changedSeq > cursor.seq }
+    }
+
+    /// Meetings the agency is invited to: those where it has a released request.
+    func invitedMeetings(of agency: String) -> Set<String> {
+        Set(requests.values.filter { $0.agency == agency && $0.releasedAt != nil }.map(\.meeting))
+    }
+}
+
+/// The SPOC's position in its stream of request changes: an opaque string on
+/// the wire (`c` followed by a journal sequence number in base 36).
+public struct RequestCursor: Sendable, Equatable, CustomStringConvertible {
+    /// Changes with a sequence number above this are new.
+    public let seq: UInt64
+
+    /// A cursor after `seq`.
+    public init(seq: UInt64) { self.seq = seq }
+
+    /// The start of the stream.
+    public static let start = RequestCursor(seq: 0)
+
+    /// Parses the wire form; nil if it is not a cursor this broker issued.
+    public init?(_ text: String) {
+        guard text.first == "c", text.count <= 16, let seq = UInt64(text.dropFirst(), radix: 36),
+              String(seq, radix: 36) == text.dropFirst() else { return nil }
+        self.seq = seq
+    }
+
+    /// The wire form.
+    public var description: String { "c" + String(seq, radix: 36) }
+}

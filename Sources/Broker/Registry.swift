@@ -1,0 +1,186 @@
+import Foundation
+
+/// What a principal may do (SPEC §3).
+public enum Role: String, Codable, Sendable, CaseIterable {
+    /// Creates meetings and cases, dispatches research, grants extensions, reads every return.
+    case coordinator
+    /// Sees only its own agency's requests and returns.
+    case spoc
+    /// Manages agencies, principals and credentials; reads the audit log; never sees case content.
+    case admin
+    /// Reads and verifies the audit log only.
+    case auditor
+}
+
+/// Who is making a request, as established by `BrokerState.identify` from the
+/// peer certificate's serial. Recorded on every journal entry.
+public struct Actor: Codable, Sendable, Equatable {
+    /// The principal's id.
+    public let principal: String
+    /// The principal's agency.
+    public let agency: String
+    /// The principal's role at the time.
+    public let role: Role
+    /// The certificate serial used (upper-case hex).
+    public let serial: String
+
+    /// Creates an actor.
+    public init(principal: String, agency: String, role: Role, serial: String) {
+        self.principal = principal
+        self.agency = agency
+        self.role = role
+        self.serial = serial
+    }
+}
+
+/// Whether an agency is one of the statutory core MARAC agencies.
+public enum AgencyKind: String, Codable, Sendable, CaseIterable {
+    /// A core agency (police, probation, health, social care, housing, IDVA…).
+    case core
+    /// Any other participating agency.
+    case nonCore = "non-core"
+}
+
+/// An agency; also its API shape `{id, name, kind, active}`.
+public struct Agency: Codable, Sendable, Equatable {
+    /// Lower-case slug, e.g. `victim-support`.
+    public var id: String
+    /// Display name.
+    public var name: String
+    /// Core or non-core.
+    public var kind: AgencyKind
+    /// An inactive agency's principals are refused and it cannot be sent research.
+    public var active: Bool
+
+    /// Creates an agency.
+    public init(id: String, name: String, kind: AgencyKind, active: Bool = true) {
+        self.id = id
+        self.name = name
+        self.kind = kind
+        self.active = active
+    }
+}
+
+/// A person or agent; also its API shape `{id, name, agency, role, active}`.
+public struct Principal: Codable, Sendable, Equatable {
+    /// Slug, e.g. `jo-smith`; the certificate's CN.
+    public var id: String
+    /// Display name.
+    public var name: String
+    /// The agency the principal acts for.
+    public var agency: String
+    /// What the principal may do.
+    public var role: Role
+    /// A disabled principal is refused on its next request.
+    public var active: Bool
+
+    /// Creates a principal.
+    public init(id: String, name: String, agency: String, role: Role, active: Bool = true) {
+        self.id = id
+        self.name = name
+        self.agency = agency
+        self.role = role
+        self.active = active
+    }
+}
+
+/// A client certificate registered for a principal. Issue 6 extends this.
+public struct Credential: Codable, Sendable, Equatable {
+    /// Upper-case hex serial without separators.
+    public var serial: String
+    /// The principal it was issued to.
+    public var principal: String
+    /// When it was issued.
+    public var issuedAt: Date
+    /// When it expires.
+    public var notAfter: Date
+    /// When it was revoked, if it was.
+    public var revokedAt: Date?
+    /// Why it was revoked.
+    public var revocationReason: String?
+
+    /// Creates a credential.
+    public init(serial: String, principal: String, issuedAt: Date, notAfter: Date, revokedAt: Date? = nil, revocationReason: String? = nil) {
+        self.serial = serial
+        self.principal = principal
+        self.issuedAt = issuedAt
+        self.notAfter = notAfter
+        self.revokedAt = revokedAt
+        self.revocationReason = revocationReason
+    }
+
+    /// `active`, `expired` or `revoked` at `now`.
+    public func status(at now: Date) -> String {
+        if revokedAt != nil { return "revoked" }
+        return now > notAfter ? "expired" : "active"
+    }
+}
+
+/// An agency to create on first start, from `config/agencies.json`.
+public typealias AgencySeed = Agency
+
+extension Agency {
+    /// Loads `config/agencies.json`: `{"agencies": [{"id", "name", "kind", "active"?}]}`.
+    /// - Throws: `ConfigError` naming `file` and the key at fault (bad slug,
+    ///   duplicate id, unknown kind, missing name).
+    public static func loadSeeds(_ data: Data, file: String) throws(ConfigError) -> [AgencySeed] {
+        let object = try loadJSONObject(data, file: file)
+        try rejectUnknownKeys(object, allowed: ["agencies", "comment"], file: file)
+        guard case .array(let items)? = object["agencies"] else {
+            throw ConfigError(file: file, key: "agencies", message: "must be a list of {\"id\", \"name\", \"kind\", \"active\"}")
+        }
+        var seeds: [AgencySeed] = []
+        for (index, item) in items.enumerated() {
+            let key = "agencies[\(index)]"
+            guard case .object(let fields) = item else {
+                throw ConfigError(file: file, key: key, message: "must be an object")
+            }
+            try rejectUnknownKeys(fields, allowed: ["id", "name", "kind", "active"], file: file, prefix: key + ".")
+            guard let id = fields["id"]?.stringValue, Validate.isSlug(id) else {
+                throw ConfigError(file: file, key: key + ".id", message: "must be a lower-case slug such as \"victim-support\"")
+            }
+            guard !seeds.contains(where: { $0.id == id }) else {
+                throw ConfigError(file: file, key: key + ".id", message: "duplicate agency '\(id)'")
+            }
+            guard let name = fields["name"]?.stringValue, Validate.isName(name) else {
+                throw ConfigError(file: file, key: key + ".name", message: "must be a non-empty name of at most \(Limits.nameLength) characters")
+            }
+            guard let kindText = fields["kind"]?.stringValue, let kind = AgencyKind(rawValue: kindText) else {
+                throw ConfigError(file: file, key: key + ".kind", message: "must be \"core\" or \"non-core\"")
+            }
+            var active = true
+            if let value = fields["active"] {
+                guard case .bool(let flag) = value else {
+                    throw ConfigError(file: file, key: key + ".active", message: "must be true or false")
+                }
+                active = flag
+            }
+            seeds.append(Agency(id: id, name: name, kind: kind, active: active))
+        }
+        return seeds
+    }
+}
+
+/// Shared input checks.
+enum Validate {
+    /// A lower-case slug: `a-z0-9` words joined by single hyphens, at most `Limits.idLength`.
+    static func isSlug(_ text: String) -> Bool {
+        guard !text.isEmpty, text.utf8.count <= Limits.idLength, !text.hasPrefix("-"), !text.hasSuffix("-"),
+              !text.contains("--") else { return false }
+        return text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
+
+    /// Non-blank, at most `limit` characters, no control characters.
+    static func isText(_ text: String, limit: Int, multiline: Bool = false) -> Bool {
+        !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty && text.count <= limit
+            && text.unicodeScalars.allSatisfy { !CharacterSet.controlCharacters.contains($0) || (multiline && ($0 == "\n" || $0 == "\t" || $0 == "\r")) }
+    }
+
+    /// A display name.
+    static func isName(_ text: String) -> Bool { isText(text, limit: Limits.nameLength) }
+
+    /// An upper-case hex certificate serial without separators.
+    static func isSerial(_ text: String) -> Bool {
+        !text.isEmpty && text.count <= 40 && text.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || ("A"..."F").contains($0) }
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+
+/// A MARAC meeting; also its API shape `{id, title, startsAt, dispatchDeadline, returnDeadline}`.
+/// The deadlines are computed once, at creation, and journaled with it, so a
+/// later calendar change does not move the deadlines of existing meetings.
+public struct Meeting: Codable, Sendable, Equatable {
+    /// Opaque id.
+    public var id: String
+    /// Human title, e.g. `MARAC North, April 2027`.
+    public var title: String
+    /// When the meeting starts.
+    public var startsAt: Date
+    /// Research must be dispatched by then (unless urgent).
+    public var dispatchDeadline: Date
+    /// Returns are due by then (unless extended).
+    public var returnDeadline: Date
+
+    /// Creates a meeting.
+    public init(id: String, title: String, startsAt: Date, dispatchDeadline: Date, returnDeadline: Date) {
+        self.id = id
+        self.title = title
+        self.startsAt = startsAt
+        self.dispatchDeadline = dispatchDeadline
+        self.returnDeadline = returnDeadline
+    }
+}
+
+extension Case {
+    /// Encodes `consent` as `null` when absent, so the shape is always
+    /// `{id, meeting, reference, fields, consent}`.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(meeting, forKey: .meeting)
+        try container.encode(reference, forKey: .reference)
+        try container.encode(fields, forKey: .fields)
+        try container.encode(consent, forKey: .consent)
+    }
+}
+
+/// The consent record of a case (SPEC §5).
+public struct Consent: Codable, Sendable, Equatable {
+    /// Whether the victim consented to information sharing.
+    public enum Status: String, Codable, Sendable {
+        /// Consent obtained.
+        case obtained
+        /// Consent not obtained: sharing needs a lawful basis.
+        case notObtained = "not-obtained"
+    }
+    /// Obtained or not.
+    public var status: Status
+    /// Required when consent was not obtained, e.g. "high risk of serious harm".
+    public var lawfulBasis: String?
+
+    /// Creates a consent record.
+    public init(status: Status, lawfulBasis: String? = nil) {
+        self.status = status
+        self.lawfulBasis = lawfulBasis
+    }
+}
+
+/// A case on a meeting's agenda; also its API shape `{id, meeting, reference, fields, consent}`.
+public struct Case: Codable, Sendable, Equatable {
+    /// Opaque id.
+    public var id: String
+    /// The meeting it is heard at.
+    public var meeting: String
+    /// Human reference, e.g. `MARAC-2027-0042`.
+    public var reference: String
+    /// Dotted path → value; every path classified by the policy.
+    public var fields: [String: JSONValue]
+    /// The consent record; research cannot be dispatched without one.
+    public var consent: Consent?
+
+    /// Creates a case.
+    public init(id: String, meeting: String, reference: String, fields: [String: JSONValue], consent: Consent?) {
+        self.id = id
+        self.meeting = meeting
+        self.reference = reference
+        self.fields = fields
+        self.consent = consent
+    }
+}
+
+/// Information an agency holds but will not share, and why.
+public struct WithheldItem: Codable, Sendable, Equatable {
+    /// What is withheld, e.g. "details of an ongoing investigation".
+    public var what: String
+    /// Why, e.g. "would prejudice the investigation".
+    public var reason: String
+
+    /// Creates an item.
+    public init(what: String, reason: String) {
+        self.what = what
+        self.reason = reason
+    }
+}
+
+/// One version of an agency's return; also its API shape
+/// `{request, agency, version, submittedAt, knownToAgency, summary, answers, withheld}`.
+public struct ResearchReturn: Codable, Sendable, Equatable {
+    /// The request answered.
+    public var request: String
+    /// The agency that wrote it.
+    public var agency: String
+    /// 1 for the first return, then 2, 3… for amendments.
+    public var version: Int
+    /// When this version came in.
+    public var submittedAt: Date
+    /// Whether the subjects are known to the agency.
+    public var knownToAgency: Bool
+    /// Summary of what the agency holds.
+    public var summary: String
+    /// One answer per question, in question order.
+    public var answers: [String]
+    /// Information held but not shared.
+    public var withheld: [WithheldItem]
+
+    /// Creates a return version.
+    public init(request: String, agency: String, version: Int, submittedAt: Date, knownToAgency: Bool,
+                summary: String, answers: [String], withheld: [WithheldItem]) {
+        self.request = request
+        self.agency = agency
+        self.version = version
+        self.submittedAt = submittedAt
+        self.knownToAgency = knownToAgency
+        self.summary = summary
+        self.answers = answers
+        self.withheld = withheld
+    }
+}
+
+/// A research request to one agency, as stored (the API shape is `RequestView`).
+public struct ResearchRequest: Codable, Sendable, Equatable {
+    /// Opaque id.
+    public var id: String
+    /// The case researched.
+    public var `case`: String
+    /// The case's meeting.
+    public var meeting: String
+    /// The agency asked.
+    public var agency: String
+    /// The questions, in order.
+    public var questions: [String]
+    /// Names of the case fields released to the agency, fixed at dispatch.
+    public var fieldNames: [String]
+    /// Every agency of the dispatch (the "invited" set for `"*"` categories).
+    public var invited: [String]
+    /// Dispatched outside the deadline, or flagged urgent by the coordinator.
+    public var urgent: Bool
+    /// Why it is urgent.
+    public var reason: String?
+    /// When the agency may first see it.
+    public var releaseAt: Date
+    /// The meeting's dispatch deadline.
+    public var dispatchDeadline: Date
+    /// The meeting's return deadline.
+    public var returnDeadline: Date
+    /// When the coordinator dispatched it.
+    public var dispatchedAt: Date
+    /// Who dispatched it.
+    public var dispatchedBy: String
+    /// When it became visible to the agency; nil while scheduled.
+    public var releasedAt: Date?
+    /// When the agency first read it.
+    public var acknowledgedAt: Date?
+    /// An extended return deadline.
+    public var extendedUntil: Date?
+    /// Why it was extended.
+    public var extensionReason: String?
+    /// Every version of the agency's return, oldest first.
+    public var returns: [ResearchReturn]
+    /// Journal sequence number of the dispatch.
+    public var createdSeq: UInt64
+    /// Journal sequence number of the last change the agency is told about
+    /// (release, return, extension); drives the SPOC cursor.
+    public var changedSeq: UInt64
+
+    /// The deadline a return must meet: the extension if granted, else the return deadline.
+    public var effectiveReturnDeadline: Date { extendedUntil ?? returnDeadline }
+
+    /// The state at `now` (SPEC §7 meeting status).
+    public func state(at now: Date) -> RequestState {
+        if releasedAt == nil { return .scheduled }
+        if !returns.isEmpty { return .returned }
+        if now > effectiveReturnDeadline { return .overdue }
+        if extendedUntil != nil { return .extended }
+        if acknowledgedAt != nil { return .acknowledged }
+        return .released
+    }
+}
+
+/// Where a request stands.
+public enum RequestState: String, Codable, Sendable {
+    /// Waiting for its `releaseAt`; the agency cannot see it.
+    case scheduled
+    /// Visible to the agency, not yet read.
+    case released
+    /// Read by the agency.
+    case acknowledged
+    /// At least one return version is in.
+    case returned
+    /// Its return deadline was extended and it is not yet returned.
+    case extended
+    /// Past its (possibly extended) deadline without a return.
+    case overdue
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+@testable import Broker
+
+@Suite("Registry and identity")
+struct RegistryTests {
+    @Test("Bootstrap creates the default agencies and the admin with its certificate")
+    func bootstrap() throws {
+        let h = try Harness()
+        #expect(h.state.agencies.count == 11)
+        let admin = h.admin
+        #expect(admin == Actor(principal: "admin", agency: "community-safety", role: .admin, serial: "A0"))
+        let who = try h.broker.whoami(by: admin).get().reply
+        #expect(who.principal == "admin" && who.role == .admin && who.certificate.serial == "A0")
+        #expect(h.state.audit.first?.action == "system.bootstrap")
+        #expect(h.state.audit.first?.principal == "system")
+        // Lower-case serials are looked up upper-case.
+        #expect(try h.broker.identify(serial: "a0", at: h.now).get() == admin)
+    }
+
+    @Test("identify refuses unknown, revoked and expired certificates, disabled principals and inactive agencies")
+    func identifyRefusals() throws {
+        var h = try Harness()
+        let spoc = try h.person("pat", agency: "police", role: .spoc)
+        #expect(try h.broker.identify(serial: spoc.serial, at: h.now).get() == spoc)
+        #expect(h.broker.identify(serial: "FFFF", at: h.now).failureCode == .credentialUnknown)
+
+        // Disabled principal: refused on the next request.
+        try h.run(h.broker.updatePrincipal(id: "pat", PrincipalPatch(active: false), by: h.admin, env: h.env))
+        #expect(h.broker.identify(serial: spoc.serial, at: h.now).failureCode == .principalDisabled)
+        try h.run(h.broker.updatePrincipal(id: "pat", PrincipalPatch(active: true), by: h.admin, env: h.env))
+        #expect(h.broker.identify(serial: spoc.serial, at: h.now).failureCode == nil)
+
+        // Inactive agency.
+        try h.run(h.broker.updateAgency(id: "police", AgencyPatch(active: false), by: h.admin, env: h.env))
+        #expect(h.broker.identify(serial: spoc.serial, at: h.now).failureCode == .agencyInactive)
+        #expect(DomainError.Code.agencyInactive.httpStatus == 403)
+        try h.run(h.broker.updateAgency(id: "police", AgencyPatch(active: true), by: h.admin, env: h.env))
+
+        // Expired: one second after notAfter.
+        let notAfter = h.state.credentials[spoc.serial]!.notAfter
+        #expect(h.broker.identify(serial: spoc.serial, at: notAfter).failureCode == nil)
+        #expect(h.broker.identify(serial: spoc.serial, at: notAfter.addingTimeInterval(1)).failureCode == .credentialExpired)
+
+        // Revoked: immediately.
+        let revoked = try h.run(h.broker.revokeCredential(serial: spoc.serial, reason: "laptop lost", by: h.admin, env: h.env))
+        #expect(revoked.status == "revoked")
+        #expect(h.broker.identify(serial: spoc.serial, at: h.now).failureCode == .credentialRevoked)
+        #expect(h.state.audit.last?.action == "credential.revoke" && h.state.audit.last?.reason == "laptop lost")
+    }
+
+    @Test("Agency and principal validation names the field")
+    func validation() throws {
+        var h = try Harness()
+        let admin = h.admin
+        let env = h.env
+        #expect(try h.refusal(h.broker.createAgency(NewAgency(id: "Bad Id", name: "X", kind: .core), by: admin, env: env)).message.hasPrefix("id:"))
+        #expect(try h.refusal(h.broker.createAgency(NewAgency(id: "ok", name: " ", kind: .core), by: admin, env: env)).message.hasPrefix("name:"))
+        #expect(try h.refusal(h.broker.createAgency(NewAgency(id: "police", name: "Again", kind: .core), by: admin, env: env)).code == .conflict)
+        let created = try h.run(h.broker.createAgency(NewAgency(id: "fire-rescue", name: "Fire and Rescue", kind: .nonCore), by: admin, env: env))
+        #expect(created == Agency(id: "fire-rescue", name: "Fire and Rescue", kind: .nonCore, active: true))
+        let refused = try h.refusal(h.broker.createPrincipal(NewPrincipal(id: "x", name: "X", agency: "nowhere", role: .spoc), by: admin, env: env))
+        #expect(refused.code == .validationFailed && refused.message.hasPrefix("agency:"))
+        #expect(refused.code.httpStatus == 422)
+        #expect(try h.refusal(h.broker.createPrincipal(NewPrincipal(id: "-x", name: "X", agency: "police", role: .spoc), by: admin, env: env)).message.hasPrefix("id:"))
+        #expect(try h.refusal(h.broker.updateAgency(id: "nowhere", AgencyPatch(name: "N"), by: admin, env: env)).code == .notFound)
+        #expect(try h.refusal(h.broker.updatePrincipal(id: "admin", PrincipalPatch(active: false), by: admin, env: env)).code == .conflict)
+        #expect(try h.refusal(h.broker.updateAgency(id: "community-safety", AgencyPatch(active: false), by: admin, env: env)).code == .conflict)
+        #expect(h.state.audit.map(\.action).suffix(1) == ["agency.create"])
+    }
+
+    @Test("Registry roles: admin manages, coordinator may list agencies, others 403")
+    func roles() throws {
+        var h = try Harness()
+        let coordinator = try h.person("cora", agency: "community-safety", role: .coordinator)
+        let spoc = try h.person("pat", agency: "police", role: .spoc)
+        let auditor = try h.person("aud", agency: "community-safety", role: .auditor)
+        let env = h.env
+        #expect(h.broker.listAgencies(by: coordinator).failureCode == nil)
+        #expect(h.broker.listAgencies(by: h.admin).failureCode == nil)
+        #expect(h.broker.listAgencies(by: spoc).failureCode == .forbidden)
+        #expect(h.broker.listAgencies(by: auditor).failureCode == .forbidden)
+        for actor in [coordinator, spoc, auditor] {
+            #expect(h.broker.createAgency(NewAgency(id: "x", name: "X", kind: .core), by: actor, env: env).failureCode == .forbidden)
+            #expect(h.broker.updateAgency(id: "police", AgencyPatch(active: false), by: actor, env: env).failureCode == .forbidden)
+            #expect(h.broker.listPrincipals(by: actor).failureCode == .forbidden)
+            #expect(h.broker.createPrincipal(NewPrincipal(id: "x", name: "X", agency: "police", role: .admin), by: actor, env: env).failureCode == .forbidden)
+            #expect(h.broker.updatePrincipal(id: "pat", PrincipalPatch(role: .admin), by: actor, env: env).failureCode == .forbidden)
+            #expect(h.broker.listCredentials(by: actor, env: env).failureCode == .forbidden)
+            #expect(h.broker.whoami(by: actor).failureCode == nil)
+        }
+        #expect(DomainError.Code.forbidden.httpStatus == 403)
+        #expect(try h.broker.listPrincipals(by: h.admin).get().reply.principals.map(\.id) == ["admin", "aud", "cora", "pat"])
+        #expect(try h.broker.listCredentials(by: h.admin, env: env).get().reply.credentials.count == 4)
+    }
+
+    @Test("Audit log: admin and auditor only, paged, filtered, never values")
+    func auditLog() throws {
+        var s = try Scenario()
+        let auditor = s.auditor
+        let page = try s.h.broker.auditRecords(after: 0, limit: 3, by: auditor).get().reply
+        #expect(page.records.map(\.seq) == [1, 2, 3])
+        #expect(page.next == 3)
+        let rest = try s.h.broker.auditRecords(after: 3, limit: 500, by: s.h.admin).get().reply
+        #expect(rest.next == nil)
+        #expect(rest.records.first?.seq == 4)
+        #expect(s.h.broker.auditRecords(by: s.coordinator).failureCode == .forbidden)
+        #expect(s.h.broker.auditRecords(by: s.police).failureCode == .forbidden)
+        #expect(s.h.broker.auditRecords(limit: 0, by: auditor).failureCode == .invalid)
+
+        let created = try #require(s.h.state.audit.first { $0.action == "case.create" })
+        #expect(created.principal == "cora" && created.agency == "community-safety" && created.serial == s.coordinator.serial)
+        #expect(created.fields == Scenario.fields.keys.sorted())
+        #expect(created.hash == "hash-\(created.seq)" && created.prevHash == "hash-\(created.seq - 1)")
+
+        _ = try s.h.run(s.dispatch(["police"]))
+        let request = try #require(s.h.state.requests.values.first)
+        _ = try s.h.run(s.h.broker.readRequest(id: request.id, by: s.police, env: s.h.env))
+        let byCase = try s.h.broker.auditRecords(object: s.caseRecord.id, by: auditor).get().reply.records.map(\.action)
+        #expect(byCase == ["case.create", "research.dispatch", "request.read"])
+        let byPolice = try s.h.broker.auditRecords(principal: "pat-police", by: auditor).get().reply.records.map(\.action)
+        #expect(byPolice == ["request.read"])
+        let text = json(s.h.state.audit)
+        for value in Scenario.fields.values.compactMap(\.stringValue) {
+            #expect(!text.contains(value), "audit holds the value \(value)")
+        }
+    }
+}
+
+extension Result {
+    var failureCode: DomainError.Code? {
+        if case .failure(let error) = self { return (error as? DomainError)?.code }
+        return nil
+    }
+}
