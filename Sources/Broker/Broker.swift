@@ -13,7 +13,7 @@ import Foundation
 /// with the same message as for an object that does not exist.
 public struct Broker: Sendable {
     /// Everything journaled so far.
-    public private(set) var state: BrokerState
+    public internal(set) var state: BrokerState
     /// Need-to-know rules.
     public let policy: SharingPolicy
     /// Deadline rules and calendar.
