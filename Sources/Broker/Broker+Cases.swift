@@ -48,13 +48,8 @@ extension Broker {
     public func meetingStatus(id: String, by actor: Actor, env: Environment) -> Outcome<MeetingStatus> {
         if let error = require(actor, [.coordinator], to: "see meeting status") { return .failure(error) }
         guard state.meetings[id] != nil else { return .failure(.notFound("meeting")) }
-        let rows = state.requests.values.filter { $0.meeting == id }.map { request in
-            RequestStatus(id: request.id, case: request.case, reference: state.cases[request.case]?.reference ?? "",
-                          agency: request.agency, state: request.state(at: env.now), urgent: request.urgent,
-                          releaseAt: request.releaseAt, releasedAt: request.releasedAt,
-                          acknowledgedAt: request.acknowledgedAt, returnedAt: request.returns.last?.submittedAt,
-                          extendedUntil: request.extendedUntil)
-        }.sorted { ($0.reference, $0.agency, $0.id) < ($1.reference, $1.agency, $1.id) }
+        let rows = state.requests.values.filter { $0.meeting == id }.map { status($0, at: env.now) }
+            .sorted { ($0.reference, $0.agency, $0.id) < ($1.reference, $1.agency, $1.id) }
         return .success(Decision(entry: nil, reply: MeetingStatus(requests: rows)))
     }
 
