@@ -59,6 +59,14 @@ public struct HTTPStatus: Sendable, Hashable, CustomStringConvertible {
     /// "505 HTTP Version Not Supported".
     public static let httpVersionNotSupported = HTTPStatus(code: 505, reasonPhrase: "HTTP Version Not Supported")
 
+    /// The status with this code: a named one, or one with a generic phrase.
+    public static func from(code: Int) -> HTTPStatus {
+        let named: [HTTPStatus] = [.ok, .created, .noContent, .badRequest, .forbidden, .notFound, .methodNotAllowed, .requestTimeout,
+                                   .conflict, .lengthRequired, .contentTooLarge, .expectationFailed, .unprocessableContent,
+                                   .requestHeaderFieldsTooLarge, .internalServerError, .notImplemented, .serviceUnavailable]
+        return named.first { $0.code == code } ?? HTTPStatus(code: code, reasonPhrase: "Status \(code)")
+    }
+
     /// True for 1xx, 204 and 304: responses that never carry a body (RFC 9110 §6.4.1).
     public var forbidsBody: Bool {
         (100...199).contains(code) || code == 204 || code == 304

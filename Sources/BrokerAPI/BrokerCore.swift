@@ -1,0 +1,288 @@
+import Broker
+import Dispatch
+import Foundation
+import HTTPServer
+import Journal
+import Synchronization
+import TLS
+
+/// The broker's state machine behind a lock, made durable by the journal.
+///
+/// Every command is decided and applied in one critical section, in the
+/// order it is appended to the journal, so the next command is always decided
+/// against everything ordered before it. Its answer is released only when the
+/// journal reports the entry durable; concurrent commands share one write and
+/// one fsync (the journal's group commit). If a write fails, the broker stops
+/// serving (503) until it is restarted and replays what is durable: it never
+/// answers from state that might not be on disk after a failure.
+///
+/// Lock order: `inner`, then the journal's own lock (appends are issued while
+/// holding `inner` so that sequence numbers follow decision order).
+public final class BrokerCore: Sendable {
+    private struct Inner {
+        var broker: Broker
+        /// The sequence number the next appended entry will get.
+        var nextSeq: UInt64
+        /// The last entry known durable.
+        var durable: JournalPosition
+        var inFlight = 0
+        var failure: String?
+        var entriesSinceSnapshot = 0
+        var crlCache: (revoked: Int, pem: [UInt8])?
+    }
+
+    private let inner: Mutex<Inner>
+    let journal: Journal
+    let clock: @Sendable () -> Date
+    let logger: Logger
+    let hub = LongPollHub()
+    /// Journal completions are handled here, in journal order.
+    private let commitQueue = DispatchQueue(label: "marac.commit")
+    private let releaseTimer: Mutex<DispatchSourceTimer?> = Mutex(nil)
+    private let snapshotQueue = DispatchQueue(label: "marac.snapshot", qos: .utility)
+
+    /// A snapshot of the state is written after this many entries (start-up then replays at most this many).
+    public static let snapshotInterval = 5_000
+
+    /// Opens the journal, restores the state (snapshot + replay) and, on a new
+    /// journal, writes the bootstrap entry: the default agencies and the admin.
+    /// - Throws: `BrokerSetupError` or `JournalError` naming what is wrong.
+    public init(dataDirectory: String, key: SymmetricKey, policyLoader: (Set<String>) throws -> SharingPolicy,
+                rules: DeadlineRules, bootstrap: () throws -> Entry, clock: @escaping @Sendable () -> Date, logger: Logger) throws {
+        self.clock = clock
+        self.logger = logger
+        journal = try Journal.open(directory: dataDirectory, key: key) { message in logger.log("journal", ["message": message]) }
+        var state = BrokerState()
+        var replayFrom: UInt64 = 0
+        if let snapshot = try journal.latestSnapshot() {
+            do { state = try JSONDecoder().decode(BrokerState.self, from: Data(snapshot.state)) } catch {
+                throw BrokerSetupError(file: dataDirectory, message: "snapshot at seq \(snapshot.position.seq) cannot be decoded: \(error)")
+            }
+            replayFrom = snapshot.position.seq
+        }
+        var replayed = 0
+        try journal.replay(after: replayFrom) { record in
+            state.apply(try Self.decodeEntry(record), position: Self.chainPosition(record))
+            replayed += 1
+        }
+        var head = journal.head
+        if head.seq == 0 {
+            let entry = try bootstrap()
+            let record = try Self.appendAndWait(journal, try Self.encode(entry))
+            state.apply(entry, position: Self.chainPosition(record))
+            head = record.position
+            logger.log("bootstrap", ["agencies": state.agencies.count, "admin": "admin"])
+        }
+        let policy = try policyLoader(Set(state.agencies.keys))
+        let broker = Broker(state: state, policy: policy, rules: rules)
+        inner = Mutex(Inner(broker: broker, nextSeq: head.seq + 1, durable: head, entriesSinceSnapshot: replayed))
+        logger.log("journal_open", ["head": Int(head.seq), "replayed": replayed, "snapshot": Int(replayFrom)])
+    }
+
+    // MARK: Commands
+
+    /// Identifies the caller by certificate serial, runs `operation` against
+    /// the current state and, if it produced an entry, journals and applies it.
+    /// Returns once the entry is durable.
+    /// - Throws: `APIError` — the domain's refusal, or 503 when storage has failed.
+    func perform<Reply: Sendable>(serial: String,
+                                  _ operation: (Broker, Actor, Environment) -> Outcome<Reply>) async throws -> (Actor, Reply) {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Actor, Reply), Error>) in
+            inner.withLock { inner in
+                if let failure = inner.failure { return continuation.resume(throwing: Self.storageError(failure)) }
+                let env = Environment(now: clock(), newID: { SecureRandom.hex(16) })
+                let actor: Actor
+                switch inner.broker.identify(serial: serial, at: env.now) {
+                case .success(let identified): actor = identified
+                case .failure(let error): return continuation.resume(throwing: APIError(error))
+                }
+                let decision: Decision<Reply>
+                switch operation(inner.broker, actor, env) {
+                case .success(let decided): decision = decided
+                case .failure(let error): return continuation.resume(throwing: APIError(error))
+                }
+                guard let entry = decision.entry else { return continuation.resume(returning: (actor, decision.reply)) }
+                let reply = decision.reply
+                enqueue(entry, in: &inner) { outcome in continuation.resume(with: outcome.map { (actor, reply) }) }
+            }
+        }
+    }
+
+    /// Identifies a certificate serial without running anything (handshake hook, pre-checks).
+    func identify(serial: String) -> Result<Actor, DomainError> {
+        inner.withLock { $0.broker.identify(serial: serial, at: clock()) }
+    }
+
+    /// Reads the state under the lock.
+    func read<T>(_ body: (Broker) throws -> T) rethrows -> T {
+        try inner.withLock { try body($0.broker) }
+    }
+
+    /// Orders, applies and journals one entry; `done` runs once it is durable (or failed).
+    private func enqueue(_ entry: Entry, in inner: inout Inner, done: @escaping @Sendable (Result<Void, Error>) -> Void) {
+        let payload: [UInt8]
+        do { payload = try Self.encode(entry) } catch {
+            return done(.failure(APIError(.internalServerError, "internal_error", "could not encode the journal entry: \(error)")))
+        }
+        let seq = inner.nextSeq
+        inner.nextSeq += 1
+        inner.inFlight += 1
+        // Applied now, so the next command is decided against it; the chain hash follows when durable.
+        inner.broker.apply(entry, position: ChainPosition(seq: seq, hash: "", prevHash: ""))
+        let agencies = Self.agenciesTouched(by: entry, in: inner.broker.state)
+        journal.append(payload) { [self] result in
+            commitQueue.async { [self] in committed(seq: seq, result: result, agencies: agencies, done: done) }
+        }
+    }
+
+    private func committed(seq: UInt64, result: Result<JournalRecord, JournalError>, agencies: Set<String>,
+                           done: @Sendable (Result<Void, Error>) -> Void) {
+        switch result {
+        case .success(let record) where record.seq == seq:
+            let snapshot: (BrokerState, JournalPosition)? = inner.withLock { inner in
+                inner.inFlight -= 1
+                inner.durable = record.position
+                inner.broker.recordChain(Self.chainPosition(record))
+                inner.entriesSinceSnapshot += 1
+                guard inner.inFlight == 0, inner.entriesSinceSnapshot >= Self.snapshotInterval else { return nil }
+                inner.entriesSinceSnapshot = 0
+                return (inner.broker.state, record.position)
+            }
+            if let (state, position) = snapshot { writeSnapshot(state, at: position) }
+            hub.notify(agencies)
+            armReleaseTimer()
+            done(.success(()))
+        case .success(let record):
+            fail("journal assigned seq \(record.seq) to the entry ordered as \(seq)")
+            done(.failure(Self.storageError("journal order mismatch")))
+        case .failure(let error):
+            fail(error.description)
+            done(.failure(Self.storageError(error.description)))
+        }
+    }
+
+    private func fail(_ reason: String) {
+        let first = inner.withLock { inner -> Bool in
+            defer { if inner.failure == nil { inner.failure = reason } }
+            return inner.failure == nil
+        }
+        if first { logger.log("storage_failed", ["error": reason]) }
+    }
+
+    static func storageError(_ reason: String) -> APIError {
+        APIError(.serviceUnavailable, "storage_unavailable",
+                 "the broker cannot store changes (\(reason)); nothing was acknowledged; an administrator must fix storage and restart the broker")
+    }
+
+    /// Storage status for `GET /v1/health`.
+    var storageStatus: (healthy: Bool, head: UInt64, failure: String?) {
+        let failure = inner.withLock { $0.failure }
+        return (failure == nil && journal.isHealthy, journal.head.seq, failure)
+    }
+
+    // MARK: Scheduled releases
+
+    /// Releases every request whose `releaseAt` has come, then re-arms the timer for the next one.
+    func releaseDue() {
+        inner.withLock { inner in
+            guard inner.failure == nil else { return }
+            let env = Environment(now: clock(), newID: { SecureRandom.hex(16) })
+            for entry in inner.broker.releaseDue(env: env) {
+                enqueue(entry, in: &inner) { _ in }
+            }
+        }
+        armReleaseTimer()
+    }
+
+    /// Arms a one-shot timer at the next scheduled release (or disarms it).
+    func armReleaseTimer() {
+        let next = inner.withLock { $0.broker.state.nextScheduledRelease }
+        releaseTimer.withLock { timer in
+            timer?.cancel()
+            timer = nil
+            guard let next else { return }
+            let delay = max(0, next.timeIntervalSince(clock()))
+            let source = DispatchSource.makeTimerSource(queue: commitQueue)
+            source.schedule(deadline: .now() + delay, leeway: .milliseconds(5))
+            source.setEventHandler { [weak self] in self?.releaseDue() }
+            source.resume()
+            timer = source
+        }
+    }
+
+    /// Stops timers and wakes long-polls (graceful shutdown).
+    func close() {
+        releaseTimer.withLock { $0?.cancel(); $0 = nil }
+        hub.close()
+    }
+
+    // MARK: CRL
+
+    /// The current CRL (PEM), regenerated when the set of revoked certificates changes.
+    func crl(signedBy ca: CertificateAuthority) throws -> [UInt8] {
+        try inner.withLock { inner in
+            let revoked = inner.broker.state.credentials.values.filter { $0.revokedAt != nil }
+            if let cache = inner.crlCache, cache.revoked == revoked.count { return cache.pem }
+            let now = clock()
+            let pem = try ca.makeCRL(revoked: revoked.map { .init(serial: $0.serial, revokedAt: $0.revokedAt!) },
+                                     number: revoked.count + 1, now: now, nextUpdate: now.addingTimeInterval(7 * 86_400))
+            inner.crlCache = (revoked.count, pem)
+            return pem
+        }
+    }
+
+    // MARK: Snapshots
+
+    private func writeSnapshot(_ state: BrokerState, at position: JournalPosition) {
+        snapshotQueue.async { [journal, logger] in
+            do {
+                try journal.writeSnapshot(try Self.encode(state), at: position)
+                logger.log("snapshot_written", ["seq": Int(position.seq)])
+            } catch {
+                logger.log("snapshot_failed", ["seq": Int(position.seq), "error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: Encoding
+
+    static func encode(_ value: some Encodable) throws -> [UInt8] {
+        [UInt8](try JSONEncoder().encode(value))
+    }
+
+    static func decodeEntry(_ record: JournalRecord) throws -> Entry {
+        do { return try JSONDecoder().decode(Entry.self, from: Data(record.payload)) } catch {
+            throw BrokerSetupError(file: "journal", key: "seq \(record.seq)", message: "entry cannot be decoded: \(error)")
+        }
+    }
+
+    static func chainPosition(_ record: JournalRecord) -> ChainPosition {
+        ChainPosition(seq: record.seq, hash: record.hash.hexString, prevHash: record.prevHash.hexString)
+    }
+
+    static func appendAndWait(_ journal: Journal, _ payload: [UInt8]) throws -> JournalRecord {
+        let semaphore = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<JournalRecord, JournalError>?>(nil)
+        journal.append(payload) { result in
+            outcome.withLock { $0 = result }
+            semaphore.signal()
+        }
+        semaphore.wait()
+        return try outcome.withLock { $0! }.get()
+    }
+
+    /// Agencies whose request feed an entry changes (to wake their long-polls).
+    static func agenciesTouched(by entry: Entry, in state: BrokerState) -> Set<String> {
+        var agencies = Set<String>()
+        for event in entry.events {
+            switch event {
+            case .requestDispatched(let request) where request.releasedAt != nil: agencies.insert(request.agency)
+            case .requestReleased(let id, _), .extensionGranted(let id, _, _):
+                if let agency = state.requests[id]?.agency { agencies.insert(agency) }
+            case .returnSubmitted(let version): agencies.insert(version.agency)
+            default: break
+            }
+        }
+        return agencies
+    }
+}
