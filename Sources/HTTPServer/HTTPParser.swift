@@ -105,6 +105,9 @@ public struct HTTPParser: Sendable {
         var emptyLines = 0
         /// Where the current line starts, relative to `readIndex`.
         var lineStart = 0
+        /// How far the current line has been searched for LF, relative to `readIndex`, so bytes
+        /// delivered one at a time are not rescanned (which would be quadratic).
+        var scanned = 0
         var requestLine: RequestLine?
         var fields: [HTTPHeaders.Element] = []
         var contentLengthValues: [String] = []
@@ -130,10 +133,12 @@ public struct HTTPParser: Sendable {
     private mutating func parseHead() -> Event? {
         while true {
             let scanStart = readIndex + head.lineStart
+            let searchFrom = readIndex + head.scanned
             let newline: Int? = buffer.withUnsafeBufferPointer { bytes in
-                bytes[scanStart..<bytes.count].firstIndex(of: Self.lf)
+                bytes[searchFrom..<bytes.count].firstIndex(of: Self.lf)
             }
             guard let newline else {
+                head.scanned = buffer.count - readIndex
                 // Checked before the section ends, so a client cannot make us buffer more.
                 if buffer.count - readIndex > limits.maxHeaderBytes {
                     return fail(.headerTooLarge(limit: limits.maxHeaderBytes))
@@ -149,6 +154,7 @@ public struct HTTPParser: Sendable {
             }
             let contentEnd = newline - 1
             head.lineStart = lineEndOffset
+            head.scanned = lineEndOffset
 
             if contentEnd == scanStart {
                 if head.requestLine == nil {
@@ -158,6 +164,7 @@ public struct HTTPParser: Sendable {
                     }
                     readIndex += lineEndOffset
                     head.lineStart = 0
+                    head.scanned = 0
                     continue
                 }
                 return finishHead(length: lineEndOffset)

@@ -12,10 +12,12 @@ import Foundation
 /// fractional seconds. The conversion is done here rather than by a formatter, so it does not
 /// depend on locale, calendar or Foundation version.
 public enum JSON {
-    /// A new encoder with the API's configuration: RFC 3339 UTC dates, slashes not escaped.
+    /// A new encoder with the API's configuration: RFC 3339 UTC dates, slashes not escaped, keys
+    /// sorted (Foundation's order is otherwise unspecified, and stable bytes make responses
+    /// comparable in tests and logs).
     public static func makeEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
             try container.encode(RFC3339.format(date))
@@ -54,8 +56,16 @@ public enum JSON {
         if body.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
             throw JSONBodyError(message: "request body is empty; expected a JSON object", keyPath: nil)
         }
+        let data = Data(body)
         do {
-            return try makeDecoder().decode(type, from: Data(body))
+            return try makeDecoder().decode(type, from: data)
+        } catch let DecodingError.dataCorrupted(context) where context.codingPath.isEmpty {
+            // Foundation reports a number that does not fit (1.5 or 1e30 for an Int) as invalid
+            // JSON without a key path; tell the client which of the two it was.
+            if (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil {
+                throw JSONBodyError(message: JSONBodyError.numberDoesNotFit, keyPath: nil)
+            }
+            throw JSONBodyError(message: "request body is not valid JSON", keyPath: nil)
         } catch let error as DecodingError {
             throw JSONBodyError(error)
         } catch {
@@ -208,6 +218,9 @@ public enum JSON {
 public struct JSONBodyError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The envelope code of every JSON body error.
     public static let invalidJSON = "invalid_json"
+
+    static let numberDoesNotFit =
+        "request body contains a number that does not fit the expected type, such as a fraction where a whole number is expected"
 
     /// Always ``invalidJSON``.
     public let code: String
