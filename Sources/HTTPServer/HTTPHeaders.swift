@@ -6,7 +6,9 @@
 ///
 /// Values added through ``add(name:value:)`` and ``replaceOrAdd(name:value:)`` have CR, LF and
 /// other control characters (except HTAB) replaced by a space, so a handler that copies user
-/// input into a header cannot split the response.
+/// input into a header cannot split the response. Names are the programmer's constants: a name
+/// that is not an HTTP token (empty, or containing spaces, colons or control characters) is a
+/// programming error and traps.
 public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionaryLiteral, CustomStringConvertible {
     /// One header field.
     public typealias Element = (name: String, value: String)
@@ -61,11 +63,13 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionar
 
     /// Appends a field, keeping any existing fields of the same name.
     public mutating func add(name: String, value: String) {
+        Self.checkName(name)
         fields.append((name, Self.sanitised(value)))
     }
 
     /// Replaces the first field called `name` and removes the others, or appends one if absent.
     public mutating func replaceOrAdd(name: String, value: String) {
+        Self.checkName(name)
         let value = Self.sanitised(value)
         if let first = fields.firstIndex(where: { Self.namesEqual($0.name, name) }) {
             fields[first] = (name, value)
@@ -117,6 +121,10 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionar
     @inline(__always)
     static func asciiLower(_ byte: UInt8) -> UInt8 {
         (byte >= 0x41 && byte <= 0x5A) ? byte | 0x20 : byte
+    }
+
+    private static func checkName(_ name: String) {
+        precondition(!name.isEmpty && name.utf8.allSatisfy(HTTPParser.isTokenByte), "invalid header name \(name.debugDescription)")
     }
 
     private static func sanitised(_ value: String) -> String {

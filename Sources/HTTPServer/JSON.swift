@@ -79,8 +79,11 @@ public enum JSON {
         public static let expectation = "expected an RFC 3339 date-time such as 2027-03-23T10:00:00Z"
 
         /// Formats `date` in UTC with `Z`, truncating fractional seconds toward the past.
+        /// Dates outside years 0000–9999 (which RFC 3339 cannot write) are clamped to that range.
         public static func format(_ date: Date) -> String {
-            let total = Int(date.timeIntervalSince1970.rounded(.down))
+            let interval = date.timeIntervalSince1970
+            let clamped = interval.isNaN ? 0 : Swift.min(Swift.max(interval, earliest), latest)
+            let total = Int(clamped.rounded(.down))
             var days = total / 86_400
             var secondsOfDay = total % 86_400
             if secondsOfDay < 0 {
@@ -168,6 +171,10 @@ public enum JSON {
             let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
             return Date(timeIntervalSince1970: Double(seconds) + fraction)
         }
+
+        /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z in seconds since 1970.
+        private static let earliest = -62_167_219_200.0
+        private static let latest = 253_402_300_799.0
 
         private static func appendPadded(_ value: Int, width: Int, to out: inout [UInt8]) {
             var digits: [UInt8] = []

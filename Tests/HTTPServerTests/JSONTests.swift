@@ -84,6 +84,13 @@ import Testing
         }
         #expect(JSON.RFC3339.format(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59Z")
         #expect(JSON.RFC3339.format(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00Z")
+        // Foundation calls this 0001-01-01 in the Julian calendar; RFC 3339 is proleptic Gregorian.
+        #expect(JSON.RFC3339.format(.distantPast) == "0000-12-30T00:00:00Z")
+        #expect(JSON.RFC3339.format(Date(timeIntervalSince1970: -1e15)) == "0000-01-01T00:00:00Z")
+        #expect(JSON.RFC3339.format(Date(timeIntervalSince1970: .infinity)) == "9999-12-31T23:59:59Z")
+        #expect(JSON.RFC3339.format(Date(timeIntervalSince1970: .nan)) == "1970-01-01T00:00:00Z")
+        #expect(JSON.RFC3339.parse("0000-01-01T00:00:00Z") == Date(timeIntervalSince1970: -62_167_219_200))
+        #expect(JSON.RFC3339.parse("9999-12-31T23:59:59Z") == Date(timeIntervalSince1970: 253_402_300_799))
     }
 
     static func decodeError<T: Decodable>(_ type: T.Type, _ body: String) -> JSONBodyError? {
