@@ -110,7 +110,16 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionar
 
     /// ASCII case-insensitive comparison without allocating.
     static func namesEqual(_ lhs: String, _ rhs: String) -> Bool {
-        let a = lhs.utf8, b = rhs.utf8
+        let fast = lhs.utf8.withContiguousStorageIfAvailable { a in
+            rhs.utf8.withContiguousStorageIfAvailable { b in bytesEqualIgnoringCase(a, b) }
+        }
+        if let fast, let result = fast { return result }
+        return bytesEqualIgnoringCase(lhs.utf8, rhs.utf8)
+    }
+
+    @inline(__always)
+    private static func bytesEqualIgnoringCase<A: Collection, B: Collection>(_ a: A, _ b: B) -> Bool
+    where A.Element == UInt8, B.Element == UInt8 {
         guard a.count == b.count else { return false }
         for (x, y) in zip(a, b) where x != y {
             guard asciiLower(x) == asciiLower(y) else { return false }

@@ -62,14 +62,19 @@ public struct HTTPRequest: Sendable, Equatable {
     ) {
         self.method = method
         self.target = target
-        let questionMark = target.firstIndex(of: "?")
-        self.path = path ?? String(target[..<(questionMark ?? target.endIndex)])
-        if let query {
+        if let path, let query {
+            self.path = path
             self.query = query
-        } else if let questionMark {
-            self.query = PercentDecoding.parseQuery(Array(target.utf8[target.utf8.index(after: questionMark)...])) ?? [:]
         } else {
-            self.query = [:]
+            let questionMark = target.utf8.firstIndex(of: UInt8(ascii: "?"))
+            self.path = path ?? String(target[..<(questionMark ?? target.endIndex)])
+            if let query {
+                self.query = query
+            } else if let questionMark {
+                self.query = PercentDecoding.parseQuery(Array(target.utf8[target.utf8.index(after: questionMark)...])) ?? [:]
+            } else {
+                self.query = [:]
+            }
         }
         self.version = version
         self.headers = headers
