@@ -219,6 +219,22 @@ import Testing
         #expect(requests(pipelined).map(\.path) == ["/a", "/b"])
     }
 
+    @Test func requestInitialiserDerivesPathAndQuery() {
+        let request = HTTPRequest(method: "GET", target: "/v1/requests?after=a%2Bb&wait=5")
+        #expect(request.path == "/v1/requests")
+        #expect(request.query == ["after": "a+b", "wait": "5"])
+        #expect(request.keepAlive && request.version == .http1_1 && request.body.isEmpty)
+        let plain = HTTPRequest(method: "HEAD", target: "/v1/health")
+        #expect(plain.path == "/v1/health" && plain.query.isEmpty && plain.isHEAD)
+    }
+
+    @Test func parsedRequestEqualsTheHandBuiltOne() throws {
+        let parsed = try #require(requests(parseEvents("PUT /v1/x?a=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi")).first)
+        let built = HTTPRequest(method: "PUT", target: "/v1/x?a=1",
+                                headers: ["Host": "h", "Content-Length": "2"], body: [UInt8]("hi"))
+        #expect(parsed == built)
+    }
+
     @Test func errorMessagesNameTheProblem() {
         #expect(HTTPParseError.headerTooLarge(limit: 16384).message == "header section exceeds 16384 bytes")
         #expect(HTTPParseError.duplicateContentLength.message == "duplicate Content-Length header")

@@ -112,6 +112,19 @@ import Testing
         #expect(wire.components(separatedBy: "HTTP/1.1 200 OK").count == 3)
     }
 
+    @Test func requestTimeoutEnvelope() throws {
+        let response = HTTPResponse.requestTimeout(after: HTTPLimits.default.headerTimeout)
+        #expect(response.status.code == 408)
+        let decoded = try JSONDecoder().decode(ErrorBody.self, from: Data(response.body))
+        #expect(decoded == ErrorBody(code: "request_timeout", message: "the request was not received completely within 10 seconds"))
+    }
+
+    @Test func statusEqualityIsByCode() {
+        #expect(HTTPStatus(code: 200, reasonPhrase: "Fine") == .ok)
+        #expect(HTTPStatus(code: 201, reasonPhrase: "OK") != .ok)
+        #expect(Set([HTTPStatus.ok, HTTPStatus(code: 200, reasonPhrase: "x")]).count == 1)
+    }
+
     @Test func statusProperties() {
         #expect(HTTPStatus.requestHeaderFieldsTooLarge.description == "431 Request Header Fields Too Large")
         #expect(HTTPStatus.continue.forbidsBody && HTTPStatus.noContent.forbidsBody && HTTPStatus.notModified.forbidsBody)
