@@ -6,7 +6,9 @@
 ///
 /// Values added through ``add(name:value:)`` and ``replaceOrAdd(name:value:)`` have CR, LF and
 /// other control characters (except HTAB) replaced by a space, so a handler that copies user
-/// input into a header cannot split the response.
+/// input into a header cannot split the response. Names are the programmer's constants: a name
+/// that is not an HTTP token (empty, or containing spaces, colons or control characters) is a
+/// programming error and traps.
 public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionaryLiteral, CustomStringConvertible {
     /// One header field.
     public typealias Element = (name: String, value: String)
@@ -61,11 +63,13 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionar
 
     /// Appends a field, keeping any existing fields of the same name.
     public mutating func add(name: String, value: String) {
+        Self.checkName(name)
         fields.append((name, Self.sanitised(value)))
     }
 
     /// Replaces the first field called `name` and removes the others, or appends one if absent.
     public mutating func replaceOrAdd(name: String, value: String) {
+        Self.checkName(name)
         let value = Self.sanitised(value)
         if let first = fields.firstIndex(where: { Self.namesEqual($0.name, name) }) {
             fields[first] = (name, value)
@@ -106,7 +110,16 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionar
 
     /// ASCII case-insensitive comparison without allocating.
     static func namesEqual(_ lhs: String, _ rhs: String) -> Bool {
-        let a = lhs.utf8, b = rhs.utf8
+        let fast = lhs.utf8.withContiguousStorageIfAvailable { a in
+            rhs.utf8.withContiguousStorageIfAvailable { b in bytesEqualIgnoringCase(a, b) }
+        }
+        if let fast, let result = fast { return result }
+        return bytesEqualIgnoringCase(lhs.utf8, rhs.utf8)
+    }
+
+    @inline(__always)
+    private static func bytesEqualIgnoringCase<A: Collection, B: Collection>(_ a: A, _ b: B) -> Bool
+    where A.Element == UInt8, B.Element == UInt8 {
         guard a.count == b.count else { return false }
         for (x, y) in zip(a, b) where x != y {
             guard asciiLower(x) == asciiLower(y) else { return false }
@@ -117,6 +130,10 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionar
     @inline(__always)
     static func asciiLower(_ byte: UInt8) -> UInt8 {
         (byte >= 0x41 && byte <= 0x5A) ? byte | 0x20 : byte
+    }
+
+    private static func checkName(_ name: String) {
+        precondition(!name.isEmpty && name.utf8.allSatisfy(HTTPParser.isTokenByte), "invalid header name \(name.debugDescription)")
     }
 
     private static func sanitised(_ value: String) -> String {

@@ -51,8 +51,9 @@ public struct HTTPLimits: Sendable, Hashable {
 
     /// Creates limits; every parameter defaults to the named default constant.
     ///
-    /// Values below 1 (or negative durations) are a configuration mistake; the parser treats a
-    /// limit below its minimum useful value as that minimum rather than trapping.
+    /// Nothing traps on odd values: a limit of 0 makes the parser refuse everything that needs
+    /// it (`maxBodyBytes: 0` refuses every body with `413`, `maxHeaderCount: 0` every header
+    /// with `431`), which is how a configuration mistake shows up in tests.
     public init(
         maxHeaderBytes: Int = HTTPLimits.defaultMaxHeaderBytes,
         maxHeaderCount: Int = HTTPLimits.defaultMaxHeaderCount,

@@ -105,6 +105,9 @@ public struct HTTPParser: Sendable {
         var emptyLines = 0
         /// Where the current line starts, relative to `readIndex`.
         var lineStart = 0
+        /// How far the current line has been searched for LF, relative to `readIndex`, so bytes
+        /// delivered one at a time are not rescanned (which would be quadratic).
+        var scanned = 0
         var requestLine: RequestLine?
         var fields: [HTTPHeaders.Element] = []
         var contentLengthValues: [String] = []
@@ -130,10 +133,12 @@ public struct HTTPParser: Sendable {
     private mutating func parseHead() -> Event? {
         while true {
             let scanStart = readIndex + head.lineStart
+            let searchFrom = readIndex + head.scanned
             let newline: Int? = buffer.withUnsafeBufferPointer { bytes in
-                bytes[scanStart..<bytes.count].firstIndex(of: Self.lf)
+                bytes[searchFrom..<bytes.count].firstIndex(of: Self.lf)
             }
             guard let newline else {
+                head.scanned = buffer.count - readIndex
                 // Checked before the section ends, so a client cannot make us buffer more.
                 if buffer.count - readIndex > limits.maxHeaderBytes {
                     return fail(.headerTooLarge(limit: limits.maxHeaderBytes))
@@ -149,6 +154,7 @@ public struct HTTPParser: Sendable {
             }
             let contentEnd = newline - 1
             head.lineStart = lineEndOffset
+            head.scanned = lineEndOffset
 
             if contentEnd == scanStart {
                 if head.requestLine == nil {
@@ -158,58 +164,56 @@ public struct HTTPParser: Sendable {
                     }
                     readIndex += lineEndOffset
                     head.lineStart = 0
+                    head.scanned = 0
                     continue
                 }
                 return finishHead(length: lineEndOffset)
             }
 
             if head.requestLine == nil {
-                let parsed = buffer.withUnsafeBufferPointer { bytes in
-                    Self.parseRequestLine(UnsafeBufferPointer(rebasing: bytes[scanStart..<contentEnd]))
-                }
-                switch parsed {
-                case .success(let line): head.requestLine = line
-                case .failure(let error): return fail(error)
+                do {
+                    head.requestLine = try buffer.withUnsafeBufferPointer { bytes throws(HTTPParseError) in
+                        try Self.parseRequestLine(UnsafeBufferPointer(rebasing: bytes[scanStart..<contentEnd]))
+                    }
+                } catch {
+                    return fail(error)
                 }
             } else {
                 if head.fields.count >= limits.maxHeaderCount {
                     return fail(.tooManyHeaders(limit: limits.maxHeaderCount))
                 }
-                let parsed = buffer.withUnsafeBufferPointer { bytes in
-                    Self.parseHeaderLine(UnsafeBufferPointer(rebasing: bytes[scanStart..<contentEnd]))
-                }
-                switch parsed {
-                case .success(let field): record(field)
-                case .failure(let error): return fail(error)
+                do {
+                    let field = try buffer.withUnsafeBufferPointer { bytes throws(HTTPParseError) in
+                        try Self.parseHeaderLine(UnsafeBufferPointer(rebasing: bytes[scanStart..<contentEnd]))
+                    }
+                    record(field)
+                } catch {
+                    return fail(error)
                 }
             }
         }
     }
 
-    private mutating func record(_ field: HTTPHeaders.Element) {
-        head.fields.append(field)
-        let name = field.name
-        if HTTPHeaders.namesEqual(name, "content-length") {
+    private mutating func record(_ field: ParsedField) {
+        head.fields.append((field.name, field.value))
+        switch field.kind {
+        case .other:
+            break
+        case .contentLength:
             head.contentLengthValues.append(field.value)
-        } else if HTTPHeaders.namesEqual(name, "transfer-encoding") {
+        case .transferEncoding:
             head.hasTransferEncoding = true
-        } else if HTTPHeaders.namesEqual(name, "host") {
+        case .host:
             head.hostCount += 1
-        } else if HTTPHeaders.namesEqual(name, "expect") {
-            if HTTPHeaders.namesEqual(field.value, "100-continue") {
+        case .expect(let isContinue):
+            if isContinue {
                 head.expectContinue = true
             } else if head.unsupportedExpectation == nil {
                 head.unsupportedExpectation = field.value
             }
-        } else if HTTPHeaders.namesEqual(name, "connection") {
-            for token in field.value.utf8.split(separator: UInt8(ascii: ",")) {
-                let trimmed = Self.trimmed(token)
-                if Self.bytesEqualIgnoringCase(trimmed, "close") {
-                    head.connectionClose = true
-                } else if Self.bytesEqualIgnoringCase(trimmed, "keep-alive") {
-                    head.connectionKeepAlive = true
-                }
-            }
+        case .connection(let close, let keepAlive):
+            head.connectionClose = head.connectionClose || close
+            head.connectionKeepAlive = head.connectionKeepAlive || keepAlive
         }
     }
 
@@ -317,21 +321,21 @@ public struct HTTPParser: Sendable {
 
     // MARK: - Line parsing (pure)
 
-    static func parseRequestLine(_ line: UnsafeBufferPointer<UInt8>) -> Result<RequestLine, HTTPParseError> {
+    static func parseRequestLine(_ line: UnsafeBufferPointer<UInt8>) throws(HTTPParseError) -> RequestLine {
         for byte in line where byte < 0x20 || byte > 0x7E {
-            return .failure(.invalidRequestLine("contains a byte outside visible ASCII (0x\(String(byte, radix: 16)))"))
+            throw HTTPParseError.invalidRequestLine("contains a byte outside visible ASCII (0x\(String(byte, radix: 16)))")
         }
         guard let firstSpace = line.firstIndex(of: 0x20),
               let secondSpace = line[(firstSpace + 1)...].firstIndex(of: 0x20),
               !line[(secondSpace + 1)...].contains(0x20),
               firstSpace > 0, secondSpace > firstSpace + 1, secondSpace + 1 < line.count else {
-            return .failure(.invalidRequestLine("expected method, target and version separated by single spaces"))
+            throw HTTPParseError.invalidRequestLine("expected method, target and version separated by single spaces")
         }
         let method = line[0..<firstSpace]
         let target = line[(firstSpace + 1)..<secondSpace]
         let version = line[(secondSpace + 1)...]
 
-        guard method.allSatisfy(isTokenByte) else { return .failure(.invalidMethod) }
+        guard method.allSatisfy(isTokenByte) else { throw HTTPParseError.invalidMethod }
 
         let parsedVersion: HTTPVersion
         guard version.count == 8,
@@ -339,57 +343,101 @@ public struct HTTPParser: Sendable {
               let major = digitValue(version[version.startIndex + 5]),
               version[version.startIndex + 6] == UInt8(ascii: "."),
               let minor = digitValue(version[version.startIndex + 7]) else {
-            return .failure(.invalidVersion)
+            throw HTTPParseError.invalidVersion
         }
         parsedVersion = HTTPVersion(major: major, minor: minor)
         guard parsedVersion == .http1_1 || parsedVersion == .http1_0 else {
-            return .failure(.versionNotSupported(String(decoding: version, as: UTF8.self)))
+            throw HTTPParseError.versionNotSupported(String(decoding: version, as: UTF8.self))
         }
 
         let targetString = String(decoding: target, as: UTF8.self)
         if target.count == 1 && target.first == UInt8(ascii: "*") {
-            return .success(RequestLine(method: String(decoding: method, as: UTF8.self), target: targetString,
+            return (RequestLine(method: String(decoding: method, as: UTF8.self), target: targetString,
                                         path: targetString, query: [:], version: parsedVersion))
         }
         guard target.first == UInt8(ascii: "/") else {
-            return .failure(.invalidTarget("must start with / (origin form)"))
+            throw HTTPParseError.invalidTarget("must start with / (origin form)")
         }
         guard !target.contains(UInt8(ascii: "#")) else {
-            return .failure(.invalidTarget("must not contain a fragment (#)"))
+            throw HTTPParseError.invalidTarget("must not contain a fragment (#)")
         }
         var path = targetString
         var query: [String: String] = [:]
         if let questionMark = target.firstIndex(of: UInt8(ascii: "?")) {
             path = String(decoding: target[target.startIndex..<questionMark], as: UTF8.self)
             guard let parsed = PercentDecoding.parseQuery(Array(target[(questionMark + 1)...])) else {
-                return .failure(.invalidTarget("query is not correctly percent-encoded UTF-8"))
+                throw HTTPParseError.invalidTarget("query is not correctly percent-encoded UTF-8")
             }
             query = parsed
         }
-        return .success(RequestLine(method: String(decoding: method, as: UTF8.self), target: targetString,
+        return (RequestLine(method: String(decoding: method, as: UTF8.self), target: targetString,
                                     path: path, query: query, version: parsedVersion))
     }
 
-    static func parseHeaderLine(_ line: UnsafeBufferPointer<UInt8>) -> Result<HTTPHeaders.Element, HTTPParseError> {
-        guard let first = line.first else { return .failure(.invalidHeaderName) }
+    /// The header fields whose meaning the parser needs, recognised from the raw bytes so the
+    /// common case costs no string comparisons.
+    enum FieldKind: Sendable, Equatable {
+        case other
+        case contentLength
+        case transferEncoding
+        case host
+        case expect(isContinue: Bool)
+        case connection(close: Bool, keepAlive: Bool)
+    }
+
+    struct ParsedField: Sendable {
+        var name: String
+        var value: String
+        var kind: FieldKind
+    }
+
+    static func parseHeaderLine(_ line: UnsafeBufferPointer<UInt8>) throws(HTTPParseError) -> ParsedField {
+        guard let first = line.first else { throw HTTPParseError.invalidHeaderName }
         if first == 0x20 || first == 0x09 {
-            return .failure(.obsoleteLineFolding)
+            throw HTTPParseError.obsoleteLineFolding
         }
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else {
-            return .failure(.invalidHeaderName)
+            throw HTTPParseError.invalidHeaderName
         }
-        let nameBytes = line[0..<colon]
+        let nameBytes = UnsafeBufferPointer(rebasing: line[0..<colon])
         if let last = nameBytes.last, last == 0x20 || last == 0x09 {
-            return .failure(.whitespaceBeforeColon)
+            throw HTTPParseError.whitespaceBeforeColon
         }
-        guard nameBytes.allSatisfy(isTokenByte) else { return .failure(.invalidHeaderName) }
+        guard nameBytes.allSatisfy(isTokenByte) else { throw HTTPParseError.invalidHeaderName }
         let name = String(decoding: nameBytes, as: UTF8.self)
 
         let valueBytes = trimmed(line[(colon + 1)...])
         for byte in valueBytes where (byte < 0x20 && byte != 0x09) || byte == 0x7F {
-            return .failure(.invalidHeaderValue(name: name))
+            throw HTTPParseError.invalidHeaderValue(name: name)
         }
-        return .success((name, String(decoding: valueBytes, as: UTF8.self)))
+        let kind = classify(name: nameBytes, value: valueBytes)
+        return (ParsedField(name: name, value: String(decoding: valueBytes, as: UTF8.self), kind: kind))
+    }
+
+    private static func classify(name: UnsafeBufferPointer<UInt8>, value: Slice<UnsafeBufferPointer<UInt8>>) -> FieldKind {
+        switch name.count {
+        case 4 where bytesEqualIgnoringCase(name, "host"):
+            return .host
+        case 6 where bytesEqualIgnoringCase(name, "expect"):
+            return .expect(isContinue: bytesEqualIgnoringCase(value, "100-continue"))
+        case 10 where bytesEqualIgnoringCase(name, "connection"):
+            var close = false, keepAlive = false
+            for token in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true) {
+                let trimmedToken = trimmed(token)
+                if bytesEqualIgnoringCase(trimmedToken, "close") {
+                    close = true
+                } else if bytesEqualIgnoringCase(trimmedToken, "keep-alive") {
+                    keepAlive = true
+                }
+            }
+            return .connection(close: close, keepAlive: keepAlive)
+        case 14 where bytesEqualIgnoringCase(name, "content-length"):
+            return .contentLength
+        case 17 where bytesEqualIgnoringCase(name, "transfer-encoding"):
+            return .transferEncoding
+        default:
+            return .other
+        }
     }
 
     /// Digits only, no sign or spaces, and it must fit in an `Int`.

@@ -1,25 +1,3 @@
-/// An HTTP version; the parser accepts only 1.0 and 1.1.
-public struct HTTPVersion: Sendable, Hashable, CustomStringConvertible {
-    /// The major version digit.
-    public let major: Int
-    /// The minor version digit.
-    public let minor: Int
-
-    /// Creates a version.
-    public init(major: Int, minor: Int) {
-        self.major = major
-        self.minor = minor
-    }
-
-    /// HTTP/1.0: connections close after each response unless the client asks for keep-alive.
-    public static let http1_0 = HTTPVersion(major: 1, minor: 0)
-    /// HTTP/1.1: connections stay open unless either side says `Connection: close`.
-    public static let http1_1 = HTTPVersion(major: 1, minor: 1)
-
-    /// "HTTP/1.1".
-    public var description: String { "HTTP/\(major).\(minor)" }
-}
-
 /// One complete, validated request as produced by ``HTTPParser``.
 ///
 /// Everything here has passed the parser's rules: the method is a token, the target is in
@@ -62,14 +40,19 @@ public struct HTTPRequest: Sendable, Equatable {
     ) {
         self.method = method
         self.target = target
-        let questionMark = target.firstIndex(of: "?")
-        self.path = path ?? String(target[..<(questionMark ?? target.endIndex)])
-        if let query {
+        if let path, let query {
+            self.path = path
             self.query = query
-        } else if let questionMark {
-            self.query = PercentDecoding.parseQuery(Array(target.utf8[target.utf8.index(after: questionMark)...])) ?? [:]
         } else {
-            self.query = [:]
+            let questionMark = target.utf8.firstIndex(of: UInt8(ascii: "?"))
+            self.path = path ?? String(target[..<(questionMark ?? target.endIndex)])
+            if let query {
+                self.query = query
+            } else if let questionMark {
+                self.query = PercentDecoding.parseQuery(Array(target.utf8[target.utf8.index(after: questionMark)...])) ?? [:]
+            } else {
+                self.query = [:]
+            }
         }
         self.version = version
         self.headers = headers

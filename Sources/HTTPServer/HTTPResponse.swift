@@ -76,6 +76,13 @@ public struct HTTPResponse: Sendable, Equatable {
                headers: ["Allow": allowed.joined(separator: ", ")])
     }
 
+    /// `408 request_timeout`, for a client that did not finish a request within
+    /// ``HTTPLimits/headerTimeout`` or ``HTTPLimits/bodyTimeout``; the connection closes after it.
+    public static func requestTimeout(after timeout: Duration) -> HTTPResponse {
+        .error(.requestTimeout, code: "request_timeout",
+               message: "the request was not received completely within \(timeout.components.seconds) seconds")
+    }
+
     /// A plain-text response (UTF-8).
     public static func text(_ status: HTTPStatus, _ text: String, contentType: String = textContentType) -> HTTPResponse {
         HTTPResponse(status: status, headers: ["Content-Type": contentType], body: Array(text.utf8))
@@ -162,29 +169,5 @@ extension Array where Element == UInt8 {
     @inline(__always)
     fileprivate mutating func append(contentsOf string: StaticString) {
         append(contentsOf: UnsafeBufferPointer(start: string.utf8Start, count: string.utf8CodeUnitCount))
-    }
-}
-
-/// JSON string escaping for envelopes written without an encoder (RFC 8259 §7).
-enum JSONString {
-    /// Appends `"…"` with quotes, backslashes and control characters escaped.
-    static func appendQuoted(_ string: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
-            case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
-            case 0x0A: out.append(contentsOf: #"\n"#.utf8)
-            case 0x0D: out.append(contentsOf: #"\r"#.utf8)
-            case 0x09: out.append(contentsOf: #"\t"#.utf8)
-            case 0x00..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: #"\u00"#.utf8)
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0x0F)])
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
     }
 }

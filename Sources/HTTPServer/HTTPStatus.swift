@@ -2,6 +2,7 @@
 ///
 /// A struct rather than an enum so a handler can answer a code this file does not name, with
 /// the named ones as static lets for the codes the broker uses (RFC 9110 §15 phrases).
+/// Two statuses are equal when their codes are: the phrase is cosmetic.
 public struct HTTPStatus: Sendable, Hashable, CustomStringConvertible {
     /// The three-digit status code.
     public let code: Int
@@ -66,6 +67,12 @@ public struct HTTPStatus: Sendable, Hashable, CustomStringConvertible {
                                    .requestHeaderFieldsTooLarge, .internalServerError, .notImplemented, .serviceUnavailable]
         return named.first { $0.code == code } ?? HTTPStatus(code: code, reasonPhrase: "Status \(code)")
     }
+
+    /// Compares codes only.
+    public static func == (lhs: HTTPStatus, rhs: HTTPStatus) -> Bool { lhs.code == rhs.code }
+
+    /// Hashes the code only, consistently with `==`.
+    public func hash(into hasher: inout Hasher) { hasher.combine(code) }
 
     /// True for 1xx, 204 and 304: responses that never carry a body (RFC 9110 §6.4.1).
     public var forbidsBody: Bool {

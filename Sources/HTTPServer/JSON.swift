@@ -12,10 +12,12 @@ import Foundation
 /// fractional seconds. The conversion is done here rather than by a formatter, so it does not
 /// depend on locale, calendar or Foundation version.
 public enum JSON {
-    /// A new encoder with the API's configuration: RFC 3339 UTC dates, slashes not escaped.
+    /// A new encoder with the API's configuration: RFC 3339 UTC dates, slashes not escaped, keys
+    /// sorted (Foundation's order is otherwise unspecified, and stable bytes make responses
+    /// comparable in tests and logs).
     public static func makeEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
             try container.encode(RFC3339.format(date))
@@ -54,8 +56,16 @@ public enum JSON {
         if body.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
             throw JSONBodyError(message: "request body is empty; expected a JSON object", keyPath: nil)
         }
+        let data = Data(body)
         do {
-            return try makeDecoder().decode(type, from: Data(body))
+            return try makeDecoder().decode(type, from: data)
+        } catch let DecodingError.dataCorrupted(context) where context.codingPath.isEmpty {
+            // Foundation reports a number that does not fit (1.5 or 1e30 for an Int) as invalid
+            // JSON without a key path; tell the client which of the two it was.
+            if (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil {
+                throw JSONBodyError(message: JSONBodyError.numberDoesNotFit, keyPath: nil)
+            }
+            throw JSONBodyError(message: "request body is not valid JSON", keyPath: nil)
         } catch let error as DecodingError {
             throw JSONBodyError(error)
         } catch {
@@ -69,8 +79,11 @@ public enum JSON {
         public static let expectation = "expected an RFC 3339 date-time such as 2027-03-23T10:00:00Z"
 
         /// Formats `date` in UTC with `Z`, truncating fractional seconds toward the past.
+        /// Dates outside years 0000–9999 (which RFC 3339 cannot write) are clamped to that range.
         public static func format(_ date: Date) -> String {
-            let total = Int(date.timeIntervalSince1970.rounded(.down))
+            let interval = date.timeIntervalSince1970
+            let clamped = interval.isNaN ? 0 : Swift.min(Swift.max(interval, earliest), latest)
+            let total = Int(clamped.rounded(.down))
             var days = total / 86_400
             var secondsOfDay = total % 86_400
             if secondsOfDay < 0 {
@@ -159,6 +172,10 @@ public enum JSON {
             return Date(timeIntervalSince1970: Double(seconds) + fraction)
         }
 
+        /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z in seconds since 1970.
+        private static let earliest = -62_167_219_200.0
+        private static let latest = 253_402_300_799.0
+
         private static func appendPadded(_ value: Int, width: Int, to out: inout [UInt8]) {
             var digits: [UInt8] = []
             var remaining = value
@@ -201,139 +218,5 @@ public enum JSON {
             let month = mp < 10 ? mp + 3 : mp - 9
             return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
         }
-    }
-}
-
-/// A request body that is not the JSON the endpoint expects; answered `400 invalid_json`.
-public struct JSONBodyError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The envelope code of every JSON body error.
-    public static let invalidJSON = "invalid_json"
-
-    /// Always ``invalidJSON``.
-    public let code: String
-    /// What was wrong, in plain words, e.g. `missing key "consent.status"`.
-    public let message: String
-    /// The offending key path (`"fields.victim.name"`, `"answers[2]"`), nil for the whole body.
-    public let keyPath: String?
-    /// `400 Bad Request`.
-    public var status: HTTPStatus { .badRequest }
-
-    /// Creates an error with code ``invalidJSON``.
-    public init(message: String, keyPath: String?) {
-        self.code = Self.invalidJSON
-        self.message = message
-        self.keyPath = keyPath
-    }
-
-    /// Translates Foundation's `DecodingError` into a message a client can act on.
-    public init(_ error: DecodingError) {
-        switch error {
-        case .keyNotFound(let key, let context):
-            let path = Self.describe(context.codingPath + [key])
-            self.init(message: "missing key \"\(path)\"", keyPath: path)
-        case .typeMismatch(let type, let context):
-            let found = Self.foundDescription(context.debugDescription)
-            if context.codingPath.isEmpty {
-                self.init(message: "request body must be \(Self.describe(type))\(found)", keyPath: nil)
-            } else {
-                let path = Self.describe(context.codingPath)
-                self.init(message: "\"\(path)\" must be \(Self.describe(type))\(found)", keyPath: path)
-            }
-        case .valueNotFound(let type, let context):
-            if context.codingPath.isEmpty {
-                self.init(message: "request body must be \(Self.describe(type)), not null", keyPath: nil)
-            } else {
-                let path = Self.describe(context.codingPath)
-                self.init(message: "\"\(path)\" must be \(Self.describe(type)), not null", keyPath: path)
-            }
-        case .dataCorrupted(let context):
-            if context.codingPath.isEmpty {
-                self.init(message: "request body is not valid JSON", keyPath: nil)
-            } else {
-                let path = Self.describe(context.codingPath)
-                let detail = context.debugDescription
-                if detail.hasPrefix("Cannot initialize") {
-                    self.init(message: "\"\(path)\" has a value that is not allowed", keyPath: path)
-                } else if detail.contains("does not fit") {
-                    self.init(message: "\"\(path)\" is not a number in the allowed range", keyPath: path)
-                } else if detail == JSON.RFC3339.expectation {
-                    self.init(message: "\"\(path)\": \(detail)", keyPath: path)
-                } else {
-                    self.init(message: "\"\(path)\" has an invalid value", keyPath: path)
-                }
-            }
-        @unknown default:
-            self.init(message: "request body does not have the expected shape", keyPath: nil)
-        }
-    }
-
-    /// `invalid_json: missing key "title"`.
-    public var description: String { "\(code): \(message)" }
-
-    /// `["consent", "status"]` → `consent.status`; array positions as `[2]`.
-    static func describe(_ path: [any CodingKey]) -> String {
-        var result = ""
-        for key in path {
-            if let index = key.intValue {
-                result += "[\(index)]"
-            } else {
-                result += result.isEmpty ? key.stringValue : ".\(key.stringValue)"
-            }
-        }
-        return result
-    }
-
-    static func describe(_ type: Any.Type) -> String {
-        switch type {
-        case is String.Type, is Substring.Type: return "a string"
-        case is Bool.Type: return "true or false"
-        case is Int.Type, is Int8.Type, is Int16.Type, is Int32.Type, is Int64.Type,
-             is UInt.Type, is UInt8.Type, is UInt16.Type, is UInt32.Type, is UInt64.Type:
-            return "an integer"
-        case is Double.Type, is Float.Type, is Decimal.Type: return "a number"
-        case is Date.Type: return "an RFC 3339 date-time string"
-        default:
-            let name = String(describing: type)
-            if name.hasPrefix("Array<") { return "an array" }
-            if name.hasPrefix("Dictionary<") { return "an object" }
-            return "a value of type \(name)"
-        }
-    }
-
-    /// Foundation says "Expected to decode String but found number instead."; keep "number".
-    static func foundDescription(_ debugDescription: String) -> String {
-        guard let start = debugDescription.range(of: "but found "),
-              let end = debugDescription.range(of: " instead", range: start.upperBound..<debugDescription.endIndex) else {
-            return ""
-        }
-        let found = debugDescription[start.upperBound..<end.lowerBound]
-        guard !found.isEmpty, found.count <= 24 else { return "" }
-        return ", found \(found)"
-    }
-}
-
-/// The SPEC §7 error envelope `{"error":{"code":"…","message":"…"}}`, for clients and tests
-/// that decode errors (the server writes it with ``HTTPResponse/error(_:code:message:headers:)``).
-public struct ErrorBody: Codable, Sendable, Hashable {
-    /// The inner object.
-    public struct Detail: Codable, Sendable, Hashable {
-        /// Stable snake_case code, e.g. `dispatch_deadline_passed`.
-        public var code: String
-        /// Human-readable explanation.
-        public var message: String
-
-        /// Creates the inner object.
-        public init(code: String, message: String) {
-            self.code = code
-            self.message = message
-        }
-    }
-
-    /// The error.
-    public var error: Detail
-
-    /// Creates an envelope.
-    public init(code: String, message: String) {
-        self.error = Detail(code: code, message: message)
     }
 }

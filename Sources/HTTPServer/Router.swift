@@ -1,16 +1,3 @@
-/// The outcome of looking up a request in a ``Router``.
-public enum RouteMatch<Handler: Sendable>: Sendable {
-    /// A route matched; `parameters` maps each `{name}` in its pattern to the percent-decoded
-    /// segment.
-    case found(Handler, parameters: [String: String])
-    /// No pattern matches the path: answer `404`.
-    case notFound
-    /// A pattern matches the path but not the method: answer `405` with
-    /// `Allow: <allowed joined by ", ">`. The list is sorted and includes `HEAD` whenever
-    /// `GET` is present.
-    case methodNotAllowed(allowed: [String])
-}
-
 /// Maps a method and a path to a handler, with `{name}` parameters standing for one segment.
 ///
 /// Patterns are literal paths whose segments may be parameters, e.g.
@@ -29,15 +16,15 @@ public struct Router<Handler: Sendable>: Sendable {
         var parameterNames: [String]
     }
 
+    /// Nodes live in one flat array and refer to each other by index, so matching walks
+    /// indices instead of copying nested dictionaries.
     private struct Node: Sendable {
-        var literals: [String: Node] = [:]
-        /// Zero or one child standing for a parameter segment (an array, since a struct cannot
-        /// hold an optional of itself).
-        var parameter: [Node] = []
+        var literals: [String: Int] = [:]
+        var parameter: Int?
         var routes: [String: Route] = [:]
     }
 
-    private var root = Node()
+    private var nodes: [Node] = [Node()]
 
     /// Creates an empty router.
     public init() {}
@@ -51,7 +38,7 @@ public struct Router<Handler: Sendable>: Sendable {
         precondition(pattern.hasPrefix("/"), "route pattern must start with /: \(pattern)")
         precondition(!method.isEmpty && method.utf8.allSatisfy(HTTPParser.isTokenByte), "invalid method \(method)")
         var names: [String] = []
-        var literalOrNil: [String?] = []
+        var current = 0
         for segment in Self.segments(of: pattern) {
             let text = String(segment)
             if text.hasPrefix("{") || text.hasSuffix("}") {
@@ -60,66 +47,63 @@ public struct Router<Handler: Sendable>: Sendable {
                 let name = String(text.dropFirst().dropLast())
                 precondition(!names.contains(name), "parameter {\(name)} repeated in \(pattern)")
                 names.append(name)
-                literalOrNil.append(nil)
+                if let next = nodes[current].parameter {
+                    current = next
+                } else {
+                    nodes.append(Node())
+                    nodes[current].parameter = nodes.count - 1
+                    current = nodes.count - 1
+                }
+            } else if let next = nodes[current].literals[text] {
+                current = next
             } else {
-                literalOrNil.append(text)
+                nodes.append(Node())
+                nodes[current].literals[text] = nodes.count - 1
+                current = nodes.count - 1
             }
         }
-        Self.insert(into: &root, segments: literalOrNil[...], method: method,
-                    route: Route(handler: handler, parameterNames: names), pattern: pattern)
-    }
-
-    private static func insert(into node: inout Node, segments: ArraySlice<String?>, method: String,
-                               route: Route, pattern: String) {
-        guard let first = segments.first else {
-            precondition(node.routes[method] == nil, "route \(method) \(pattern) registered twice")
-            node.routes[method] = route
-            return
-        }
-        let rest = segments.dropFirst()
-        if let literal = first {
-            insert(into: &node.literals[literal, default: Node()], segments: rest, method: method,
-                   route: route, pattern: pattern)
-        } else {
-            if node.parameter.isEmpty { node.parameter.append(Node()) }
-            insert(into: &node.parameter[0], segments: rest, method: method, route: route, pattern: pattern)
-        }
+        precondition(nodes[current].routes[method] == nil, "route \(method) \(pattern) registered twice")
+        nodes[current].routes[method] = Route(handler: handler, parameterNames: names)
     }
 
     /// Looks up `method` and `path` (the request's path without query, not percent-decoded).
     public func match(method: String, path: String) -> RouteMatch<Handler> {
-        guard path.hasPrefix("/") else { return .notFound }
+        guard path.utf8.first == UInt8(ascii: "/") else { return .notFound }
         let segments = Self.segments(of: path)
         var values: [String] = []
-        guard let node = Self.resolve(root, segments: segments[...], values: &values) else {
+        values.reserveCapacity(4)
+        guard let index = resolve(0, segments: segments, position: 0, values: &values) else {
             return .notFound
         }
-        if let route = node.routes[method] ?? (method == "HEAD" ? node.routes["GET"] : nil) {
+        let routes = nodes[index].routes
+        if let route = routes[method] ?? (method == "HEAD" ? routes["GET"] : nil) {
             var parameters: [String: String] = [:]
-            for (name, value) in zip(route.parameterNames, values) {
-                parameters[name] = value
+            if !route.parameterNames.isEmpty {
+                parameters.reserveCapacity(route.parameterNames.count)
+                for (name, value) in zip(route.parameterNames, values) {
+                    parameters[name] = value
+                }
             }
             return .found(route.handler, parameters: parameters)
         }
-        var allowed = Set(node.routes.keys)
-        if allowed.contains("GET") { allowed.insert("HEAD") }
+        var allowed = Array(routes.keys)
+        if routes["GET"] != nil && routes["HEAD"] == nil { allowed.append("HEAD") }
         return .methodNotAllowed(allowed: allowed.sorted())
     }
 
     /// Depth-first, literal before parameter; returns the first node with any route.
-    private static func resolve(_ node: Node, segments: ArraySlice<Substring>, values: inout [String]) -> Node? {
-        guard let segment = segments.first else {
-            return node.routes.isEmpty ? nil : node
+    private func resolve(_ index: Int, segments: [Substring], position: Int, values: inout [String]) -> Int? {
+        guard position < segments.count else {
+            return nodes[index].routes.isEmpty ? nil : index
         }
-        let rest = segments.dropFirst()
-        if let child = node.literals[String(segment)], let found = resolve(child, segments: rest, values: &values) {
+        let segment = segments[position]
+        if let child = nodes[index].literals[String(segment)],
+           let found = resolve(child, segments: segments, position: position + 1, values: &values) {
             return found
         }
-        if let child = node.parameter.first, !segment.isEmpty,
-           let value = PercentDecoding.decode(segment.utf8, plusAsSpace: false),
-           !value.utf8.contains(where: { $0 == UInt8(ascii: "/") || $0 < 0x20 || $0 == 0x7F }) {
+        if let child = nodes[index].parameter, !segment.isEmpty, let value = Self.parameterValue(segment) {
             values.append(value)
-            if let found = resolve(child, segments: rest, values: &values) {
+            if let found = resolve(child, segments: segments, position: position + 1, values: &values) {
                 return found
             }
             values.removeLast()
@@ -127,8 +111,33 @@ public struct Router<Handler: Sendable>: Sendable {
         return nil
     }
 
+    /// The percent-decoded segment, or nil if it is badly encoded or decodes to `/` or a
+    /// control character.
+    private static func parameterValue(_ segment: Substring) -> String? {
+        let isUnsafe: (UInt8) -> Bool = { $0 == UInt8(ascii: "/") || $0 < 0x20 || $0 == 0x7F }
+        if !segment.utf8.contains(where: { $0 == UInt8(ascii: "%") || isUnsafe($0) }) {
+            return String(segment)
+        }
+        guard let value = PercentDecoding.decode(segment.utf8, plusAsSpace: false),
+              !value.utf8.contains(where: isUnsafe) else { return nil }
+        return value
+    }
+
     /// `/a/b` → `["a", "b"]`, `/a/` → `["a", ""]`, `/` → `[""]`.
     private static func segments(of path: String) -> [Substring] {
-        path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        let utf8 = path.utf8
+        var segments: [Substring] = []
+        segments.reserveCapacity(8)
+        var start = utf8.index(after: utf8.startIndex)
+        var index = start
+        while index != utf8.endIndex {
+            if utf8[index] == UInt8(ascii: "/") {
+                segments.append(path[start..<index])
+                start = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
+        }
+        segments.append(path[start..<utf8.endIndex])
+        return segments
     }
 }
