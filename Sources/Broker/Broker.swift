@@ -201,7 +201,9 @@ public struct Broker: Sendable {
         CredentialView(serial: credential.serial, principal: credential.principal,
                        agency: state.principals[credential.principal]?.agency ?? "",
                        status: credential.status(at: now), issuedAt: credential.issuedAt, notAfter: credential.notAfter,
-                       revokedAt: credential.revokedAt, reason: credential.revocationReason)
+                       revokedAt: credential.revokedAt, reason: credential.revocationReason,
+                       expiresSoon: credential.status(at: now) == "active"
+                           && credential.notAfter.timeIntervalSince(now) < Double(Limits.expiryWarningDays) * 86_400)
     }
 
     // MARK: Audit

@@ -5,6 +5,8 @@ import Foundation
 /// The HTTP layer has its own body limit; these bound what a well-formed body
 /// may ask the broker to store, so that one case cannot exhaust the journal.
 public enum Limits {
+    /// Credentials this close to expiry are flagged for rotation.
+    public static let expiryWarningDays = 30
     /// Longest id (agency or principal slug, reference).
     public static let idLength = 64
     /// Longest display name (agency, principal).

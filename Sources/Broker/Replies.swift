@@ -57,12 +57,16 @@ public struct CredentialView: Codable, Sendable, Equatable {
     public var revokedAt: Date?
     /// Revocation reason.
     public var reason: String?
+    /// Active and within `Limits.expiryWarningDays` of expiry: time to rotate.
+    public var expiresSoon: Bool
 }
 
 /// `{"credentials": [...]}`.
 public struct CredentialList: Codable, Sendable, Equatable {
     /// Sorted by principal, then serial.
     public var credentials: [CredentialView]
+
+    public init(credentials: [CredentialView]) { self.credentials = credentials }
 }
 
 /// A request as its agency (or the coordinator) reads it:

@@ -1,6 +1,8 @@
 import Dispatch
 import Foundation
+import Broker
 import HTTPServer
+import Journal
 import TLS
 
 /// The whole broker assembled: configuration, PKI, HTTP server and routes.
@@ -10,39 +12,88 @@ public final class BrokerApp: Sendable {
     public let pki: BrokerPKI
     let logger: Logger
     let server: HTTPServer
+    let core: BrokerCore
+    let ca: CertificateAuthority
     private let renewalTimer: DispatchSourceTimerBox
 
     /// Server certificates are checked for renewal this often.
     public static let renewalCheckInterval: DispatchTimeInterval = .seconds(86_400)
 
-    /// Builds the broker; `init` of the PKI must have run.
-    /// - Throws: `BrokerSetupError` naming the file at fault.
-    public init(configuration: BrokerConfiguration, logger: Logger = .standardError) throws {
+    /// Builds the broker: loads `config/`, opens the journal (replaying it, or
+    /// bootstrapping a new one with the default agencies and the admin
+    /// certificate), and prepares the TLS server. `init` of the PKI must have run.
+    /// - Parameters:
+    ///   - clock: the domain's clock; the shipped binary uses the system clock, tests inject another.
+    /// - Throws: `BrokerSetupError` naming the file (and key) at fault, or a `JournalError`.
+    public init(configuration: BrokerConfiguration, configDirectory: String, clock: @escaping @Sendable () -> Date = { Date() },
+                logger: Logger = .standardError) throws {
         self.configuration = configuration
         self.logger = logger
         pki = BrokerPKI(directory: configuration.certsDirectory)
         if try pki.renewServerCertificateIfNeeded() {
             logger.log("server_certificate_renewed", ["file": pki.serverCertificatePath])
         }
-        let context = try pki.serverContext(minimumVersion: configuration.tlsMinimumVersion, verifier: nil)
+        let domain = try DomainConfiguration.load(directory: configDirectory, configuration: configuration)
+        let key: SymmetricKey
+        do { key = try KeyFile.load(from: pki.dataKeyPath) } catch {
+            throw BrokerSetupError(file: pki.dataKeyPath, message: "\(error)")
+        }
+        let pki = self.pki
+        let core = try BrokerCore(
+            dataDirectory: configuration.dataDirectory, key: key, policyLoader: domain.policy, rules: domain.rules,
+            bootstrap: {
+                let admin = try Certificate(pemFile: pki.adminCertificatePath)
+                return BrokerState.bootstrap(agencies: domain.seeds, adminSerial: admin.serial, adminNotAfter: admin.notAfter,
+                                             adminIssuedAt: admin.notBefore)
+            },
+            clock: clock, logger: logger)
+        self.core = core
+        ca = try pki.loadCA()
+        let context = try pki.serverContext(minimumVersion: configuration.tlsMinimumVersion, verifier: Self.verifier(core))
         var router = Router<BrokerService.Handler>()
-        SystemRoutes.register(in: &router)
+        BrokerRoutes(core: core, ca: ca, configuration: configuration).register(in: &router)
         let service = BrokerService(router: router, logger: logger)
         server = HTTPServer(
             configuration: ServerConfiguration(host: configuration.listenHost, port: configuration.listenPort,
                                                limits: configuration.limits, maxConnections: configuration.maxConnections),
             tlsContext: context, responder: service, logger: logger)
         renewalTimer = DispatchSourceTimerBox()
+        logExpiringCredentials()
+    }
+
+    /// The handshake check: only certificates the registry knows, unrevoked,
+    /// of an enabled principal in an active agency, complete a handshake.
+    static func verifier(_ core: BrokerCore) -> @Sendable (PeerCertificate) -> PeerRefusal? {
+        { peer in
+            switch core.identify(serial: peer.serial) {
+            case .success: return nil
+            case .failure(let error): return error.code == .credentialRevoked ? .revoked : .unknown
+            }
+        }
+    }
+
+    private func logExpiringCredentials() {
+        let now = core.clock()
+        let soon: [Credential] = core.read { broker in
+            broker.state.credentials.values.filter {
+                $0.revokedAt == nil && $0.notAfter > now && $0.notAfter.timeIntervalSince(now) < Double(Limits.expiryWarningDays) * 86_400
+            }
+        }
+        for credential in soon.sorted(by: { $0.notAfter < $1.notAfter }) {
+            logger.log("credential_expiring", ["serial": credential.serial, "principal": credential.principal,
+                                               "notAfter": JSON.RFC3339.format(credential.notAfter)])
+        }
     }
 
     /// Starts listening, and the daily server-certificate renewal check.
     public func start() throws {
         try server.start()
-        let pki = self.pki, logger = self.logger, server = self.server, configuration = self.configuration
+        core.releaseDue()
+        let pki = self.pki, logger = self.logger, server = self.server, configuration = self.configuration, core = self.core
         renewalTimer.start(interval: Self.renewalCheckInterval) {
             do {
                 guard try pki.renewServerCertificateIfNeeded() else { return }
-                server.replaceTLSContext(try pki.serverContext(minimumVersion: configuration.tlsMinimumVersion, verifier: nil))
+                server.replaceTLSContext(try pki.serverContext(minimumVersion: configuration.tlsMinimumVersion, verifier: Self.verifier(core)))
                 logger.log("server_certificate_renewed", ["file": pki.serverCertificatePath])
             } catch {
                 logger.log("server_certificate_renewal_failed", ["error": "\(error)"])
@@ -59,7 +110,9 @@ public final class BrokerApp: Sendable {
     /// Graceful shutdown: stop accepting, finish in-flight requests.
     public func shutdown() async {
         renewalTimer.cancel()
+        core.close()
         await server.shutdown()
+        core.journal.close()
     }
 }
 

@@ -76,6 +76,9 @@ final class LongPollHub: Sendable {
         all.forEach { $0.resume() }
     }
 
+    /// Whether `close()` was called.
+    var isClosed: Bool { state.withLock { $0.closed } }
+
     /// Number of parked waiters (health, tests).
     var waiterCount: Int { state.withLock { $0.waiters.count } }
 

@@ -2,6 +2,7 @@ import BrokerAPI
 import Dispatch
 import Foundation
 import HTTPServer
+import Journal
 import TLS
 
 /// maracd — the marac-broker server.
@@ -32,7 +33,7 @@ func parseFlags(_ arguments: ArraySlice<String>, allowed: Set<String>) throws ->
 }
 
 func writeDataKey(_ path: String) throws {
-    _ = try DataKey.create(at: path)
+    _ = try KeyFile.create(at: path)
 }
 
 func runInit(_ flags: [String: String]) throws {
@@ -56,7 +57,7 @@ func runServe(_ flags: [String: String]) throws {
         let report = try pki.initialize(makeDataKey: writeDataKey)
         logger.log("init", ["created": report.created])
     }
-    let app = try BrokerApp(configuration: configuration, logger: logger)
+    let app = try BrokerApp(configuration: configuration, configDirectory: configDirectory, logger: logger)
     try app.start()
     logger.log("started", ["listen": "\(configuration.listenHost):\(app.port)", "data": configuration.dataDirectory,
                            "certs": configuration.certsDirectory, "pid": Int(getpid())])

@@ -1,0 +1,206 @@
+import Broker
+import Foundation
+import HTTPServer
+import TLS
+
+/// Every SPEC §7 endpoint, mapped to one domain operation. The caller's
+/// identity always comes from the verified certificate's serial looked up in
+/// the registry (inside `BrokerCore.perform`), never from subject text.
+struct BrokerRoutes: Sendable {
+    let core: BrokerCore
+    let ca: CertificateAuthority
+    let configuration: BrokerConfiguration
+
+    typealias Handler = BrokerService.Handler
+
+    func register(in router: inout Router<Handler>) {
+        // Identity and health
+        router.add("GET", "/v1/whoami") { request in
+            let (_, reply) = try await core.perform(serial: request.serial) { broker, actor, _ in broker.whoami(by: actor) }
+            return .json(.ok, WhoAmIReply(reply, now: core.clock()))
+        }
+        router.add("GET", "/v1/health") { request in
+            _ = try core.identified(request.serial)
+            let storage = core.storageStatus
+            return .json(storage.healthy ? .ok : .serviceUnavailable,
+                         Health(status: storage.healthy ? "ok" : "degraded", storage: storage.healthy ? "ok" : "failed",
+                                journalHead: storage.head, storageError: storage.failure))
+        }
+
+        // Registry
+        router.add("GET", "/v1/agencies") { request in
+            try await reply(request) { broker, actor, _ in broker.listAgencies(by: actor) }
+        }
+        router.add("POST", "/v1/agencies") { request in
+            let body = try request.decode(NewAgency.self)
+            return try await reply(request, .created) { broker, actor, env in broker.createAgency(body, by: actor, env: env) }
+        }
+        router.add("PATCH", "/v1/agencies/{id}") { request in
+            let body = try request.decode(AgencyPatch.self)
+            return try await reply(request) { broker, actor, env in broker.updateAgency(id: request.parameter("id"), body, by: actor, env: env) }
+        }
+        router.add("GET", "/v1/principals") { request in
+            try await reply(request) { broker, actor, _ in broker.listPrincipals(by: actor) }
+        }
+        router.add("POST", "/v1/principals") { request in
+            let body = try request.decode(NewPrincipal.self)
+            return try await reply(request, .created) { broker, actor, env in broker.createPrincipal(body, by: actor, env: env) }
+        }
+        router.add("PATCH", "/v1/principals/{id}") { request in
+            let body = try request.decode(PrincipalPatch.self)
+            return try await reply(request) { broker, actor, env in broker.updatePrincipal(id: request.parameter("id"), body, by: actor, env: env) }
+        }
+
+        // Meetings and cases
+        router.add("GET", "/v1/meetings") { request in
+            try await reply(request) { broker, actor, _ in broker.listMeetings(by: actor) }
+        }
+        router.add("POST", "/v1/meetings") { request in
+            let body = try request.decode(NewMeeting.self)
+            return try await reply(request, .created) { broker, actor, env in broker.createMeeting(body, by: actor, env: env) }
+        }
+        router.add("GET", "/v1/meetings/{id}") { request in
+            try await reply(request) { broker, actor, _ in broker.meeting(id: request.parameter("id"), by: actor) }
+        }
+        router.add("GET", "/v1/meetings/{id}/status") { request in
+            try await reply(request) { broker, actor, env in broker.meetingStatus(id: request.parameter("id"), by: actor, env: env) }
+        }
+        router.add("POST", "/v1/cases") { request in
+            let body = try request.decode(NewCase.self)
+            return try await reply(request, .created) { broker, actor, env in broker.createCase(body, by: actor, env: env) }
+        }
+        router.add("GET", "/v1/cases/{id}") { request in
+            try await reply(request) { broker, actor, env in broker.readCase(id: request.parameter("id"), by: actor, env: env) }
+        }
+        router.add("PUT", "/v1/cases/{id}/consent") { request in
+            let body = try request.decode(Consent.self)
+            return try await reply(request) { broker, actor, env in broker.recordConsent(caseID: request.parameter("id"), body, by: actor, env: env) }
+        }
+        router.add("POST", "/v1/cases/{id}/research") { request in
+            let body = try request.decode(DispatchOrder.self)
+            return try await reply(request, .created) { broker, actor, env in broker.dispatch(caseID: request.parameter("id"), body, by: actor, env: env) }
+        }
+        router.add("GET", "/v1/cases/{id}/returns") { request in
+            let id = request.parameter("id")
+            switch request.http.query["format"] {
+            case nil, "json":
+                return try await reply(request) { broker, actor, env in broker.collatedReturns(caseID: id, by: actor, env: env) }
+            case "text":
+                let (_, pack) = try await core.perform(serial: request.serial) { broker, actor, env in broker.researchPack(caseID: id, by: actor, env: env) }
+                return .text(.ok, pack)
+            case let other?:
+                throw APIError(.badRequest, "invalid", "format: must be json or text, got \(other)")
+            }
+        }
+
+        // Research requests and returns
+        router.add("GET", "/v1/requests") { request in try await poll(request) }
+        router.add("GET", "/v1/requests/{id}") { request in
+            try await reply(request) { broker, actor, env in broker.readRequest(id: request.parameter("id"), by: actor, env: env) }
+        }
+        router.add("PUT", "/v1/requests/{id}/return") { request in
+            let body = try request.decode(ReturnSubmission.self)
+            return try await reply(request) { broker, actor, env in broker.submitReturn(requestID: request.parameter("id"), body, by: actor, env: env) }
+        }
+        router.add("GET", "/v1/requests/{id}/return") { request in
+            try await reply(request) { broker, actor, env in broker.readReturn(requestID: request.parameter("id"), by: actor, env: env) }
+        }
+        router.add("POST", "/v1/requests/{id}/extension") { request in
+            let body = try request.decode(ExtensionGrant.self)
+            return try await reply(request) { broker, actor, env in broker.grantExtension(requestID: request.parameter("id"), body, by: actor, env: env) }
+        }
+
+        // Audit
+        router.add("GET", "/v1/audit") { request in
+            let query = request.http.query
+            let after = try query["after"].map { try parseInteger($0, name: "after", in: 0...UInt64.max) } ?? 0
+            let limit = try query["limit"].map { Int(try parseInteger($0, name: "limit", in: 1...UInt64(Limits.pageSize))) } ?? 100
+            return try await reply(request) { broker, actor, _ in
+                broker.auditRecords(after: after, limit: limit, object: query["case"] ?? query["object"], principal: query["principal"], by: actor)
+            }
+        }
+
+        CredentialRoutes(core: core, ca: ca, configuration: configuration).register(in: &router)
+    }
+
+    /// Runs one domain operation for the caller and answers its reply as JSON.
+    private func reply<R: Encodable & Sendable>(_ request: APIRequest, _ status: HTTPStatus = .ok,
+                                                _ operation: (Broker, Actor, Environment) -> Outcome<R>) async throws -> HTTPResponse {
+        let (_, value) = try await core.perform(serial: request.serial, operation)
+        return .json(status, value)
+    }
+
+    /// `GET /v1/requests?after=&wait=`: answers at once when something changed
+    /// after the cursor; otherwise parks (no thread) until a change for the
+    /// caller's agency is durable, or `wait` seconds pass.
+    private func poll(_ request: APIRequest) async throws -> HTTPResponse {
+        let after = request.http.query["after"]
+        let wait = try request.http.query["wait"].map {
+            Int(try parseInteger($0, name: "wait", in: 0...UInt64(configuration.longPollMaxSeconds)))
+        } ?? 0
+        let actor = try core.identified(request.serial)
+        let deadline = ContinuousClock.now + .seconds(wait)
+        while true {
+            let seen = core.hub.generation(of: actor.agency)
+            let (_, page) = try await core.perform(serial: request.serial) { broker, actor, env in
+                broker.requests(after: after, by: actor, env: env)
+            }
+            let remaining = deadline - ContinuousClock.now
+            if !page.requests.isEmpty || remaining <= .zero || core.hub.isClosed { return .json(.ok, page) }
+            await core.hub.wait(agency: actor.agency, seen: seen, timeout: remaining)
+        }
+    }
+}
+
+/// `whoami` with the days left on the certificate, for rotation.
+struct WhoAmIReply: Encodable, Sendable {
+    struct CertificateInfo: Encodable, Sendable {
+        let serial: String
+        let notAfter: Date
+        let daysToExpiry: Int
+    }
+    let principal: String
+    let name: String
+    let agency: String
+    let role: Role
+    let certificate: CertificateInfo
+
+    init(_ whoami: WhoAmI, now: Date) {
+        principal = whoami.principal
+        name = whoami.name
+        agency = whoami.agency
+        role = whoami.role
+        certificate = CertificateInfo(serial: whoami.certificate.serial, notAfter: whoami.certificate.notAfter,
+                                      daysToExpiry: Int(whoami.certificate.notAfter.timeIntervalSince(now) / 86_400))
+    }
+}
+
+struct Health: Encodable, Sendable {
+    let status: String
+    let storage: String
+    let journalHead: UInt64
+    let storageError: String?
+}
+
+extension APIRequest {
+    /// The verified client certificate's serial: the key into the registry.
+    var serial: String { context.peer.serial }
+}
+
+extension BrokerCore {
+    /// The registered caller, or the refusal (403, closing the connection).
+    func identified(_ serial: String) throws -> Actor {
+        switch identify(serial: serial) {
+        case .success(let actor): return actor
+        case .failure(let error): throw APIError(error)
+        }
+    }
+}
+
+/// Parses a query parameter as a non-negative integer in `range`.
+func parseInteger(_ text: String, name: String, in range: ClosedRange<UInt64>) throws -> UInt64 {
+    guard text.count <= 20, text.allSatisfy(\.isASCII), let value = UInt64(text), range.contains(value) else {
+        throw APIError(.badRequest, "invalid", "\(name): must be an integer in \(range.lowerBound)…\(range.upperBound), got \"\(text.prefix(40))\"")
+    }
+    return value
+}

@@ -1,0 +1,47 @@
+import Broker
+import Foundation
+
+/// The domain's configuration files in `config/`: `agencies.json`,
+/// `calendar.json` and `policy.json`. Missing or invalid files stop start
+/// with a message naming the file and the key.
+struct DomainConfiguration: Sendable {
+    let seeds: [AgencySeed]
+    let rules: DeadlineRules
+    /// Loads the policy once the registry's agencies are known (seeds plus agencies created since).
+    let policy: @Sendable (Set<String>) throws -> SharingPolicy
+
+    /// A domain `ConfigError` as the broker's setup error (same file, key and message).
+    @Sendable static func wrap<T>(_ body: () throws(ConfigError) -> T) throws -> T {
+        do { return try body() } catch {
+            throw BrokerSetupError(file: error.file, key: error.key.isEmpty ? nil : error.key, message: error.message)
+        }
+    }
+
+    static func load(directory: String, configuration: BrokerConfiguration) throws -> DomainConfiguration {
+        func read(_ name: String) throws -> (String, Data) {
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw BrokerSetupError(file: path, message: "missing or unreadable (the repository's config/ has the default)")
+            }
+            return (path, data)
+        }
+        guard let zone = TimeZone(identifier: configuration.timeZone) else {
+            throw BrokerSetupError(file: "broker.json", key: "timeZone", message: "unknown time zone \(configuration.timeZone)")
+        }
+        let (agenciesPath, agenciesData) = try read("agencies.json")
+        let seeds = try wrap { () throws(ConfigError) in try Agency.loadSeeds(agenciesData, file: agenciesPath) }
+        let (calendarPath, calendarData) = try read("calendar.json")
+        let calendar = try wrap { () throws(ConfigError) in try WorkingCalendar.load(calendarData, file: calendarPath, timeZone: zone) }
+        let (policyPath, policyData) = try read("policy.json")
+        let seedIDs = Set(seeds.map(\.id))
+        // Validate now, so a broken policy stops start before the journal is touched.
+        _ = try wrap { () throws(ConfigError) in try SharingPolicy.load(policyData, file: policyPath, agencies: seedIDs) }
+        return DomainConfiguration(
+            seeds: seeds,
+            rules: DeadlineRules(calendar: calendar, researchLeadWorkingDays: configuration.researchLeadWorkingDays,
+                                 returnDeadlineHours: configuration.returnDeadlineHours),
+            policy: { agencies in
+                try wrap { () throws(ConfigError) in try SharingPolicy.load(policyData, file: policyPath, agencies: agencies.union(seedIDs)) }
+            })
+    }
+}
