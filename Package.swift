@@ -27,7 +27,7 @@ let package = Package(
         .executableTarget(name: "journal-bench", dependencies: ["Journal", "TLS"]),
 
         // Shared by the test targets: certificates minted per test, a server on port 0, child processes.
-        .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient", "BrokerAPI"], path: "Tests/TestSupport"),
 
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "MaracClient", "TestSupport"]),

@@ -1,4 +1,5 @@
 import Foundation
+import Journal
 import TLS
 
 /// The broker's development PKI under `certs/`: CA, server certificate, the
@@ -40,7 +41,7 @@ public struct BrokerPKI: Sendable {
     /// - Throws: `BrokerSetupError` naming the file when something exists but cannot be used,
     ///   or a file cannot be written.
     @discardableResult
-    public func initialize(now: Date = Date(), makeDataKey: (String) throws -> Void) throws -> InitReport {
+    public func initialize(now: Date = Date()) throws -> InitReport {
         var report = InitReport()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let ca: CertificateAuthority
@@ -72,7 +73,7 @@ public struct BrokerPKI: Sendable {
         if exists(dataKeyPath) {
             report.kept.append(dataKeyPath)
         } else {
-            try makeDataKey(dataKeyPath)
+            _ = try KeyFile.create(at: dataKeyPath)
             report.created.append(dataKeyPath)
         }
         return report

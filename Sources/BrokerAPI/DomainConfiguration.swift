@@ -2,7 +2,8 @@ import Broker
 import Foundation
 
 /// The domain's configuration files in `config/`: `agencies.json`,
-/// `calendar.json` and `policy.json`. Missing or invalid files stop start
+/// `calendar.json` and `policy.json`. An absent file means the embedded
+/// default (`DefaultConfiguration`); an unreadable or invalid one stops start
 /// with a message naming the file and the key.
 struct DomainConfiguration: Sendable {
     let seeds: [AgencySeed]
@@ -18,10 +19,15 @@ struct DomainConfiguration: Sendable {
     }
 
     static func load(directory: String, configuration: BrokerConfiguration) throws -> DomainConfiguration {
+        // A file that is absent means "use the embedded default"; one that exists but cannot be read stops start.
         func read(_ name: String) throws -> (String, Data) {
             let path = (directory as NSString).appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: path) else {
+                guard let text = DefaultConfiguration.files[name] else { throw BrokerSetupError(file: path, message: "missing") }
+                return ("embedded default \(name)", Data(text.utf8))
+            }
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw BrokerSetupError(file: path, message: "missing or unreadable (the repository's config/ has the default)")
+                throw BrokerSetupError(file: path, message: "exists but cannot be read")
             }
             return (path, data)
         }

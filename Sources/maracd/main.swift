@@ -12,8 +12,12 @@ let usage = """
           create the CA, server certificate, first admin certificate and data key, if absent
       maracd serve [--config DIR] [--data DIR] [--certs DIR] [--listen HOST:PORT]
           run the broker (defaults ./config, ./data, ./certs, 127.0.0.1:8443); runs init first on a fresh directory
+      maracd audit verify [--data DIR] [--certs DIR]
+          check every journal record, the whole hash chain and every snapshot offline (key: CERTS/data.key);
+          exit 0 when intact, 1 naming the first bad record
     example:
       maracd serve --listen 127.0.0.1:8443
+      maracd audit verify --data data
     """
 
 struct UsageError: Error, CustomStringConvertible { let description: String }
@@ -32,15 +36,25 @@ func parseFlags(_ arguments: ArraySlice<String>, allowed: Set<String>) throws ->
     return flags
 }
 
-func writeDataKey(_ path: String) throws {
-    _ = try KeyFile.create(at: path)
-}
-
 func runInit(_ flags: [String: String]) throws {
     let pki = BrokerPKI(directory: flags["certs"] ?? "certs")
-    let report = try pki.initialize(makeDataKey: writeDataKey)
+    let report = try pki.initialize()
     for file in report.created { print("created \(file)") }
     for file in report.kept { print("kept    \(file)") }
+}
+
+/// `maracd audit verify`: the journal (and so the audit trail) checked offline.
+func runAuditVerify(_ flags: [String: String]) throws -> Int32 {
+    let dataDirectory = flags["data"] ?? "data"
+    let keyPath = BrokerPKI(directory: flags["certs"] ?? "certs").dataKeyPath
+    let key: SymmetricKey
+    do { key = try KeyFile.load(from: keyPath) } catch {
+        FileHandle.standardError.write(Data("maracd: \(keyPath): \(error)\n".utf8))
+        return 1
+    }
+    let report = Journal.verify(directory: dataDirectory, key: key)
+    print(report)
+    return report.isValid ? 0 : 1
 }
 
 func runServe(_ flags: [String: String]) throws {
@@ -54,7 +68,7 @@ func runServe(_ flags: [String: String]) throws {
     let logger = Logger.standardError
     let pki = BrokerPKI(directory: configuration.certsDirectory)
     if pki.isEmpty {
-        let report = try pki.initialize(makeDataKey: writeDataKey)
+        let report = try pki.initialize()
         logger.log("init", ["created": report.created])
     }
     let app = try BrokerApp(configuration: configuration, configDirectory: configDirectory, logger: logger)
@@ -87,6 +101,9 @@ do {
     switch arguments.first {
     case "init": try runInit(try parseFlags(arguments.dropFirst(), allowed: ["certs"]))
     case "serve": try runServe(try parseFlags(arguments.dropFirst(), allowed: ["config", "data", "certs", "listen"]))
+    case "audit":
+        guard arguments.dropFirst().first == "verify" else { throw UsageError(description: "audit needs the subcommand verify") }
+        exit(try runAuditVerify(try parseFlags(arguments.dropFirst(2), allowed: ["data", "certs"])))
     case "--help", "-h", "help": print(usage)
     default:
         FileHandle.standardError.write(Data((usage + "\n").utf8))

@@ -74,5 +74,19 @@ import TLS
         #expect(broker.stderr.contains("\"event\":\"stopped\""))
         #expect(broker.stderr.contains("\"path\":\"/v1/whoami\""))
         #expect(!broker.stderr.contains("BEGIN"), "no key or certificate material in logs")
+
+        // The journal the broker wrote verifies offline; a flipped byte is named.
+        let maracd = BuiltProducts.path("maracd")
+        let verify = try await Tool.runAsync(maracd, ["audit", "verify", "--data", dir.path("data"), "--certs", certs])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        #expect(verify.stdout.contains("OK") && verify.stdout.contains("head hash"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path("data"))
+        let segment = dir.path("data/\(try #require(files.filter { $0.hasSuffix(".seg") }.sorted().first, "no segment in \(files)"))")
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: segment))
+        bytes[bytes.count / 2] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: segment))
+        let damaged = try await Tool.runAsync(maracd, ["audit", "verify", "--data", dir.path("data"), "--certs", certs])
+        #expect(damaged.status == 1)
+        #expect(damaged.stdout.contains("DAMAGED") || damaged.stdout.contains("torn"), "\(damaged.stdout)")
     }
 }

@@ -1,0 +1,35 @@
+@testable import BrokerAPI
+import Foundation
+import Testing
+import TestSupport
+
+/// The compiled-in defaults and the repository's `config/` are the same text,
+/// so `maracd serve` with no config directory behaves as documented.
+@Suite struct DefaultConfigurationTests {
+    @Test(arguments: ["agencies.json", "calendar.json", "policy.json", "broker.json"])
+    func embeddedDefaultMatchesRepositoryFile(name: String) throws {
+        let path = (TestBroker.repositoryConfig as NSString).appendingPathComponent(name)
+        let file = try String(contentsOfFile: path, encoding: .utf8)
+        let embedded = try #require(DefaultConfiguration.files[name])
+        #expect(file.trimmingCharacters(in: .newlines) == embedded,
+                "config/\(name) and DefaultConfiguration.swift differ: regenerate the embedded copy")
+    }
+
+    @Test func anEmptyConfigDirectoryStartsOnTheEmbeddedDefaults() throws {
+        let dir = try TemporaryDirectory()
+        let domain = try DomainConfiguration.load(directory: dir.path("config"), configuration: BrokerConfiguration())
+        #expect(domain.seeds.contains { $0.id == "police" })
+        _ = try domain.policy(Set(domain.seeds.map(\.id)))
+    }
+
+    @Test func aBrokenFileIsNotReplacedByTheDefault() throws {
+        let dir = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.path("config"), withIntermediateDirectories: true)
+        try Data("{\"agencies\": 3}".utf8).write(to: URL(fileURLWithPath: dir.path("config/agencies.json")))
+        #expect {
+            try DomainConfiguration.load(directory: dir.path("config"), configuration: BrokerConfiguration())
+        } throws: { error in
+            "\(error)".contains("agencies.json")
+        }
+    }
+}
