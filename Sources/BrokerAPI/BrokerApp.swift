@@ -33,20 +33,7 @@ public final class BrokerApp: Sendable {
         if try pki.renewServerCertificateIfNeeded() {
             logger.log("server_certificate_renewed", ["file": pki.serverCertificatePath])
         }
-        let domain = try DomainConfiguration.load(directory: configDirectory, configuration: configuration)
-        let key: SymmetricKey
-        do { key = try KeyFile.load(from: pki.dataKeyPath) } catch {
-            throw BrokerSetupError(file: pki.dataKeyPath, message: "\(error)")
-        }
-        let pki = self.pki
-        let core = try BrokerCore(
-            dataDirectory: configuration.dataDirectory, key: key, policyLoader: domain.policy, rules: domain.rules,
-            bootstrap: {
-                let admin = try Certificate(pemFile: pki.adminCertificatePath)
-                return BrokerState.bootstrap(agencies: domain.seeds, adminSerial: admin.serial, adminNotAfter: admin.notAfter,
-                                             adminIssuedAt: admin.notBefore)
-            },
-            clock: clock, logger: logger)
+        let core = try Self.openCore(configuration: configuration, configDirectory: configDirectory, pki: pki, clock: clock, logger: logger)
         self.core = core
         ca = try pki.loadCA()
         let context = try pki.serverContext(minimumVersion: configuration.tlsMinimumVersion, verifier: Self.verifier(core))
@@ -59,6 +46,26 @@ public final class BrokerApp: Sendable {
             tlsContext: context, responder: service, logger: logger)
         renewalTimer = DispatchSourceTimerBox()
         logExpiringCredentials()
+    }
+
+    /// Loads `config/` and the data key, and opens the journal: replaying it, or
+    /// bootstrapping a new one with the default agencies and the admin certificate.
+    /// - Throws: `BrokerSetupError` naming the file at fault, or a `JournalError` (e.g. `in_use`).
+    static func openCore(configuration: BrokerConfiguration, configDirectory: String, pki: BrokerPKI,
+                         clock: @escaping @Sendable () -> Date, logger: Logger) throws -> BrokerCore {
+        let domain = try DomainConfiguration.load(directory: configDirectory, configuration: configuration)
+        let key: SymmetricKey
+        do { key = try KeyFile.load(from: pki.dataKeyPath) } catch {
+            throw BrokerSetupError(file: pki.dataKeyPath, message: "\(error)")
+        }
+        return try BrokerCore(
+            dataDirectory: configuration.dataDirectory, key: key, policyLoader: domain.policy, rules: domain.rules,
+            bootstrap: {
+                let admin = try Certificate(pemFile: pki.adminCertificatePath)
+                return BrokerState.bootstrap(agencies: domain.seeds, adminSerial: admin.serial, adminNotAfter: admin.notAfter,
+                                             adminIssuedAt: admin.notBefore)
+            },
+            clock: clock, logger: logger)
     }
 
     /// The handshake check: only certificates the registry knows, unrevoked,

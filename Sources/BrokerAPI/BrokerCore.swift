@@ -87,12 +87,23 @@ public final class BrokerCore: Sendable {
     /// - Throws: `APIError` — the domain's refusal, or 503 when storage has failed.
     func perform<Reply: Sendable>(serial: String,
                                   _ operation: (Broker, Actor, Environment) -> Outcome<Reply>) async throws -> (Actor, Reply) {
+        try await perform(identify: { broker, now in broker.identify(serial: serial, at: now) }, operation)
+    }
+
+    /// Runs `operation` as `actor` without a certificate lookup: for `maracd`'s
+    /// offline commands, run by whoever holds the server's files.
+    func perform<Reply: Sendable>(as actor: Actor, _ operation: (Broker, Actor, Environment) -> Outcome<Reply>) async throws -> Reply {
+        try await perform(identify: { _, _ in .success(actor) }, operation).1
+    }
+
+    private func perform<Reply: Sendable>(identify: (Broker, Date) -> Result<Actor, DomainError>,
+                                          _ operation: (Broker, Actor, Environment) -> Outcome<Reply>) async throws -> (Actor, Reply) {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Actor, Reply), Error>) in
             inner.withLock { inner in
                 if let failure = inner.failure { return continuation.resume(throwing: Self.storageError(failure)) }
                 let env = Environment(now: clock(), newID: { SecureRandom.hex(16) })
                 let actor: Actor
-                switch inner.broker.identify(serial: serial, at: env.now) {
+                switch identify(inner.broker, env.now) {
                 case .success(let identified): actor = identified
                 case .failure(let error): return continuation.resume(throwing: APIError(error))
                 }

@@ -215,6 +215,21 @@ final class FileDescriptor {
         try Syscall.call("fsync", "of \(path)", path: path) { fsync(fd) }
     }
 
+    /// Takes an exclusive advisory lock (`flock`) without waiting; it is held
+    /// until the descriptor is closed or the process exits (a crash releases it).
+    /// - Returns: false when another open file description holds it.
+    /// - Throws: `JournalError` if flock fails for another reason.
+    func tryLockExclusive() throws -> Bool {
+        let fd = liveFD
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let number = errno
+            if number == EINTR { continue }
+            if number == EWOULDBLOCK { return false }
+            throw JournalError.system("flock", errno: number, "of \(path)", path: path)
+        }
+        return true
+    }
+
     /// Sets the permission bits.
     /// - Throws: `JournalError` if fchmod fails.
     func setMode(_ mode: mode_t) throws {

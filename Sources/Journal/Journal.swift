@@ -50,6 +50,8 @@ public final class Journal: Sendable {
     final class Writer: @unchecked Sendable {
         let queue: DispatchQueue
         var file: FileDescriptor?
+        /// The directory's `LOCK` file, held (flock) while the journal is open so a second process cannot append.
+        var lockFile: FileDescriptor?
         var segmentIndex: UInt64
         var writeOffset: Int64
         var segmentHasRecords: Bool
@@ -96,6 +98,34 @@ public final class Journal: Sendable {
     public static func open(directory: String, key: SymmetricKey, options: JournalOptions = .init(), log: @escaping @Sendable (String) -> Void = { _ in }) throws -> Journal {
         let directory = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         try Syscall.makeDirectories(directory)
+        let lockFile = try FileDescriptor.open(directory + "/" + lockFileName, flags: O_RDWR | O_CREAT)
+        // A child process forked by this one holds a copy of the lock until it execs, so a lock
+        // that is busy is retried briefly; a broker that really has the journal open holds it for good.
+        var locked = try lockFile.tryLockExclusive()
+        for _ in 0..<lockRetries where !locked {
+            usleep(lockRetryMicroseconds)
+            locked = try lockFile.tryLockExclusive()
+        }
+        guard locked else {
+            lockFile.close()
+            throw JournalError(.inUse, "journal \(directory) is open in another process (\(lockFileName) is locked); stop that broker first", path: directory)
+        }
+        do {
+            let journal = try openLocked(directory: directory, key: key, options: options, log: log)
+            journal.writer.lockFile = lockFile
+            return journal
+        } catch {
+            lockFile.close()
+            throw error
+        }
+    }
+
+    /// The file whose flock marks the journal as open by one process.
+    public static let lockFileName = "LOCK"
+    static let lockRetries = 100
+    static let lockRetryMicroseconds: UInt32 = 20_000
+
+    private static func openLocked(directory: String, key: SymmetricKey, options: JournalOptions, log: @escaping @Sendable (String) -> Void) throws -> Journal {
         let catalog = try SegmentCatalog.load(directory: directory, key: key)
         for temporary in catalog.temporaries {
             try Syscall.unlink(temporary, missingOK: true)
@@ -542,5 +572,7 @@ public final class Journal: Sendable {
     private func closeFile() {
         writer.file?.close()
         writer.file = nil
+        writer.lockFile?.close()
+        writer.lockFile = nil
     }
 }

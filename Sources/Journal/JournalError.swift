@@ -39,6 +39,8 @@ public struct JournalError: Error, CustomStringConvertible, Sendable, Equatable 
         public static let payloadTooLarge = Code("payload_too_large")
         /// An argument is out of range (e.g. a snapshot position not in the chain).
         public static let invalidArgument = Code("invalid_argument")
+        /// Another process has the journal open (its `LOCK` file is held).
+        public static let inUse = Code("in_use")
     }
 
     /// What kind of error this is.

@@ -12,28 +12,67 @@ let usage = """
           create the CA, server certificate, first admin certificate and data key, if absent
       maracd serve [--config DIR] [--data DIR] [--certs DIR] [--listen HOST:PORT]
           run the broker (defaults ./config, ./data, ./certs, 127.0.0.1:8443); runs init first on a fresh directory
+      maracd cert sign --principal ID [--validity-days N] [--out FILE] [--config DIR] [--data DIR] [--certs DIR] CSR.pem
+          sign a CSR offline for a registered principal (bootstrap, disaster recovery) and record it in the journal;
+          refused while a broker has the data directory open
       maracd audit verify [--data DIR] [--certs DIR]
           check every journal record, the whole hash chain and every snapshot offline (key: CERTS/data.key);
           exit 0 when intact, 1 naming the first bad record
     example:
       maracd serve --listen 127.0.0.1:8443
       maracd audit verify --data data
+      maracd cert sign --principal admin --out admin-new.pem admin.csr
     """
 
 struct UsageError: Error, CustomStringConvertible { let description: String }
 
-/// Parses `--flag value` pairs; anything else is a usage error.
-func parseFlags(_ arguments: ArraySlice<String>, allowed: Set<String>) throws -> [String: String] {
+/// Parses `--flag value` pairs, and up to `positionals` plain arguments; anything else is a usage error.
+func parseFlags(_ arguments: ArraySlice<String>, allowed: Set<String>, positionals: Int = 0) throws -> (flags: [String: String], positionals: [String]) {
     var flags: [String: String] = [:]
+    var plain: [String] = []
     var iterator = arguments.makeIterator()
     while let argument = iterator.next() {
-        guard argument.hasPrefix("--"), allowed.contains(String(argument.dropFirst(2))) else {
-            throw UsageError(description: "unknown argument \(argument)")
+        guard argument.hasPrefix("--") else {
+            guard plain.count < positionals else { throw UsageError(description: "unexpected argument \(argument)") }
+            plain.append(argument)
+            continue
         }
+        guard allowed.contains(String(argument.dropFirst(2))) else { throw UsageError(description: "unknown argument \(argument)") }
         guard let value = iterator.next(), !value.hasPrefix("--") else { throw UsageError(description: "\(argument) needs a value") }
         flags[String(argument.dropFirst(2))] = value
     }
-    return flags
+    return (flags, plain)
+}
+
+/// `config/broker.json` with the command line's directory overrides applied.
+func loadConfiguration(_ flags: [String: String]) throws -> (BrokerConfiguration, configDirectory: String) {
+    let configDirectory = flags["config"] ?? "config"
+    var configuration = try BrokerConfiguration.load(directory: configDirectory)
+    if let data = flags["data"] { configuration.dataDirectory = data }
+    if let certs = flags["certs"] { configuration.certsDirectory = certs }
+    return (configuration, configDirectory)
+}
+
+/// `maracd cert sign`: a CSR signed offline and journaled, certificate PEM on stdout or to `--out`.
+func runCertSign(_ flags: [String: String], csrFile: String?) throws {
+    guard let principal = flags["principal"] else { throw UsageError(description: "cert sign needs --principal") }
+    guard let csrFile, let csr = FileManager.default.contents(atPath: csrFile) else {
+        throw UsageError(description: "cert sign needs a readable CSR file (PEM)\(csrFile.map { ": cannot read \($0)" } ?? "")")
+    }
+    let validity = try flags["validity-days"].map { text -> Int in
+        guard let days = Int(text), days > 0 else { throw UsageError(description: "--validity-days must be a positive integer, got \(text)") }
+        return days
+    }
+    let (configuration, configDirectory) = try loadConfiguration(flags)
+    let signed = try OfflineSigner.sign(csrPEM: String(decoding: csr, as: UTF8.self), principal: principal, validityDays: validity,
+                                        configuration: configuration, configDirectory: configDirectory,
+                                        operatorName: ProcessInfo.processInfo.userName, logger: .standardError)
+    if let out = flags["out"] {
+        try Data(signed.certificate.utf8).write(to: URL(fileURLWithPath: out))
+        print("wrote \(out): serial \(signed.serial), valid until \(JSON.RFC3339.format(signed.notAfter))")
+    } else {
+        print(signed.certificate, terminator: "")
+    }
 }
 
 func runInit(_ flags: [String: String]) throws {
@@ -58,10 +97,7 @@ func runAuditVerify(_ flags: [String: String]) throws -> Int32 {
 }
 
 func runServe(_ flags: [String: String]) throws {
-    let configDirectory = flags["config"] ?? "config"
-    var configuration = try BrokerConfiguration.load(directory: configDirectory)
-    if let data = flags["data"] { configuration.dataDirectory = data }
-    if let certs = flags["certs"] { configuration.certsDirectory = certs }
+    var (configuration, configDirectory) = try loadConfiguration(flags)
     if let listen = flags["listen"] {
         (configuration.listenHost, configuration.listenPort) = try BrokerConfiguration.parseListen(listen, file: "--listen", key: "listen")
     }
@@ -99,11 +135,15 @@ func runServe(_ flags: [String: String]) throws {
 let arguments = CommandLine.arguments.dropFirst()
 do {
     switch arguments.first {
-    case "init": try runInit(try parseFlags(arguments.dropFirst(), allowed: ["certs"]))
-    case "serve": try runServe(try parseFlags(arguments.dropFirst(), allowed: ["config", "data", "certs", "listen"]))
+    case "init": try runInit(try parseFlags(arguments.dropFirst(), allowed: ["certs"]).flags)
+    case "serve": try runServe(try parseFlags(arguments.dropFirst(), allowed: ["config", "data", "certs", "listen"]).flags)
     case "audit":
         guard arguments.dropFirst().first == "verify" else { throw UsageError(description: "audit needs the subcommand verify") }
-        exit(try runAuditVerify(try parseFlags(arguments.dropFirst(2), allowed: ["data", "certs"])))
+        exit(try runAuditVerify(try parseFlags(arguments.dropFirst(2), allowed: ["data", "certs"]).flags))
+    case "cert":
+        guard arguments.dropFirst().first == "sign" else { throw UsageError(description: "cert needs the subcommand sign") }
+        let parsed = try parseFlags(arguments.dropFirst(2), allowed: ["principal", "validity-days", "out", "config", "data", "certs"], positionals: 1)
+        try runCertSign(parsed.flags, csrFile: parsed.positionals.first)
     case "--help", "-h", "help": print(usage)
     default:
         FileHandle.standardError.write(Data((usage + "\n").utf8))

@@ -89,4 +89,45 @@ import TLS
         #expect(damaged.status == 1)
         #expect(damaged.stdout.contains("DAMAGED") || damaged.stdout.contains("torn"), "\(damaged.stdout)")
     }
+
+    @Test func certSignOfflineIsJournaledAndRefusedWhileTheBrokerRuns() async throws {
+        let dir = try TemporaryDirectory()
+        let maracd = BuiltProducts.path("maracd")
+        let certs = dir.path("certs")
+        let common = ["--certs", certs, "--data", dir.path("data"), "--config", dir.path("config")]
+        #expect(try await Tool.runAsync(maracd, ["init", "--certs", certs]).status == 0)
+        // Disaster recovery: a new admin certificate from a CSR made elsewhere (here by openssl).
+        let req = try await Tool.runAsync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                                      "-keyout", dir.path("new-key.pem"), "-out", dir.path("new.csr"), "-subj", "/CN=admin"])
+        #expect(req.status == 0, "\(req.stderr)")
+        let sign = try await Tool.runAsync(maracd, ["cert", "sign", "--principal", "admin", "--out", dir.path("new.pem")] + common + [dir.path("new.csr")])
+        #expect(sign.status == 0, "\(sign.stdout) \(sign.stderr)")
+        let issued = try Certificate(pemFile: dir.path("new.pem"))
+        #expect(sign.stdout.contains(issued.serial))
+        let verify = try await Tool.runAsync("openssl", ["verify", "-CAfile", "\(certs)/ca.pem", "-purpose", "sslclient", dir.path("new.pem")])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+        let subject = try await Tool.runAsync("openssl", ["x509", "-in", dir.path("new.pem"), "-noout", "-subject"])
+        #expect(subject.stdout.contains("CN = admin") && subject.stdout.contains("O = community-safety"), "\(subject.stdout)")
+
+        // Unknown principal and a weak key are refused by name; nothing is written.
+        let unknown = try await Tool.runAsync(maracd, ["cert", "sign", "--principal", "nobody"] + common + [dir.path("new.csr")])
+        #expect(unknown.status == 1 && unknown.stderr.contains("nobody"), "\(unknown.stderr)")
+        let usage = try await Tool.runAsync(maracd, ["cert", "sign"] + common + [dir.path("new.csr")])
+        #expect(usage.status == 2 && usage.stderr.contains("--principal"))
+
+        let broker = try RunningProcess(maracd, ["serve", "--listen", "127.0.0.1:0"] + common)
+        let port = try #require(broker.listeningPort(), "maracd did not start: \(broker.stderr)")
+        // The new certificate is known to the registry; curl authenticates with it.
+        let curl = try await Tool.runAsync("curl", ["-sS", "--cacert", "\(certs)/ca.pem", "--cert", dir.path("new.pem"),
+                                                    "--key", dir.path("new-key.pem"), "https://127.0.0.1:\(port)/v1/whoami"])
+        #expect(curl.stdout.contains("\"principal\":\"admin\"") && curl.stdout.contains(issued.serial), "\(curl.stdout) \(curl.stderr)")
+        let audit = try await Tool.runAsync("curl", ["-sS", "--cacert", "\(certs)/ca.pem", "--cert", dir.path("new.pem"),
+                                                     "--key", dir.path("new-key.pem"), "https://127.0.0.1:\(port)/v1/audit"])
+        #expect(audit.stdout.contains(issued.serial) && audit.stdout.contains("offline-"), "\(audit.stdout)")
+        // While the broker has the journal open, offline signing is refused.
+        let busy = try await Tool.runAsync(maracd, ["cert", "sign", "--principal", "admin"] + common + [dir.path("new.csr")])
+        #expect(busy.status == 1 && busy.stderr.contains("another process"), "\(busy.stderr)")
+        broker.signal(SIGTERM)
+        #expect(try await offPool { broker.waitForExit() } == 0)
+    }
 }

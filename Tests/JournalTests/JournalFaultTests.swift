@@ -132,3 +132,21 @@ import Glibc
         }
     }
 }
+
+/// One process at a time: a second open of the same directory is refused by name.
+@Suite struct JournalLockTests {
+    @Test func aSecondOpenIsRefusedUntilTheFirstCloses() async throws {
+        try await withTemporaryDirectory { dir in
+            let key = SymmetricKey.generate()
+            let first = try Journal.open(directory: dir, key: key)
+            #expect {
+                try Journal.open(directory: dir, key: key)
+            } throws: { error in
+                (error as? JournalError)?.code == .inUse && "\(error)".contains(dir)
+            }
+            first.close()
+            let second = try Journal.open(directory: dir, key: key)
+            second.close()
+        }
+    }
+}
