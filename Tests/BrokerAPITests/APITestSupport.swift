@@ -81,3 +81,21 @@ struct Cast {
         return response.json
     }
 }
+
+extension BrokerClient {
+    /// Every audit record, following the `next` cursor page by page; also the raw text of every page.
+    func auditTrail() async throws -> (records: [JSONBody], text: String) {
+        var records: [JSONBody] = []
+        var text = ""
+        var after = 0
+        for _ in 0..<1000 {
+            let page = try await json("GET", "/v1/audit?after=\(after)&limit=200")
+            #expect(page.status == 200, "\(page.text)")
+            records += page.json["records"].array
+            text += page.text
+            guard let next = page.json["next"].int, next > after else { break }
+            after = next
+        }
+        return (records, text)
+    }
+}

@@ -147,7 +147,7 @@ import TLS
         let again = try await admin.json("POST", "/v1/credentials/\(spoc.serial)/revoke", ["reason": "twice"])
         #expect(again.status == 409, "\(again.text)")
 
-        let audit = try await admin.json("GET", "/v1/audit?limit=500").json["records"].array
+        let audit = try await admin.auditTrail().records
         let actions = audit.filter { $0["object"].string == spoc.serial }.map { $0["action"].string ?? "" }
         #expect(actions.count == 2, "issuance and revocation audited: \(actions)")
         #expect(audit.contains { $0["object"].string == spoc.serial && $0["reason"].string == "laptop stolen" })
