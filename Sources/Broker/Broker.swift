@@ -39,7 +39,7 @@ public struct Broker: Sendable {
     // MARK: Helpers
 
     func require(_ actor: Actor, _ roles: Set<Role>, to operation: String) -> DomainError? {
-        roles.contains(actor.role) ? nil : .forbidden(operation)
+        roles.contains(actor.role) ? nil : .forbidden(operation, role: actor.role, allowed: roles)
     }
 
     func entry(_ env: Environment, _ actor: Actor?, _ audit: AuditDetail?, _ events: [Event]) -> Entry {

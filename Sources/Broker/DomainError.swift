@@ -93,8 +93,9 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The answer for a role that may not use an operation.
-    static func forbidden(_ operation: String) -> DomainError {
-        DomainError(.forbidden, "your role may not \(operation)")
+    static func forbidden(_ operation: String, role: Role, allowed: Set<Role>) -> DomainError {
+        let who = allowed.map(\.rawValue).sorted().joined(separator: " or ")
+        return DomainError(.forbidden, "role \(role.rawValue) may not \(operation) (\(who) only)")
     }
 
     /// A 422 naming the offending field.

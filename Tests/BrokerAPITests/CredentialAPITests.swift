@@ -199,9 +199,14 @@ import TLS
         let expiring = try await admin.json("GET", "/v1/credentials?expiring=true").json["credentials"].array
         #expect(expiring.map { $0["principal"].string } == ["hal"])
         #expect(expiring.first?["expiresSoon"].bool == true)
-        let tooLong = try await admin.json("POST", "/v1/credentials", ["principal": "hal", "csr": csr, "validityDays": 5000])
+        let shortSerial = try #require(short.json["serial"].string)
+        try await broker.restart()
+        #expect(broker.logLines.all.contains { $0.contains("credential_expiring") && $0.contains(shortSerial) },
+                "certificates close to expiry are logged at start")
+        let restarted = try broker.adminClient()
+        let tooLong = try await restarted.json("POST", "/v1/credentials", ["principal": "hal", "csr": csr, "validityDays": 5000])
         #expect(tooLong.status == 422, "\(tooLong.text)")
-        let badFilter = try await admin.json("GET", "/v1/credentials?status=maybe")
+        let badFilter = try await restarted.json("GET", "/v1/credentials?status=maybe")
         #expect(badFilter.status == 400 && badFilter.json["error"]["message"].string?.contains("status") == true)
     }
 }
