@@ -50,15 +50,17 @@ public enum JSON {
     /// Decodes a request body.
     ///
     /// - Throws: ``JSONBodyError`` (`400 invalid_json`) when the body is empty, is not JSON, or
-    ///   does not have the expected shape; its message names the key path and what was
+    ///   does not have the expected shape, has a key the type does not know (a misspelling
+    ///   must not be ignored), or repeats a key; its message names the key path and what was
     ///   expected, e.g. `"meeting.startsAt" must be a string`.
     public static func decode<T: Decodable>(_ type: T.Type, from body: [UInt8]) throws(JSONBodyError) -> T {
         if body.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
             throw JSONBodyError(message: "request body is empty; expected a JSON object", keyPath: nil)
         }
         let data = Data(body)
+        let value: T
         do {
-            return try makeDecoder().decode(type, from: data)
+            value = try makeDecoder().decode(type, from: data)
         } catch let DecodingError.dataCorrupted(context) where context.codingPath.isEmpty {
             // Foundation reports a number that does not fit (1.5 or 1e30 for an Int) as invalid
             // JSON without a key path; tell the client which of the two it was.
@@ -71,6 +73,8 @@ public enum JSON {
         } catch {
             throw JSONBodyError(message: "request body is not valid JSON", keyPath: nil)
         }
+        if let problem = JSONStrictness.problem(in: body, decoded: value) { throw problem }
+        return value
     }
 
     /// RFC 3339 date-times (`2027-03-23T10:00:00Z`) without Foundation formatters.

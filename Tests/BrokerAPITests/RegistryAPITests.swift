@@ -209,3 +209,26 @@ final class Counter: @unchecked Sendable {
     private var value = 0
     func next() -> Int { lock.withLock { value += 1; return value } }
 }
+
+/// A misspelt key must never be ignored: a dispatch with `releaseAT` or
+/// `field` would otherwise go out at once, or with every entitled field.
+@Suite struct StrictBodyAPITests {
+    @Test func misspeltDispatchKeysAreRefusedAndNothingIsCreated() async throws {
+        let broker = try TestBroker()
+        defer { Task { await broker.stop() } }
+        let cast = try await Cast.make(broker, agencies: ["police"])
+        let meetingID = try #require(try await cast.meeting(at: ResearchFlowAPITests.meetingStart)["id"].string)
+        let caseID = try #require(try await cast.case(meeting: meetingID, fields: ["victim.name": "Jane", "victim.phone": "0770"])["id"].string)
+        for (body, key) in [(["agencies": ["police"], "questions": ["Known?"], "releaseAT": "2027-01-05T10:00:00Z"], "releaseAT"),
+                            (["agencies": ["police"], "questions": ["Known?"], "field": ["victim.name"]], "field")] as [([String: Any], String)] {
+            let response = try await cast.coordinator.client.json("POST", "/v1/cases/\(caseID)/research", body)
+            #expect(response.status == 400 && response.errorCode == "invalid_json", "\(response.text)")
+            #expect(response.json["error"]["message"].string?.contains("unknown key \"\(key)\"") == true, "\(response.text)")
+        }
+        let duplicate = try await cast.coordinator.client.send("POST", "/v1/meetings",
+                                                              body: Array(#"{"title":"A","title":"B","startsAt":"2027-02-11T10:00:00Z"}"#.utf8))
+        #expect(duplicate.status == 400 && duplicate.text.contains("more than once"), "\(duplicate.text)")
+        #expect(try await cast.coordinator.client.json("GET", "/v1/meetings/\(meetingID)/status").json["requests"].array.isEmpty)
+        #expect(try await cast.spocs["police"]!.client.json("GET", "/v1/requests").json["requests"].array.isEmpty)
+    }
+}
