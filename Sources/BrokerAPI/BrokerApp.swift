@@ -15,6 +15,8 @@ public final class BrokerApp: Sendable {
     let core: BrokerCore
     let ca: CertificateAuthority
     private let renewalTimer: DispatchSourceTimerBox
+    /// Every route the API serves, `"METHOD /pattern"`; `docs/openapi.json` must describe exactly these.
+    public let routeTable: [String]
 
     /// Server certificates are checked for renewal this often.
     public static let renewalCheckInterval: DispatchTimeInterval = .seconds(86_400)
@@ -39,6 +41,7 @@ public final class BrokerApp: Sendable {
         let context = try pki.serverContext(minimumVersion: configuration.tlsMinimumVersion, verifier: Self.verifier(core))
         var router = Router<BrokerService.Handler>()
         BrokerRoutes(core: core, ca: ca, configuration: configuration).register(in: &router)
+        routeTable = router.routeTable
         let service = BrokerService(router: router, logger: logger)
         server = HTTPServer(
             configuration: ServerConfiguration(host: configuration.listenHost, port: configuration.listenPort,

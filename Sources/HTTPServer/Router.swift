@@ -26,6 +26,9 @@ public struct Router<Handler: Sendable>: Sendable {
 
     private var nodes: [Node] = [Node()]
 
+    /// Every registered route as `"METHOD /pattern"`, in registration order (for API documentation checks).
+    public private(set) var routeTable: [String] = []
+
     /// Creates an empty router.
     public init() {}
 
@@ -64,6 +67,7 @@ public struct Router<Handler: Sendable>: Sendable {
         }
         precondition(nodes[current].routes[method] == nil, "route \(method) \(pattern) registered twice")
         nodes[current].routes[method] = Route(handler: handler, parameterNames: names)
+        routeTable.append("\(method) \(pattern)")
     }
 
     /// Looks up `method` and `path` (the request's path without query, not percent-decoded).

@@ -62,6 +62,7 @@ import TLS
             Call("POST", "/v1/cases", body: { ["meeting": meetingID, "reference": "MARAC-2027-0099", "fields": ["victim.name": "X"],
                                               "consent": ["status": "obtained"]] }, coordinator: 201),
             Call("GET", "/v1/cases/\(caseID)", coordinator: 200),
+            Call("PUT", "/v1/cases/\(caseID)/consent", body: { ["status": "obtained"] }, coordinator: 200),
             Call("POST", "/v1/cases/\(caseID)/research", body: { ["agencies": ["housing"], "questions": ["Known?"]] }, coordinator: 201),
             Call("GET", "/v1/cases/\(caseID)/returns", coordinator: 200),
             Call("GET", "/v1/requests", spoc: 200),
@@ -71,14 +72,32 @@ import TLS
             Call("POST", "/v1/requests/\(requestID)/extension", body: { ["until": "2027-01-14T09:00:00Z", "reason": "Outage"] }, coordinator: 200),
             Call("GET", "/v1/audit", admin: 200, auditor: 200),
         ]
+        // Every answer, success or refusal, has the shape docs/openapi.json gives it.
+        let document = try OpenAPIDocument.load()
+        let ids = [meetingID, caseID, requestID, spareSerial, "probation", "temp"]
+        func pattern(of path: String) -> String {
+            var pattern = path.split(separator: "?").first.map(String.init) ?? path
+            for id in ids { pattern = pattern.replacingOccurrences(of: "/\(id)", with: id == spareSerial ? "/{serial}" : "/{id}") }
+            return pattern
+        }
+        var exercised: Set<String> = []
         for call in calls {
+            let operation = pattern(of: call.path)
+            exercised.insert("\(call.method) \(operation)")
             for role in ["coordinator", "spoc", "admin", "auditor"] {
                 let response = try await clients[role]!.json(call.method, call.path, try call.body?())
                 let expected = call.expected[role]!
                 #expect(response.status == expected, "\(role) \(call.method) \(call.path): \(response.status) \(response.text)")
                 if expected == 403 { #expect(response.errorCode == "forbidden", "\(role) \(call.method) \(call.path): \(response.text)") }
+                if expected < 300 { #expect(document.documents(method: call.method, pattern: operation, status: response.status), "\(call.method) \(operation) \(response.status) undocumented") }
+                guard call.path != "/v1/crl" else { continue }
+                let schema = try #require(document.responseSchema(method: call.method, pattern: operation, status: response.status),
+                                          "\(call.method) \(operation) has no documented answer")
+                let problems = document.violations(of: response.json.value, against: schema)
+                #expect(problems.isEmpty, "\(role) \(call.method) \(operation): \(problems)")
             }
         }
+        #expect(exercised == Set(broker.app.routeTable), "the matrix calls every route: missing \(Set(broker.app.routeTable).subtracting(exercised))")
         // Refusals name the role; an admin never receives case content.
         let adminCase = try await cast.admin.json("GET", "/v1/cases/\(caseID)")
         #expect(!adminCase.text.contains("Jane Doe") && adminCase.json["error"]["message"].string == "role admin may not read cases (coordinator only)", "\(adminCase.text)")
@@ -230,5 +249,17 @@ final class Counter: @unchecked Sendable {
         #expect(duplicate.status == 400 && duplicate.text.contains("more than once"), "\(duplicate.text)")
         #expect(try await cast.coordinator.client.json("GET", "/v1/meetings/\(meetingID)/status").json["requests"].array.isEmpty)
         #expect(try await cast.spocs["police"]!.client.json("GET", "/v1/requests").json["requests"].array.isEmpty)
+    }
+}
+
+/// `docs/openapi.json` describes exactly the routes the server has.
+@Suite struct OpenAPITests {
+    @Test func theDocumentDescribesEveryRouteAndNoOther() async throws {
+        let broker = try TestBroker()
+        defer { Task { await broker.stop() } }
+        let document = try OpenAPIDocument.load()
+        #expect(document.root["openapi"] as? String == "3.1.0")
+        #expect(document.operations == Set(broker.app.routeTable),
+                "undocumented: \(Set(broker.app.routeTable).subtracting(document.operations)); documented but absent: \(document.operations.subtracting(broker.app.routeTable))")
     }
 }
