@@ -20,193 +20,193 @@ import TLS
     }
 
     @Test func opensslCSRIsSignedWithTheRegistrySubjectAndCurlAuthenticatesWithIt() async throws {
-        let broker = try TestBroker()
-        defer { Task { await broker.stop() } }
-        let admin = try broker.adminClient()
-        let dir = broker.directory
-        try await Self.addPrincipal(admin, "alice", agency: "police")
-        // The CSR asks for nothing but a CN; the issued subject comes from the registry.
-        let csr = try await Self.opensslCSR(dir, name: "alice", key: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], subject: "/CN=alice")
-        let issued = try await admin.json("POST", "/v1/credentials", ["principal": "alice", "csr": csr])
-        #expect(issued.status == 201, "\(issued.text)")
-        let body = issued.json
-        #expect(body.keys.isSuperset(of: ["serial", "certificate", "notAfter", "caCertificate"]))
-        let serial = try #require(body["serial"].string)
-        #expect(serial.range(of: "^[0-9A-F]{32}$", options: .regularExpression) != nil, "128-bit serial as upper-case hex: \(serial)")
-        try Data(try #require(body["certificate"].string).utf8).write(to: URL(fileURLWithPath: dir.path("alice.pem")))
-        try Data(try #require(body["caCertificate"].string).utf8).write(to: URL(fileURLWithPath: dir.path("ca-answer.pem")))
+        try await withTestBroker { broker in
+            let admin = try broker.adminClient()
+            let dir = broker.directory
+            try await Self.addPrincipal(admin, "alice", agency: "police")
+            // The CSR asks for nothing but a CN; the issued subject comes from the registry.
+            let csr = try await Self.opensslCSR(dir, name: "alice", key: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], subject: "/CN=alice")
+            let issued = try await admin.json("POST", "/v1/credentials", ["principal": "alice", "csr": csr])
+            #expect(issued.status == 201, "\(issued.text)")
+            let body = issued.json
+            #expect(body.keys.isSuperset(of: ["serial", "certificate", "notAfter", "caCertificate"]))
+            let serial = try #require(body["serial"].string)
+            #expect(serial.range(of: "^[0-9A-F]{32}$", options: .regularExpression) != nil, "128-bit serial as upper-case hex: \(serial)")
+            try Data(try #require(body["certificate"].string).utf8).write(to: URL(fileURLWithPath: dir.path("alice.pem")))
+            try Data(try #require(body["caCertificate"].string).utf8).write(to: URL(fileURLWithPath: dir.path("ca-answer.pem")))
 
-        let verify = try await Tool.runAsync("openssl", ["verify", "-CAfile", broker.pki.caCertificatePath, "-purpose", "sslclient", dir.path("alice.pem")])
-        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
-        let text = try await Tool.runAsync("openssl", ["x509", "-in", dir.path("alice.pem"), "-noout", "-subject", "-ext", "extendedKeyUsage,keyUsage"])
-        #expect(text.stdout.contains("CN = alice") && text.stdout.contains("O = police"), "\(text.stdout)")
-        #expect(text.stdout.contains("TLS Web Client Authentication") && text.stdout.contains("Digital Signature"))
-        #expect(try String(contentsOfFile: dir.path("ca-answer.pem"), encoding: .utf8) == String(contentsOfFile: broker.pki.caCertificatePath, encoding: .utf8))
+            let verify = try await Tool.runAsync("openssl", ["verify", "-CAfile", broker.pki.caCertificatePath, "-purpose", "sslclient", dir.path("alice.pem")])
+            #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+            let text = try await Tool.runAsync("openssl", ["x509", "-in", dir.path("alice.pem"), "-noout", "-subject", "-ext", "extendedKeyUsage,keyUsage"])
+            #expect(text.stdout.contains("CN = alice") && text.stdout.contains("O = police"), "\(text.stdout)")
+            #expect(text.stdout.contains("TLS Web Client Authentication") && text.stdout.contains("Digital Signature"))
+            #expect(try String(contentsOfFile: dir.path("ca-answer.pem"), encoding: .utf8) == String(contentsOfFile: broker.pki.caCertificatePath, encoding: .utf8))
 
-        let curl = try await Tool.runAsync("curl", ["-sS", "--cacert", broker.pki.caCertificatePath, "--cert", dir.path("alice.pem"),
-                                                    "--key", dir.path("alice-key.pem"), "\(broker.url)/v1/whoami"])
-        #expect(curl.status == 0, "\(curl.stderr)")
-        let whoami = JSONBody(value: try? JSONSerialization.jsonObject(with: Data(curl.stdout.utf8)))
-        #expect(whoami["principal"].string == "alice")
-        #expect(whoami["agency"].string == "police")
-        #expect(whoami["role"].string == "spoc")
-        #expect(whoami["certificate"]["serial"].string == serial)
-        #expect((whoami["certificate"]["daysToExpiry"].int ?? 0) >= 364)
+            let curl = try await Tool.runAsync("curl", ["-sS", "--cacert", broker.pki.caCertificatePath, "--cert", dir.path("alice.pem"),
+                                                        "--key", dir.path("alice-key.pem"), "\(broker.url)/v1/whoami"])
+            #expect(curl.status == 0, "\(curl.stderr)")
+            let whoami = JSONBody(value: try? JSONSerialization.jsonObject(with: Data(curl.stdout.utf8)))
+            #expect(whoami["principal"].string == "alice")
+            #expect(whoami["agency"].string == "police")
+            #expect(whoami["role"].string == "spoc")
+            #expect(whoami["certificate"]["serial"].string == serial)
+            #expect((whoami["certificate"]["daysToExpiry"].int ?? 0) >= 364)
 
-        // RSA 2048 and ECDSA P-384 are accepted too.
-        try await Self.addPrincipal(admin, "bob", agency: "housing")
-        let rsa = try await Self.opensslCSR(dir, name: "bob", key: ["-newkey", "rsa:2048"], subject: "/CN=bob/O=housing")
-        #expect(try await admin.json("POST", "/v1/credentials", ["principal": "bob", "csr": rsa]).status == 201)
-        let p384 = try await Self.opensslCSR(dir, name: "bob2", key: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"], subject: "/CN=bob")
-        #expect(try await admin.json("POST", "/v1/credentials", ["principal": "bob", "csr": p384]).status == 201)
-        let list = try await admin.json("GET", "/v1/credentials?principal=bob")
-        #expect(list.json["credentials"].array.count == 2, "rotation: a principal may hold two certificates at once")
+            // RSA 2048 and ECDSA P-384 are accepted too.
+            try await Self.addPrincipal(admin, "bob", agency: "housing")
+            let rsa = try await Self.opensslCSR(dir, name: "bob", key: ["-newkey", "rsa:2048"], subject: "/CN=bob/O=housing")
+            #expect(try await admin.json("POST", "/v1/credentials", ["principal": "bob", "csr": rsa]).status == 201)
+            let p384 = try await Self.opensslCSR(dir, name: "bob2", key: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"], subject: "/CN=bob")
+            #expect(try await admin.json("POST", "/v1/credentials", ["principal": "bob", "csr": p384]).status == 201)
+            let list = try await admin.json("GET", "/v1/credentials?principal=bob")
+            #expect(list.json["credentials"].array.count == 2, "rotation: a principal may hold two certificates at once")
+        }
     }
 
     @Test func badCSRsAreRefusedByNameAndNothingIsIssued() async throws {
-        let broker = try TestBroker()
-        defer { Task { await broker.stop() } }
-        let admin = try broker.adminClient()
-        let dir = broker.directory
-        try await Self.addPrincipal(admin, "carol", agency: "police")
-        let before = try await admin.json("GET", "/v1/credentials").json["credentials"].array.count
+        try await withTestBroker { broker in
+            let admin = try broker.adminClient()
+            let dir = broker.directory
+            try await Self.addPrincipal(admin, "carol", agency: "police")
+            let before = try await admin.json("GET", "/v1/credentials").json["credentials"].array.count
 
-        let weak = try await Self.opensslCSR(dir, name: "weak", key: ["-newkey", "rsa:1024"], subject: "/CN=carol")
-        let weakAnswer = try await admin.json("POST", "/v1/credentials", ["principal": "carol", "csr": weak])
-        #expect(weakAnswer.status == 422 && weakAnswer.errorCode == "weak_key", "\(weakAnswer.text)")
-        #expect(weakAnswer.json["error"]["message"].string?.contains("1024") == true, "\(weakAnswer.text)")
+            let weak = try await Self.opensslCSR(dir, name: "weak", key: ["-newkey", "rsa:1024"], subject: "/CN=carol")
+            let weakAnswer = try await admin.json("POST", "/v1/credentials", ["principal": "carol", "csr": weak])
+            #expect(weakAnswer.status == 422 && weakAnswer.errorCode == "weak_key", "\(weakAnswer.text)")
+            #expect(weakAnswer.json["error"]["message"].string?.contains("1024") == true, "\(weakAnswer.text)")
 
-        let otherAgency = try await Self.opensslCSR(dir, name: "other", key: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
-                                                    subject: "/CN=carol/O=housing")
-        let mismatch = try await admin.json("POST", "/v1/credentials", ["principal": "carol", "csr": otherAgency])
-        #expect(mismatch.status == 422 && mismatch.errorCode == "subject_mismatch", "\(mismatch.text)")
-        #expect(mismatch.json["error"]["message"].string?.contains("housing") == true)
+            let otherAgency = try await Self.opensslCSR(dir, name: "other", key: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+                                                        subject: "/CN=carol/O=housing")
+            let mismatch = try await admin.json("POST", "/v1/credentials", ["principal": "carol", "csr": otherAgency])
+            #expect(mismatch.status == 422 && mismatch.errorCode == "subject_mismatch", "\(mismatch.text)")
+            #expect(mismatch.json["error"]["message"].string?.contains("housing") == true)
 
-        // Flip one byte of the signature (the DER's last byte) and re-armour it.
-        let good = try await Self.opensslCSR(dir, name: "good", key: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], subject: "/CN=carol")
-        let base64 = good.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
-        var der = try #require(Data(base64Encoded: base64))
-        der[der.count - 1] ^= 0x01
-        let broken = "-----BEGIN CERTIFICATE REQUEST-----\n" + der.base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
-            + "\n-----END CERTIFICATE REQUEST-----\n"
-        let brokenAnswer = try await admin.json("POST", "/v1/credentials", ["principal": "carol", "csr": broken])
-        #expect(brokenAnswer.status == 422 && brokenAnswer.errorCode == "invalid_csr", "\(brokenAnswer.text)")
+            // Flip one byte of the signature (the DER's last byte) and re-armour it.
+            let good = try await Self.opensslCSR(dir, name: "good", key: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], subject: "/CN=carol")
+            let base64 = good.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+            var der = try #require(Data(base64Encoded: base64))
+            der[der.count - 1] ^= 0x01
+            let broken = "-----BEGIN CERTIFICATE REQUEST-----\n" + der.base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
+                + "\n-----END CERTIFICATE REQUEST-----\n"
+            let brokenAnswer = try await admin.json("POST", "/v1/credentials", ["principal": "carol", "csr": broken])
+            #expect(brokenAnswer.status == 422 && brokenAnswer.errorCode == "invalid_csr", "\(brokenAnswer.text)")
 
-        let garbage = try await admin.json("POST", "/v1/credentials", ["principal": "carol", "csr": "hello"])
-        #expect(garbage.status == 422 && garbage.errorCode == "invalid_csr")
-        let nobody = try await admin.json("POST", "/v1/credentials", ["principal": "nobody", "csr": good])
-        #expect(nobody.status == 404, "\(nobody.text)")
-        let noCSR = try await admin.json("POST", "/v1/credentials", ["principal": "carol"])
-        #expect(noCSR.status == 400 || noCSR.status == 422, "\(noCSR.text)")
-        #expect(noCSR.json["error"]["message"].string?.contains("csr") == true, "\(noCSR.text)")
+            let garbage = try await admin.json("POST", "/v1/credentials", ["principal": "carol", "csr": "hello"])
+            #expect(garbage.status == 422 && garbage.errorCode == "invalid_csr")
+            let nobody = try await admin.json("POST", "/v1/credentials", ["principal": "nobody", "csr": good])
+            #expect(nobody.status == 404, "\(nobody.text)")
+            let noCSR = try await admin.json("POST", "/v1/credentials", ["principal": "carol"])
+            #expect(noCSR.status == 400 || noCSR.status == 422, "\(noCSR.text)")
+            #expect(noCSR.json["error"]["message"].string?.contains("csr") == true, "\(noCSR.text)")
 
-        #expect(try await admin.json("GET", "/v1/credentials").json["credentials"].array.count == before)
+            #expect(try await admin.json("GET", "/v1/credentials").json["credentials"].array.count == before)
+        }
     }
 
     @Test func revocationClosesAnOpenConnectionRefusesNewHandshakesAndAppearsInTheCRL() async throws {
-        let broker = try TestBroker()
-        defer { Task { await broker.stop() } }
-        let admin = try broker.adminClient()
-        let spoc = try await broker.enrol("dave", agency: "police", role: "spoc", admin: admin)
-        #expect(try await spoc.client.json("GET", "/v1/whoami").status == 200)   // keep-alive connection now open
+        try await withTestBroker { broker in
+            let admin = try broker.adminClient()
+            let spoc = try await broker.enrol("dave", agency: "police", role: "spoc", admin: admin)
+            #expect(try await spoc.client.json("GET", "/v1/whoami").status == 200)   // keep-alive connection now open
 
-        let revoke = try await admin.json("POST", "/v1/credentials/\(spoc.serial)/revoke", ["reason": "laptop stolen"])
-        #expect(revoke.status == 200, "\(revoke.text)")
-        #expect(revoke.json["status"].string == "revoked")
-        #expect(revoke.json["revokedAt"].exists)
+            let revoke = try await admin.json("POST", "/v1/credentials/\(spoc.serial)/revoke", ["reason": "laptop stolen"])
+            #expect(revoke.status == 200, "\(revoke.text)")
+            #expect(revoke.json["status"].string == "revoked")
+            #expect(revoke.json["revokedAt"].exists)
 
-        // The open connection: 403 credential_revoked, then closed.
-        let next = try await spoc.client.json("GET", "/v1/whoami")
-        #expect(next.status == 403 && next.errorCode == "credential_revoked", "\(next.text)")
-        #expect(next.header("Connection")?.lowercased() == "close")
-        // A new handshake with the same certificate fails.
-        await #expect(throws: ClientError.self) { _ = try await spoc.client.json("GET", "/v1/whoami") }
-        let curl = try await Tool.runAsync("curl", ["-sS", "--cacert", broker.pki.caCertificatePath, "--cert", spoc.certificatePath,
-                                                    "--key", spoc.keyPath, "\(broker.url)/v1/whoami"])
-        #expect(curl.status != 0, "curl must fail the handshake: \(curl.stdout)")
+            // The open connection: 403 credential_revoked, then closed.
+            let next = try await spoc.client.json("GET", "/v1/whoami")
+            #expect(next.status == 403 && next.errorCode == "credential_revoked", "\(next.text)")
+            #expect(next.header("Connection")?.lowercased() == "close")
+            // A new handshake with the same certificate fails.
+            await #expect(throws: ClientError.self) { _ = try await spoc.client.json("GET", "/v1/whoami") }
+            let curl = try await Tool.runAsync("curl", ["-sS", "--cacert", broker.pki.caCertificatePath, "--cert", spoc.certificatePath,
+                                                        "--key", spoc.keyPath, "\(broker.url)/v1/whoami"])
+            #expect(curl.status != 0, "curl must fail the handshake: \(curl.stdout)")
 
-        // The CRL: signed by the CA, lists the serial, and openssl verify -crl_check says revoked.
-        let crl = try await admin.send("GET", "/v1/crl")
-        #expect(crl.status == 200)
-        let crlPath = try broker.directory.write("crl.pem", crl.body, mode: 0o644)
-        let check = try await Tool.runAsync("openssl", ["crl", "-in", crlPath, "-CAfile", broker.pki.caCertificatePath, "-noout", "-text"])
-        #expect(check.status == 0 && check.stderr.contains("verify OK"), "\(check.stderr)")
-        #expect(check.stdout.contains(spoc.serial), "\(check.stdout)")
-        let verify = try await Tool.runAsync("openssl", ["verify", "-crl_check", "-CAfile", broker.pki.caCertificatePath,
-                                                         "-CRLfile", crlPath, spoc.certificatePath])
-        #expect(verify.status != 0 && (verify.stdout + verify.stderr).contains("revoked"), "\(verify.stdout) \(verify.stderr)")
-        // A certificate that is not revoked still verifies against the same CRL.
-        let other = try await broker.enrol("erin", agency: "police", role: "spoc", admin: admin)
-        let fine = try await Tool.runAsync("openssl", ["verify", "-crl_check", "-CAfile", broker.pki.caCertificatePath,
-                                                       "-CRLfile", crlPath, other.certificatePath])
-        #expect(fine.status == 0, "\(fine.stdout) \(fine.stderr)")
+            // The CRL: signed by the CA, lists the serial, and openssl verify -crl_check says revoked.
+            let crl = try await admin.send("GET", "/v1/crl")
+            #expect(crl.status == 200)
+            let crlPath = try broker.directory.write("crl.pem", crl.body, mode: 0o644)
+            let check = try await Tool.runAsync("openssl", ["crl", "-in", crlPath, "-CAfile", broker.pki.caCertificatePath, "-noout", "-text"])
+            #expect(check.status == 0 && check.stderr.contains("verify OK"), "\(check.stderr)")
+            #expect(check.stdout.contains(spoc.serial), "\(check.stdout)")
+            let verify = try await Tool.runAsync("openssl", ["verify", "-crl_check", "-CAfile", broker.pki.caCertificatePath,
+                                                             "-CRLfile", crlPath, spoc.certificatePath])
+            #expect(verify.status != 0 && (verify.stdout + verify.stderr).contains("revoked"), "\(verify.stdout) \(verify.stderr)")
+            // A certificate that is not revoked still verifies against the same CRL.
+            let other = try await broker.enrol("erin", agency: "police", role: "spoc", admin: admin)
+            let fine = try await Tool.runAsync("openssl", ["verify", "-crl_check", "-CAfile", broker.pki.caCertificatePath,
+                                                           "-CRLfile", crlPath, other.certificatePath])
+            #expect(fine.status == 0, "\(fine.stdout) \(fine.stderr)")
 
-        let revoked = try await admin.json("GET", "/v1/credentials?status=revoked")
-        #expect(revoked.json["credentials"].array.map { $0["serial"].string } == [spoc.serial])
-        #expect(revoked.json["credentials"][0]["reason"].string == "laptop stolen")
-        let again = try await admin.json("POST", "/v1/credentials/\(spoc.serial)/revoke", ["reason": "twice"])
-        #expect(again.status == 409, "\(again.text)")
+            let revoked = try await admin.json("GET", "/v1/credentials?status=revoked")
+            #expect(revoked.json["credentials"].array.map { $0["serial"].string } == [spoc.serial])
+            #expect(revoked.json["credentials"][0]["reason"].string == "laptop stolen")
+            let again = try await admin.json("POST", "/v1/credentials/\(spoc.serial)/revoke", ["reason": "twice"])
+            #expect(again.status == 409, "\(again.text)")
 
-        let audit = try await admin.auditTrail().records
-        let actions = audit.filter { $0["object"].string == spoc.serial }.map { $0["action"].string ?? "" }
-        #expect(actions.count == 2, "issuance and revocation audited: \(actions)")
-        #expect(audit.contains { $0["object"].string == spoc.serial && $0["reason"].string == "laptop stolen" })
+            let audit = try await admin.auditTrail().records
+            let actions = audit.filter { $0["object"].string == spoc.serial }.map { $0["action"].string ?? "" }
+            #expect(actions.count == 2, "issuance and revocation audited: \(actions)")
+            #expect(audit.contains { $0["object"].string == spoc.serial && $0["reason"].string == "laptop stolen" })
+        }
     }
 
     @Test func disablingThePrincipalOrAgencyRefusesItsOpenConnections() async throws {
-        let broker = try TestBroker()
-        defer { Task { await broker.stop() } }
-        let admin = try broker.adminClient()
-        let frank = try await broker.enrol("frank", agency: "housing", role: "spoc", admin: admin)
-        let gina = try await broker.enrol("gina", agency: "probation", role: "spoc", admin: admin)
-        #expect(try await frank.client.json("GET", "/v1/whoami").status == 200)
-        #expect(try await gina.client.json("GET", "/v1/whoami").status == 200)
+        try await withTestBroker { broker in
+            let admin = try broker.adminClient()
+            let frank = try await broker.enrol("frank", agency: "housing", role: "spoc", admin: admin)
+            let gina = try await broker.enrol("gina", agency: "probation", role: "spoc", admin: admin)
+            #expect(try await frank.client.json("GET", "/v1/whoami").status == 200)
+            #expect(try await gina.client.json("GET", "/v1/whoami").status == 200)
 
-        #expect(try await admin.json("PATCH", "/v1/principals/frank", ["active": false]).status == 200)
-        let frankNext = try await frank.client.json("GET", "/v1/whoami")
-        #expect(frankNext.status == 403 && frankNext.errorCode == "principal_disabled", "\(frankNext.text)")
-        await #expect(throws: ClientError.self) { _ = try await frank.client.json("GET", "/v1/whoami") }
+            #expect(try await admin.json("PATCH", "/v1/principals/frank", ["active": false]).status == 200)
+            let frankNext = try await frank.client.json("GET", "/v1/whoami")
+            #expect(frankNext.status == 403 && frankNext.errorCode == "principal_disabled", "\(frankNext.text)")
+            await #expect(throws: ClientError.self) { _ = try await frank.client.json("GET", "/v1/whoami") }
 
-        #expect(try await admin.json("PATCH", "/v1/agencies/probation", ["active": false]).status == 200)
-        let ginaNext = try await gina.client.json("GET", "/v1/whoami")
-        #expect(ginaNext.status == 403 && ginaNext.errorCode == "agency_inactive", "\(ginaNext.text)")
+            #expect(try await admin.json("PATCH", "/v1/agencies/probation", ["active": false]).status == 200)
+            let ginaNext = try await gina.client.json("GET", "/v1/whoami")
+            #expect(ginaNext.status == 403 && ginaNext.errorCode == "agency_inactive", "\(ginaNext.text)")
 
-        // Re-enabled, the same certificate works again on a new connection.
-        #expect(try await admin.json("PATCH", "/v1/principals/frank", ["active": true]).status == 200)
-        #expect(try await frank.client.json("GET", "/v1/whoami").status == 200)
+            // Re-enabled, the same certificate works again on a new connection.
+            #expect(try await admin.json("PATCH", "/v1/principals/frank", ["active": true]).status == 200)
+            #expect(try await frank.client.json("GET", "/v1/whoami").status == 200)
+        }
     }
 
     @Test func separationOfDutiesAndExpiryFlags() async throws {
-        let broker = try TestBroker()
-        defer { Task { await broker.stop() } }
-        let admin = try broker.adminClient()
-        let coordinator = try await broker.enrol("coord", agency: "community-safety", role: "coordinator", admin: admin)
-        let auditor = try await broker.enrol("audrey", agency: "community-safety", role: "auditor", admin: admin)
-        try await Self.addPrincipal(admin, "hal", agency: "police")
-        let key = try PrivateKey.generateECDSA()
-        let csr = String(decoding: try CertificateSigningRequest.create(key: key, commonName: "hal", organization: "police").pemBytes, as: UTF8.self)
+        try await withTestBroker { broker in
+            let admin = try broker.adminClient()
+            let coordinator = try await broker.enrol("coord", agency: "community-safety", role: "coordinator", admin: admin)
+            let auditor = try await broker.enrol("audrey", agency: "community-safety", role: "auditor", admin: admin)
+            try await Self.addPrincipal(admin, "hal", agency: "police")
+            let key = try PrivateKey.generateECDSA()
+            let csr = String(decoding: try CertificateSigningRequest.create(key: key, commonName: "hal", organization: "police").pemBytes, as: UTF8.self)
 
-        for client in [coordinator.client, auditor.client] {
-            let issue = try await client.json("POST", "/v1/credentials", ["principal": "hal", "csr": csr])
-            #expect(issue.status == 403 && issue.errorCode == "forbidden", "\(issue.text)")
-            #expect(try await client.json("GET", "/v1/credentials").status == 403)
-            #expect(try await client.json("POST", "/v1/credentials/\(coordinator.serial)/revoke", ["reason": "x"]).status == 403)
+            for client in [coordinator.client, auditor.client] {
+                let issue = try await client.json("POST", "/v1/credentials", ["principal": "hal", "csr": csr])
+                #expect(issue.status == 403 && issue.errorCode == "forbidden", "\(issue.text)")
+                #expect(try await client.json("GET", "/v1/credentials").status == 403)
+                #expect(try await client.json("POST", "/v1/credentials/\(coordinator.serial)/revoke", ["reason": "x"]).status == 403)
+            }
+            #expect(try await auditor.client.json("GET", "/v1/audit").status == 200)
+            // Short validity is flagged as expiring, in the list and by the filter.
+            let short = try await admin.json("POST", "/v1/credentials", ["principal": "hal", "csr": csr, "validityDays": 10])
+            #expect(short.status == 201, "\(short.text)")
+            let expiring = try await admin.json("GET", "/v1/credentials?expiring=true").json["credentials"].array
+            #expect(expiring.map { $0["principal"].string } == ["hal"])
+            #expect(expiring.first?["expiresSoon"].bool == true)
+            let shortSerial = try #require(short.json["serial"].string)
+            try await broker.restart()
+            #expect(broker.logLines.all.contains { $0.contains("credential_expiring") && $0.contains(shortSerial) },
+                    "certificates close to expiry are logged at start")
+            let restarted = try broker.adminClient()
+            let tooLong = try await restarted.json("POST", "/v1/credentials", ["principal": "hal", "csr": csr, "validityDays": 5000])
+            #expect(tooLong.status == 422, "\(tooLong.text)")
+            let badFilter = try await restarted.json("GET", "/v1/credentials?status=maybe")
+            #expect(badFilter.status == 400 && badFilter.json["error"]["message"].string?.contains("status") == true)
         }
-        #expect(try await auditor.client.json("GET", "/v1/audit").status == 200)
-        // Short validity is flagged as expiring, in the list and by the filter.
-        let short = try await admin.json("POST", "/v1/credentials", ["principal": "hal", "csr": csr, "validityDays": 10])
-        #expect(short.status == 201, "\(short.text)")
-        let expiring = try await admin.json("GET", "/v1/credentials?expiring=true").json["credentials"].array
-        #expect(expiring.map { $0["principal"].string } == ["hal"])
-        #expect(expiring.first?["expiresSoon"].bool == true)
-        let shortSerial = try #require(short.json["serial"].string)
-        try await broker.restart()
-        #expect(broker.logLines.all.contains { $0.contains("credential_expiring") && $0.contains(shortSerial) },
-                "certificates close to expiry are logged at start")
-        let restarted = try broker.adminClient()
-        let tooLong = try await restarted.json("POST", "/v1/credentials", ["principal": "hal", "csr": csr, "validityDays": 5000])
-        #expect(tooLong.status == 422, "\(tooLong.text)")
-        let badFilter = try await restarted.json("GET", "/v1/credentials?status=maybe")
-        #expect(badFilter.status == 400 && badFilter.json["error"]["message"].string?.contains("status") == true)
     }
 }

@@ -106,3 +106,15 @@ public struct Enrolled: Sendable {
     public let keyPath: String
     public let client: BrokerClient
 }
+
+/// Runs `body` against a fresh broker and stops it on every path, thrown errors included.
+public func withTestBroker(now: Date = Date(), _ body: (TestBroker) async throws -> Void) async throws {
+    let broker = try TestBroker(now: now)
+    do {
+        try await body(broker)
+    } catch {
+        await broker.stop()
+        throw error
+    }
+    await broker.stop()
+}
