@@ -73,11 +73,15 @@ public final class BrokerApp: Sendable {
 
     /// The handshake check: only certificates the registry knows, unrevoked,
     /// of an enabled principal in an active agency, complete a handshake.
+    /// A refusal is logged with the certificate's serial and subject, so an administrator can see who was turned away.
     static func verifier(_ core: BrokerCore) -> @Sendable (PeerCertificate) -> PeerRefusal? {
         { peer in
             switch core.identify(serial: peer.serial) {
             case .success: return nil
-            case .failure(let error): return error.code == .credentialRevoked ? .revoked : .unknown
+            case .failure(let error):
+                core.logger.log("certificate_refused", ["serial": peer.serial, "subject": peer.subject, "code": error.code.rawValue,
+                                                        "reason": error.message])
+                return error.code == .credentialRevoked ? .revoked : .unknown
             }
         }
     }

@@ -209,4 +209,27 @@ import TLS
             #expect(badFilter.status == 400 && badFilter.json["error"]["message"].string?.contains("status") == true)
         }
     }
+
+    @Test func aCertificateFromOurCANotInTheRegistryIsRefusedInTheHandshake() async throws {
+        try await withTestBroker { broker in
+            // Signed by the broker's own CA, with the right usage, but never registered: a subject saying
+            // CN=admin proves nothing, the registry decides.
+            let ca = try broker.pki.loadCA()
+            let key = try PrivateKey.generateECDSA()
+            let ghost = try ca.issue(for: key, commonName: "admin", organization: "community-safety", usage: .client,
+                                     notBefore: Date().addingTimeInterval(-60), notAfter: Date().addingTimeInterval(86_400))
+            let certPath = try broker.directory.write("ghost.pem", ghost.pemBytes, mode: 0o644)
+            let keyPath = try broker.directory.write("ghost-key.pem", try key.pemBytes())
+            let curl = try await Tool.runAsync("curl", ["-sS", "--cacert", broker.pki.caCertificatePath, "--cert", certPath, "--key", keyPath,
+                                                        "\(broker.url)/v1/whoami"])
+            #expect(curl.status != 0 && !curl.stdout.contains("admin"), "\(curl.stdout)")
+            let client = try BrokerClient(host: "127.0.0.1", port: broker.port, identity: ClientIdentity(
+                certificate: ghost, privateKey: key, trustRoots: [ca.certificate]))
+            await #expect(throws: ClientError.self) { _ = try await client.json("GET", "/v1/whoami") }
+            #expect(broker.logLines.all.contains { $0.contains(ghost.serial) }, "the refused handshake is logged with the serial")
+            // The broker keeps serving registered callers.
+            #expect(try await broker.adminClient().json("GET", "/v1/whoami").status == 200)
+        }
+    }
 }
+
