@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "JournalTests", dependencies: ["Journal", "TLS"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "BrokerAPITests", dependencies: ["BrokerAPI", "MaracClient", "TLS", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "TestSupport", "BrokerAPI", "HTTPServer"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TLS"]),
     ],
     swiftLanguageModes: [.v6]

@@ -27,13 +27,16 @@ final class PollLoop {
     let workload: Workload
     private var slots: [Int]
     private var connections: [BenchConnection] = []
-    private var queued: [Int]
+    /// Slots waiting for a connection, with the earliest time to try (a failed connection
+    /// waits a little, so a server that is down is not hammered).
+    private var queued: [(slot: Int, notBefore: Double)]
+    static let retryDelay = 0.05
     /// Connects that may be in progress at once (a server's accept backlog is finite).
     let maxConnecting: Int
 
     init(slots: [Int], target: SocketTarget, context: TLSContext, workload: Workload, maxConnecting: Int = 32) {
         self.slots = slots
-        self.queued = slots.reversed()
+        self.queued = slots.reversed().map { ($0, 0) }
         self.target = target
         self.context = context
         self.workload = workload
@@ -73,13 +76,14 @@ final class PollLoop {
     private func openQueued(now: Double) {
         guard !queued.isEmpty else { return }
         var budget = maxConnecting - connectingCount
-        while budget > 0, let slot = queued.popLast() {
+        while budget > 0, let (slot, notBefore) = queued.last, notBefore <= now {
+            queued.removeLast()
             do {
                 connections.append(try BenchConnection(slot: slot, address: target, context: context))
                 budget -= 1
             } catch {
                 workload.failed(slot: slot, error: error, at: now)
-                if workload.shouldReconnect(slot: slot, now: now) { queued.insert(slot, at: 0) }
+                if workload.shouldReconnect(slot: slot, now: now) { queued.insert((slot, now + Self.retryDelay), at: 0) }
             }
         }
     }
@@ -104,15 +108,19 @@ final class PollLoop {
             let now = monotonicNow()
             connection.close()
             workload.failed(slot: connection.slot, error: error, at: now)
+            failedSlots.insert(connection.slot)
             return false
         }
     }
+
+    private var failedSlots: Set<Int> = []
 
     private func reap() {
         let now = monotonicNow()
         connections.removeAll { connection in
             guard connection.phase == .closed else { return false }
-            if workload.shouldReconnect(slot: connection.slot, now: now) { queued.insert(connection.slot, at: 0) }
+            let delay = failedSlots.remove(connection.slot) == nil ? 0 : Self.retryDelay
+            if workload.shouldReconnect(slot: connection.slot, now: now) { queued.insert((connection.slot, now + delay), at: 0) }
             return true
         }
     }

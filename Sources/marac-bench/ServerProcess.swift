@@ -30,7 +30,8 @@ enum ServerProcess {
 }
 
 /// The figures of one run: printed one per line and merged into a JSON file.
-final class Report {
+/// Used from the main thread only; Sendable so that `Load` can be captured by loop closures.
+final class Report: @unchecked Sendable {
     private(set) var figures: [(String, Double, String)] = []
     let label: String
 

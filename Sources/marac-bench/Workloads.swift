@@ -51,6 +51,8 @@ final class RepeatWorkload: Workload {
     let windowEnd: Double
     let tally: Tally
     let oneRequestPerConnection: Bool
+    /// Sees every response, in or out of the window (the crash test logs acknowledgements).
+    var observe: ((_ slot: Int, _ status: Int, _ body: [UInt8]) -> Void)?
     private var answered: Set<Int> = []
     private var sentBySlot: [Int: Int] = [:]
 
@@ -72,6 +74,7 @@ final class RepeatWorkload: Workload {
 
     func completed(slot: Int, status: Int, body: [UInt8], latency: Double, at: Double) {
         if oneRequestPerConnection { answered.insert(slot) }
+        observe?(slot, status, body)
         guard at >= windowStart, at < windowEnd else { return }
         tally.response(status: status, body: body, latency: latency, slot: slot, at: at)
     }

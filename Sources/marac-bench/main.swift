@@ -8,6 +8,8 @@
 //   marac-bench submit    --url U --ca CA --dir DIR [--writers 1,64]
 //   marac-bench longpoll  --url U --ca CA --dir DIR [--waiters 10000]
 //   marac-bench fsync     --dir DIR
+//   marac-bench crash-load  --url U --ca CA --dir DIR --acks FILE [--writers 8]   (scripts/crash-test.sh)
+//   marac-bench verify-acks --url U --ca CA --dir DIR --acks FILE
 // Common: --seconds S (5), --warmup S (1), --threads N (2), --server-pid PID[,PID…] (CPU per
 // operation from /proc/PID/stat, RSS from /proc/PID/status), --label NAME, --json FILE.
 import Foundation
@@ -50,11 +52,11 @@ struct Options {
         return parsed
     }
 
-    static let usage = "usage: marac-bench keepalive|handshake|enrol|submit|longpoll|fsync --option value … (see the header of Sources/marac-bench/main.swift)"
+    static let usage = "usage: marac-bench keepalive|handshake|enrol|submit|longpoll|fsync|crash-load|verify-acks --option value … (see the header of Sources/marac-bench/main.swift)"
 }
 
 /// Settings every load shares.
-struct Load {
+struct Load: Sendable {
     let host: String
     let port: Int
     let target: SocketTarget
@@ -179,6 +181,10 @@ func main() throws {
         }
     case "longpoll":
         try longPoll(load, options, setup)
+    case "crash-load":
+        try crashLoad(load, options, setup)
+    case "verify-acks":
+        try verifyAcks(options, setup)
     default:
         throw BenchError(Options.usage)
     }
