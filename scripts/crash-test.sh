@@ -66,10 +66,11 @@ load_pid=""
 
 status=0
 "$bin/marac-bench" verify-acks --url "$url" --ca "$C/ca.pem" --dir "$work/cast" --acks "$work/acks" || status=1
-torn=$(grep -c '"torn\|cut torn' "$work/maracd.log" || true)
+journal_notes=$(grep '"event":"journal"' "$work/maracd.log" || true)
 kill -TERM "$maracd_pid"; wait "$maracd_pid" 2>/dev/null || true
 maracd_pid=""
 if "$bin/maracd" audit verify --data "$work/data" --certs "$C"; then echo "audit verify: OK"; else echo "audit verify: FAILED"; status=1; fi
-echo "rounds $rounds, torn tails cut on restart: $torn, scratch $work"
+echo "journal recovery notes on restart:"; echo "${journal_notes:-  (none)}"
+echo "rounds $rounds, scratch $work"
 [[ $status == 0 ]] && echo "PASS crash suite" || echo "FAIL crash suite"
 exit $status
