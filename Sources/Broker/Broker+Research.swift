@@ -55,11 +55,10 @@ extension Broker {
         }
         var releaseAt = env.now
         if let requested = order.releaseAt {
-            if !urgent && requested > meeting.dispatchDeadline {
+            // Urgent or not, a scheduled release is never later than the dispatch deadline:
+            // after it, urgent research goes out at once.
+            if requested > meeting.dispatchDeadline {
                 return .failure(.invalidField("releaseAt", "must not be later than the dispatch deadline \(RFC3339.string(from: meeting.dispatchDeadline))"))
-            }
-            if requested >= meeting.startsAt {
-                return .failure(.invalidField("releaseAt", "must be before the meeting starts at \(RFC3339.string(from: meeting.startsAt))"))
             }
             releaseAt = max(requested, env.now)
         }

@@ -221,6 +221,8 @@ public struct Broker: Sendable {
         var records: [AuditRecord] = []
         var next: UInt64?
         for record in state.audit[start...] {
+            // Applied but not yet durable (its chain hash is set on commit): listed once it is.
+            if record.hash.isEmpty { break }
             if let principal, record.principal != principal { continue }
             if let object, record.object != object, state.requests[record.object]?.case != object { continue }
             if records.count == limit {

@@ -42,7 +42,9 @@ public final class BrokerApp: Sendable {
         var router = Router<BrokerService.Handler>()
         BrokerRoutes(core: core, ca: ca, configuration: configuration).register(in: &router)
         routeTable = router.routeTable
-        let service = BrokerService(router: router, logger: logger)
+        let service = BrokerService(router: router, identify: { serial in
+            core.identify(serial: serial).map(\.principal).mapError(APIError.init)
+        }, logger: logger)
         server = HTTPServer(
             configuration: ServerConfiguration(host: configuration.listenHost, port: configuration.listenPort,
                                                limits: configuration.limits, maxConnections: configuration.maxConnections),

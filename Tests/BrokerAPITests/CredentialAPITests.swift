@@ -114,8 +114,10 @@ import TLS
             #expect(revoke.json["status"].string == "revoked")
             #expect(revoke.json["revokedAt"].exists)
 
-            // The open connection: 403 credential_revoked, then closed.
-            let next = try await spoc.client.json("GET", "/v1/whoami")
+            // The open connection: 403 credential_revoked, then closed — identity is checked before
+            // anything else, so even a malformed body gets the 403, not a 400.
+            let next = try await spoc.client.send("POST", "/v1/cases", body: Array("{not json".utf8),
+                                                  headers: [("Content-Type", "application/json")])
             #expect(next.status == 403 && next.errorCode == "credential_revoked", "\(next.text)")
             #expect(next.header("Connection")?.lowercased() == "close")
             // A new handshake with the same certificate fails.
@@ -150,6 +152,37 @@ import TLS
             let actions = audit.filter { $0["object"].string == spoc.serial }.map { $0["action"].string ?? "" }
             #expect(actions.count == 2, "issuance and revocation audited: \(actions)")
             #expect(audit.contains { $0["object"].string == spoc.serial && $0["reason"].string == "laptop stolen" })
+        }
+    }
+
+    @Test func theCRLIsReissuedDailyWithAGrowingNumberSoItNeverExpires() async throws {
+        try await withTestBroker { broker in
+            let admin = try broker.adminClient()
+            let spoc = try await broker.enrol("fran", agency: "police", role: "spoc", admin: admin)
+            func fetchCRL(_ name: String) async throws -> (path: String, number: Int, text: String) {
+                let crl = try await admin.send("GET", "/v1/crl")
+                #expect(crl.status == 200)
+                let path = try broker.directory.write(name, crl.body, mode: 0o644)
+                let text = try await Tool.runAsync("openssl", ["crl", "-in", path, "-noout", "-text"]).stdout
+                let lines = text.components(separatedBy: "\n")
+                let index = try #require(lines.firstIndex { $0.contains("CRL Number") })
+                return (path, try #require(Int(lines[index + 1].trimmingCharacters(in: .whitespaces))), text)
+            }
+            func verify(_ crlPath: String, at date: Date) async throws -> ToolResult {
+                try await Tool.runAsync("openssl", ["verify", "-crl_check", "-attime", "\(Int(date.timeIntervalSince1970))",
+                                                    "-CAfile", broker.pki.caCertificatePath, "-CRLfile", crlPath, spoc.certificatePath])
+            }
+            let first = try await fetchCRL("first.pem")
+            #expect(try await fetchCRL("same.pem").number == first.number, "unchanged within the day: served from the cache")
+
+            broker.clock.advance(by: 8 * 86_400)
+            let later = try await fetchCRL("later.pem")
+            #expect(later.number > first.number, "\(first.number) then \(later.number)")
+            let checkAt = broker.clock.date.addingTimeInterval(3_600)
+            let stale = try await verify(first.path, at: checkAt)
+            #expect(stale.status != 0 && (stale.stdout + stale.stderr).contains("CRL has expired"), "\(stale.stdout) \(stale.stderr)")
+            let fresh = try await verify(later.path, at: checkAt)
+            #expect(fresh.status == 0, "the reissued CRL is current: \(fresh.stdout) \(fresh.stderr)")
         }
     }
 

@@ -94,6 +94,19 @@ struct RegistryTests {
         #expect(try h.broker.listCredentials(by: h.admin, env: env).get().reply.credentials.count == 4)
     }
 
+    @Test("Audit log: a record applied but not yet durable (no chain hash) is not listed until it is")
+    func auditListsOnlyDurableRecords() throws {
+        var s = try Scenario()
+        let listed = try s.h.broker.auditRecords(limit: 500, by: s.auditor).get().reply.records
+        let entry = try #require(s.h.broker.readCase(id: s.caseRecord.id, by: s.coordinator, env: s.h.env).get().entry)
+        let seq = (listed.last?.seq ?? 0) + 1
+        s.h.broker.apply(entry, position: ChainPosition(seq: seq, hash: "", prevHash: ""))
+        #expect(try s.h.broker.auditRecords(limit: 500, by: s.auditor).get().reply.records == listed)
+        s.h.broker.recordChain(ChainPosition(seq: seq, hash: "hash-\(seq)", prevHash: "hash-\(seq - 1)"))
+        let after = try s.h.broker.auditRecords(limit: 500, by: s.auditor).get().reply.records
+        #expect(after.count == listed.count + 1 && after.last?.action == "case.read" && after.last?.hash == "hash-\(seq)")
+    }
+
     @Test("Audit log: admin and auditor only, paged, filtered, never values")
     func auditLog() throws {
         var s = try Scenario()

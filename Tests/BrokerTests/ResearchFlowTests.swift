@@ -204,12 +204,15 @@ struct ResearchFlowTests {
         #expect(s.h.state.requests[request.id]?.releasedAt == releaseAt)
     }
 
-    @Test("releaseAt rules: not after the dispatch deadline; a past time means now")
+    @Test("releaseAt rules: not after the dispatch deadline, urgent or not; a past time means now")
     func releaseAtRules() throws {
         var s = try Scenario()
         let late = try s.h.refusal(s.dispatch(["police"], releaseAt: Self.dispatchDeadline.addingTimeInterval(1)))
         #expect(late.message.hasPrefix("releaseAt:") && late.message.contains("2027-03-23T10:00:00Z"))
         #expect(try s.h.refusal(s.dispatch(["police"], releaseAt: Scenario.startsAt, urgent: true, reason: "r")).message.hasPrefix("releaseAt:"))
+        // Urgent does not stretch the schedule: a release after the dispatch deadline is refused too.
+        let urgentLate = try s.h.refusal(s.dispatch(["police"], releaseAt: Self.dispatchDeadline.addingTimeInterval(1), urgent: true, reason: "r"))
+        #expect(urgentLate.message.hasPrefix("releaseAt:") && urgentLate.message.contains("2027-03-23T10:00:00Z"))
         let atDeadline = try s.h.run(s.dispatch(["police"], releaseAt: Self.dispatchDeadline)).requests[0]
         #expect(atDeadline.state == .scheduled)
         let past = try s.h.run(s.dispatch(["housing"], releaseAt: date("2027-02-01T00:00:00Z"))).requests[0]
