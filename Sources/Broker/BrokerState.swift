@@ -91,7 +91,7 @@ public struct BrokerState: Codable, Sendable, Equatable {
                                      agency: entry.actor?.agency ?? "system",
                                      serial: entry.actor?.serial ?? "",
                                      action: detail.action, object: detail.object,
-                                     fields: detail.fields, reason: detail.reason,
+                                     fields: detail.fields, releasedTo: detail.releasedTo, reason: detail.reason,
                                      hash: position.hash, prevHash: position.prevHash))
         }
         lastSeq = max(lastSeq, position.seq)
