@@ -63,7 +63,7 @@ public struct AuditDetail: Codable, Sendable, Equatable {
         /// Agency registry.
         public static let agencyCreate = "agency.create", agencyUpdate = "agency.update"
         /// Principal registry.
-        public static let principalCreate = "principal.create", principalUpdate = "principal.update"
+        public static let principalCreate = "principal.create", principalUpdate = "principal.update", principalApprove = "principal.approve"
         /// Credentials.
         public static let credentialRegister = "credential.register", credentialRevoke = "credential.revoke"
         /// Meetings.

@@ -117,6 +117,12 @@ public final class BrokerApp: Sendable {
         }
     }
 
+    /// Approves a coordinator or SPOC principal as the server operator, as
+    /// `maracd principal approve` does offline; for embedding and tests, on a running broker.
+    public func approveAsOperator(_ principal: String, operatorName: String) async throws {
+        _ = try await core.approve(principal, operatorName: operatorName)
+    }
+
     /// The bound port.
     public var port: Int { server.port }
 

@@ -135,6 +135,13 @@ public final class BrokerCore: Sendable {
         }
     }
 
+    /// Approves a principal as the server operator (`maracd principal approve`).
+    func approve(_ principal: String, operatorName: String) async throws -> Principal {
+        try await perform(as: OfflineCommands.operatorActor(operatorName, role: .coordinator)) { broker, actor, env in
+            broker.approvePrincipal(id: principal, by: actor, env: env)
+        }
+    }
+
     /// Identifies a certificate serial without running anything (handshake hook, pre-checks).
     func identify(serial: String) -> Result<Actor, DomainError> {
         inner.withLock { $0.broker.identify(serial: serial, at: clock()) }

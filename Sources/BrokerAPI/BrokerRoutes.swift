@@ -50,6 +50,10 @@ struct BrokerRoutes: Sendable {
             let body = try request.decode(PrincipalPatch.self)
             return try await reply(request) { broker, actor, env in broker.updatePrincipal(id: request.parameter("id"), body, by: actor, env: env) }
         }
+        router.add("POST", "/v1/principals/{id}/approve") { request in
+            try request.expectEmptyBody()
+            return try await reply(request) { broker, actor, env in broker.approvePrincipal(id: request.parameter("id"), by: actor, env: env) }
+        }
 
         // Meetings and cases
         router.add("GET", "/v1/meetings") { request in

@@ -42,8 +42,20 @@ import TLS
             #expect(text.stdout.contains("TLS Web Client Authentication") && text.stdout.contains("Digital Signature"))
             #expect(try String(contentsOfFile: dir.path("ca-answer.pem"), encoding: .utf8) == String(contentsOfFile: broker.pki.caCertificatePath, encoding: .utf8))
 
-            let curl = try await Tool.runAsync("curl", ["-sS", "--cacert", broker.pki.caCertificatePath, "--cert", dir.path("alice.pem"),
-                                                        "--key", dir.path("alice-key.pem"), "\(broker.url)/v1/whoami"])
+            let curlArguments = ["-sS", "--cacert", broker.pki.caCertificatePath, "--cert", dir.path("alice.pem"),
+                                 "--key", dir.path("alice-key.pem"), "\(broker.url)/v1/whoami"]
+            // A SPOC sees case content: until a coordinator approves alice, her certificate is refused
+            // in the handshake, and the log says why. The admin who registered her cannot approve her.
+            let early = try await Tool.runAsync("curl", curlArguments)
+            #expect(early.status != 0, "unapproved SPOC must fail the handshake: \(early.stdout)")
+            #expect(broker.logLines.all.contains { $0.contains("certificate_refused") && $0.contains("principal_not_approved") && $0.contains(serial) })
+            let byAdmin = try await admin.json("POST", "/v1/principals/alice/approve")
+            #expect(byAdmin.status == 403 && byAdmin.errorCode == "forbidden", "\(byAdmin.text)")
+            let coordinator = try await broker.enrol("cora", agency: "community-safety", role: "coordinator", admin: admin)
+            let approved = try await coordinator.client.json("POST", "/v1/principals/alice/approve")
+            #expect(approved.status == 200 && approved.json["approvedBy"].string == "cora" && approved.json["approvedAt"].exists, "\(approved.text)")
+
+            let curl = try await Tool.runAsync("curl", curlArguments)
             #expect(curl.status == 0, "\(curl.stderr)")
             let whoami = JSONBody(value: try? JSONSerialization.jsonObject(with: Data(curl.stdout.utf8)))
             #expect(whoami["principal"].string == "alice")
@@ -206,6 +218,49 @@ import TLS
             // Re-enabled, the same certificate works again on a new connection.
             #expect(try await admin.json("PATCH", "/v1/principals/frank", ["active": true]).status == 200)
             #expect(try await frank.client.json("GET", "/v1/whoami").status == 200)
+        }
+    }
+
+    @Test func anAdministratorAloneCannotGiveAnyoneAccessToCases() async throws {
+        try await withTestBroker { broker in
+            let admin = try broker.adminClient()
+            let coordinator = try await broker.enrol("cora", agency: "community-safety", role: "coordinator", admin: admin)
+            // The admin registers a coordinator for itself and issues the certificate: it does not work.
+            try await Self.addPrincipal(admin, "mallory", agency: "community-safety", role: "coordinator")
+            let key = try PrivateKey.generateECDSA()
+            let csr = String(decoding: try CertificateSigningRequest.create(key: key, commonName: "mallory", organization: nil).pemBytes, as: UTF8.self)
+            let issued = try await admin.json("POST", "/v1/credentials", ["principal": "mallory", "csr": csr])
+            #expect(issued.status == 201, "\(issued.text)")
+            let mallory = try BrokerClient(host: "127.0.0.1", port: broker.port,
+                                           identity: ClientIdentity(certificate: try Certificate(pem: Array(try #require(issued.json["certificate"].string).utf8)),
+                                                                    privateKey: key, trustRoots: [try Certificate(pemFile: broker.pki.caCertificatePath)]))
+            await #expect(throws: ClientError.self) { _ = try await mallory.json("GET", "/v1/meetings") }
+            // The coordinator sees who is waiting for approval; approving oneself or an admin is refused.
+            let listed = try await coordinator.client.json("GET", "/v1/principals")
+            #expect(listed.json["principals"].array.contains { $0["id"].string == "mallory" && !$0["approvedAt"].exists })
+            #expect(try await coordinator.client.json("POST", "/v1/principals/cora/approve").status == 409)
+            #expect(try await coordinator.client.json("POST", "/v1/principals/admin/approve").status == 409)
+            #expect(try await coordinator.client.json("POST", "/v1/principals/nobody/approve").status == 404)
+            let withBody = try await coordinator.client.json("POST", "/v1/principals/mallory/approve", ["force": true])
+            #expect(withBody.status == 400 && withBody.errorCode == "invalid_json", "\(withBody.text)")
+
+            // Approved, the same certificate works.
+            #expect(try await coordinator.client.json("POST", "/v1/principals/mallory/approve").status == 200)
+            #expect(try await mallory.json("GET", "/v1/meetings").status == 200)
+            // A change of role clears the approval at once, on the open connection too.
+            #expect(try await admin.json("PATCH", "/v1/principals/mallory", ["role": "spoc", "agency": "community-safety"]).status == 200)
+            let demoted = try await mallory.json("GET", "/v1/requests")
+            #expect(demoted.status == 403 && demoted.errorCode == "principal_not_approved", "\(demoted.text)")
+            // A move to another agency also revokes the certificate, whose subject names the old agency.
+            #expect(try await coordinator.client.json("POST", "/v1/principals/mallory/approve").status == 200)
+            let moved = try await admin.json("PATCH", "/v1/principals/mallory", ["agency": "police"])
+            #expect(moved.status == 200 && !moved.json["approvedAt"].exists, "\(moved.text)")
+            let credential = try await admin.json("GET", "/v1/credentials?principal=mallory").json["credentials"].array
+            #expect(credential.map { $0["status"].string } == ["revoked"])
+            #expect(credential.first?["reason"].string == "principal moved from agency community-safety to police")
+
+            let actions = try await admin.auditTrail().records.filter { $0["object"].string == "mallory" }.map { $0["action"].string ?? "" }
+            #expect(actions == ["principal.create", "principal.approve", "principal.update", "principal.approve", "principal.update"], "\(actions)")
         }
     }
 

@@ -69,7 +69,7 @@ struct RegistryTests {
         #expect(h.state.audit.map(\.action).suffix(1) == ["agency.create"])
     }
 
-    @Test("Registry roles: admin manages, coordinator may list agencies, others 403")
+    @Test("Registry roles: admin manages, coordinator may list agencies and principals and approve, others 403")
     func roles() throws {
         var h = try Harness()
         let coordinator = try h.person("cora", agency: "community-safety", role: .coordinator)
@@ -83,7 +83,8 @@ struct RegistryTests {
         for actor in [coordinator, spoc, auditor] {
             #expect(h.broker.createAgency(NewAgency(id: "x", name: "X", kind: .core), by: actor, env: env).failureCode == .forbidden)
             #expect(h.broker.updateAgency(id: "police", AgencyPatch(active: false), by: actor, env: env).failureCode == .forbidden)
-            #expect(h.broker.listPrincipals(by: actor).failureCode == .forbidden)
+            #expect(h.broker.listPrincipals(by: actor).failureCode == (actor.role == .coordinator ? nil : .forbidden))
+            #expect(h.broker.approvePrincipal(id: "pat", by: actor, env: env).failureCode == (actor.role == .coordinator ? .conflict : .forbidden))
             #expect(h.broker.createPrincipal(NewPrincipal(id: "x", name: "X", agency: "police", role: .admin), by: actor, env: env).failureCode == .forbidden)
             #expect(h.broker.updatePrincipal(id: "pat", PrincipalPatch(role: .admin), by: actor, env: env).failureCode == .forbidden)
             #expect(h.broker.listCredentials(by: actor, env: env).failureCode == .forbidden)
