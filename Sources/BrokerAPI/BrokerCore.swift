@@ -47,6 +47,7 @@ public final class BrokerCore: Sendable {
     let clock: @Sendable () -> Date
     let logger: Logger
     let hub = LongPollHub()
+    let pollPages = PollPageCache()
     /// Journal completions are handled here, in journal order.
     private let commitQueue = DispatchQueue(label: "marac.commit")
     private let releaseTimer: Mutex<DispatchSourceTimer?> = Mutex(nil)
@@ -185,10 +186,11 @@ public final class BrokerCore: Sendable {
                 return ((inner.broker.state, record.position), ready)
             }
             if let (state, position) = snapshot { writeSnapshot(state, at: position) }
-            hub.notify(agencies)
-            armReleaseTimer()
+            // The writer is answered first; then the readers and long-polls it was holding up.
             done(.success(()))
             readers.forEach { $0(.success(())) }
+            hub.notify(agencies)
+            armReleaseTimer()
         case .success(let record):
             fail("journal assigned seq \(record.seq) to the entry ordered as \(seq)")
             done(.failure(Self.storageError("journal order mismatch")))

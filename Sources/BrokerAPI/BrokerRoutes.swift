@@ -146,11 +146,18 @@ struct BrokerRoutes: Sendable {
         let deadline = ContinuousClock.now + .seconds(wait)
         while true {
             let seen = core.hub.generation(of: actor.agency)
-            let (_, page) = try await core.perform(serial: request.serial) { broker, actor, env in
-                broker.requests(after: after, by: actor, env: env)
+            // Woken pollers of one agency ask the same question: the page is computed and encoded once.
+            let (_, page) = try await core.perform(serial: request.serial) { broker, actor, env -> Outcome<PollPageCache.Page> in
+                let computed = core.pollPages.page(agency: actor.agency, role: actor.role, cursor: after ?? "",
+                                                   seq: broker.state.lastSeq, now: env.now) {
+                    broker.requests(after: after, by: actor, env: env).map(\.reply)
+                }
+                return computed.map { Decision(entry: nil, reply: $0) }
             }
             let remaining = deadline - ContinuousClock.now
-            if !page.requests.isEmpty || remaining <= .zero || core.hub.isClosed { return .json(.ok, page) }
+            if !page.isEmpty || remaining <= .zero || core.hub.isClosed {
+                return HTTPResponse(status: .ok, headers: ["Content-Type": HTTPResponse.jsonContentType], body: page.body)
+            }
             await core.hub.wait(agency: actor.agency, seen: seen, timeout: remaining)
         }
     }
