@@ -20,11 +20,14 @@ struct BrokerRoutes: Sendable {
             return .json(.ok, WhoAmIReply(reply, now: core.clock()))
         }
         router.add("GET", "/v1/health") { request in
-            _ = try core.identified(request.serial)
+            let actor = try core.identified(request.serial)
             let storage = core.storageStatus
+            // The journal position says how busy the broker is: only for those who read the audit log.
+            let operators: Set<Role> = [.admin, .auditor]
             return .json(storage.healthy ? .ok : .serviceUnavailable,
                          Health(status: storage.healthy ? "ok" : "degraded", storage: storage.healthy ? "ok" : "failed",
-                                journalHead: storage.head, storageError: storage.failure))
+                                journalHead: operators.contains(actor.role) ? storage.head : nil,
+                                storageError: operators.contains(actor.role) ? storage.failure : nil))
         }
 
         // Registry
@@ -189,7 +192,9 @@ struct WhoAmIReply: Encodable, Sendable {
 struct Health: Encodable, Sendable {
     let status: String
     let storage: String
-    let journalHead: UInt64
+    /// admin and auditor only.
+    let journalHead: UInt64?
+    /// admin and auditor only.
     let storageError: String?
 }
 
