@@ -245,7 +245,9 @@ public struct Broker: Sendable {
 
     /// `GET /v1/audit?after=&limit=` (admin, auditor), optionally only the
     /// records of one principal, or about one object or case (a case's own
-    /// records and those of its requests).
+    /// records and those of its requests). Administrators never see case
+    /// content, so the coordinator's free-text reasons (urgent dispatch,
+    /// extension) are withheld from them; auditors see them.
     public func auditRecords(after: UInt64 = 0, limit: Int = 100, object: String? = nil, principal: String? = nil,
                              by actor: Actor) -> Outcome<AuditPage> {
         if let error = require(actor, [.admin, .auditor], to: "read the audit log") { return .failure(error) }
@@ -264,7 +266,7 @@ public struct Broker: Sendable {
                 next = records.last?.seq
                 break
             }
-            records.append(record)
+            records.append(actor.role == .admin ? record.withoutCaseText : record)
         }
         return .success(Decision(entry: nil, reply: AuditPage(records: records, next: next)))
     }

@@ -151,3 +151,16 @@ public struct AuditRecord: Codable, Sendable, Equatable {
     /// The previous record's chain hash.
     public var prevHash: String
 }
+
+extension AuditRecord {
+    /// Actions whose reason is a coordinator's free text about a case.
+    static let caseTextActions: Set<String> = [AuditDetail.Action.dispatch, AuditDetail.Action.requestExtend]
+
+    /// The record as an administrator sees it: a case-related reason replaced by a notice.
+    var withoutCaseText: AuditRecord {
+        guard reason != nil, Self.caseTextActions.contains(action) else { return self }
+        var copy = self
+        copy.reason = "(withheld from administrators: case text)"
+        return copy
+    }
+}
