@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "Broker"),
         .target(name: "BrokerAPI", dependencies: ["Broker", "Journal", "HTTPServer", "TLS"]),
         .target(name: "MaracClient", dependencies: ["TLS"]),
-        .executableTarget(name: "maracd", dependencies: ["BrokerAPI", "Journal", "TLS"]),
+        .executableTarget(name: "maracd", dependencies: ["BrokerAPI", "Broker", "Journal", "TLS"]),
         .executableTarget(name: "marac", dependencies: ["MaracClient"]),
         .executableTarget(name: "journal-bench", dependencies: ["Journal", "TLS"]),
         // Benchmarks against nginx (scripts/bench-vs-nginx.sh) and the fuzz targets (scripts/fuzz.sh;

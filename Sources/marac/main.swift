@@ -1,1 +1,3 @@
-print("marac")
+import Foundation
+
+exit(Marac.run(Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment))

@@ -1,0 +1,183 @@
+import Foundation
+import MaracClient
+
+/// `marac requests watch`: a long-poll loop on `GET /v1/requests?after=&wait=`
+/// that an agency can leave running and plug into its own systems.
+///
+/// Delivery is by request id: a request is printed, saved and handed to
+/// `--exec` once, however often the broker's change feed mentions it again
+/// (a return or an extension changes it) and across restarts of the broker or
+/// of the watcher itself (the save directory is the record of what was delivered).
+struct Watcher {
+    static let defaultWait = 50
+    static let cursorFile = ".marac-cursor"
+
+    let run: Invocation
+    let saveDirectory: String?
+    let command: String?
+    let wait: Int
+    var backoff: Backoff
+    /// Ids delivered in this run (the save directory holds those of earlier runs).
+    var delivered: Set<String> = []
+    /// Extension deadlines already reported, by request id.
+    var extensions: [String: String] = [:]
+    var cursor: String?
+
+    init(_ run: Invocation) throws {
+        self.run = run
+        saveDirectory = run.option("--save")
+        command = run.option("--exec")
+        if command != nil && saveDirectory == nil {
+            throw UsageError("--exec needs --save DIR: the command is given the saved file's path", command: run.spec)
+        }
+        let waitText = run.option("--wait") ?? String(Self.defaultWait)
+        guard let wait = Int(waitText), (1...60).contains(wait) else {
+            throw UsageError("--wait: must be a whole number of seconds from 1 to 60, got \(waitText)", command: run.spec)
+        }
+        self.wait = wait
+        let maxText = run.option("--backoff-max") ?? String(Int(Backoff.defaultMaximum))
+        guard let maximum = Double(maxText), maximum >= 0.1, maximum <= 3600 else {
+            throw UsageError("--backoff-max: must be a number of seconds from 0.1 to 3600, got \(maxText)", command: run.spec)
+        }
+        backoff = Backoff(initial: min(Backoff.defaultInitial, maximum), maximum: maximum)
+        if let saveDirectory {
+            do {
+                try FileManager.default.createDirectory(atPath: saveDirectory, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw UsageError("--save: cannot create \(saveDirectory): \(error.localizedDescription)", command: run.spec)
+            }
+            cursor = (try? String(contentsOfFile: "\(saveDirectory)/\(Self.cursorFile)", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            if cursor?.isEmpty == true { cursor = nil }
+        }
+    }
+
+    mutating func loop() throws {
+        let client = try run.client()
+        let url = try run.settings().url.value
+        run.output.error("watching \(url) for research requests (long-poll \(wait) s); stop with Ctrl-C")
+        var failing = false
+        while true {
+            var path = "/v1/requests?wait=\(wait)"
+            if let cursor { path += "&after=\(escaped(cursor))" }
+            do {
+                let response = try client.sendBlocking("GET", path)
+                if response.status == 400, cursor != nil, BrokerClient.refusal(response).kind == .refused(status: 400, code: "invalid") {
+                    run.output.error("the broker does not know the saved cursor (was its data reset?); starting from the beginning")
+                    cursor = nil
+                    continue
+                }
+                // 5xx is waited out below; 4xx means this credential may not watch, which retrying will not change.
+                guard (200..<300).contains(response.status) else { throw BrokerClient.refusal(response) }
+                if failing {
+                    run.output.error("connected to \(url) again")
+                    failing = false
+                }
+                backoff.reset()
+                let page = try JSON(parsing: response.body)
+                for summary in page["requests"].array { try handle(summary) }
+                if let next = page["cursor"].string, next != cursor {
+                    cursor = next
+                    saveCursor()
+                }
+            } catch let error as ClientError {
+                guard Self.isTransient(error) else { throw error }
+                let delay = backoff.nextDelay()
+                run.output.error("broker unreachable (\(error.message)); retrying in \(String(format: "%.1f", delay)) s")
+                failing = true
+                Thread.sleep(forTimeInterval: delay)
+            }
+        }
+    }
+
+    /// Network trouble and a broker that is (re)starting are waited out; a
+    /// refused certificate or a 4xx answer is not going to change by itself.
+    static func isTransient(_ error: ClientError) -> Bool {
+        switch error.kind {
+        case .connection, .protocolViolation: return true
+        case .refused(let status, _): return status >= 500
+        case .tls:
+            let text = error.message.lowercased()
+            return !(text.contains("alert") || text.contains("certificate") || text.contains("does not match"))
+        }
+    }
+
+    /// Prints, saves and hands on one request from the change feed, once.
+    mutating func handle(_ summary: JSON) throws {
+        guard let id = summary["id"].string else { return }
+        if delivered.contains(id) || alreadySaved(id) {
+            reportExtension(summary)
+            return
+        }
+        var full: BrokerAnswer?
+        if saveDirectory != nil { full = try run.call("GET", "/v1/requests/\(escaped(id))") }
+        delivered.insert(id)
+        extensions[id] = summary["extendedUntil"].string
+        if run.json {
+            run.output.raw(full?.response.body ?? Array(summary.description.utf8))
+        } else {
+            run.output.line(describe(summary, event: "NEW"))
+        }
+        guard let saveDirectory, let full else { return }
+        let path = "\(saveDirectory)/\(id).json"
+        try write(full.response.body, to: path)
+        if !run.json { run.output.line("  saved \(path)") }
+        if let command { execute(command, path: path, id: id) }
+    }
+
+    /// A one-line notice when a known request's deadline was extended.
+    mutating func reportExtension(_ summary: JSON) {
+        guard let id = summary["id"].string, let until = summary["extendedUntil"].string, extensions[id] != until else { return }
+        extensions[id] = until
+        if run.json { run.output.raw(Array(summary.description.utf8)) } else { run.output.line(describe(summary, event: "EXTENDED")) }
+    }
+
+    func describe(_ summary: JSON, event: String) -> String {
+        var text = "\(TimeText.utc(Date()))  \(event)  \(summary["id"].displayText)  \(summary["reference"].displayText)  \(summary["agency"].displayText)"
+        if let due = SPOCCommands.returnBy(summary) {
+            text += "  return by \(TimeText.utc(due)) (\(TimeText.countdown(to: due)))"
+        }
+        if summary["urgent"].bool == true { text += "  URGENT: \(summary["reason"].string ?? "")" }
+        return text
+    }
+
+    func alreadySaved(_ id: String) -> Bool {
+        guard let saveDirectory else { return false }
+        return FileManager.default.fileExists(atPath: "\(saveDirectory)/\(id).json")
+    }
+
+    /// Writes via a temporary file and rename, mode 0600, so a reader never sees half a request.
+    func write(_ bytes: [UInt8], to path: String) throws {
+        let temporary = path + ".partial"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o600]),
+              rename(temporary, path) == 0 else {
+            throw CommandFailure(exitCode: Marac.ExitCode.refused, message: "cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    func saveCursor() {
+        guard let saveDirectory, let cursor else { return }
+        try? Data((cursor + "\n").utf8).write(to: URL(fileURLWithPath: "\(saveDirectory)/\(Self.cursorFile)"), options: .atomic)
+    }
+
+    /// Runs `sh -c 'CMD "$1"' marac PATH` and waits; a failing command is reported, not fatal.
+    func execute(_ command: String, path: String, id: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "\(command) \"$1\"", "marac-exec", path]
+        var environment = ProcessInfo.processInfo.environment
+        environment["MARAC_REQUEST_ID"] = id
+        environment["MARAC_REQUEST_FILE"] = path
+        process.environment = environment
+        do {
+            try process.run()
+            process.waitUntilExit()
+            if process.terminationStatus != 0 {
+                run.output.error("--exec: `\(command)` exited with status \(process.terminationStatus) for \(path)")
+            }
+        } catch {
+            run.output.error("--exec: cannot run `\(command)`: \(error.localizedDescription)")
+        }
+    }
+}
