@@ -35,15 +35,17 @@ work=$(mktemp -d /tmp/marac-bench-XXXXXX)
 chmod 755 "$work"
 out=${OUT:-$work/bench-results.json}
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+maracd_pid=""
+cleanup() { for p in "${pids[@]}" $maracd_pid; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-# --- maracd -----------------------------------------------------------------------------
+# --- maracd (scripts/lib/broker.sh), with the bench agency's SPOC and coordinator enrolled --
+# shellcheck source=lib/broker.sh
+source scripts/lib/broker.sh
+port=$maracd_port
 "$bin/maracd" init --certs "$work/certs" >&2
-(ulimit -n "$(ulimit -Hn)"; exec "$bin/maracd" serve --data "$work/data" --certs "$work/certs" --config "$work/no-config" \
-    --listen "127.0.0.1:$maracd_port" 2>"$work/maracd.log") &
-maracd_pid=$!
-pids+=("$maracd_pid")
+start_broker
+enrol_bench
 
 # --- nginx ------------------------------------------------------------------------------
 mkdir -p "$work/nginx/www"
@@ -80,7 +82,7 @@ nginx_pid=$!
 pids+=("$nginx_pid")
 
 for _ in $(seq 100); do
-    grep -q '"event":"listening"' "$work/maracd.log" 2>/dev/null && [[ -n $(pgrep -P "$nginx_pid" || true) ]] && break
+    [[ -n $(pgrep -P "$nginx_pid" || true) ]] && break
     sleep 0.1
 done
 sleep 0.5
@@ -91,7 +93,6 @@ C=$work/certs
 common=(--ca "$C/ca.pem" --seconds "$seconds" --json "$out")
 nginx_url=https://127.0.0.1:$nginx_port
 maracd_url=https://127.0.0.1:$maracd_port
-"$bench" enrol --url "$maracd_url" --ca "$C/ca.pem" --admin-cert "$C/admin.pem" --admin-key "$C/admin-key.pem" --dir "$work/cast" >&2
 cast=$work/cast
 
 # --- keep-alive and handshakes, each pair back to back ------------------------------------

@@ -29,24 +29,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_broker() {
-    "$bin/maracd" serve --data "$work/data" --certs "$work/certs" --config "$work/no-config" \
-        --listen "127.0.0.1:$port" 2>>"$work/maracd.log" &
-    maracd_pid=$!
-    for _ in $(seq 300); do
-        if grep -q "\"pid\":$maracd_pid" "$work/maracd.log" 2>/dev/null; then return 0; fi
-        kill -0 "$maracd_pid" 2>/dev/null || { echo "maracd exited; log:" >&2; tail -5 "$work/maracd.log" >&2; return 1; }
-        sleep 0.05
-    done
-    echo "maracd did not start" >&2
-    return 1
-}
+# shellcheck source=lib/broker.sh
+source scripts/lib/broker.sh
 
 "$bin/maracd" init --certs "$work/certs" >/dev/null
 start_broker
 url=https://127.0.0.1:$port
 C=$work/certs
-"$bin/marac-bench" enrol --url "$url" --ca "$C/ca.pem" --admin-cert "$C/admin.pem" --admin-key "$C/admin-key.pem" --dir "$work/cast" >/dev/null
+enrol_bench
 : > "$work/acks"
 "$bin/marac-bench" crash-load --url "$url" --ca "$C/ca.pem" --dir "$work/cast" --acks "$work/acks" --writers 8 2>"$work/load.log" &
 load_pid=$!
@@ -67,7 +57,7 @@ load_pid=""
 status=0
 "$bin/marac-bench" verify-acks --url "$url" --ca "$C/ca.pem" --dir "$work/cast" --acks "$work/acks" || status=1
 journal_notes=$(grep '"event":"journal"' "$work/maracd.log" || true)
-kill -TERM "$maracd_pid"; wait "$maracd_pid" 2>/dev/null || true
+stop_broker
 maracd_pid=""
 if "$bin/maracd" audit verify --data "$work/data" --certs "$C"; then echo "audit verify: OK"; else echo "audit verify: FAILED"; status=1; fi
 echo "journal recovery notes on restart:"; echo "${journal_notes:-  (none)}"

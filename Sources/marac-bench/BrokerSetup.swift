@@ -31,7 +31,9 @@ struct BrokerSetup {
     }
 
     /// Creates agency `bench-<suffix>`, its SPOC and a coordinator, and writes their
-    /// credentials into `directory` (`spoc.pem`, `spoc-key.pem`, `coordinator.pem`, …).
+    /// credentials into `directory` (`spoc.pem`, `spoc-key.pem`, `coordinator.pem`, …) and
+    /// their ids (`spoc.id`, `coordinator.id`): both must then be approved by the server
+    /// operator (`maracd principal approve ID`, broker stopped) before their certificates work.
     func enrol(adminCertificate: String, adminKey: String, directory: String) throws {
         let admin = try connection(certificate: adminCertificate, key: adminKey)
         let suffix = String(UInt32.random(in: 0..<UInt32.max), radix: 36)
@@ -40,6 +42,7 @@ struct BrokerSetup {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for (role, principalAgency) in [("spoc", agency), ("coordinator", "community-safety")] {
             let id = "bench-\(role)-\(suffix)"
+            try Data(id.utf8).write(to: URL(fileURLWithPath: "\(directory)/\(role).id"))
             try Self.call(admin, "POST", "/v1/principals", ["id": id, "name": "Bench \(role)", "agency": principalAgency, "role": role], expect: 201)
             let key = try PrivateKey.generateECDSA()
             let csr = try CertificateSigningRequest.create(key: key, commonName: id, organization: principalAgency)
