@@ -12,26 +12,35 @@ func longPoll(_ load: Load, _ options: Options, _ setup: BrokerSetup) throws {
     let pid = load.serverPIDs.first
 
     let spoc = try setup.connection(certificate: cast.certificate("spoc"), key: cast.key("spoc"))
-    let listed = try BrokerSetup.call(spoc, "GET", "/v1/requests", expect: 200)
+    // Page to the end, so that the waiters' cursor has nothing after it (earlier loads may
+    // have dispatched many requests to the bench agency).
+    var cursor = ""
+    while true {
+        let listed = try BrokerSetup.call(spoc, "GET", "/v1/requests" + (cursor.isEmpty ? "" : "?after=\(cursor)"), expect: 200)
+        guard let next = listed["cursor"] as? String else { throw BenchError("GET /v1/requests has no cursor: \(listed)") }
+        cursor = next
+        if (listed["requests"] as? [Any])?.isEmpty ?? true { break }
+    }
     spoc.close()
-    guard let cursor = listed["cursor"] as? String else { throw BenchError("GET /v1/requests has no cursor: \(listed)") }
-    let coordinator = try setup.connection(certificate: cast.certificate("coordinator"), key: cast.key("coordinator"))
-    let meeting = try BrokerSetup.call(coordinator, "POST", "/v1/meetings",
+    let setupConnection = try setup.connection(certificate: cast.certificate("coordinator"), key: cast.key("coordinator"))
+    let meeting = try BrokerSetup.call(setupConnection, "POST", "/v1/meetings",
                                        ["title": "Long-poll bench", "startsAt": setup.rfc3339(Date().addingTimeInterval(60 * 86_400))], expect: 201)
-    let meetingID = meeting["id"] as? String ?? ""
-    let created = try BrokerSetup.call(coordinator, "POST", "/v1/cases", [
-        "meeting": meetingID, "reference": "BENCH-POLL", "fields": ["victim.name": "Bench Victim"],
+    let created = try BrokerSetup.call(setupConnection, "POST", "/v1/cases", [
+        "meeting": meeting["id"] as? String ?? "", "reference": "BENCH-POLL", "fields": ["victim.name": "Bench Victim"],
         "consent": ["status": "obtained"],
     ], expect: 201)
     let caseID = created["id"] as? String ?? ""
-
+    setupConnection.close()
     if let pid, let rss = ServerProcess.residentBytes(pid) { report.add("longpoll.rss_before_mib", Double(rss) / 1_048_576, "MiB") }
     let context = try load.context(certificate: cast.certificate("spoc"), key: cast.key("spoc"), ca: setup.caFile)
     let tally = Tally()
     let request = load.request("GET", "/v1/requests?after=\(cursor)&wait=60")
     let connectStart = monotonicNow()
     let finished = DispatchSemaphore(value: 0)
-    let loops = Thread { [target = load.target, threads = load.threads] in
+    // poll(2) costs O(descriptors) per call; 4 threads keep each set near 2,500 while the
+    // responses stream in, without slowing the 10,000 handshakes before them.
+    let threads = Int(try options.double("threads", default: 4))
+    let loops = Thread { [target = load.target] in
         runLoops(threads: threads, slots: waiters, target: target, context: context, maxConnecting: 64) { thread in
             LongPollWorkload(request: request, deadline: connectStart + 150, tally: tally,
                              slotCount: (waiters - thread + threads - 1) / threads)
@@ -48,12 +57,25 @@ func longPoll(_ load: Load, _ options: Options, _ setup: BrokerSetup) throws {
     if let pid, let rss = ServerProcess.residentBytes(pid) { report.add("longpoll.rss_with_waiters_mib", Double(rss) / 1_048_576, "MiB") }
     let answeredEarly = tally.answeredCount
 
+    // A fresh connection: one opened before the parking phase could have idled out.
+    let coordinator = try setup.connection(certificate: cast.certificate("coordinator"), key: cast.key("coordinator"))
+    let cpuBefore = ServerProcess.cpuSeconds(load.serverPIDs)
+    let clientBefore = ServerProcess.cpuSeconds([getpid()])
     let dispatchSent = monotonicNow()
     try BrokerSetup.call(coordinator, "POST", "/v1/cases/\(caseID)/research",
                          ["agencies": [cast.agency], "questions": ["Is the victim known to you?"]], expect: 201)
     let acknowledged = monotonicNow()
     coordinator.close()
     while tally.answeredCount < tally.sentCount, monotonicNow() - acknowledged < 30 { usleep(5_000) }
+    let lastAnswer = tally.answerTimes.values.max() ?? monotonicNow()
+    if let before = cpuBefore, let after = ServerProcess.cpuSeconds(load.serverPIDs) {
+        // Server CPU from the dispatch to now, against the wall time the wake-ups took.
+        report.add("longpoll.server_cpu_during_wake_ms", (after - before) * 1000, "ms")
+        report.add("longpoll.wake_wall_ms", (lastAnswer - dispatchSent) * 1000, "ms")
+        if let clientBefore, let clientAfter = ServerProcess.cpuSeconds([getpid()]) {
+            report.add("longpoll.client_cpu_during_wake_ms", (clientAfter - clientBefore) * 1000, "ms")
+        }
+    }
     if let pid, let rss = ServerProcess.residentBytes(pid) { report.add("longpoll.rss_after_mib", Double(rss) / 1_048_576, "MiB") }
 
     let times = tally.answerTimes.values

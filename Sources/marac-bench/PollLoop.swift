@@ -7,7 +7,7 @@ import Glibc
 /// What a workload does with its connections; one instance per loop thread, used only there.
 protocol Workload: AnyObject {
     /// The request to send on a connection that is idle (just connected or just answered),
-    /// or nil to close it.
+    /// nil to close it, or an empty request to leave it open and idle.
     func nextRequest(slot: Int, now: Double) -> [UInt8]?
     /// A whole response arrived on `slot`, `latency` seconds after its request was sent.
     func completed(slot: Int, status: Int, body: [UInt8], latency: Double, at: Double)
@@ -102,7 +102,7 @@ final class PollLoop {
                 connection.close()
                 return false
             }
-            try connection.send(request)
+            if !request.isEmpty { try connection.send(request) }
             return true
         } catch {
             let now = monotonicNow()
