@@ -193,5 +193,7 @@ func main() throws {
 
 do { try main() } catch {
     FileHandle.standardError.write(Data("marac-bench: \(error)\n".utf8))
-    exit(1)
+    // _exit, not exit: loop threads may still be inside OpenSSL, and exit's atexit handlers
+    // (OPENSSL_cleanup) would free its state under them.
+    _exit(1)
 }
