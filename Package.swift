@@ -27,7 +27,8 @@ let package = Package(
         .executableTarget(name: "journal-bench", dependencies: ["Journal", "TLS"]),
         // Benchmarks against nginx (scripts/bench-vs-nginx.sh) and the fuzz targets (scripts/fuzz.sh;
         // libFuzzer only with -DFUZZING, otherwise marac-fuzz replays files).
-        .executableTarget(name: "marac-bench", dependencies: ["MaracClient", "TLS"]),
+        .target(name: "CBenchEpoll"),
+        .executableTarget(name: "marac-bench", dependencies: ["MaracClient", "TLS", "CBenchEpoll"]),
         .target(name: "FuzzTargets", dependencies: ["HTTPServer", "Broker", "Journal", "TLS"]),
         .executableTarget(name: "marac-fuzz", dependencies: ["FuzzTargets"]),
 

@@ -37,9 +37,7 @@ func longPoll(_ load: Load, _ options: Options, _ setup: BrokerSetup) throws {
     let request = load.request("GET", "/v1/requests?after=\(cursor)&wait=60")
     let connectStart = monotonicNow()
     let finished = DispatchSemaphore(value: 0)
-    // poll(2) costs O(descriptors) per call; 4 threads keep each set near 2,500 while the
-    // responses stream in, without slowing the 10,000 handshakes before them.
-    let threads = Int(try options.double("threads", default: 4))
+    let threads = load.threads
     let loops = Thread { [target = load.target] in
         runLoops(threads: threads, slots: waiters, target: target, context: context, maxConnecting: 64) { thread in
             LongPollWorkload(request: request, deadline: connectStart + 150, tally: tally,

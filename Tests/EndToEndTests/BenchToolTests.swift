@@ -37,7 +37,7 @@ import TestSupport
                 let id = try String(contentsOfFile: "\(cast)/\(role).id", encoding: .utf8)
                 try await broker.app.approveAsOperator(id, operatorName: "bench-test")
             }
-            let submit = try await Self.bench(["submit"] + common + ["--dir", cast, "--writers", "1,3", "--requests", "6"])
+            let submit = try await Self.bench(["submit"] + common + ["--dir", cast, "--writers", "1,3", "--requests", "40"])
             #expect(submit.status == 0, "\(submit.stderr)")
             let longPoll = try await Self.bench(["longpoll", "--url", broker.url, "--ca", pki.caCertificatePath, "--json", json,
                                                  "--dir", cast, "--waiters", "12", "--threads", "2"])
