@@ -29,8 +29,9 @@ struct Doctor {
     static let spec = CommandSpec(
         path: ["doctor"],
         summary: "check settings, files, key permissions, certificate, clock, reachability and TLS, and say what to fix",
-        details: "Exit status 0 when nothing failed (warnings allowed), 3 when a check failed.", role: IdentityCommands.role,
-        example: "MARAC_CONFIG=~/.config/marac/police.json marac doctor"
+        details: "Exit status 0 when nothing failed (warnings allowed), 3 when a check failed. With --json: {ok, checks: [{check, status, detail, fix}]}.",
+        role: IdentityCommands.role,
+        example: "marac doctor --cert police-spoc.pem --key police-spoc-key.pem --ca ca.pem"
     ) { run in
         var doctor = Doctor(run: run)
         doctor.examine()

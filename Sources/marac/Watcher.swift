@@ -54,6 +54,10 @@ struct Watcher {
     }
 
     mutating func loop() throws {
+        try lockSaveDirectory()
+        for number in [SIGTERM, SIGINT] {
+            signal(number) { _ in _exit(0) }   // stopping a watch is its normal end
+        }
         let client = try run.client()
         let url = try run.settings().url.value
         run.output.error("watching \(url) for research requests (long-poll \(wait) s); stop with Ctrl-C")
@@ -140,6 +144,18 @@ struct Watcher {
         }
         if summary["urgent"].bool == true { text += "  URGENT: \(summary["reason"].string ?? "")" }
         return text
+    }
+
+    /// One watcher per save directory: two would race to deliver the same request.
+    func lockSaveDirectory() throws {
+        guard let saveDirectory else { return }
+        let fd = open("\(saveDirectory)/.marac-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw UsageError("--save: cannot create a lock file in \(saveDirectory): \(String(cString: strerror(errno)))", command: run.spec) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw UsageError("--save: another marac requests watch is already delivering into \(saveDirectory)", command: run.spec)
+        }
+        // Held, deliberately, until the process exits.
     }
 
     func alreadySaved(_ id: String) -> Bool {
