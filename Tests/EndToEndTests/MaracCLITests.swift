@@ -71,6 +71,8 @@ import TLS
             #expect(result.stdout.contains("GMT") || result.stdout.contains("BST"), "local time is shown: \(result.stdout)")
             let meetings = try json(try await cli.run(["meeting", "list", "--json"], as: coord))
             let meetingID = try #require(meetings["meetings"].array.first?["id"].string)
+            result = try await cli.run(["meeting", "show", meetingID], as: coord)
+            #expect(result.stdout.contains("MARAC Northtown") && result.stdout.contains("dispatch by"), "\(result.stdout)")
             let returnDeadline = try #require(meetings["meetings"].array.first?["returnDeadline"].date)
             let caseFile = try dir.write("case.json", Array(Self.caseFile.utf8))
             let created = try json(try await cli.run(["case", "create", "--meeting", meetingID, "--file", caseFile, "--json"], as: coord))
@@ -135,8 +137,16 @@ import TLS
             #expect(try json(try await cli.run(["cert", "list", "--expiring", "--json"], as: admin))["credentials"].array.isEmpty)
             result = try await cli.run(["principal", "disable", "wa-spoc"], as: admin)
             #expect(result.status == 0, "\(result.stderr)")
+            result = try await cli.run(["principal", "list"], as: admin)
+            #expect(result.stdout.split(separator: "\n").contains { $0.contains("wa-spoc") && $0.contains("DISABLED") }, "\(result.stdout)")
             result = try await cli.run(["whoami"], as: womensAid)
             #expect(result.status == 3 && result.stderr.contains("likely cause"), "\(result.stderr)")
+            #expect(try await cli.run(["principal", "enable", "wa-spoc"], as: admin).status == 0)
+            #expect(try await cli.run(["whoami"], as: womensAid).status == 0)
+            #expect(try await cli.run(["agency", "disable", "womens-aid"], as: admin).status == 0)
+            #expect(try await cli.run(["whoami"], as: womensAid).status == 3, "a disabled agency shuts its principals out")
+            #expect(try await cli.run(["agency", "enable", "womens-aid"], as: admin).status == 0)
+            #expect(try await cli.run(["whoami"], as: womensAid).status == 0)
             result = try await cli.run(["cert", "revoke", policeCertificate.serial, "--reason", "laptop lost"], as: admin)
             #expect(result.status == 0 && result.stdout.contains("revoked"), "\(result.stderr)")
             result = try await cli.run(["requests"], as: police)
@@ -148,11 +158,7 @@ import TLS
         try await withTestBroker { broker in
             let dir = try TemporaryDirectory()
             let cli = MaracCLI(home: dir.path("home"), url: broker.url, ca: broker.pki.caCertificatePath)
-            let admin = try broker.adminClient()
-            let police = try await broker.enrol("police-spoc", agency: "police", role: "spoc", admin: admin)
-            let coordinator = try await broker.enrol("coord", agency: "community-safety", role: "coordinator", admin: admin)
-            let spoc = CLIUser(certificate: police.certificatePath, key: police.keyPath)
-            let coord = CLIUser(certificate: coordinator.certificatePath, key: coordinator.keyPath)
+            let (spoc, coord) = try await policeSPOCAndCoordinator(broker)
 
             // 2: usage.
             for arguments in [[], ["frobnicate"], ["meeting"], ["meeting", "create", "--title", "x"], ["request", "show"],
@@ -184,7 +190,27 @@ import TLS
             #expect(result.status == 1 && result.stderr.contains("not_entitled"), "\(result.stderr)")
             let dispatched = try json(try await cli.run(["research", "dispatch", caseID, "--agencies", "police", "--questions-file", questions, "--json"], as: coord))
             let requestID = try #require(dispatched["requests"].array.first?["id"].string)
+            func newCase(_ reference: String) async throws -> String {
+                let file = try dir.write("\(reference).json", Array(#"{"reference": "\#(reference)", "fields": {"victim.name": "V"}, "consent": {"status": "obtained"}}"#.utf8))
+                return try json(try await cli.run(["case", "create", "--meeting", meeting["id"].string ?? "", "--file", file, "--json"], as: coord))["id"].string ?? ""
+            }
+            let later = Date().addingTimeInterval(86_400)
+            result = try await cli.run(["research", "dispatch", try await newCase("MARAC-LATER"), "--agencies", "police", "--questions-file", questions,
+                                        "--release-at", ClientJSON.formatRFC3339(later)], as: coord)
+            #expect(result.status == 0 && result.stdout.contains("scheduled"), "\(result.stdout) \(result.stderr)")
+            #expect(!(try await cli.run(["requests"], as: spoc)).stdout.contains("MARAC-LATER"), "nothing is seen before its release")
+            result = try await cli.run(["meeting", "status", meeting["id"].string ?? ""], as: coord)
+            #expect(result.stdout.contains("releases \(TimeText.utc(later))"), "\(result.stdout)")
+
             broker.clock.set(try #require(meeting["returnDeadline"].date).addingTimeInterval(1))
+            let lateCase = try await newCase("MARAC-LATE")
+            result = try await cli.run(["research", "dispatch", lateCase, "--agencies", "police", "--questions-file", questions], as: coord)
+            #expect(result.status == 1 && result.stderr.contains("dispatch_deadline_passed"), "\(result.stderr)")
+            result = try await cli.run(["research", "dispatch", lateCase, "--agencies", "police", "--questions-file", questions,
+                                        "--urgent", "--reason", "new incident last night"], as: coord)
+            #expect(result.status == 0 && result.stdout.contains("URGENT"), "\(result.stdout) \(result.stderr)")
+            result = try await cli.run(["requests"], as: spoc)
+            #expect(result.stdout.split(separator: "\n").contains { $0.contains("MARAC-LATE") && $0.contains("URGENT") }, "\(result.stdout)")
             let good = try dir.write("return.json", Array(Self.goodReturn.utf8))
             result = try await cli.run(["return", "submit", requestID, "--file", good], as: spoc)
             #expect(result.status == 1 && result.stderr.contains("return_deadline_passed"), "\(result.stderr)")
@@ -203,7 +229,7 @@ import TLS
             let expired = try expiredCredential(broker, in: dir)
             result = try await cli.run(["whoami"], as: expired)
             #expect(result.status == 3 && result.stderr.contains("expired"), "\(result.stderr)")
-            result = try await cli.run(["whoami", "--key", coordinator.keyPath], as: spoc)
+            result = try await cli.run(["whoami", "--key", coord.key], as: spoc)
             #expect(result.status == 3 && result.stderr.contains("does not match"), "\(result.stderr)")
         }
     }
@@ -214,11 +240,7 @@ import TLS
         do {
             let dir = try TemporaryDirectory()
             let cli = MaracCLI(home: dir.path("home"), url: broker.url, ca: broker.pki.caCertificatePath)
-            let admin = try broker.adminClient()
-            let police = try await broker.enrol("police-spoc", agency: "police", role: "spoc", admin: admin)
-            let coordinator = try await broker.enrol("coord", agency: "community-safety", role: "coordinator", admin: admin)
-            let spoc = CLIUser(certificate: police.certificatePath, key: police.keyPath)
-            let coord = CLIUser(certificate: coordinator.certificatePath, key: coordinator.keyPath)
+            let (spoc, coord) = try await policeSPOCAndCoordinator(broker)
             let meetingID = try json(try await cli.run(["meeting", "create", "--at", ClientJSON.formatRFC3339(Self.meetingStart), "--title", "M", "--json"], as: coord))["id"].string ?? ""
             let questions = try dir.write("q.txt", Array("Known?\n".utf8))
             func dispatch(_ reference: String) async throws -> String {
@@ -364,6 +386,15 @@ import TLS
     }
 
     // MARK: Helpers
+
+    /// A police SPOC and a coordinator enrolled through the API, as `marac` users.
+    func policeSPOCAndCoordinator(_ broker: TestBroker) async throws -> (spoc: CLIUser, coordinator: CLIUser) {
+        let admin = try broker.adminClient()
+        let police = try await broker.enrol("police-spoc", agency: "police", role: "spoc", admin: admin)
+        let coordinator = try await broker.enrol("coord", agency: "community-safety", role: "coordinator", admin: admin)
+        return (CLIUser(certificate: police.certificatePath, key: police.keyPath),
+                CLIUser(certificate: coordinator.certificatePath, key: coordinator.keyPath))
+    }
 
     func json(_ result: CLIResult) throws -> JSON {
         #expect(result.status == 0, "\(result.stderr)")
