@@ -11,13 +11,16 @@ enum CertificateRequest {
     static let spec = CommandSpec(
         path: ["cert", "request"],
         options: [.init(name: "--principal", value: "ID", help: "the registered principal the certificate is for", required: true),
-                  .init(name: "--out", value: "DIR", help: "where to write ID-key.pem (0600), ID.pem and ca.pem", required: true),
+                  .init(name: "--out", value: "DIR", help: "where to write ID-key.pem (0600), ID.pem, ca.pem and a profile config.json", required: true),
                   .init(name: "--validity-days", value: "N", help: "ask for a shorter or longer validity than the broker's default"),
                   .init(name: "--p12", value: nil, help: "also write ID.p12 (PKCS#12, password-protected) to import into a browser"),
                   .init(name: "--p12-password-file", value: "FILE", help: "the PKCS#12 password (first line); else \(passwordVariable), else a prompt"),
                   .init(name: "--force", value: nil, help: "replace an existing key file in DIR")],
         summary: "make a key and CSR here, have the broker sign it, write the certificate (and a PKCS#12)",
-        details: "The new key never leaves this machine. Hand DIR to its holder over a trusted channel; they point --cert, --key, --ca (or their profile) at it.",
+        details: """
+            The new key never leaves this machine. Hand DIR to its holder over a trusted channel; DIR/config.json is a
+            marac profile (paths relative to DIR): copy DIR to ~/.config/marac, or set MARAC_CONFIG=DIR/config.json.
+            """,
         role: AdminCommands.role,
         example: "marac cert request --principal police-spoc --out ./police-spoc --p12"
     ) { run in
@@ -33,7 +36,7 @@ enum CertificateRequest {
         }
         let password = run.flag("--p12") ? try p12Password(run) : nil
         let keyPath = "\(directory)/\(principal)-key.pem", certPath = "\(directory)/\(principal).pem"
-        let caPath = "\(directory)/ca.pem", p12Path = "\(directory)/\(principal).p12"
+        let caPath = "\(directory)/ca.pem", p12Path = "\(directory)/\(principal).p12", profilePath = "\(directory)/config.json"
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
@@ -62,7 +65,12 @@ enum CertificateRequest {
         }
         try writePublic(Array(certificatePEM.utf8), to: certPath)
         try writePublic(Array(caPEM.utf8), to: caPath)
-        var written = [(keyPath, "private key (0600; never sent)"), (certPath, "certificate"), (caPath, "the broker's CA")]
+        // A profile with paths relative to DIR: the holder copies DIR to ~/.config/marac, or points MARAC_CONFIG at it.
+        let profile = JSON.object(["url": .string(try run.settings().url.value), "cert": .string("\(principal).pem"),
+                                   "key": .string("\(principal)-key.pem"), "ca": .string("ca.pem")])
+        try writePublic(Array((profile.description + "\n").utf8), to: profilePath)
+        var written = [(keyPath, "private key (0600; never sent)"), (certPath, "certificate"), (caPath, "the broker's CA"),
+                       (profilePath, "marac profile for the holder")]
         if let password {
             let ca = try? Certificate(pem: Array(caPEM.utf8))
             let p12 = try PKCS12.export(key: key, certificate: certificate, ca: ca, friendlyName: "\(principal) (MARAC)", password: password)
@@ -72,7 +80,7 @@ enum CertificateRequest {
         if run.json { run.output.raw(answer.response.body); return }
         run.output.line("Certificate \(issued["serial"].displayText) issued to \(principal) (\(issued["agency"].displayText)), valid until \(TimeText.utc(certificate.notAfter)).\n")
         run.output.table(["file", "what"], written.map { [Output.Cell($0.0), Output.Cell($0.1)] })
-        run.output.line("\nThe holder uses it with:\n  export MARAC_URL=\(try run.settings().url.value) MARAC_CERT=\(certPath) MARAC_KEY=\(keyPath) MARAC_CA=\(caPath)")
+        run.output.line("\nThe holder copies \(directory) to ~/.config/marac (or sets MARAC_CONFIG=\(profilePath)) and runs: marac whoami")
     }
 
     /// The PKCS#12 password from a file, the environment, or the terminal (asked twice).
