@@ -36,7 +36,8 @@ enum SPOCCommands {
             Runs until interrupted. Survives broker restarts and network errors, retrying with capped exponential
             backoff. Keeps its cursor (in DIR/.marac-cursor with --save), so nothing is printed or saved twice; a
             request already saved in DIR is never saved or handed to CMD again. With --exec, CMD also gets
-            MARAC_REQUEST_ID and MARAC_REQUEST_FILE in its environment. With --json, prints one JSON object per line.
+            MARAC_REQUEST_ID and MARAC_REQUEST_FILE in its environment; a CMD that fails is reported, not retried.
+            With --json, prints one JSON object per line.
             Saving a request reads it, which the broker records as your agency's acknowledgement.
             Stops with exit 1 if the broker refuses the credential, 3 on a certificate problem.
             """,

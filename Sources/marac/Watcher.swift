@@ -115,7 +115,13 @@ struct Watcher {
             return
         }
         var full: BrokerAnswer?
-        if saveDirectory != nil { full = try run.call("GET", "/v1/requests/\(escaped(id))") }
+        if saveDirectory != nil {
+            do { full = try run.call("GET", "/v1/requests/\(escaped(id))") } catch let error as ClientError where error.kind == .refused(status: 404, code: "not_found") {
+                // Gone or no longer visible between the feed and the read: nothing to deliver; it comes back if it reappears.
+                run.output.error("request \(id) is no longer visible to your agency; skipped")
+                return
+            }
+        }
         delivered.insert(id)
         extensions[id] = summary["extendedUntil"].string
         if run.json {
