@@ -55,12 +55,18 @@ import TLS
             let curl = try await Tool.runAsync("curl", ["-sS", "--cacert", dir.path("police/ca.pem"), "--cert", police.certificate, "--key", police.key,
                                                         "\(broker.url)/v1/whoami"])
             #expect(curl.stdout.contains("\"principal\":\"police-spoc\""), "\(curl.stdout) \(curl.stderr)")
-            for id in ["coord", "wa-spoc"] {
-                result = try await cli.run(["cert", "request", "--principal", id, "--out", dir.path(id)], as: admin)
-                #expect(result.status == 0, "\(result.stderr)")
-            }
+            result = try await cli.run(["cert", "request", "--principal", "coord", "--out", dir.path("coord")], as: admin)
+            #expect(result.status == 0, "\(result.stderr)")
+            // The split flow: the holder makes key and CSR with no broker at all, the administrator has the CSR signed.
+            result = try await cli.run(["cert", "request", "--principal", "wa-spoc", "--out", dir.path("wa-home"), "--csr-only"], env: ["MARAC_URL": "https://127.0.0.1:1"])
+            #expect(result.status == 0 && result.stdout.contains("wa-spoc.csr"), "\(result.stderr)")
+            #expect(try mode(dir.path("wa-home/wa-spoc-key.pem")) == 0o600)
+            result = try await cli.run(["cert", "request", "--principal", "wa-spoc", "--out", dir.path("wa-admin"), "--csr", dir.path("wa-home/wa-spoc.csr")], as: admin)
+            #expect(result.status == 0 && !FileManager.default.fileExists(atPath: dir.path("wa-admin/wa-spoc-key.pem")), "\(result.stderr)")
+            result = try await cli.run(["cert", "request", "--principal", "wa-spoc", "--out", dir.path("wa-admin"), "--csr", dir.path("wa-home/wa-spoc.csr"), "--p12"], as: admin)
+            #expect(result.status == 2 && result.stderr.contains("stays with the holder"), "\(result.stderr)")
             let coord = CLIUser(certificate: dir.path("coord/coord.pem"), key: dir.path("coord/coord-key.pem"))
-            let womensAid = CLIUser(certificate: dir.path("wa-spoc/wa-spoc.pem"), key: dir.path("wa-spoc/wa-spoc-key.pem"))
+            let womensAid = CLIUser(certificate: dir.path("wa-admin/wa-spoc.pem"), key: dir.path("wa-home/wa-spoc-key.pem"))
             result = try await cli.run(["whoami"], env: ["MARAC_CONFIG": dir.path("police/config.json")])
             #expect(result.status == 0 && result.stdout.contains("police-spoc") && result.stdout.contains("spoc"), "the profile cert request wrote works: \(result.stderr)")
 

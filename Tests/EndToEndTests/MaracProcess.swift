@@ -66,12 +66,12 @@ final class MaracProcess: @unchecked Sendable {
     func launch() throws {
         out.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
-            guard let self else { return }
+            guard let self, !data.isEmpty else { handle.readabilityHandler = nil; return }   // EOF
             self.lock.withLock { self.outData.append(data) }
         }
         err.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
-            guard let self else { return }
+            guard let self, !data.isEmpty else { handle.readabilityHandler = nil; return }   // EOF
             self.lock.withLock { self.errData.append(data) }
         }
         try process.run()
