@@ -173,6 +173,10 @@ import TLS
                 #expect(result.status == 2, "\(arguments): \(result.status) \(result.stderr)")
                 #expect(!result.stderr.isEmpty)
             }
+            let unset = try await cli.run(["whoami"])
+            #expect(unset.status == 2 && unset.stderr.contains("no cert file given") && unset.stderr.contains("MARAC_CERT"), "\(unset.stderr)")
+            let plain = try await cli.run(["whoami", "--url", "http://127.0.0.1:8443"], as: coord)
+            #expect(plain.status == 2 && plain.stderr.contains("https://"), "\(plain.stderr)")
             // --help on every command, with an example.
             let overview = try await cli.run(["--help"])
             #expect(overview.status == 0)
