@@ -22,9 +22,14 @@ let package = Package(
         .target(name: "Broker"),
         .target(name: "BrokerAPI", dependencies: ["Broker", "Journal", "HTTPServer", "TLS"]),
         .target(name: "MaracClient", dependencies: ["TLS"]),
-        .executableTarget(name: "maracd", dependencies: ["BrokerAPI", "Journal", "TLS"]),
+        .executableTarget(name: "maracd", dependencies: ["BrokerAPI", "Broker", "Journal", "TLS"]),
         .executableTarget(name: "marac", dependencies: ["MaracClient"]),
         .executableTarget(name: "journal-bench", dependencies: ["Journal", "TLS"]),
+        // Benchmarks against nginx (scripts/bench-vs-nginx.sh) and the fuzz targets (scripts/fuzz.sh;
+        // libFuzzer only with -DFUZZING, otherwise marac-fuzz replays files).
+        .executableTarget(name: "marac-bench", dependencies: ["MaracClient", "TLS"]),
+        .target(name: "FuzzTargets", dependencies: ["HTTPServer", "Broker", "Journal", "TLS"]),
+        .executableTarget(name: "marac-fuzz", dependencies: ["FuzzTargets"]),
 
         // Shared by the test targets: certificates minted per test, a server on port 0, child processes.
         .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient", "BrokerAPI"], path: "Tests/TestSupport"),
@@ -35,6 +40,7 @@ let package = Package(
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "BrokerAPITests", dependencies: ["BrokerAPI", "MaracClient", "TLS", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "TestSupport"]),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TLS"]),
     ],
     swiftLanguageModes: [.v6]
 )

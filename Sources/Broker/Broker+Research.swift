@@ -55,11 +55,10 @@ extension Broker {
         }
         var releaseAt = env.now
         if let requested = order.releaseAt {
-            if !urgent && requested > meeting.dispatchDeadline {
+            // Urgent or not, a scheduled release is never later than the dispatch deadline:
+            // after it, urgent research goes out at once.
+            if requested > meeting.dispatchDeadline {
                 return .failure(.invalidField("releaseAt", "must not be later than the dispatch deadline \(RFC3339.string(from: meeting.dispatchDeadline))"))
-            }
-            if requested >= meeting.startsAt {
-                return .failure(.invalidField("releaseAt", "must be before the meeting starts at \(RFC3339.string(from: meeting.startsAt))"))
             }
             releaseAt = max(requested, env.now)
         }
@@ -102,9 +101,13 @@ extension Broker {
             }
             views.append(view(request, at: env.now))
         }
-        let released = Set(views.flatMap { $0.fields.keys }).sorted()
+        // Audited per agency: what each one was sent now (scheduled requests are audited when released).
+        var releasedTo: [String: [String]] = [:]
+        for view in views where view.state != .scheduled { releasedTo[view.agency] = view.fields.keys.sorted() }
+        let released = Set(releasedTo.values.joined()).sorted()
         return .success(Decision(
-            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.dispatch, object: caseID, fields: released, reason: reason),
+            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.dispatch, object: caseID, fields: released,
+                                                 releasedTo: releasedTo, reason: reason),
                          events + releases),
             reply: RequestList(requests: views)))
     }
@@ -117,7 +120,8 @@ extension Broker {
             .filter { $0.releasedAt == nil && $0.releaseAt <= env.now }
             .sorted { ($0.releaseAt, $0.id) < ($1.releaseAt, $1.id) }
             .map { request in
-                entry(env, nil, AuditDetail(action: AuditDetail.Action.release, object: request.id),
+                entry(env, nil, AuditDetail(action: AuditDetail.Action.release, object: request.id, fields: request.fieldNames,
+                                            releasedTo: [request.agency: request.fieldNames]),
                       [.requestReleased(request: request.id, at: env.now)])
             }
     }

@@ -104,9 +104,9 @@ public struct Broker: Sendable {
 
     // MARK: Principals
 
-    /// `GET /v1/principals` (admin).
+    /// `GET /v1/principals` (admin; coordinator, to see whom to approve).
     public func listPrincipals(by actor: Actor) -> Outcome<PrincipalList> {
-        if let error = require(actor, [.admin], to: "list principals") { return .failure(error) }
+        if let error = require(actor, [.admin, .coordinator], to: "list principals") { return .failure(error) }
         return .success(Decision(entry: nil, reply: PrincipalList(principals: state.principals.values.sorted { $0.id < $1.id })))
     }
 
@@ -131,10 +131,13 @@ public struct Broker: Sendable {
     }
 
     /// `PATCH /v1/principals/{id}` (admin): rename, move, change role, enable or
-    /// disable. An admin may not disable or demote itself.
+    /// disable. An admin may not disable or demote itself. A new role or agency
+    /// clears the principal's approval (a coordinator must approve it again), and
+    /// a move to another agency revokes its certificates, whose subject names the old one.
     public func updatePrincipal(id: String, _ patch: PrincipalPatch, by actor: Actor, env: Environment) -> Outcome<Principal> {
         if let error = require(actor, [.admin], to: "change principals") { return .failure(error) }
         guard var principal = state.principals[id] else { return .failure(.notFound("principal")) }
+        let original = principal
         if let name = patch.name {
             guard Validate.isName(name) else { return .failure(.invalidField("name", "must be non-empty, at most \(Limits.nameLength) characters")) }
             principal.name = name
@@ -148,7 +151,39 @@ public struct Broker: Sendable {
         if id == actor.principal && (!principal.active || principal.role != .admin) {
             return .failure(DomainError(.conflict, "you may not disable or demote yourself"))
         }
-        return .success(Decision(entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.principalUpdate, object: id),
+        if principal.role != original.role || principal.agency != original.agency {
+            principal.approvedBy = nil
+            principal.approvedAt = nil
+        }
+        var events: [Event] = [.principalUpdated(principal: principal)]
+        if principal.agency != original.agency {
+            let reason = "principal moved from agency \(original.agency) to \(principal.agency)"
+            for credential in state.credentials.values.sorted(by: { $0.serial < $1.serial })
+            where credential.principal == id && credential.revokedAt == nil {
+                events.append(.credentialRevoked(serial: credential.serial, at: env.now, reason: reason))
+            }
+        }
+        return .success(Decision(entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.principalUpdate, object: id), events),
+                                 reply: principal))
+    }
+
+    /// `POST /v1/principals/{id}/approve` (coordinator): lets a coordinator or
+    /// SPOC principal's credentials work. The second pair of eyes on access to
+    /// case content: administrators register people, coordinators vouch for them.
+    /// `maracd principal approve` does the same offline, for the first coordinator.
+    public func approvePrincipal(id: String, by actor: Actor, env: Environment) -> Outcome<Principal> {
+        if let error = require(actor, [.coordinator], to: "approve principals") { return .failure(error) }
+        guard var principal = state.principals[id] else { return .failure(.notFound("principal")) }
+        guard principal.role.seesCaseContent else {
+            return .failure(DomainError(.conflict, "principal \(id) is \(principal.role.rawValue): only coordinators and SPOCs need approval"))
+        }
+        guard principal.approvedAt == nil else {
+            return .failure(DomainError(.conflict, "principal \(id) was already approved by \(principal.approvedBy ?? "?")"))
+        }
+        guard id != actor.principal else { return .failure(DomainError(.conflict, "you may not approve yourself")) }
+        principal.approvedBy = actor.principal
+        principal.approvedAt = env.now
+        return .success(Decision(entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.principalApprove, object: id),
                                               [.principalUpdated(principal: principal)]), reply: principal))
     }
 
@@ -210,7 +245,9 @@ public struct Broker: Sendable {
 
     /// `GET /v1/audit?after=&limit=` (admin, auditor), optionally only the
     /// records of one principal, or about one object or case (a case's own
-    /// records and those of its requests).
+    /// records and those of its requests). Administrators never see case
+    /// content, so the coordinator's free-text reasons (urgent dispatch,
+    /// extension) are withheld from them; auditors see them.
     public func auditRecords(after: UInt64 = 0, limit: Int = 100, object: String? = nil, principal: String? = nil,
                              by actor: Actor) -> Outcome<AuditPage> {
         if let error = require(actor, [.admin, .auditor], to: "read the audit log") { return .failure(error) }
@@ -221,13 +258,15 @@ public struct Broker: Sendable {
         var records: [AuditRecord] = []
         var next: UInt64?
         for record in state.audit[start...] {
+            // Applied but not yet durable (its chain hash is set on commit): listed once it is.
+            if record.hash.isEmpty { break }
             if let principal, record.principal != principal { continue }
             if let object, record.object != object, state.requests[record.object]?.case != object { continue }
             if records.count == limit {
                 next = records.last?.seq
                 break
             }
-            records.append(record)
+            records.append(actor.role == .admin ? record.withoutCaseText : record)
         }
         return .success(Decision(entry: nil, reply: AuditPage(records: records, next: next)))
     }

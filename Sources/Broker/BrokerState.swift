@@ -73,6 +73,10 @@ public struct BrokerState: Codable, Sendable, Equatable {
         guard principal.active else {
             return .failure(DomainError(.principalDisabled, "principal \(principal.id) is disabled"))
         }
+        guard principal.isApproved else {
+            return .failure(DomainError(.principalNotApproved,
+                                        "principal \(principal.id) (\(principal.role.rawValue)) sees case content and has not been approved by a coordinator yet"))
+        }
         guard let agency = agencies[principal.agency], agency.active else {
             return .failure(DomainError(.agencyInactive, "agency \(principal.agency) is inactive"))
         }
@@ -91,7 +95,7 @@ public struct BrokerState: Codable, Sendable, Equatable {
                                      agency: entry.actor?.agency ?? "system",
                                      serial: entry.actor?.serial ?? "",
                                      action: detail.action, object: detail.object,
-                                     fields: detail.fields, reason: detail.reason,
+                                     fields: detail.fields, releasedTo: detail.releasedTo, reason: detail.reason,
                                      hash: position.hash, prevHash: position.prevHash))
         }
         lastSeq = max(lastSeq, position.seq)

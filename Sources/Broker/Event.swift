@@ -42,14 +42,17 @@ public struct AuditDetail: Codable, Sendable, Equatable {
     public var object: String
     /// Names of the case fields released, if any.
     public var fields: [String]?
+    /// For a release of research to agencies: which field names went to which agency.
+    public var releasedTo: [String: [String]]?
     /// The urgent or extension reason, if any.
     public var reason: String?
 
     /// Creates a detail.
-    public init(action: String, object: String, fields: [String]? = nil, reason: String? = nil) {
+    public init(action: String, object: String, fields: [String]? = nil, releasedTo: [String: [String]]? = nil, reason: String? = nil) {
         self.action = action
         self.object = object
         self.fields = fields
+        self.releasedTo = releasedTo
         self.reason = reason
     }
 
@@ -60,7 +63,7 @@ public struct AuditDetail: Codable, Sendable, Equatable {
         /// Agency registry.
         public static let agencyCreate = "agency.create", agencyUpdate = "agency.update"
         /// Principal registry.
-        public static let principalCreate = "principal.create", principalUpdate = "principal.update"
+        public static let principalCreate = "principal.create", principalUpdate = "principal.update", principalApprove = "principal.approve"
         /// Credentials.
         public static let credentialRegister = "credential.register", credentialRevoke = "credential.revoke"
         /// Meetings.
@@ -118,7 +121,8 @@ public struct ChainPosition: Codable, Sendable, Equatable {
 }
 
 /// An audit record as the API exposes it (SPEC §7):
-/// `{seq, at, principal, agency, serial, action, object, fields?, reason?, hash, prevHash}`.
+/// `{seq, at, principal, agency, serial, action, object, fields?, reason?, hash, prevHash}`,
+/// plus `releasedTo` (agency → field names) on research dispatch and release records.
 /// System entries (bootstrap, scheduled release) have principal and agency
 /// `system` and an empty serial.
 public struct AuditRecord: Codable, Sendable, Equatable {
@@ -138,10 +142,25 @@ public struct AuditRecord: Codable, Sendable, Equatable {
     public var object: String
     /// Field names released.
     public var fields: [String]?
+    /// Research released: agency → the field names that agency was sent.
+    public var releasedTo: [String: [String]]?
     /// Urgent or extension reason.
     public var reason: String?
     /// The record's chain hash.
     public var hash: String
     /// The previous record's chain hash.
     public var prevHash: String
+}
+
+extension AuditRecord {
+    /// Actions whose reason is a coordinator's free text about a case.
+    static let caseTextActions: Set<String> = [AuditDetail.Action.dispatch, AuditDetail.Action.requestExtend]
+
+    /// The record as an administrator sees it: a case-related reason replaced by a notice.
+    var withoutCaseText: AuditRecord {
+        guard reason != nil, Self.caseTextActions.contains(action) else { return self }
+        var copy = self
+        copy.reason = "(withheld from administrators: case text)"
+        return copy
+    }
 }

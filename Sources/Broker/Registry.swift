@@ -10,6 +10,11 @@ public enum Role: String, Codable, Sendable, CaseIterable {
     case admin
     /// Reads and verifies the audit log only.
     case auditor
+
+    /// Whether the role is shown case content (fields, requests, returns). Such
+    /// a principal's credentials work only once a coordinator has approved it,
+    /// so an administrator alone can never give anyone, itself included, access to cases.
+    public var seesCaseContent: Bool { self == .coordinator || self == .spoc }
 }
 
 /// Who is making a request, as established by `BrokerState.identify` from the
@@ -61,7 +66,7 @@ public struct Agency: Codable, Sendable, Equatable {
     }
 }
 
-/// A person or agent; also its API shape `{id, name, agency, role, active}`.
+/// A person or agent; also its API shape `{id, name, agency, role, active, approvedBy?, approvedAt?}`.
 public struct Principal: Codable, Sendable, Equatable {
     /// Slug, e.g. `jo-smith`; the certificate's CN.
     public var id: String
@@ -73,15 +78,26 @@ public struct Principal: Codable, Sendable, Equatable {
     public var role: Role
     /// A disabled principal is refused on its next request.
     public var active: Bool
+    /// Who approved this principal's access to case content (a coordinator, or
+    /// the server operator offline); cleared when its role or agency changes.
+    public var approvedBy: String?
+    /// When it was approved.
+    public var approvedAt: Date?
 
     /// Creates a principal.
-    public init(id: String, name: String, agency: String, role: Role, active: Bool = true) {
+    public init(id: String, name: String, agency: String, role: Role, active: Bool = true,
+                approvedBy: String? = nil, approvedAt: Date? = nil) {
         self.id = id
         self.name = name
         self.agency = agency
         self.role = role
         self.active = active
+        self.approvedBy = approvedBy
+        self.approvedAt = approvedAt
     }
+
+    /// Whether the principal may act in its role: roles that see case content need an approval.
+    public var isApproved: Bool { !role.seesCaseContent || approvedAt != nil }
 }
 
 /// A client certificate registered for a principal. Issue 6 extends this.

@@ -31,9 +31,9 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
 
 extension APIError {
     /// The domain's refusal, with the status from the domain's one code table.
-    /// Identity refusals (revoked, expired, unknown, disabled, inactive) also close the connection.
+    /// Identity refusals (revoked, expired, unknown, disabled, inactive, not approved) also close the connection.
     init(_ error: DomainError) {
-        let identityCodes: Set<DomainError.Code> = [.credentialRevoked, .credentialExpired, .credentialUnknown, .principalDisabled, .agencyInactive]
+        let identityCodes: Set<DomainError.Code> = [.credentialRevoked, .credentialExpired, .credentialUnknown, .principalDisabled, .agencyInactive, .principalNotApproved]
         self.init(HTTPStatus.from(code: error.code.httpStatus),
                   error.code.rawValue, error.message, closesConnection: identityCodes.contains(error.code))
     }

@@ -16,4 +16,12 @@ public struct APIRequest: Sendable {
             throw APIError(.badRequest, error.code, error.message)
         }
     }
+
+    /// For actions that take no input: an empty body or `{}`, else 400 naming the problem.
+    public func expectEmptyBody() throws {
+        let trimmed = http.body.filter { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
+        guard trimmed.isEmpty || trimmed == Array("{}".utf8) else {
+            throw APIError(.badRequest, "invalid_json", "\(http.method) \(http.path) takes no body (send none, or {})")
+        }
+    }
 }

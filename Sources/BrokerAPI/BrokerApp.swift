@@ -42,7 +42,9 @@ public final class BrokerApp: Sendable {
         var router = Router<BrokerService.Handler>()
         BrokerRoutes(core: core, ca: ca, configuration: configuration).register(in: &router)
         routeTable = router.routeTable
-        let service = BrokerService(router: router, logger: logger)
+        let service = BrokerService(router: router, identify: { serial in
+            core.identify(serial: serial).map(\.principal).mapError(APIError.init)
+        }, logger: logger)
         server = HTTPServer(
             configuration: ServerConfiguration(host: configuration.listenHost, port: configuration.listenPort,
                                                limits: configuration.limits, maxConnections: configuration.maxConnections),
@@ -113,6 +115,12 @@ public final class BrokerApp: Sendable {
                 logger.log("server_certificate_renewal_failed", ["error": "\(error)"])
             }
         }
+    }
+
+    /// Approves a coordinator or SPOC principal as the server operator, as
+    /// `maracd principal approve` does offline; for embedding and tests, on a running broker.
+    public func approveAsOperator(_ principal: String, operatorName: String) async throws {
+        _ = try await core.approve(principal, operatorName: operatorName)
     }
 
     /// The bound port.

@@ -48,7 +48,7 @@ public struct BrokerConfiguration: Sendable {
         }
         guard let root = object as? [String: Any] else { throw BrokerSetupError(file: file, message: "must be a JSON object") }
         var config = BrokerConfiguration()
-        var reader = ConfigReader(file: file)
+        let reader = ConfigReader(file: file)
         try reader.check(root, allowed: ["listen", "dataDirectory", "certsDirectory", "timeZone", "researchLeadWorkingDays",
                                          "returnDeadlineHours", "tls", "limits", "credentials"], at: "")
         if let listen = try reader.string(root, "listen") {

@@ -14,7 +14,9 @@ import TLS
 /// journal reports the entry durable; concurrent commands share one write and
 /// one fsync (the journal's group commit). If a write fails, the broker stops
 /// serving (503) until it is restarted and replays what is durable: it never
-/// answers from state that might not be on disk after a failure.
+/// answers from state that might not be on disk after a failure. A read that
+/// changes nothing waits, too, until every entry ordered before it is durable,
+/// so no answer shows (or hands out a cursor past) a change that could still be lost.
 ///
 /// Lock order: `inner`, then the journal's own lock (appends are issued while
 /// holding `inner` so that sequence numbers follow decision order).
@@ -28,7 +30,16 @@ public final class BrokerCore: Sendable {
         var inFlight = 0
         var failure: String?
         var entriesSinceSnapshot = 0
-        var crlCache: (revoked: Int, pem: [UInt8])?
+        var crl: CRLCache?
+        /// Reads waiting for entries ordered before them to become durable, oldest first.
+        var readers: [(after: UInt64, resume: @Sendable (Result<Void, Error>) -> Void)] = []
+    }
+
+    private struct CRLCache {
+        var revoked: Int
+        var number: Int
+        var issuedAt: Date
+        var pem: [UInt8]
     }
 
     private let inner: Mutex<Inner>
@@ -36,6 +47,7 @@ public final class BrokerCore: Sendable {
     let clock: @Sendable () -> Date
     let logger: Logger
     let hub = LongPollHub()
+    let pollPages = PollPageCache()
     /// Journal completions are handled here, in journal order.
     private let commitQueue = DispatchQueue(label: "marac.commit")
     private let releaseTimer: Mutex<DispatchSourceTimer?> = Mutex(nil)
@@ -112,10 +124,22 @@ public final class BrokerCore: Sendable {
                 case .success(let decided): decision = decided
                 case .failure(let error): return continuation.resume(throwing: APIError(error))
                 }
-                guard let entry = decision.entry else { return continuation.resume(returning: (actor, decision.reply)) }
                 let reply = decision.reply
+                guard let entry = decision.entry else {
+                    let pending = inner.nextSeq - 1
+                    if pending <= inner.durable.seq { return continuation.resume(returning: (actor, reply)) }
+                    inner.readers.append((pending, { outcome in continuation.resume(with: outcome.map { (actor, reply) }) }))
+                    return
+                }
                 enqueue(entry, in: &inner) { outcome in continuation.resume(with: outcome.map { (actor, reply) }) }
             }
+        }
+    }
+
+    /// Approves a principal as the server operator (`maracd principal approve`).
+    func approve(_ principal: String, operatorName: String) async throws -> Principal {
+        try await perform(as: OfflineCommands.operatorActor(operatorName, role: .coordinator)) { broker, actor, env in
+            broker.approvePrincipal(id: principal, by: actor, env: env)
         }
     }
 
@@ -150,19 +174,23 @@ public final class BrokerCore: Sendable {
                            done: @Sendable (Result<Void, Error>) -> Void) {
         switch result {
         case .success(let record) where record.seq == seq:
-            let snapshot: (BrokerState, JournalPosition)? = inner.withLock { inner in
+            let (snapshot, readers) = inner.withLock { inner -> ((BrokerState, JournalPosition)?, [@Sendable (Result<Void, Error>) -> Void]) in
                 inner.inFlight -= 1
                 inner.durable = record.position
                 inner.broker.recordChain(Self.chainPosition(record))
                 inner.entriesSinceSnapshot += 1
-                guard inner.inFlight == 0, inner.entriesSinceSnapshot >= Self.snapshotInterval else { return nil }
+                let ready = inner.readers.prefix { $0.after <= record.seq }.map(\.resume)
+                inner.readers.removeFirst(ready.count)
+                guard inner.inFlight == 0, inner.entriesSinceSnapshot >= Self.snapshotInterval else { return (nil, ready) }
                 inner.entriesSinceSnapshot = 0
-                return (inner.broker.state, record.position)
+                return ((inner.broker.state, record.position), ready)
             }
             if let (state, position) = snapshot { writeSnapshot(state, at: position) }
+            // The writer is answered first; then the readers and long-polls it was holding up.
+            done(.success(()))
+            readers.forEach { $0(.success(())) }
             hub.notify(agencies)
             armReleaseTimer()
-            done(.success(()))
         case .success(let record):
             fail("journal assigned seq \(record.seq) to the entry ordered as \(seq)")
             done(.failure(Self.storageError("journal order mismatch")))
@@ -172,12 +200,17 @@ public final class BrokerCore: Sendable {
         }
     }
 
+    /// Stops serving: every later command, and every read still waiting for durability, gets 503.
     private func fail(_ reason: String) {
-        let first = inner.withLock { inner -> Bool in
-            defer { if inner.failure == nil { inner.failure = reason } }
-            return inner.failure == nil
+        let (first, readers) = inner.withLock { inner in
+            defer {
+                if inner.failure == nil { inner.failure = reason }
+                inner.readers.removeAll()
+            }
+            return (inner.failure == nil, inner.readers.map(\.resume))
         }
         if first { logger.log("storage_failed", ["error": reason]) }
+        readers.forEach { $0(.failure(Self.storageError(reason))) }
     }
 
     static func storageError(_ reason: String) -> APIError {
@@ -229,15 +262,26 @@ public final class BrokerCore: Sendable {
 
     // MARK: CRL
 
-    /// The current CRL (PEM), regenerated when the set of revoked certificates changes.
+    /// A CRL is valid for this long (its `nextUpdate`)…
+    static let crlValidity: TimeInterval = 7 * 86_400
+    /// …and is reissued once it is this old, so a relying party never holds an expired one.
+    static let crlReissueAfter: TimeInterval = 86_400
+
+    /// The current CRL (PEM): reissued when the set of revoked certificates
+    /// changes and daily. Its number always increases, also across restarts
+    /// (it is at least the issue time in Unix seconds).
     func crl(signedBy ca: CertificateAuthority) throws -> [UInt8] {
         try inner.withLock { inner in
             let revoked = inner.broker.state.credentials.values.filter { $0.revokedAt != nil }
-            if let cache = inner.crlCache, cache.revoked == revoked.count { return cache.pem }
             let now = clock()
+            if let cache = inner.crl, cache.revoked == revoked.count,
+               now.timeIntervalSince(cache.issuedAt) < Self.crlReissueAfter, now >= cache.issuedAt {
+                return cache.pem
+            }
+            let number = max((inner.crl?.number ?? 0) + 1, Int(now.timeIntervalSince1970))
             let pem = try ca.makeCRL(revoked: revoked.map { .init(serial: $0.serial, revokedAt: $0.revokedAt!) },
-                                     number: revoked.count + 1, now: now, nextUpdate: now.addingTimeInterval(7 * 86_400))
-            inner.crlCache = (revoked.count, pem)
+                                     number: number, now: now, nextUpdate: now.addingTimeInterval(Self.crlValidity))
+            inner.crl = CRLCache(revoked: revoked.count, number: number, issuedAt: now, pem: pem)
             return pem
         }
     }

@@ -20,11 +20,14 @@ struct BrokerRoutes: Sendable {
             return .json(.ok, WhoAmIReply(reply, now: core.clock()))
         }
         router.add("GET", "/v1/health") { request in
-            _ = try core.identified(request.serial)
+            let actor = try core.identified(request.serial)
             let storage = core.storageStatus
+            // The journal position says how busy the broker is: only for those who read the audit log.
+            let operators: Set<Role> = [.admin, .auditor]
             return .json(storage.healthy ? .ok : .serviceUnavailable,
                          Health(status: storage.healthy ? "ok" : "degraded", storage: storage.healthy ? "ok" : "failed",
-                                journalHead: storage.head, storageError: storage.failure))
+                                journalHead: operators.contains(actor.role) ? storage.head : nil,
+                                storageError: operators.contains(actor.role) ? storage.failure : nil))
         }
 
         // Registry
@@ -49,6 +52,10 @@ struct BrokerRoutes: Sendable {
         router.add("PATCH", "/v1/principals/{id}") { request in
             let body = try request.decode(PrincipalPatch.self)
             return try await reply(request) { broker, actor, env in broker.updatePrincipal(id: request.parameter("id"), body, by: actor, env: env) }
+        }
+        router.add("POST", "/v1/principals/{id}/approve") { request in
+            try request.expectEmptyBody()
+            return try await reply(request) { broker, actor, env in broker.approvePrincipal(id: request.parameter("id"), by: actor, env: env) }
         }
 
         // Meetings and cases
@@ -142,11 +149,18 @@ struct BrokerRoutes: Sendable {
         let deadline = ContinuousClock.now + .seconds(wait)
         while true {
             let seen = core.hub.generation(of: actor.agency)
-            let (_, page) = try await core.perform(serial: request.serial) { broker, actor, env in
-                broker.requests(after: after, by: actor, env: env)
+            // Woken pollers of one agency ask the same question: the page is computed and encoded once.
+            let (_, page) = try await core.perform(serial: request.serial) { broker, actor, env -> Outcome<PollPageCache.Page> in
+                let computed = core.pollPages.page(agency: actor.agency, role: actor.role, cursor: after ?? "",
+                                                   seq: broker.state.lastSeq, now: env.now) {
+                    broker.requests(after: after, by: actor, env: env).map(\.reply)
+                }
+                return computed.map { Decision(entry: nil, reply: $0) }
             }
             let remaining = deadline - ContinuousClock.now
-            if !page.requests.isEmpty || remaining <= .zero || core.hub.isClosed { return .json(.ok, page) }
+            if !page.isEmpty || remaining <= .zero || core.hub.isClosed {
+                return HTTPResponse(status: .ok, headers: ["Content-Type": HTTPResponse.jsonContentType], body: page.body)
+            }
             await core.hub.wait(agency: actor.agency, seen: seen, timeout: remaining)
         }
     }
@@ -178,7 +192,9 @@ struct WhoAmIReply: Encodable, Sendable {
 struct Health: Encodable, Sendable {
     let status: String
     let storage: String
-    let journalHead: UInt64
+    /// admin and auditor only.
+    let journalHead: UInt64?
+    /// admin and auditor only.
     let storageError: String?
 }
 

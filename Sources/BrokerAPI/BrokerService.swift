@@ -6,15 +6,41 @@ import TLS
 public final class BrokerService: HTTPResponder {
     public typealias Handler = @Sendable (APIRequest) async throws -> HTTPResponse
 
+    /// The registered principal behind a certificate serial, or the refusal.
+    public typealias Identify = @Sendable (_ serial: String) -> Result<String, APIError>
+
     private let router: Router<Handler>
+    private let identify: Identify
     private let logger: Logger
 
-    public init(router: Router<Handler>, logger: Logger) {
+    public init(router: Router<Handler>, identify: @escaping Identify, logger: Logger) {
         self.router = router
+        self.identify = identify
         self.logger = logger
     }
 
+    /// Identity comes first: a revoked or disabled credential gets its 403 (and
+    /// the connection closed) before anything in the request is looked at.
     public func respond(to request: HTTPRequest, context: RequestContext) async -> HTTPResponse {
+        let response: HTTPResponse
+        var principal = ""
+        switch identify(context.peer.serial) {
+        case .failure(let refusal):
+            response = refusal.response
+        case .success(let identified):
+            principal = identified
+            response = await route(request, context: context)
+        }
+        let elapsed = ContinuousClock.now - context.receivedAt
+        logger.log("request", [
+            "method": request.method, "path": request.path, "status": response.status.code,
+            "duration_ms": Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000,
+            "serial": context.peer.serial, "principal": principal,
+        ])
+        return response
+    }
+
+    private func route(_ request: HTTPRequest, context: RequestContext) async -> HTTPResponse {
         let response: HTTPResponse
         switch router.match(method: request.method, path: request.path) {
         case .notFound:
@@ -31,12 +57,6 @@ public final class BrokerService: HTTPResponder {
                 response = APIError(.internalServerError, "internal_error", "the broker could not complete the request").response
             }
         }
-        let elapsed = ContinuousClock.now - context.receivedAt
-        logger.log("request", [
-            "method": request.method, "path": request.path, "status": response.status.code,
-            "duration_ms": Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000,
-            "serial": context.peer.serial, "principal": context.peer.commonName ?? "",
-        ])
         return response
     }
 }

@@ -30,6 +30,11 @@ final class Connection: @unchecked Sendable {
     private var writeSourceResumed = false
     private var readSourceSuspended = false
     private var timer: DispatchSourceTimer?
+    /// When the connection times out (header, body or idle), or nil while a request is with the responder.
+    private var deadline: DispatchTime?
+    /// When `timer` is scheduled to fire. Moving `deadline` later does not reschedule the timer
+    /// (a keep-alive request would otherwise re-arm it twice); the timer re-checks when it fires.
+    private var timerFiresAt: DispatchTime?
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
     /// A request is with the responder; later pipelined requests wait in the parser.
@@ -286,15 +291,25 @@ final class Connection: @unchecked Sendable {
 
     private func arm(after duration: Duration) {
         let nanoseconds = max(0, duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
-        timer?.schedule(deadline: .now() + .nanoseconds(Int(nanoseconds)), leeway: Self.timerLeeway)
+        let when = DispatchTime.now() + .nanoseconds(Int(nanoseconds))
+        deadline = when
+        if let firesAt = timerFiresAt, firesAt <= when { return }
+        schedule(at: when)
     }
 
     private func disarm() {
-        timer?.schedule(deadline: .distantFuture, leeway: Self.timerLeeway)
+        deadline = nil
+    }
+
+    private func schedule(at when: DispatchTime) {
+        timerFiresAt = when
+        timer?.schedule(deadline: when, leeway: Self.timerLeeway)
     }
 
     private func onTimeout() {
-        guard phase != .closed, !processing else { return }
+        timerFiresAt = nil
+        guard phase != .closed, !processing, let deadline else { return }
+        if DispatchTime.now() < deadline { return schedule(at: deadline) }
         let what = phase == .handshaking ? "handshake" : (parser.isMidRequest ? "request" : "idle")
         server.logger.log("connection_timeout", ["connection": id, "remote": remoteAddress, "waiting_for": what])
         if phase == .open && parser.isMidRequest {

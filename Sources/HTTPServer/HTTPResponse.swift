@@ -94,14 +94,15 @@ public struct HTTPResponse: Sendable, Equatable {
     ///   - isHEAD: the request was HEAD: headers (with the `Content-Length` the GET body has)
     ///     but no body.
     ///   - keepAlive: false adds `Connection: close`; the caller then closes after writing.
-    public func serialize(isHEAD: Bool, keepAlive: Bool) -> [UInt8] {
+    ///   - dateLine: the `Date` header line (RFC 9110 §6.6.1), the current second's by default.
+    public func serialize(isHEAD: Bool, keepAlive: Bool, dateLine: [UInt8] = HTTPDate.headerLine()) -> [UInt8] {
         var out: [UInt8] = []
-        write(into: &out, isHEAD: isHEAD, keepAlive: keepAlive)
+        write(into: &out, isHEAD: isHEAD, keepAlive: keepAlive, dateLine: dateLine)
         return out
     }
 
     /// Appends the response's bytes to `out`, so pipelined answers can share one write.
-    public func write(into out: inout [UInt8], isHEAD: Bool, keepAlive: Bool) {
+    public func write(into out: inout [UInt8], isHEAD: Bool, keepAlive: Bool, dateLine: [UInt8] = HTTPDate.headerLine()) {
         let sendsBody = !isHEAD && !status.forbidsBody
         var estimate = 64 + status.reasonPhrase.utf8.count + (sendsBody ? body.count : 0)
         for (name, value) in headers {
@@ -114,6 +115,7 @@ public struct HTTPResponse: Sendable, Equatable {
         out.append(0x20)
         out.append(contentsOf: status.reasonPhrase.utf8)
         out.append(contentsOf: Self.crlf)
+        if headers["Date"] == nil { out.append(contentsOf: dateLine) }
         for (name, value) in headers
         where !HTTPHeaders.namesEqual(name, "content-length") && !HTTPHeaders.namesEqual(name, "connection") {
             out.append(contentsOf: name.utf8)

@@ -23,21 +23,67 @@ public struct Logger: Sendable {
 
     public init(sink: @escaping @Sendable (String) -> Void) { self.sink = sink }
 
-    /// Logs `event` with string/number/bool fields.
+    /// Logs `event` with string/number/bool fields: `event` and `time` first,
+    /// then the fields in key order. Written by hand (no `JSONSerialization`),
+    /// because a line is logged for every request.
     public func log(_ event: String, _ fields: [String: any Sendable] = [:]) {
-        var object: [String: Any] = ["event": event, "time": Self.timestamp()]
-        for (key, value) in fields { object[key] = value }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
-        sink(String(decoding: data, as: UTF8.self) + "\n")
+        var out: [UInt8] = []
+        out.reserveCapacity(160 + fields.count * 24)
+        out.append(contentsOf: #"{"event":"#.utf8)
+        JSONString.appendQuoted(event, to: &out)
+        out.append(contentsOf: #","time":""#.utf8)
+        Self.appendTimestamp(to: &out)
+        out.append(UInt8(ascii: "\""))
+        for key in fields.keys.sorted() where key != "event" && key != "time" {
+            out.append(UInt8(ascii: ","))
+            JSONString.appendQuoted(key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            Self.appendValue(fields[key]!, to: &out)
+        }
+        out.append(contentsOf: "}\n".utf8)
+        sink(String(decoding: out, as: UTF8.self))
     }
 
-    private static func timestamp() -> String {
+    private static func appendValue(_ value: any Sendable, to out: inout [UInt8]) {
+        switch value {
+        case let string as String: JSONString.appendQuoted(string, to: &out)
+        case let bool as Bool: out.append(contentsOf: (bool ? "true" : "false").utf8)
+        case let integer as any BinaryInteger: out.append(contentsOf: String(describing: integer).utf8)
+        case let double as Double: out.append(contentsOf: (double.isFinite ? String(double) : "null").utf8)
+        case let strings as [String]:
+            out.append(UInt8(ascii: "["))
+            for (index, string) in strings.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONString.appendQuoted(string, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        default: JSONString.appendQuoted(String(describing: value), to: &out)
+        }
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC) without `String(format:)`.
+    private static func appendTimestamp(to out: inout [UInt8]) {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         var parts = tm()
         var seconds = now.tv_sec
         gmtime_r(&seconds, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                      parts.tm_hour, parts.tm_min, parts.tm_sec, now.tv_nsec / 1_000_000)
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(Int(parts.tm_year) + 1900, 4); out.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mon) + 1, 2); out.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mday), 2); out.append(UInt8(ascii: "T"))
+        digits(Int(parts.tm_hour), 2); out.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_min), 2); out.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_sec), 2); out.append(UInt8(ascii: "."))
+        digits(Int(now.tv_nsec) / 1_000_000, 3); out.append(UInt8(ascii: "Z"))
     }
 }

@@ -82,9 +82,13 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
     /// SHA-256 over the DER, upper-case hex.
     public var fingerprintSHA256: String { SHA256.hash(derBytes).hexString.uppercased() }
 
-    /// The certified public key.
+    /// The certified public key; `.other` with 0 bits when OpenSSL cannot decode it
+    /// (an unknown algorithm or damaged key bytes), so callers refuse it by its type.
     public var publicKey: PublicKeyInfo {
-        guard let key = X509_get0_pubkey(pointer) else { return PublicKeyInfo(pkey: OpaquePointer(bitPattern: 1)!) }
+        guard let key = X509_get0_pubkey(pointer) else {
+            OpenSSLErrorQueue.clear()
+            return PublicKeyInfo(algorithm: .other, bits: 0, curve: nil)
+        }
         return PublicKeyInfo(pkey: key)
     }
 

@@ -42,8 +42,20 @@ import TLS
             #expect(text.stdout.contains("TLS Web Client Authentication") && text.stdout.contains("Digital Signature"))
             #expect(try String(contentsOfFile: dir.path("ca-answer.pem"), encoding: .utf8) == String(contentsOfFile: broker.pki.caCertificatePath, encoding: .utf8))
 
-            let curl = try await Tool.runAsync("curl", ["-sS", "--cacert", broker.pki.caCertificatePath, "--cert", dir.path("alice.pem"),
-                                                        "--key", dir.path("alice-key.pem"), "\(broker.url)/v1/whoami"])
+            let curlArguments = ["-sS", "--cacert", broker.pki.caCertificatePath, "--cert", dir.path("alice.pem"),
+                                 "--key", dir.path("alice-key.pem"), "\(broker.url)/v1/whoami"]
+            // A SPOC sees case content: until a coordinator approves alice, her certificate is refused
+            // in the handshake, and the log says why. The admin who registered her cannot approve her.
+            let early = try await Tool.runAsync("curl", curlArguments)
+            #expect(early.status != 0, "unapproved SPOC must fail the handshake: \(early.stdout)")
+            #expect(broker.logLines.all.contains { $0.contains("certificate_refused") && $0.contains("principal_not_approved") && $0.contains(serial) })
+            let byAdmin = try await admin.json("POST", "/v1/principals/alice/approve")
+            #expect(byAdmin.status == 403 && byAdmin.errorCode == "forbidden", "\(byAdmin.text)")
+            let coordinator = try await broker.enrol("cora", agency: "community-safety", role: "coordinator", admin: admin)
+            let approved = try await coordinator.client.json("POST", "/v1/principals/alice/approve")
+            #expect(approved.status == 200 && approved.json["approvedBy"].string == "cora" && approved.json["approvedAt"].exists, "\(approved.text)")
+
+            let curl = try await Tool.runAsync("curl", curlArguments)
             #expect(curl.status == 0, "\(curl.stderr)")
             let whoami = JSONBody(value: try? JSONSerialization.jsonObject(with: Data(curl.stdout.utf8)))
             #expect(whoami["principal"].string == "alice")
@@ -114,8 +126,10 @@ import TLS
             #expect(revoke.json["status"].string == "revoked")
             #expect(revoke.json["revokedAt"].exists)
 
-            // The open connection: 403 credential_revoked, then closed.
-            let next = try await spoc.client.json("GET", "/v1/whoami")
+            // The open connection: 403 credential_revoked, then closed — identity is checked before
+            // anything else, so even a malformed body gets the 403, not a 400.
+            let next = try await spoc.client.send("POST", "/v1/cases", body: Array("{not json".utf8),
+                                                  headers: [("Content-Type", "application/json")])
             #expect(next.status == 403 && next.errorCode == "credential_revoked", "\(next.text)")
             #expect(next.header("Connection")?.lowercased() == "close")
             // A new handshake with the same certificate fails.
@@ -153,6 +167,37 @@ import TLS
         }
     }
 
+    @Test func theCRLIsReissuedDailyWithAGrowingNumberSoItNeverExpires() async throws {
+        try await withTestBroker { broker in
+            let admin = try broker.adminClient()
+            let spoc = try await broker.enrol("fran", agency: "police", role: "spoc", admin: admin)
+            func fetchCRL(_ name: String) async throws -> (path: String, number: Int, text: String) {
+                let crl = try await admin.send("GET", "/v1/crl")
+                #expect(crl.status == 200)
+                let path = try broker.directory.write(name, crl.body, mode: 0o644)
+                let text = try await Tool.runAsync("openssl", ["crl", "-in", path, "-noout", "-text"]).stdout
+                let lines = text.components(separatedBy: "\n")
+                let index = try #require(lines.firstIndex { $0.contains("CRL Number") })
+                return (path, try #require(Int(lines[index + 1].trimmingCharacters(in: .whitespaces))), text)
+            }
+            func verify(_ crlPath: String, at date: Date) async throws -> ToolResult {
+                try await Tool.runAsync("openssl", ["verify", "-crl_check", "-attime", "\(Int(date.timeIntervalSince1970))",
+                                                    "-CAfile", broker.pki.caCertificatePath, "-CRLfile", crlPath, spoc.certificatePath])
+            }
+            let first = try await fetchCRL("first.pem")
+            #expect(try await fetchCRL("same.pem").number == first.number, "unchanged within the day: served from the cache")
+
+            broker.clock.advance(by: 8 * 86_400)
+            let later = try await fetchCRL("later.pem")
+            #expect(later.number > first.number, "\(first.number) then \(later.number)")
+            let checkAt = broker.clock.date.addingTimeInterval(3_600)
+            let stale = try await verify(first.path, at: checkAt)
+            #expect(stale.status != 0 && (stale.stdout + stale.stderr).contains("CRL has expired"), "\(stale.stdout) \(stale.stderr)")
+            let fresh = try await verify(later.path, at: checkAt)
+            #expect(fresh.status == 0, "the reissued CRL is current: \(fresh.stdout) \(fresh.stderr)")
+        }
+    }
+
     @Test func disablingThePrincipalOrAgencyRefusesItsOpenConnections() async throws {
         try await withTestBroker { broker in
             let admin = try broker.adminClient()
@@ -173,6 +218,49 @@ import TLS
             // Re-enabled, the same certificate works again on a new connection.
             #expect(try await admin.json("PATCH", "/v1/principals/frank", ["active": true]).status == 200)
             #expect(try await frank.client.json("GET", "/v1/whoami").status == 200)
+        }
+    }
+
+    @Test func anAdministratorAloneCannotGiveAnyoneAccessToCases() async throws {
+        try await withTestBroker { broker in
+            let admin = try broker.adminClient()
+            let coordinator = try await broker.enrol("cora", agency: "community-safety", role: "coordinator", admin: admin)
+            // The admin registers a coordinator for itself and issues the certificate: it does not work.
+            try await Self.addPrincipal(admin, "mallory", agency: "community-safety", role: "coordinator")
+            let key = try PrivateKey.generateECDSA()
+            let csr = String(decoding: try CertificateSigningRequest.create(key: key, commonName: "mallory", organization: nil).pemBytes, as: UTF8.self)
+            let issued = try await admin.json("POST", "/v1/credentials", ["principal": "mallory", "csr": csr])
+            #expect(issued.status == 201, "\(issued.text)")
+            let mallory = try BrokerClient(host: "127.0.0.1", port: broker.port,
+                                           identity: ClientIdentity(certificate: try Certificate(pem: Array(try #require(issued.json["certificate"].string).utf8)),
+                                                                    privateKey: key, trustRoots: [try Certificate(pemFile: broker.pki.caCertificatePath)]))
+            await #expect(throws: ClientError.self) { _ = try await mallory.json("GET", "/v1/meetings") }
+            // The coordinator sees who is waiting for approval; approving oneself or an admin is refused.
+            let listed = try await coordinator.client.json("GET", "/v1/principals")
+            #expect(listed.json["principals"].array.contains { $0["id"].string == "mallory" && !$0["approvedAt"].exists })
+            #expect(try await coordinator.client.json("POST", "/v1/principals/cora/approve").status == 409)
+            #expect(try await coordinator.client.json("POST", "/v1/principals/admin/approve").status == 409)
+            #expect(try await coordinator.client.json("POST", "/v1/principals/nobody/approve").status == 404)
+            let withBody = try await coordinator.client.json("POST", "/v1/principals/mallory/approve", ["force": true])
+            #expect(withBody.status == 400 && withBody.errorCode == "invalid_json", "\(withBody.text)")
+
+            // Approved, the same certificate works.
+            #expect(try await coordinator.client.json("POST", "/v1/principals/mallory/approve").status == 200)
+            #expect(try await mallory.json("GET", "/v1/meetings").status == 200)
+            // A change of role clears the approval at once, on the open connection too.
+            #expect(try await admin.json("PATCH", "/v1/principals/mallory", ["role": "spoc", "agency": "community-safety"]).status == 200)
+            let demoted = try await mallory.json("GET", "/v1/requests")
+            #expect(demoted.status == 403 && demoted.errorCode == "principal_not_approved", "\(demoted.text)")
+            // A move to another agency also revokes the certificate, whose subject names the old agency.
+            #expect(try await coordinator.client.json("POST", "/v1/principals/mallory/approve").status == 200)
+            let moved = try await admin.json("PATCH", "/v1/principals/mallory", ["agency": "police"])
+            #expect(moved.status == 200 && !moved.json["approvedAt"].exists, "\(moved.text)")
+            let credential = try await admin.json("GET", "/v1/credentials?principal=mallory").json["credentials"].array
+            #expect(credential.map { $0["status"].string } == ["revoked"])
+            #expect(credential.first?["reason"].string == "principal moved from agency community-safety to police")
+
+            let actions = try await admin.auditTrail().records.filter { $0["object"].string == "mallory" }.map { $0["action"].string ?? "" }
+            #expect(actions == ["principal.create", "principal.approve", "principal.update", "principal.approve", "principal.update"], "\(actions)")
         }
     }
 

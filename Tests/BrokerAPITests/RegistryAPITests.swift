@@ -40,6 +40,7 @@ import TLS
             #expect(try await cast.admin.json("POST", "/v1/principals", ["id": "temp", "name": "Temp", "agency": "police", "role": "spoc"]).status == 201)
             let spare = try await cast.admin.json("POST", "/v1/credentials", ["principal": "temp", "csr": try csr()])
             let spareSerial = try #require(spare.json["serial"].string)
+            #expect(try await cast.admin.json("POST", "/v1/principals", ["id": "pending", "name": "Pending", "agency": "police", "role": "spoc"]).status == 201)
 
             let calls: [Call] = [
                 Call("GET", "/v1/whoami", coordinator: 200, spoc: 200, admin: 200, auditor: 200),
@@ -48,7 +49,8 @@ import TLS
                 Call("GET", "/v1/agencies", coordinator: 200, admin: 200),
                 Call("POST", "/v1/agencies", body: { ["id": "agency-\(counter.next())", "name": "Education", "kind": "non-core"] }, admin: 201),
                 Call("PATCH", "/v1/agencies/probation", body: { ["name": "Probation Service (North)"] }, admin: 200),
-                Call("GET", "/v1/principals", admin: 200),
+                Call("GET", "/v1/principals", coordinator: 200, admin: 200),
+                Call("POST", "/v1/principals/pending/approve", coordinator: 200),
                 Call("POST", "/v1/principals", body: { ["id": "person-\(counter.next())", "name": "P", "agency": "police", "role": "spoc"] }, admin: 201),
                 Call("PATCH", "/v1/principals/temp", body: { ["name": "Temporary"] }, admin: 200),
                 Call("POST", "/v1/credentials", body: { ["principal": "temp", "csr": try csr()] }, admin: 201),
@@ -73,7 +75,7 @@ import TLS
             ]
             // Every answer, success or refusal, has the shape docs/openapi.json gives it.
             let document = try OpenAPIDocument.load()
-            let ids = [meetingID, caseID, requestID, spareSerial, "probation", "temp"]
+            let ids = [meetingID, caseID, requestID, spareSerial, "probation", "temp", "pending"]
             func pattern(of path: String) -> String {
                 var pattern = path.split(separator: "?").first.map(String.init) ?? path
                 for id in ids { pattern = pattern.replacingOccurrences(of: "/\(id)", with: id == spareSerial ? "/{serial}" : "/{id}") }

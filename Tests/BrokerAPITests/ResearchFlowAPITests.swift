@@ -133,6 +133,7 @@ import TestSupport
     @Test func deadlinesAreEnforcedToTheSecond() async throws {
         try await withTestBroker { broker in
             let cast = try await Cast.make(broker, agencies: ["police", "housing"])
+            let auditor = try await broker.enrol("audrey", agency: "community-safety", role: "auditor", admin: cast.admin)
             let coordinator = cast.coordinator.client, police = cast.spocs["police"]!.client
             let meetingID = try #require(try await cast.meeting(at: Self.meetingStart)["id"].string)
             let caseA = try #require(try await cast.case(meeting: meetingID, reference: "MARAC-2027-0001", fields: ["victim.name": "A"])["id"].string)
@@ -190,9 +191,13 @@ import TestSupport
             #expect(try await police.json("PUT", "/v1/requests/\(requestB)/return", answer).status == 200)
             broker.clock.set(ClientJSON.parseRFC3339("2027-01-14T09:00:01Z")!)
             #expect(try await police.json("PUT", "/v1/requests/\(requestB)/return", answer).status == 409)
-            let audit = try await cast.admin.auditTrail().records
-            #expect(audit.contains { $0["reason"].string == "Records system outage" })
-            #expect(audit.contains { $0["reason"].string == "Perpetrator released on bail yesterday" })
+            // The auditor reads the coordinator's reasons; the admin, who never sees case content, does not.
+            let audit = try await auditor.client.auditTrail().records
+            #expect(audit.contains { $0["reason"].string == "Records system outage" && $0["action"].string == "request.extend" })
+            #expect(audit.contains { $0["reason"].string == "Perpetrator released on bail yesterday" && $0["action"].string == "research.dispatch" })
+            let adminView = try await cast.admin.auditTrail()
+            #expect(!adminView.text.contains("Records system outage") && !adminView.text.contains("Perpetrator released"))
+            #expect(adminView.records.contains { $0["action"].string == "request.extend" && $0["reason"].string == "(withheld from administrators: case text)" })
         }
     }
 

@@ -44,6 +44,10 @@ import Glibc
         #expect(acknowledged.count >= 3)
         let health = try await cast.admin.json("GET", "/v1/health")
         #expect(health.status == 503 && health.json["storage"].string == "failed", "\(health.text)")
+        #expect(health.json["storageError"].exists && health.json["journalHead"].exists, "the admin sees why: \(health.text)")
+        let coordinatorHealth = try await cast.coordinator.client.json("GET", "/v1/health")
+        #expect(coordinatorHealth.status == 503 && !coordinatorHealth.json["journalHead"].exists && !coordinatorHealth.json["storageError"].exists,
+                "others see only that it is degraded: \(coordinatorHealth.text)")
         #expect(try await cast.coordinator.client.json("POST", "/v1/meetings", ["title": "Later", "startsAt": "2027-02-11T10:00:00Z"]).status == 503)
 
         // An administrator makes room and restarts: every acknowledged case is there.

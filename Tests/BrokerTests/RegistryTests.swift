@@ -69,7 +69,7 @@ struct RegistryTests {
         #expect(h.state.audit.map(\.action).suffix(1) == ["agency.create"])
     }
 
-    @Test("Registry roles: admin manages, coordinator may list agencies, others 403")
+    @Test("Registry roles: admin manages, coordinator may list agencies and principals and approve, others 403")
     func roles() throws {
         var h = try Harness()
         let coordinator = try h.person("cora", agency: "community-safety", role: .coordinator)
@@ -83,7 +83,8 @@ struct RegistryTests {
         for actor in [coordinator, spoc, auditor] {
             #expect(h.broker.createAgency(NewAgency(id: "x", name: "X", kind: .core), by: actor, env: env).failureCode == .forbidden)
             #expect(h.broker.updateAgency(id: "police", AgencyPatch(active: false), by: actor, env: env).failureCode == .forbidden)
-            #expect(h.broker.listPrincipals(by: actor).failureCode == .forbidden)
+            #expect(h.broker.listPrincipals(by: actor).failureCode == (actor.role == .coordinator ? nil : .forbidden))
+            #expect(h.broker.approvePrincipal(id: "pat", by: actor, env: env).failureCode == (actor.role == .coordinator ? .conflict : .forbidden))
             #expect(h.broker.createPrincipal(NewPrincipal(id: "x", name: "X", agency: "police", role: .admin), by: actor, env: env).failureCode == .forbidden)
             #expect(h.broker.updatePrincipal(id: "pat", PrincipalPatch(role: .admin), by: actor, env: env).failureCode == .forbidden)
             #expect(h.broker.listCredentials(by: actor, env: env).failureCode == .forbidden)
@@ -92,6 +93,19 @@ struct RegistryTests {
         #expect(DomainError.Code.forbidden.httpStatus == 403)
         #expect(try h.broker.listPrincipals(by: h.admin).get().reply.principals.map(\.id) == ["admin", "aud", "cora", "pat"])
         #expect(try h.broker.listCredentials(by: h.admin, env: env).get().reply.credentials.count == 4)
+    }
+
+    @Test("Audit log: a record applied but not yet durable (no chain hash) is not listed until it is")
+    func auditListsOnlyDurableRecords() throws {
+        var s = try Scenario()
+        let listed = try s.h.broker.auditRecords(limit: 500, by: s.auditor).get().reply.records
+        let entry = try #require(s.h.broker.readCase(id: s.caseRecord.id, by: s.coordinator, env: s.h.env).get().entry)
+        let seq = (listed.last?.seq ?? 0) + 1
+        s.h.broker.apply(entry, position: ChainPosition(seq: seq, hash: "", prevHash: ""))
+        #expect(try s.h.broker.auditRecords(limit: 500, by: s.auditor).get().reply.records == listed)
+        s.h.broker.recordChain(ChainPosition(seq: seq, hash: "hash-\(seq)", prevHash: "hash-\(seq - 1)"))
+        let after = try s.h.broker.auditRecords(limit: 500, by: s.auditor).get().reply.records
+        #expect(after.count == listed.count + 1 && after.last?.action == "case.read" && after.last?.hash == "hash-\(seq)")
     }
 
     @Test("Audit log: admin and auditor only, paged, filtered, never values")

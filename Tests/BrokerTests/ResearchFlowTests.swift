@@ -83,6 +83,17 @@ struct ResearchFlowTests {
         #expect(pack.contains("No return received."))
         #expect(pack.contains("Returns in: 1 of 3"))
 
+        // The dispatch is audited per agency: each one's field names, never a union that hides who got what.
+        let dispatched = try #require(s.h.state.audit.first { $0.action == "research.dispatch" })
+        let releasedTo = try #require(dispatched.releasedTo)
+        #expect(releasedTo.keys.sorted() == ["health", "housing", "police"])
+        for (agency, names) in releasedTo {
+            let request = try #require(s.h.state.requests.values.first { $0.agency == agency })
+            #expect(names == request.fieldNames, "\(agency)")
+        }
+        #expect(releasedTo["health"] != releasedTo["police"], "the default policy sends health and police different fields")
+        #expect(dispatched.fields == Set(releasedTo.values.joined()).sorted())
+
         let actions = s.h.state.audit.map(\.action)
         for action in ["research.dispatch", "request.read", "return.submit", "return.read", "case.returns", "case.pack"] {
             #expect(actions.contains(action))
@@ -195,6 +206,12 @@ struct ResearchFlowTests {
         let due = s.h.broker.releaseDue(env: s.h.env)
         #expect(due.count == 2)
         #expect(due.allSatisfy { $0.actor == nil && $0.audit?.action == "research.release" })
+        for entry in due {
+            let released = try #require(s.h.state.requests[entry.audit!.object])
+            #expect(entry.audit?.releasedTo == [released.agency: released.fieldNames] && entry.audit?.fields == released.fieldNames)
+        }
+        let scheduledDispatch = try #require(s.h.state.audit.last { $0.action == "research.dispatch" })
+        #expect(scheduledDispatch.releasedTo == [:] && scheduledDispatch.fields == [], "nothing released at dispatch time")
         for entry in due { s.h.commit(entry) }
         #expect(s.h.state.nextScheduledRelease == nil)
         #expect(s.h.broker.releaseDue(env: s.h.env).isEmpty)
@@ -204,12 +221,15 @@ struct ResearchFlowTests {
         #expect(s.h.state.requests[request.id]?.releasedAt == releaseAt)
     }
 
-    @Test("releaseAt rules: not after the dispatch deadline; a past time means now")
+    @Test("releaseAt rules: not after the dispatch deadline, urgent or not; a past time means now")
     func releaseAtRules() throws {
         var s = try Scenario()
         let late = try s.h.refusal(s.dispatch(["police"], releaseAt: Self.dispatchDeadline.addingTimeInterval(1)))
         #expect(late.message.hasPrefix("releaseAt:") && late.message.contains("2027-03-23T10:00:00Z"))
         #expect(try s.h.refusal(s.dispatch(["police"], releaseAt: Scenario.startsAt, urgent: true, reason: "r")).message.hasPrefix("releaseAt:"))
+        // Urgent does not stretch the schedule: a release after the dispatch deadline is refused too.
+        let urgentLate = try s.h.refusal(s.dispatch(["police"], releaseAt: Self.dispatchDeadline.addingTimeInterval(1), urgent: true, reason: "r"))
+        #expect(urgentLate.message.hasPrefix("releaseAt:") && urgentLate.message.contains("2027-03-23T10:00:00Z"))
         let atDeadline = try s.h.run(s.dispatch(["police"], releaseAt: Self.dispatchDeadline)).requests[0]
         #expect(atDeadline.state == .scheduled)
         let past = try s.h.run(s.dispatch(["housing"], releaseAt: date("2027-02-01T00:00:00Z"))).requests[0]

@@ -130,4 +130,51 @@ import TLS
         broker.signal(SIGTERM)
         #expect(try await offPool { broker.waitForExit() } == 0)
     }
+
+    @Test func theFirstCoordinatorIsApprovedOfflineByTheServerOperator() async throws {
+        let dir = try TemporaryDirectory()
+        let maracd = BuiltProducts.path("maracd")
+        let certs = dir.path("certs")
+        let common = ["--certs", certs, "--data", dir.path("data"), "--config", dir.path("config")]
+        #expect(try await Tool.runAsync(maracd, ["init", "--certs", certs]).status == 0)
+        let first = try RunningProcess(maracd, ["serve", "--listen", "127.0.0.1:0"] + common)
+        var port = try #require(first.listeningPort(), "maracd did not start: \(first.stderr)")
+        func curl(_ identity: String, _ path: String, _ extra: [String] = []) async throws -> ToolResult {
+            let (cert, key) = identity == "admin" ? ("\(certs)/admin.pem", "\(certs)/admin-key.pem") : (dir.path("\(identity).pem"), dir.path("\(identity)-key.pem"))
+            return try await Tool.runAsync("curl", ["-sS", "--cacert", "\(certs)/ca.pem", "--cert", cert, "--key", key] + extra
+                                           + ["https://127.0.0.1:\(port)\(path)"])
+        }
+        // The admin registers the coordinator and issues her certificate from a CSR made with openssl.
+        let create = try await curl("admin", "/v1/principals", ["-H", "Content-Type: application/json", "-d",
+                                                                #"{"id":"cora","name":"Cora Quinn","agency":"community-safety","role":"coordinator"}"#])
+        #expect(create.stdout.contains("\"id\":\"cora\""), "\(create.stdout) \(create.stderr)")
+        #expect(try await Tool.runAsync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                                                     "-keyout", dir.path("cora-key.pem"), "-out", dir.path("cora.csr"), "-subj", "/CN=cora"]).status == 0)
+        let csr = try String(contentsOfFile: dir.path("cora.csr"), encoding: .utf8).replacingOccurrences(of: "\n", with: "\\n")
+        let issue = try await curl("admin", "/v1/credentials", ["-H", "Content-Type: application/json", "-d", #"{"principal":"cora","csr":""# + csr + #""}"#])
+        let issued = try? JSONSerialization.jsonObject(with: Data(issue.stdout.utf8)) as? [String: Any]
+        let certificate = try #require(issued?["certificate"] as? String, "\(issue.stdout)")
+        try Data(certificate.utf8).write(to: URL(fileURLWithPath: dir.path("cora.pem")))
+        // Not approved: the handshake fails.
+        #expect(try await curl("cora", "/v1/whoami").status != 0)
+        // While the broker runs, the offline approval is refused; stopped, it is journaled.
+        let busy = try await Tool.runAsync(maracd, ["principal", "approve"] + common + ["cora"])
+        #expect(busy.status == 1 && busy.stderr.contains("another process"), "\(busy.stderr)")
+        first.signal(SIGTERM)
+        #expect(try await offPool { first.waitForExit() } == 0)
+        let approve = try await Tool.runAsync(maracd, ["principal", "approve"] + common + ["cora"])
+        #expect(approve.status == 0 && approve.stdout.contains("approved cora (coordinator, community-safety)"), "\(approve.stdout) \(approve.stderr)")
+        let again = try await Tool.runAsync(maracd, ["principal", "approve"] + common + ["cora"])
+        #expect(again.status == 1 && again.stderr.contains("already approved"), "\(again.stderr)")
+        #expect(try await Tool.runAsync(maracd, ["principal", "approve"] + common).status == 2)
+
+        let second = try RunningProcess(maracd, ["serve", "--listen", "127.0.0.1:0"] + common)
+        port = try #require(second.listeningPort(), "maracd did not start: \(second.stderr)")
+        let whoami = try await curl("cora", "/v1/whoami")
+        #expect(whoami.stdout.contains("\"role\":\"coordinator\""), "\(whoami.stdout) \(whoami.stderr)")
+        let audit = try await curl("admin", "/v1/audit")
+        #expect(audit.stdout.contains("\"action\":\"principal.approve\"") && audit.stdout.contains("offline-"), "\(audit.stdout)")
+        second.signal(SIGTERM)
+        #expect(try await offPool { second.waitForExit() } == 0)
+    }
 }

@@ -4,47 +4,62 @@ import Testing
 
 @Suite struct HTTPResponseTests {
     static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+    /// RFC 9110's own example of an IMF-fixdate.
+    static let date = HTTPDate.headerLine(unixSeconds: 784_111_777)
+
+    @Test func dateIsIMFFixdate() {
+        #expect(HTTPDate.format(unixSeconds: 784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(HTTPDate.format(unixSeconds: 1_795_824_000) == "Sat, 28 Nov 2026 00:00:00 GMT")
+        let line = String(decoding: HTTPDate.headerLine(), as: UTF8.self)
+        #expect(line.hasPrefix("Date: ") && line.hasSuffix(" GMT\r\n"))
+    }
+
+    @Test func aDateSetByTheHandlerIsKept() {
+        let response = HTTPResponse(status: .ok, headers: ["Date": "Mon, 07 Nov 1994 08:49:37 GMT"])
+        #expect(Self.text(response.serialize(isHEAD: false, keepAlive: true, dateLine: Self.date))
+            == "HTTP/1.1 200 OK\r\nDate: Mon, 07 Nov 1994 08:49:37 GMT\r\nContent-Length: 0\r\n\r\n")
+    }
 
     @Test func serializesStatusHeadersLengthAndBody() {
         let response = HTTPResponse(status: .ok, headers: ["Content-Type": "application/json", "X-Id": "42"], body: [UInt8]("{}"))
-        #expect(Self.text(response.serialize(isHEAD: false, keepAlive: true))
-            == "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Id: 42\r\nContent-Length: 2\r\n\r\n{}")
+        #expect(Self.text(response.serialize(isHEAD: false, keepAlive: true, dateLine: Self.date))
+            == "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Type: application/json\r\nX-Id: 42\r\nContent-Length: 2\r\n\r\n{}")
     }
 
     @Test func connectionCloseWhenNotKeepingAlive() {
         let response = HTTPResponse.text(.notFound, "no")
-        #expect(Self.text(response.serialize(isHEAD: false, keepAlive: false))
-            == "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno")
+        #expect(Self.text(response.serialize(isHEAD: false, keepAlive: false, dateLine: Self.date))
+            == "HTTP/1.1 404 Not Found\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno")
     }
 
     @Test func headHasTheGETLengthButNoBody() {
         let response = HTTPResponse.text(.ok, "hello world")
-        let head = Self.text(response.serialize(isHEAD: true, keepAlive: true))
-        #expect(head == "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 11\r\n\r\n")
-        let get = Self.text(response.serialize(isHEAD: false, keepAlive: true))
+        let head = Self.text(response.serialize(isHEAD: true, keepAlive: true, dateLine: Self.date))
+        #expect(head == "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 11\r\n\r\n")
+        let get = Self.text(response.serialize(isHEAD: false, keepAlive: true, dateLine: Self.date))
         #expect(get == head + "hello world")
     }
 
     @Test func noContentAndInformationalHaveNoLengthOrBody() {
         let noContent = HTTPResponse(status: .noContent, body: [UInt8]("ignored"))
-        #expect(Self.text(noContent.serialize(isHEAD: false, keepAlive: true)) == "HTTP/1.1 204 No Content\r\n\r\n")
+        #expect(Self.text(noContent.serialize(isHEAD: false, keepAlive: true, dateLine: Self.date)) == "HTTP/1.1 204 No Content\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n")
         let notModified = HTTPResponse(status: .notModified, body: [UInt8]("abc"))
-        #expect(Self.text(notModified.serialize(isHEAD: false, keepAlive: false))
-            == "HTTP/1.1 304 Not Modified\r\nContent-Length: 3\r\nConnection: close\r\n\r\n")
+        #expect(Self.text(notModified.serialize(isHEAD: false, keepAlive: false, dateLine: Self.date))
+            == "HTTP/1.1 304 Not Modified\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 3\r\nConnection: close\r\n\r\n")
         #expect(Self.text(HTTPResponse.continueBytes) == "HTTP/1.1 100 Continue\r\n\r\n")
     }
 
     @Test func handlerSetFramingHeadersAreReplaced() {
         let response = HTTPResponse(status: .ok, headers: ["content-length": "999", "Connection": "keep-alive", "X": "y"], body: [UInt8]("abc"))
-        #expect(Self.text(response.serialize(isHEAD: false, keepAlive: false))
-            == "HTTP/1.1 200 OK\r\nX: y\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc")
+        #expect(Self.text(response.serialize(isHEAD: false, keepAlive: false, dateLine: Self.date))
+            == "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nX: y\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc")
     }
 
     @Test func headerValuesCannotSplitTheResponse() {
         var headers = HTTPHeaders()
         headers.add(name: "Location", value: "/a\r\nSet-Cookie: evil=1")
-        let bytes = HTTPResponse(status: .created, headers: headers).serialize(isHEAD: false, keepAlive: true)
-        #expect(Self.text(bytes) == "HTTP/1.1 201 Created\r\nLocation: /a  Set-Cookie: evil=1\r\nContent-Length: 0\r\n\r\n")
+        let bytes = HTTPResponse(status: .created, headers: headers).serialize(isHEAD: false, keepAlive: true, dateLine: Self.date)
+        #expect(Self.text(bytes) == "HTTP/1.1 201 Created\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nLocation: /a  Set-Cookie: evil=1\r\nContent-Length: 0\r\n\r\n")
     }
 
     @Test(arguments: [0, 7, 9, 10, 99, 100, 12_345, 10_485_760, Int.max])
@@ -75,7 +90,7 @@ import Testing
         let decoded = try JSONDecoder().decode(ErrorBody.self, from: Data(response.body))
         #expect(decoded.error.code == "header_too_large")
         #expect(decoded.error.message == "header section exceeds 16384 bytes")
-        let wire = Self.text(response.serialize(isHEAD: false, keepAlive: false))
+        let wire = Self.text(response.serialize(isHEAD: false, keepAlive: false, dateLine: Self.date))
         #expect(wire.hasPrefix("HTTP/1.1 431 Request Header Fields Too Large\r\n"))
     }
 

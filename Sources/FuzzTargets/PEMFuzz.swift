@@ -1,0 +1,35 @@
+import TLS
+
+/// PEM text as the broker receives it: a CSR in `POST /v1/credentials` (parsed, signature and
+/// key checked, names read), and certificates and keys as read from files and peers.
+enum PEMFuzz {
+    static func run(_ bytes: [UInt8]) {
+        if let csr = try? CertificateSigningRequest(pem: bytes) {
+            _ = csr.hasValidSignature
+            if let key = csr.publicKey { _ = key.description }
+            _ = csr.commonName
+            _ = csr.organization
+            precondition(!csr.pemBytes.isEmpty, "a parsed CSR that cannot be written back")
+        }
+        if let certificates = try? Certificate.all(pem: bytes) {
+            for certificate in certificates { inspect(certificate) }
+        }
+        if let key = try? PrivateKey(pem: bytes) { _ = key.publicKey.description }
+    }
+
+    /// Every property the broker reads from a peer or registry certificate.
+    static func inspect(_ certificate: Certificate) {
+        _ = certificate.serial
+        _ = certificate.commonName
+        _ = certificate.organization
+        _ = certificate.subject
+        _ = certificate.issuer
+        _ = certificate.notBefore
+        _ = certificate.notAfter
+        _ = certificate.allowsClientAuth
+        _ = certificate.fingerprintSHA256
+        let key = certificate.publicKey
+        precondition(key.bits >= 0, "negative key size")
+        _ = key.description
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+import FuzzTargets
+import Testing
+
+/// Replays every saved fuzz input through the same entry point libFuzzer drives, in a normal
+/// test run: `fuzz/regressions/<target>/` holds inputs that once crashed (each fixed),
+/// `fuzz/corpus/<target>/` the seeds. A regression crashes this test process.
+@Suite struct FuzzReplayTests {
+    static var fuzzDirectory: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("fuzz")
+    }
+
+    static func inputs(_ kind: String, _ target: FuzzTarget) -> [URL] {
+        let folder = fuzzDirectory.appendingPathComponent(kind).appendingPathComponent(target.rawValue)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { !$0.hasPrefix(".") }.sorted().map { folder.appendingPathComponent($0) }
+    }
+
+    @Test(arguments: FuzzTarget.allCases)
+    func regressionsStayFixed(_ target: FuzzTarget) throws {
+        for file in Self.inputs("regressions", target) {
+            target.run([UInt8](try Data(contentsOf: file)))
+        }
+    }
+
+    @Test(arguments: FuzzTarget.allCases)
+    func seedCorpusRunsCleanly(_ target: FuzzTarget) throws {
+        let seeds = Self.inputs("corpus", target)
+        #expect(!seeds.isEmpty, "fuzz/corpus/\(target.rawValue) has no seeds")
+        for file in seeds {
+            target.run([UInt8](try Data(contentsOf: file)))
+        }
+    }
+}
