@@ -52,9 +52,6 @@ import TLS
             #expect(p12.status == 0 && p12.stdout.contains("CN=police-spoc") || p12.stdout.contains("CN = police-spoc"), "\(p12.stderr)")
             let wrongPassword = try await Tool.runAsync("openssl", ["pkcs12", "-info", "-in", dir.path("police/police-spoc.p12"), "-passin", "pass:wrong", "-nokeys"])
             #expect(wrongPassword.status != 0)
-            let curl = try await Tool.runAsync("curl", ["-sS", "--cacert", dir.path("police/ca.pem"), "--cert", police.certificate, "--key", police.key,
-                                                        "\(broker.url)/v1/whoami"])
-            #expect(curl.stdout.contains("\"principal\":\"police-spoc\""), "\(curl.stdout) \(curl.stderr)")
             result = try await cli.run(["cert", "request", "--principal", "coord", "--out", dir.path("coord")], as: admin)
             #expect(result.status == 0, "\(result.stderr)")
             // The split flow: the holder makes key and CSR with no broker at all, the administrator has the CSR signed.
@@ -67,6 +64,22 @@ import TLS
             #expect(result.status == 2 && result.stderr.contains("stays with the holder"), "\(result.stderr)")
             let coord = CLIUser(certificate: dir.path("coord/coord.pem"), key: dir.path("coord/coord-key.pem"))
             let womensAid = CLIUser(certificate: dir.path("wa-admin/wa-spoc.pem"), key: dir.path("wa-home/wa-spoc-key.pem"))
+
+            // A second person: the first coordinator is approved by the server operator, the SPOCs by that coordinator.
+            result = try await cli.run(["whoami"], as: police)
+            #expect(result.status == 3 && result.stderr.contains("not yet approved by a coordinator"), "\(result.stderr)")
+            try await broker.app.approveAsOperator("coord", operatorName: "test")
+            result = try await cli.run(["principal", "list"], as: coord)
+            #expect(result.stdout.split(separator: "\n").contains { $0.contains("police-spoc") && $0.contains("NEEDS APPROVAL") }, "\(result.stdout)")
+            for id in ["police-spoc", "wa-spoc"] {
+                result = try await cli.run(["principal", "approve", id], as: coord)
+                #expect(result.status == 0 && result.stdout.contains("approved by coord"), "\(result.stdout) \(result.stderr)")
+            }
+            result = try await cli.run(["principal", "approve", "police-spoc"], as: admin)
+            #expect(result.status == 1 && result.stderr.contains("403"), "an administrator alone cannot approve: \(result.stderr)")
+            let curl = try await Tool.runAsync("curl", ["-sS", "--cacert", dir.path("police/ca.pem"), "--cert", police.certificate, "--key", police.key,
+                                                        "\(broker.url)/v1/whoami"])
+            #expect(curl.stdout.contains("\"principal\":\"police-spoc\""), "\(curl.stdout) \(curl.stderr)")
             result = try await cli.run(["whoami"], env: ["MARAC_CONFIG": dir.path("police/config.json")])
             #expect(result.status == 0 && result.stdout.contains("police-spoc") && result.stdout.contains("spoc"), "the profile cert request wrote works: \(result.stderr)")
 
@@ -135,6 +148,7 @@ import TLS
             // Administrator: audit trail, certificates, disabling and revoking.
             result = try await cli.run(["audit", "list", "--case", caseID], as: admin)
             #expect(result.status == 0 && result.stdout.contains("police-spoc") && result.stdout.contains("victim.name"), "\(result.stdout) \(result.stderr)")
+            #expect(result.stdout.contains("police: ") && result.stdout.contains("womens-aid: "), "field names per agency on dispatch: \(result.stdout)")
             #expect(!result.stdout.contains("Jane Doe"))
             let audit = try json(try await cli.run(["audit", "list", "--principal", "coord", "--json"], as: admin))
             #expect(!audit["records"].array.isEmpty && audit["records"].array.allSatisfy { $0["principal"].string == "coord" })
