@@ -163,7 +163,7 @@ enum AdminCommands {
         if let principal = run.option("--principal") { filters += "&principal=\(escaped(principal))" }
         var records: [JSON] = []
         while limit.map({ records.count < $0 }) ?? true {
-            let pageSize = min(500, limit.map { $0 - records.count } ?? 500)
+            let pageSize = min(CLILimits.auditPageSize, limit.map { $0 - records.count } ?? CLILimits.auditPageSize)
             let page = try run.call("GET", "/v1/audit?after=\(after)&limit=\(pageSize)\(filters)").json
             records += page["records"].array
             guard let next = page["next"].int, next > after else { break }

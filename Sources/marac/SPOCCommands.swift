@@ -28,7 +28,7 @@ enum SPOCCommands {
         options: [
             .init(name: "--save", value: "DIR", help: "write each new request (with its case fields and questions) to DIR/<id>.json, once"),
             .init(name: "--exec", value: "CMD", help: "run CMD with the saved file's path as its last argument (needs --save)"),
-            .init(name: "--wait", value: "SECONDS", help: "long-poll time per request to the broker, 1…60 (default \(Watcher.defaultWait))"),
+            .init(name: "--wait", value: "SECONDS", help: "long-poll time per request to the broker, 1…\(CLILimits.maximumLongPoll) (default \(Watcher.defaultWait))"),
             .init(name: "--backoff-max", value: "SECONDS", help: "longest wait between retries while the broker is unreachable (default \(Int(Backoff.defaultMaximum)))"),
         ],
         summary: "wait for new requests, print each once with its deadline, optionally save and hand it on",

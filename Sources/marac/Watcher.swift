@@ -9,7 +9,7 @@ import MaracClient
 /// (a return or an extension changes it) and across restarts of the broker or
 /// of the watcher itself (the save directory is the record of what was delivered).
 struct Watcher {
-    static let defaultWait = 50
+    static let defaultWait = CLILimits.defaultLongPoll
     static let cursorFile = ".marac-cursor"
 
     let run: Invocation
@@ -31,13 +31,13 @@ struct Watcher {
             throw UsageError("--exec needs --save DIR: the command is given the saved file's path", command: run.spec)
         }
         let waitText = run.option("--wait") ?? String(Self.defaultWait)
-        guard let wait = Int(waitText), (1...60).contains(wait) else {
-            throw UsageError("--wait: must be a whole number of seconds from 1 to 60, got \(waitText)", command: run.spec)
+        guard let wait = Int(waitText), (1...CLILimits.maximumLongPoll).contains(wait) else {
+            throw UsageError("--wait: must be a whole number of seconds from 1 to \(CLILimits.maximumLongPoll), got \(waitText)", command: run.spec)
         }
         self.wait = wait
         let maxText = run.option("--backoff-max") ?? String(Int(Backoff.defaultMaximum))
-        guard let maximum = Double(maxText), maximum >= 0.1, maximum <= 3600 else {
-            throw UsageError("--backoff-max: must be a number of seconds from 0.1 to 3600, got \(maxText)", command: run.spec)
+        guard let maximum = Double(maxText), CLILimits.backoffMaximumRange.contains(maximum) else {
+            throw UsageError("--backoff-max: must be a number of seconds from \(CLILimits.backoffMaximumRange.lowerBound) to \(Int(CLILimits.backoffMaximumRange.upperBound)), got \(maxText)", command: run.spec)
         }
         backoff = Backoff(initial: min(Backoff.defaultInitial, maximum), maximum: maximum)
         if let saveDirectory {
