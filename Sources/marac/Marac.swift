@@ -186,13 +186,13 @@ enum Marac {
             ? "marac — the MARAC broker's command line for SPOC agents, coordinators and administrators\n\nUsage: marac COMMAND [ARGUMENTS] [OPTIONS]\n"
             : "Commands under `marac \(prefix.joined(separator: " "))`:\n"
         let width = shown.map { $0.path.joined(separator: " ").count }.max() ?? 0
-        var role = ""
-        for spec in shown {
-            if spec.role != role {
-                role = spec.role
-                text += "\n\(role):\n"
+        var roles: [String] = []
+        for spec in shown where !roles.contains(spec.role) { roles.append(spec.role) }
+        for role in roles {
+            text += "\n\(role):\n"
+            for spec in shown where spec.role == role {
+                text += "  \(spec.path.joined(separator: " ").padding(toLength: width, withPad: " ", startingAt: 0))  \(spec.summary)\n"
             }
-            text += "  \(spec.path.joined(separator: " ").padding(toLength: width, withPad: " ", startingAt: 0))  \(spec.summary)\n"
         }
         text += "\nEvery command takes --help (with an example) and --json.\n\n\(GlobalOptions.help)"
         return text
