@@ -19,6 +19,7 @@ final class Connection: @unchecked Sendable {
     let remoteAddress: String
     private let fd: Int32
     private let queue: DispatchQueue
+    private let executor: QueueTaskExecutor
     private unowned let server: HTTPServer
     private let session: TLSSession
     private let limits: HTTPLimits
@@ -62,6 +63,7 @@ final class Connection: @unchecked Sendable {
         self.parser = HTTPParser(limits: limits)
         self.session = try TLSSession(context: context)
         self.queue = DispatchQueue(label: "marac.connection", target: server.connectionTargetQueue)
+        executor = QueueTaskExecutor(queue)
     }
 
     /// Installs the Dispatch sources; the handshake starts when the client speaks.
@@ -212,9 +214,12 @@ final class Connection: @unchecked Sendable {
         disarm()
         let context = RequestContext(peer: peer, connectionID: id, remoteAddress: remoteAddress, receivedAt: .now)
         let responder = server.responder
-        Task { [self] in
+        // The responder runs on this connection's queue (its task executor), so the answer is
+        // written where it is computed, without a hop to another thread and back.
+        Task(executorPreference: executor) { [self] in
             let response = await responder.respond(to: request, context: context)
-            queue.async { [self] in complete(request, response) }
+            dispatchPrecondition(condition: .onQueue(queue))
+            complete(request, response)
         }
     }
 
@@ -358,5 +363,19 @@ final class Connection: @unchecked Sendable {
         timer = nil
         Glibc.close(fd)
         server.connectionClosed(self)
+    }
+}
+
+/// Runs tasks' jobs on a serial Dispatch queue: a connection's requests are
+/// answered on the connection's own queue.
+final class QueueTaskExecutor: TaskExecutor {
+    private let queue: DispatchQueue
+
+    init(_ queue: DispatchQueue) { self.queue = queue }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        queue.async { job.runSynchronously(on: executor) }
     }
 }

@@ -44,11 +44,8 @@ public enum JSON {
     /// - Throws: `EncodingError` when the value cannot be represented (a non-finite number, or a
     ///   custom `encode(to:)` that throws) — a bug in the caller, not in the client's input.
     public static func encode(_ value: some Encodable) throws -> [UInt8] {
-        [UInt8](try sharedEncoder.encode(value))
+        try JSONWriter.encode(value)
     }
-
-    /// One encoder for every response: encoding does not mutate it, and building one per response costs more than many small bodies.
-    private static let sharedEncoder = makeEncoder()
 
     /// Decodes a request body.
     ///

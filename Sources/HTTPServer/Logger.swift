@@ -1,27 +1,33 @@
+import Dispatch
 import Foundation
+import Synchronization
 
 /// One JSON object per line on stderr (SPEC §8). Never pass request or response bodies.
+///
+/// Access-log lines (`request`) are buffered and written at most 20 ms later
+/// (or at 32 KiB), so a busy broker does not make a system call per request;
+/// every other event is written at once, with whatever was buffered before it.
 public struct Logger: Sendable {
     /// Where lines go; tests may capture them.
     let sink: @Sendable (String) -> Void
+    private let flusher: @Sendable () -> Void
 
     /// A logger writing to standard error.
-    public static let standardError = Logger { line in
-        // One write(2) per line, so concurrent lines never interleave.
-        var bytes = Array(line.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return }
-            offset += written
-        }
-    }
+    public static let standardError: Logger = {
+        let output = BufferedOutput(fileDescriptor: STDERR_FILENO)
+        return Logger(sink: output.append, flush: output.flush)
+    }()
 
     /// A logger that drops everything.
     public static let silent = Logger { _ in }
 
-    public init(sink: @escaping @Sendable (String) -> Void) { self.sink = sink }
+    public init(sink: @escaping @Sendable (String) -> Void, flush: @escaping @Sendable () -> Void = {}) {
+        self.sink = sink
+        flusher = flush
+    }
+
+    /// Writes out buffered lines (before exit).
+    public func flush() { flusher() }
 
     /// Logs `event` with string/number/bool fields: `event` and `time` first,
     /// then the fields in key order. Written by hand (no `JSONSerialization`),
@@ -42,6 +48,7 @@ public struct Logger: Sendable {
         }
         out.append(contentsOf: "}\n".utf8)
         sink(String(decoding: out, as: UTF8.self))
+        if event != "request" { flusher() }
     }
 
     private static func appendValue(_ value: any Sendable, to out: inout [UInt8]) {
@@ -85,5 +92,52 @@ public struct Logger: Sendable {
         digits(Int(parts.tm_min), 2); out.append(UInt8(ascii: ":"))
         digits(Int(parts.tm_sec), 2); out.append(UInt8(ascii: "."))
         digits(Int(now.tv_nsec) / 1_000_000, 3); out.append(UInt8(ascii: "Z"))
+    }
+}
+
+/// Lines collected in memory and written to a file descriptor in one `write`
+/// per batch; the lock is held while writing, so batches never reorder or interleave.
+final class BufferedOutput: Sendable {
+    private let fileDescriptor: Int32
+    private let pending = Mutex<(bytes: [UInt8], flushScheduled: Bool)>(([], false))
+    private let timerQueue = DispatchQueue(label: "marac.log.flush")
+    static let delay = DispatchTimeInterval.milliseconds(20)
+    static let batchSize = 32 * 1024
+
+    init(fileDescriptor: Int32) { self.fileDescriptor = fileDescriptor }
+
+    func append(_ line: String) {
+        let schedule = pending.withLock { pending -> Bool in
+            pending.bytes.append(contentsOf: line.utf8)
+            if pending.bytes.count >= Self.batchSize {
+                writeAll(pending.bytes)
+                pending.bytes.removeAll(keepingCapacity: true)
+                return false
+            }
+            defer { pending.flushScheduled = true }
+            return !pending.flushScheduled
+        }
+        if schedule { timerQueue.asyncAfter(deadline: .now() + Self.delay) { [self] in flush() } }
+    }
+
+    func flush() {
+        pending.withLock { pending in
+            pending.flushScheduled = false
+            guard !pending.bytes.isEmpty else { return }
+            writeAll(pending.bytes)
+            pending.bytes.removeAll(keepingCapacity: pending.bytes.capacity <= Self.batchSize * 2)
+        }
+    }
+
+    private func writeAll(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = write(fileDescriptor, raw.baseAddress! + offset, raw.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { return }
+                offset += written
+            }
+        }
     }
 }

@@ -11,6 +11,7 @@ public struct ClientSettings: Sendable {
         /// `--url`, `MARAC_URL`, the profile's path, or `default`.
         public let origin: String
 
+        /// A value and where it came from.
         public init(_ value: String, from origin: String) {
             self.value = value
             self.origin = origin
@@ -33,7 +34,9 @@ public struct ClientSettings: Sendable {
     /// Overrides the profile file's path.
     public static let profileVariable = "MARAC_CONFIG"
 
+    /// The broker, always set (the maracd default when nothing names one).
     public let url: Setting
+    /// The user's certificate, key and the broker's CA, when configured.
     public let cert: Setting?
     public let key: Setting?
     public let ca: Setting?

@@ -54,7 +54,7 @@ public enum FailureDiagnosis {
                 if let certificate, let problem = certificate.chainProblem(trustRoots: trustRoots, at: now) {
                     return "your certificate does not verify against the CA file (\(problem)): it was issued by another CA"
                 }
-                return "the broker refused your certificate (serial \(serial)): it is not registered, or your principal or agency is disabled; ask an administrator"
+                return "the broker refused your certificate (serial \(serial)): it is not registered, your principal is not yet approved by a coordinator (marac principal approve), or your principal or agency is disabled"
             }
             if text.contains("unsupported certificate") {
                 return "your certificate is not a TLS client certificate (no extendedKeyUsage clientAuth): ask for one issued by marac cert request"
@@ -82,10 +82,16 @@ public enum FailureDiagnosis {
             }
             return nil
         case .refused(_, let code):
-            if code == "credential_revoked" {
+            switch code {
+            case "credential_revoked":
                 return "your certificate (serial \(serial)) was revoked: ask an administrator for a new one (marac cert request)"
+            case "principal_not_approved":
+                return "a coordinator has not yet approved your access to case content: ask them to run marac principal approve"
+            case "principal_disabled", "agency_inactive":
+                return "an administrator disabled your \(code == "agency_inactive" ? "agency" : "principal"): ask them to enable it"
+            default:
+                return nil
             }
-            return nil
         case .protocolViolation:
             return "the server at \(url) did not answer like a marac broker: check the URL"
         }

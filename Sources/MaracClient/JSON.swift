@@ -19,6 +19,7 @@ public enum JSON: Sendable, Equatable, Codable, CustomStringConvertible {
         }
     }
 
+    /// Decodes any JSON value.
     public init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() { self = .null }
@@ -29,6 +30,7 @@ public enum JSON: Sendable, Equatable, Codable, CustomStringConvertible {
         else { self = .object(try container.decode([String: JSON].self)) }
     }
 
+    /// Encodes the value; whole numbers without a fraction, as the broker writes them.
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
@@ -48,11 +50,17 @@ public enum JSON: Sendable, Equatable, Codable, CustomStringConvertible {
         return .null
     }
 
+    /// The value if this is a string.
     public var string: String? { if case .string(let value) = self { return value } else { return nil } }
+    /// The value if this is a boolean.
     public var bool: Bool? { if case .bool(let value) = self { return value } else { return nil } }
+    /// The value if this is a whole number.
     public var int: Int? { if case .number(let value) = self, value == value.rounded() { return Int(value) } else { return nil } }
+    /// The elements if this is an array, otherwise none.
     public var array: [JSON] { if case .array(let value) = self { return value } else { return [] } }
+    /// The members if this is an object.
     public var object: [String: JSON]? { if case .object(let value) = self { return value } else { return nil } }
+    /// Whether this is `null` (or an absent member).
     public var isNull: Bool { self == .null }
     /// An RFC 3339 string member as a date.
     public var date: Date? { string.flatMap(ClientJSON.parseRFC3339) }

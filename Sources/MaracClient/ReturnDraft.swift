@@ -60,6 +60,7 @@ public struct ReturnDraft: Sendable, Equatable {
 
     /// Every problem found in a draft return.
     public struct Invalid: Error, CustomStringConvertible, Sendable {
+        /// One line per problem, in the order of the file's keys.
         public let problems: [String]
         public var description: String { problems.joined(separator: "\n") }
     }

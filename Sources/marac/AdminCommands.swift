@@ -6,7 +6,7 @@ import MaracClient
 enum AdminCommands {
     static let all: [CommandSpec] = [
         addAgency, listAgencies, toggle("agency", "agencies", active: false), toggle("agency", "agencies", active: true),
-        addPrincipal, listPrincipals, toggle("principal", "principals", active: false), toggle("principal", "principals", active: true),
+        addPrincipal, listPrincipals, approvePrincipal, toggle("principal", "principals", active: false), toggle("principal", "principals", active: true),
         CertificateRequest.spec, listCertificates, revokeCertificate, auditList,
     ]
     static let role = "Administrator"
@@ -47,20 +47,42 @@ enum AdminCommands {
         let body = JSON.object(["id": .string(run.argument(0)), "name": .string(try run.required("--name")),
                                 "agency": .string(try run.required("--agency")), "role": .string(try run.required("--role"))])
         try run.show(try run.call("POST", "/v1/principals", body: body)) { principal in
-            run.output.line("Principal \(principal["id"].displayText) (\(principal["name"].displayText)) registered: \(principal["role"].displayText) for \(principal["agency"].displayText).")
-            run.output.line("Next: marac cert request --principal \(principal["id"].displayText) --out DIR")
+            let id = principal["id"].displayText
+            run.output.line("Principal \(id) (\(principal["name"].displayText)) registered: \(principal["role"].displayText) for \(principal["agency"].displayText).")
+            run.output.line("Next: marac cert request --principal \(id) --out DIR")
+            if needsApproval(principal) { run.output.line("Then a coordinator approves access to case content: marac principal approve \(id)") }
         }
     }
 
     static let listPrincipals = CommandSpec(
-        path: ["principal", "list"], summary: "every person and agent", role: role, example: "marac principal list"
+        path: ["principal", "list"], summary: "every person and agent, and who approved their access to case content", role: role,
+        example: "marac principal list"
     ) { run in
         try run.show(try run.call("GET", "/v1/principals")) { list in
-            run.output.table(["id", "name", "agency", "role", "active"], list["principals"].array.map { principal in
-                [Output.Cell(principal["id"].displayText), Output.Cell(principal["name"].displayText), Output.Cell(principal["agency"].displayText),
-                 Output.Cell(principal["role"].displayText), activeCell(principal["active"])]
+            run.output.table(["id", "name", "agency", "role", "active", "approved"], list["principals"].array.map { principal in
+                let approval: Output.Cell = principal["approvedBy"].string.map { Output.Cell("by \($0)") }
+                    ?? (needsApproval(principal) ? Output.Cell("NEEDS APPROVAL", highlight: true) : "not needed")
+                return [Output.Cell(principal["id"].displayText), Output.Cell(principal["name"].displayText), Output.Cell(principal["agency"].displayText),
+                        Output.Cell(principal["role"].displayText), activeCell(principal["active"]), approval]
             })
         }
+    }
+
+    static let approvePrincipal = CommandSpec(
+        path: ["principal", "approve"], arguments: ["ID"],
+        summary: "approve a SPOC's or coordinator's access to case content (a second person after the administrator)",
+        details: "Until a coordinator approves them, a SPOC's or coordinator's certificate is refused. The first coordinator is approved by the server operator with `maracd principal approve ID`.",
+        role: CoordinatorCommands.role,
+        example: "marac principal approve police-spoc"
+    ) { run in
+        try run.show(try run.call("POST", "/v1/principals/\(escaped(run.argument(0)))/approve")) { principal in
+            run.output.line("Principal \(principal["id"].displayText) (\(principal["role"].displayText) for \(principal["agency"].displayText)) approved by \(principal["approvedBy"].displayText); their certificates now work.")
+        }
+    }
+
+    /// Coordinators and SPOCs see case content, so a coordinator must approve them.
+    static func needsApproval(_ principal: JSON) -> Bool {
+        ["coordinator", "spoc"].contains(principal["role"].string ?? "") && principal["approvedAt"].isNull
     }
 
     /// `marac agency disable ID` and friends: `PATCH {"active": …}`.
@@ -141,7 +163,7 @@ enum AdminCommands {
         if let principal = run.option("--principal") { filters += "&principal=\(escaped(principal))" }
         var records: [JSON] = []
         while limit.map({ records.count < $0 }) ?? true {
-            let pageSize = min(500, limit.map { $0 - records.count } ?? 500)
+            let pageSize = min(CLILimits.auditPageSize, limit.map { $0 - records.count } ?? CLILimits.auditPageSize)
             let page = try run.call("GET", "/v1/audit?after=\(after)&limit=\(pageSize)\(filters)").json
             records += page["records"].array
             guard let next = page["next"].int, next > after else { break }
@@ -152,8 +174,15 @@ enum AdminCommands {
         run.output.table(["seq", "at (UTC)", "principal", "agency", "action", "object", "fields", "reason"], records.map { record in
             [Output.Cell(record["seq"].displayText), Output.Cell(record["at"].date.map(TimeText.utc) ?? ""), Output.Cell(record["principal"].displayText),
              Output.Cell(record["agency"].displayText), Output.Cell(record["action"].displayText), Output.Cell(record["object"].displayText),
-             Output.Cell(record["fields"].array.map(\.displayText).joined(separator: ",")), Output.Cell(record["reason"].string ?? "")]
+             Output.Cell(fieldsText(record)), Output.Cell(record["reason"].string ?? "")]
         })
+    }
+
+    /// The field names a record released: per agency for research (`police: a,b; housing: a`), else the list.
+    static func fieldsText(_ record: JSON) -> String {
+        let names = { (list: JSON) in list.array.map(\.displayText).joined(separator: ",") }
+        guard let perAgency = record["releasedTo"].object else { return names(record["fields"]) }
+        return perAgency.keys.sorted().map { "\($0): \(names(perAgency[$0]!))" }.joined(separator: "; ")
     }
 
     static func activeCell(_ active: JSON) -> Output.Cell {

@@ -11,68 +11,115 @@ enum CertificateRequest {
     static let spec = CommandSpec(
         path: ["cert", "request"],
         options: [.init(name: "--principal", value: "ID", help: "the registered principal the certificate is for", required: true),
-                  .init(name: "--out", value: "DIR", help: "where to write ID-key.pem (0600), ID.pem and ca.pem", required: true),
+                  .init(name: "--out", value: "DIR", help: "where to write ID-key.pem (0600), ID.pem, ca.pem and a profile config.json", required: true),
                   .init(name: "--validity-days", value: "N", help: "ask for a shorter or longer validity than the broker's default"),
                   .init(name: "--p12", value: nil, help: "also write ID.p12 (PKCS#12, password-protected) to import into a browser"),
                   .init(name: "--p12-password-file", value: "FILE", help: "the PKCS#12 password (first line); else \(passwordVariable), else a prompt"),
+                  .init(name: "--csr-only", value: nil, help: "holder: only make ID-key.pem and ID.csr in DIR (no broker needed); send ID.csr to an administrator"),
+                  .init(name: "--csr", value: "FILE", help: "administrator: have the holder's CSR signed instead of making a key here"),
                   .init(name: "--force", value: nil, help: "replace an existing key file in DIR")],
         summary: "make a key and CSR here, have the broker sign it, write the certificate (and a PKCS#12)",
-        details: "The new key never leaves this machine. Hand DIR to its holder over a trusted channel; they point --cert, --key, --ca (or their profile) at it.",
+        details: """
+            The new key never leaves the machine it is made on, and is written mode 0600 before anything is sent.
+            DIR/config.json is a marac profile (paths relative to DIR): copy DIR to ~/.config/marac, or set
+            MARAC_CONFIG=DIR/config.json. When the holder's key must never exist anywhere else, split the steps:
+              holder:         marac cert request --principal police-spoc --out ~/.config/marac --csr-only
+              administrator:  marac cert request --principal police-spoc --out police-spoc --csr police-spoc.csr
+            and the holder copies police-spoc/{police-spoc.pem,ca.pem,config.json} next to their key.
+            """,
         role: AdminCommands.role,
         example: "marac cert request --principal police-spoc --out ./police-spoc --p12"
     ) { run in
         try issue(run)
     }
 
+    /// The files `cert request` writes for one principal.
+    struct Files {
+        let directory: String
+        let principal: String
+        var key: String { "\(directory)/\(principal)-key.pem" }
+        var certificate: String { "\(directory)/\(principal).pem" }
+        var csr: String { "\(directory)/\(principal).csr" }
+        var ca: String { "\(directory)/ca.pem" }
+        var p12: String { "\(directory)/\(principal).p12" }
+        var profile: String { "\(directory)/config.json" }
+    }
+
     static func issue(_ run: Invocation) throws {
-        let principal = try run.required("--principal")
-        let directory = try run.required("--out")
+        let files = Files(directory: try run.required("--out"), principal: try run.required("--principal"))
+        let csrFile = run.option("--csr")
+        if run.flag("--csr-only") && (csrFile != nil || run.flag("--p12")) {
+            throw UsageError("--csr-only makes a key and a CSR and nothing else; it does not go with --csr or --p12", command: run.spec)
+        }
+        if csrFile != nil && run.flag("--p12") {
+            throw UsageError("--p12 needs the private key, which stays with the holder of --csr; only they can make a PKCS#12", command: run.spec)
+        }
         let validity = try run.option("--validity-days").map { text -> Int in
             guard let days = Int(text), days > 0 else { throw UsageError("--validity-days: must be a positive whole number, got \(text)", command: run.spec) }
             return days
         }
         let password = run.flag("--p12") ? try p12Password(run) : nil
-        let keyPath = "\(directory)/\(principal)-key.pem", certPath = "\(directory)/\(principal).pem"
-        let caPath = "\(directory)/ca.pem", p12Path = "\(directory)/\(principal).p12"
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(atPath: files.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
-            throw UsageError("--out: cannot create \(directory): \(error.localizedDescription)", command: run.spec)
+            throw UsageError("--out: cannot create \(files.directory): \(error.localizedDescription)", command: run.spec)
         }
-        if FileManager.default.fileExists(atPath: keyPath) {
-            guard run.flag("--force") else { throw UsageError("\(keyPath) already exists; use --force to replace it", command: run.spec) }
-            try? FileManager.default.removeItem(atPath: keyPath)
-        }
-        _ = try run.client()    // settings and credential problems surface before a key is made
 
-        let key = try PrivateKey.generateECDSA(curve: "P-256")
-        let csr = try CertificateSigningRequest.create(key: key, commonName: principal, organization: nil)
-        try writePrivate(try key.pemBytes(), to: keyPath)
-        var body: [String: JSON] = ["principal": .string(principal), "csr": .string(String(decoding: csr.pemBytes, as: UTF8.self))]
+        var key: PrivateKey?
+        let csrPEM: String
+        if let csrFile {
+            csrPEM = String(decoding: try run.readFile(csrFile, for: "--csr"), as: UTF8.self)
+            guard (try? CertificateSigningRequest(pem: Array(csrPEM.utf8)))?.hasValidSignature == true else {
+                throw UsageError("--csr: \(csrFile) is not a PEM certificate signing request with a valid signature", command: run.spec)
+            }
+        } else {
+            if FileManager.default.fileExists(atPath: files.key) {
+                guard run.flag("--force") else { throw UsageError("\(files.key) already exists; use --force to replace it", command: run.spec) }
+                try? FileManager.default.removeItem(atPath: files.key)
+            }
+            if !run.flag("--csr-only") { _ = try run.client() }   // settings problems surface before a key is made
+            let made = try PrivateKey.generateECDSA(curve: "P-256")
+            let csr = try CertificateSigningRequest.create(key: made, commonName: files.principal, organization: nil)
+            try writePrivate(try made.pemBytes(), to: files.key)
+            key = made
+            csrPEM = String(decoding: csr.pemBytes, as: UTF8.self)
+        }
+        if run.flag("--csr-only") {
+            try writePublic(Array(csrPEM.utf8), to: files.csr)
+            run.output.table(["file", "what"], [[Output.Cell(files.key), "private key (0600): keep it here"],
+                                                [Output.Cell(files.csr), "certificate signing request: send it to an administrator"]])
+            return
+        }
+
+        var body: [String: JSON] = ["principal": .string(files.principal), "csr": .string(csrPEM)]
         if let validity { body["validityDays"] = .number(Double(validity)) }
         let answer: BrokerAnswer
         do { answer = try run.call("POST", "/v1/credentials", body: .object(body)) } catch {
-            try? FileManager.default.removeItem(atPath: keyPath)   // a key without a certificate is only a liability
+            if key != nil { try? FileManager.default.removeItem(atPath: files.key) }   // a key without a certificate is only a liability
             throw error
         }
         let issued = answer.json
         guard let certificatePEM = issued["certificate"].string, let caPEM = issued["caCertificate"].string,
-              let certificate = try? Certificate(pem: Array(certificatePEM.utf8)), certificate.matches(key) else {
-            throw ClientError(.protocolViolation, "the broker's answer holds no certificate for the key just made")
+              let certificate = try? Certificate(pem: Array(certificatePEM.utf8)), key.map(certificate.matches) ?? true else {
+            throw ClientError(.protocolViolation, "the broker's answer holds no certificate for the key in the CSR")
         }
-        try writePublic(Array(certificatePEM.utf8), to: certPath)
-        try writePublic(Array(caPEM.utf8), to: caPath)
-        var written = [(keyPath, "private key (0600; never sent)"), (certPath, "certificate"), (caPath, "the broker's CA")]
-        if let password {
+        try writePublic(Array(certificatePEM.utf8), to: files.certificate)
+        try writePublic(Array(caPEM.utf8), to: files.ca)
+        let profile = JSON.object(["url": .string(try run.settings().url.value), "cert": .string("\(files.principal).pem"),
+                                   "key": .string("\(files.principal)-key.pem"), "ca": .string("ca.pem")])
+        try writePublic(Array((profile.description + "\n").utf8), to: files.profile)
+        var written = [(files.certificate, "certificate"), (files.ca, "the broker's CA"), (files.profile, "marac profile for the holder")]
+        if key != nil { written.insert((files.key, "private key (0600; never sent)"), at: 0) }
+        if let password, let key {
             let ca = try? Certificate(pem: Array(caPEM.utf8))
-            let p12 = try PKCS12.export(key: key, certificate: certificate, ca: ca, friendlyName: "\(principal) (MARAC)", password: password)
-            try writePrivate(p12, to: p12Path, replacing: true)
-            written.append((p12Path, "PKCS#12 for a browser (0600, password-protected)"))
+            let p12 = try PKCS12.export(key: key, certificate: certificate, ca: ca, friendlyName: "\(files.principal) (MARAC)", password: password)
+            try writePrivate(p12, to: files.p12, replacing: true)
+            written.append((files.p12, "PKCS#12 for a browser (0600, password-protected)"))
         }
         if run.json { run.output.raw(answer.response.body); return }
-        run.output.line("Certificate \(issued["serial"].displayText) issued to \(principal) (\(issued["agency"].displayText)), valid until \(TimeText.utc(certificate.notAfter)).\n")
+        run.output.line("Certificate \(issued["serial"].displayText) issued to \(files.principal) (\(issued["agency"].displayText)), valid until \(TimeText.utc(certificate.notAfter)).\n")
         run.output.table(["file", "what"], written.map { [Output.Cell($0.0), Output.Cell($0.1)] })
-        run.output.line("\nThe holder uses it with:\n  export MARAC_URL=\(try run.settings().url.value) MARAC_CERT=\(certPath) MARAC_KEY=\(keyPath) MARAC_CA=\(caPath)")
+        run.output.line("\nThe holder copies \(files.directory) to ~/.config/marac (or sets MARAC_CONFIG=\(files.profile)) and runs: marac whoami")
     }
 
     /// The PKCS#12 password from a file, the environment, or the terminal (asked twice).

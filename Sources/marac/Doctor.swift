@@ -17,10 +17,6 @@ struct Doctor {
         var fix: String? = nil
     }
 
-    /// Certificates closer to expiry than this get a warning.
-    static let expiryWarning: TimeInterval = 30 * 86_400
-    /// A clock further from the broker's than this gets a warning.
-    static let clockTolerance: TimeInterval = 60
 
     let run: Invocation
     var checks: [Check] = []
@@ -29,8 +25,9 @@ struct Doctor {
     static let spec = CommandSpec(
         path: ["doctor"],
         summary: "check settings, files, key permissions, certificate, clock, reachability and TLS, and say what to fix",
-        details: "Exit status 0 when nothing failed (warnings allowed), 3 when a check failed.", role: IdentityCommands.role,
-        example: "MARAC_CONFIG=~/.config/marac/police.json marac doctor"
+        details: "Exit status 0 when nothing failed (warnings allowed), 3 when a check failed. With --json: {ok, checks: [{check, status, detail, fix}]}.",
+        role: IdentityCommands.role,
+        example: "marac doctor --cert police-spoc.pem --key police-spoc-key.pem --ca ca.pem"
     ) { run in
         var doctor = Doctor(run: run)
         doctor.examine()
@@ -114,7 +111,7 @@ struct Doctor {
         } else if certificate.notAfter < now {
             add("certificate", .failure, "\(who) expired at \(TimeText.utc(certificate.notAfter))",
                 fix: "ask an administrator for a new certificate (marac cert request --principal ID --out DIR)")
-        } else if certificate.notAfter.timeIntervalSince(now) < Self.expiryWarning {
+        } else if certificate.notAfter.timeIntervalSince(now) < CLILimits.expiryWarning {
             add("certificate", .warning, "\(who) expires in \(TimeText.countdown(to: certificate.notAfter, from: now)), at \(TimeText.utc(certificate.notAfter))",
                 fix: "ask an administrator for a new certificate before then")
         } else {
@@ -157,7 +154,7 @@ struct Doctor {
     mutating func checkBroker(host: String, port: Int, roots: [Certificate], url: String) -> Bool? {
         do {
             let context = try TLSContext(configuration: .client(trustRoots: roots, serverName: host))
-            let connection = try HTTPSConnection(host: host, port: port, context: context, timeout: 10)
+            let connection = try HTTPSConnection(host: host, port: port, context: context, timeout: CLILimits.doctorConnectTimeout)
             connection.close()
             add("reachable", .ok, "\(host):\(port) accepts connections")
             add("broker certificate", .ok, "the broker's certificate verifies against the CA file and names \(host)")
@@ -182,7 +179,7 @@ struct Doctor {
         let client: BrokerClient
         let response: ClientResponse
         do {
-            client = try settings.client(timeout: 15)
+            client = try settings.client(timeout: CLILimits.doctorRequestTimeout)
             response = try client.sendBlocking("GET", "/v1/whoami")
         } catch let error as ClientError {
             add("handshake", .failure, error.message,
@@ -218,10 +215,10 @@ struct Doctor {
         let fix = "synchronise this machine's clock (timedatectl set-ntp true); deadlines and certificate checks depend on it"
         if let header = response.header("Date"), let brokerTime = Self.httpDate(header) {
             let skew = Date().timeIntervalSince(brokerTime)
-            if abs(skew) > Self.clockTolerance {
+            if abs(skew) > CLILimits.clockTolerance {
                 add("clock", .warning, "this machine's clock is \(TimeText.duration(Int(abs(skew)))) \(skew > 0 ? "ahead of" : "behind") the broker's", fix: fix)
             } else {
-                add("clock", .ok, "within \(Int(Self.clockTolerance)) s of the broker's")
+                add("clock", .ok, "within \(Int(CLILimits.clockTolerance)) s of the broker's")
             }
             return
         }

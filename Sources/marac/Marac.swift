@@ -20,22 +20,7 @@ enum Marac {
         do {
             let line = try split(argv)
             let (spec, rest) = try match(line.words)
-            guard let spec else {
-                let prefix = Array(line.words.prefix { !$0.hasPrefix("-") })
-                if line.help || prefix.isEmpty || prefix == ["help"] {
-                    let topic = prefix.first == "help" ? Array(prefix.dropFirst()) : prefix
-                    if let target = commands.first(where: { $0.path == topic }) { output.line(target.help); return ExitCode.ok }
-                    guard prefix.isEmpty && !line.help else { output.line(overview(prefix: topic)); return ExitCode.ok }
-                    output.error(overview(prefix: topic))
-                    return ExitCode.usage
-                }
-                let group = commands.filter { $0.path.starts(with: [prefix[0]]) }
-                if !group.isEmpty {
-                    output.error(overview(prefix: [prefix[0]]))
-                    throw UsageError("`marac \(prefix.joined(separator: " "))` is not a command")
-                }
-                throw UsageError("unknown command `\(prefix.joined(separator: " "))`; run `marac --help` for the list")
-            }
+            guard let spec else { return try withoutCommand(line, output: output) }
             if line.help {
                 output.line(spec.help)
                 return ExitCode.ok
@@ -66,6 +51,32 @@ enum Marac {
             output.error("marac: \(error)")
             return ExitCode.refused
         }
+    }
+
+    /// `marac`, `marac help [COMMAND]`, `marac GROUP` or a misspelt command: help, or the usage error.
+    static func withoutCommand(_ line: Line, output: Output) throws -> Int32 {
+        let prefix = Array(line.words.prefix { !$0.hasPrefix("-") })
+        guard line.help || prefix.isEmpty || prefix.first == "help" else {
+            if commands.contains(where: { $0.path.starts(with: [prefix[0]]) }) {
+                output.error(overview(prefix: [prefix[0]]))
+                throw UsageError("`marac \(prefix.joined(separator: " "))` is not a command")
+            }
+            throw UsageError("unknown command `\(prefix.joined(separator: " "))`; run `marac --help` for the list")
+        }
+        let topic = prefix.first == "help" ? Array(prefix.dropFirst()) : prefix
+        if let target = commands.first(where: { $0.path == topic }) {
+            output.line(target.help)
+            return ExitCode.ok
+        }
+        if !topic.isEmpty && !commands.contains(where: { $0.path.starts(with: topic) }) {
+            throw UsageError("unknown command `\(topic.joined(separator: " "))`; run `marac --help` for the list")
+        }
+        guard prefix.isEmpty && !line.help else {
+            output.line(overview(prefix: topic))
+            return ExitCode.ok
+        }
+        output.error(overview(prefix: topic))   // bare `marac`: the list, but as a usage error
+        return ExitCode.usage
     }
 
     /// Prints a broker refusal (code and message) or a connection failure and its likely cause.
@@ -175,13 +186,13 @@ enum Marac {
             ? "marac — the MARAC broker's command line for SPOC agents, coordinators and administrators\n\nUsage: marac COMMAND [ARGUMENTS] [OPTIONS]\n"
             : "Commands under `marac \(prefix.joined(separator: " "))`:\n"
         let width = shown.map { $0.path.joined(separator: " ").count }.max() ?? 0
-        var role = ""
-        for spec in shown {
-            if spec.role != role {
-                role = spec.role
-                text += "\n\(role):\n"
+        var roles: [String] = []
+        for spec in shown where !roles.contains(spec.role) { roles.append(spec.role) }
+        for role in roles {
+            text += "\n\(role):\n"
+            for spec in shown where spec.role == role {
+                text += "  \(spec.path.joined(separator: " ").padding(toLength: width, withPad: " ", startingAt: 0))  \(spec.summary)\n"
             }
-            text += "  \(spec.path.joined(separator: " ").padding(toLength: width, withPad: " ", startingAt: 0))  \(spec.summary)\n"
         }
         text += "\nEvery command takes --help (with an example) and --json.\n\n\(GlobalOptions.help)"
         return text

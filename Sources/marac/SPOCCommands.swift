@@ -28,7 +28,7 @@ enum SPOCCommands {
         options: [
             .init(name: "--save", value: "DIR", help: "write each new request (with its case fields and questions) to DIR/<id>.json, once"),
             .init(name: "--exec", value: "CMD", help: "run CMD with the saved file's path as its last argument (needs --save)"),
-            .init(name: "--wait", value: "SECONDS", help: "long-poll time per request to the broker, 1…60 (default \(Watcher.defaultWait))"),
+            .init(name: "--wait", value: "SECONDS", help: "long-poll time per request to the broker, 1…\(CLILimits.maximumLongPoll) (default \(Watcher.defaultWait))"),
             .init(name: "--backoff-max", value: "SECONDS", help: "longest wait between retries while the broker is unreachable (default \(Int(Backoff.defaultMaximum)))"),
         ],
         summary: "wait for new requests, print each once with its deadline, optionally save and hand it on",
@@ -36,7 +36,8 @@ enum SPOCCommands {
             Runs until interrupted. Survives broker restarts and network errors, retrying with capped exponential
             backoff. Keeps its cursor (in DIR/.marac-cursor with --save), so nothing is printed or saved twice; a
             request already saved in DIR is never saved or handed to CMD again. With --exec, CMD also gets
-            MARAC_REQUEST_ID and MARAC_REQUEST_FILE in its environment. With --json, prints one JSON object per line.
+            MARAC_REQUEST_ID and MARAC_REQUEST_FILE in its environment; a CMD that fails is reported, not retried.
+            With --json, prints one JSON object per line.
             Saving a request reads it, which the broker records as your agency's acknowledgement.
             Stops with exit 1 if the broker refuses the credential, 3 on a certificate problem.
             """,

@@ -9,7 +9,7 @@ import MaracClient
 /// (a return or an extension changes it) and across restarts of the broker or
 /// of the watcher itself (the save directory is the record of what was delivered).
 struct Watcher {
-    static let defaultWait = 50
+    static let defaultWait = CLILimits.defaultLongPoll
     static let cursorFile = ".marac-cursor"
 
     let run: Invocation
@@ -31,13 +31,13 @@ struct Watcher {
             throw UsageError("--exec needs --save DIR: the command is given the saved file's path", command: run.spec)
         }
         let waitText = run.option("--wait") ?? String(Self.defaultWait)
-        guard let wait = Int(waitText), (1...60).contains(wait) else {
-            throw UsageError("--wait: must be a whole number of seconds from 1 to 60, got \(waitText)", command: run.spec)
+        guard let wait = Int(waitText), (1...CLILimits.maximumLongPoll).contains(wait) else {
+            throw UsageError("--wait: must be a whole number of seconds from 1 to \(CLILimits.maximumLongPoll), got \(waitText)", command: run.spec)
         }
         self.wait = wait
         let maxText = run.option("--backoff-max") ?? String(Int(Backoff.defaultMaximum))
-        guard let maximum = Double(maxText), maximum >= 0.1, maximum <= 3600 else {
-            throw UsageError("--backoff-max: must be a number of seconds from 0.1 to 3600, got \(maxText)", command: run.spec)
+        guard let maximum = Double(maxText), CLILimits.backoffMaximumRange.contains(maximum) else {
+            throw UsageError("--backoff-max: must be a number of seconds from \(CLILimits.backoffMaximumRange.lowerBound) to \(Int(CLILimits.backoffMaximumRange.upperBound)), got \(maxText)", command: run.spec)
         }
         backoff = Backoff(initial: min(Backoff.defaultInitial, maximum), maximum: maximum)
         if let saveDirectory {
@@ -54,6 +54,10 @@ struct Watcher {
     }
 
     mutating func loop() throws {
+        try lockSaveDirectory()
+        for number in [SIGTERM, SIGINT] {
+            signal(number) { _ in _exit(0) }   // stopping a watch is its normal end
+        }
         let client = try run.client()
         let url = try run.settings().url.value
         run.output.error("watching \(url) for research requests (long-poll \(wait) s); stop with Ctrl-C")
@@ -111,7 +115,13 @@ struct Watcher {
             return
         }
         var full: BrokerAnswer?
-        if saveDirectory != nil { full = try run.call("GET", "/v1/requests/\(escaped(id))") }
+        if saveDirectory != nil {
+            do { full = try run.call("GET", "/v1/requests/\(escaped(id))") } catch let error as ClientError where error.kind == .refused(status: 404, code: "not_found") {
+                // Gone or no longer visible between the feed and the read: nothing to deliver; it comes back if it reappears.
+                run.output.error("request \(id) is no longer visible to your agency; skipped")
+                return
+            }
+        }
         delivered.insert(id)
         extensions[id] = summary["extendedUntil"].string
         if run.json {
@@ -140,6 +150,18 @@ struct Watcher {
         }
         if summary["urgent"].bool == true { text += "  URGENT: \(summary["reason"].string ?? "")" }
         return text
+    }
+
+    /// One watcher per save directory: two would race to deliver the same request.
+    func lockSaveDirectory() throws {
+        guard let saveDirectory else { return }
+        let fd = open("\(saveDirectory)/.marac-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw UsageError("--save: cannot create a lock file in \(saveDirectory): \(String(cString: strerror(errno)))", command: run.spec) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw UsageError("--save: another marac requests watch is already delivering into \(saveDirectory)", command: run.spec)
+        }
+        // Held, deliberately, until the process exits.
     }
 
     func alreadySaved(_ id: String) -> Bool {

@@ -137,6 +137,7 @@ func runServe(_ flags: [String: String]) throws {
             logger.log("signal", ["signal": signalNumber == SIGTERM ? "SIGTERM" : "SIGINT"])
             Task {
                 await app.shutdown()
+                logger.log("stopped")
                 exit(0)
             }
         }

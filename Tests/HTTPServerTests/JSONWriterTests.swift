@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+@testable import HTTPServer
+
+/// `JSONWriter` must write what Foundation's `JSONEncoder` in the API's
+/// configuration writes, byte for byte, and refuse what it refuses.
+@Suite struct JSONWriterTests {
+    enum Colour: String, Codable { case red, green }
+
+    indirect enum Value: Codable, Equatable {
+        case null, bool(Bool), number(Double), string(String), array([Value]), object([String: Value])
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .null: try container.encodeNil()
+            case .bool(let value): try container.encode(value)
+            case .number(let value): try container.encode(value)
+            case .string(let value): try container.encode(value)
+            case .array(let value): try container.encode(value)
+            case .object(let value): try container.encode(value)
+            }
+        }
+    }
+
+    struct Inner: Codable {
+        let serial: String
+        let notAfter: Date
+        let days: Int
+    }
+
+    struct Outer: Codable {
+        let principal: String
+        let optionalPresent: String?
+        let optionalAbsent: String?
+        let colour: Colour
+        let inner: Inner
+        let list: [Inner]
+        let counts: [String: Int]
+        let flags: [Bool]
+        let big: UInt64
+        let small: Int64
+        let tiny: Int8
+        let ratio: Double
+        let whole: Double
+        let fields: [String: Value]
+        let nested: [[String]]
+    }
+
+    class Base: Codable { var base = 1 }
+    final class Derived: Base {
+        var derived = "d"
+        override init() { super.init() }
+        required init(from decoder: any Decoder) throws { fatalError("not decoded") }
+        private enum Keys: String, CodingKey { case derived }
+        override func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encode(derived, forKey: .derived)
+            try super.encode(to: container.superEncoder())
+        }
+    }
+
+    static func foundation(_ value: some Encodable) throws -> String {
+        String(decoding: try JSON.makeEncoder().encode(value), as: UTF8.self)
+    }
+
+    static func ours(_ value: some Encodable) throws -> String {
+        String(decoding: try JSONWriter.encode(value), as: UTF8.self)
+    }
+
+    static let sample = Outer(
+        principal: "pc-smith/\"quoted\"\\ \u{1} tab\t nl\n cr\r bs\u{8} ff\u{c} é 中文 🚓",
+        optionalPresent: "here", optionalAbsent: nil, colour: .green,
+        inner: Inner(serial: "74D8", notAfter: Date(timeIntervalSince1970: 1_795_824_000), days: 364),
+        list: [Inner(serial: "A", notAfter: Date(timeIntervalSince1970: 0), days: -1), Inner(serial: "B", notAfter: Date(timeIntervalSince1970: 1.9), days: 0)],
+        counts: ["zeta": 1, "alpha": 2, "Beta": 3, "beta": 4, "a": 5, "aa": 6, "_": 7, "10": 8, "9": 9],
+        flags: [true, false], big: .max, small: .min, tiny: -128, ratio: 0.1, whole: 42,
+        fields: ["victim.name": .string("Jane"), "victim.age": .number(34), "notes": .array([.null, .bool(true), .number(-2.5)]),
+                 "address": .object(["line1": .string("1 High St"), "postcode": .string("AB1 2CD")])],
+        nested: [[], ["x", "y"]])
+
+    @Test func writesWhatFoundationWritesByteForByte() throws {
+        #expect(try Self.ours(Self.sample) == Self.foundation(Self.sample))
+        #expect(try Self.ours([String: Int]()) == Self.foundation([String: Int]()))
+        #expect(try Self.ours([Int]()) == Self.foundation([Int]()))
+        #expect(try Self.ours("top-level string") == Self.foundation("top-level string"))
+        #expect(try Self.ours(Optional<Int>.none) == Self.foundation(Optional<Int>.none))
+        #expect(try Self.ours([Date(timeIntervalSince1970: 1_700_000_000)]) == Self.foundation([Date(timeIntervalSince1970: 1_700_000_000)]))
+        #expect(try Self.ours(Derived()) == Self.foundation(Derived()))
+    }
+
+    @Test(arguments: [0.0, -0.0, 1, -1, 0.5, 1e15, 9_007_199_254_740_991, 123.456, -7.25])
+    func numbersMatchFoundation(value: Double) throws {
+        #expect(try Self.ours([value]) == Self.foundation([value]))
+    }
+
+    @Test func numbersFoundationSpellsDifferentlyStillMeanTheSameValue() throws {
+        for value in [1e21, 1e-7, Double.leastNonzeroMagnitude, Double.greatestFiniteMagnitude, 0.1 + 0.2] {
+            let decoded = try JSONDecoder().decode([Double].self, from: Data(try JSONWriter.encode([value])))
+            #expect(decoded == [value], "\(value)")
+        }
+    }
+
+    @Test func refusesNonFiniteNumbersAsFoundationDoes() {
+        for value in [Double.nan, .infinity, -.infinity] {
+            #expect(throws: EncodingError.self) { _ = try JSONWriter.encode(["x": value]) }
+            #expect(throws: EncodingError.self) { _ = try JSON.makeEncoder().encode(["x": value]) }
+        }
+    }
+
+    @Test func randomValuesMatchFoundation() throws {
+        var generator = SystemRandomNumberGenerator()
+        func random(_ depth: Int) -> Value {
+            switch Int.random(in: 0..<(depth > 3 ? 4 : 6), using: &generator) {
+            case 0: return .null
+            case 1: return .bool(Bool.random(using: &generator))
+            case 2: return .number(Double(Int.random(in: -1_000_000...1_000_000, using: &generator)))
+            case 3: return .string(String((0..<Int.random(in: 0..<12, using: &generator)).map { _ in
+                Character(Unicode.Scalar(UInt8.random(in: 0...127, using: &generator)))
+            }))
+            case 4: return .array((0..<Int.random(in: 0..<5, using: &generator)).map { _ in random(depth + 1) })
+            default:
+                var object: [String: Value] = [:]
+                for index in 0..<Int.random(in: 0..<6, using: &generator) { object["k\(Int.random(in: 0..<50, using: &generator))-\(index)"] = random(depth + 1) }
+                return .object(object)
+            }
+        }
+        for _ in 0..<300 {
+            let value = random(0)
+            #expect(try Self.ours(value) == Self.foundation(value))
+        }
+    }
+}
