@@ -29,7 +29,12 @@ public enum JournalFuzz {
         }
     }()
 
+    /// One scratch segment file serves every run, so runs from parallel test cases take turns.
+    static let scratchLock = NSLock()
+
     static func run(_ input: [UInt8]) {
+        scratchLock.lock()
+        defer { scratchLock.unlock() }
         let (directory, header) = setup
         let path = directory + "/" + segmentName
         guard FileManager.default.createFile(atPath: path, contents: Data(header + input)) else {

@@ -33,3 +33,18 @@ import Testing
         }
     }
 }
+
+/// The journal target writes its input to one scratch segment file; test cases run in
+/// parallel, so concurrent runs must not see each other's half-written files.
+@Suite struct FuzzTargetConcurrencyTests {
+    @Test func journalTargetIsSafeFromManyThreads() async throws {
+        let seeds = FuzzReplayTests.inputs("corpus", .journal).compactMap { try? [UInt8](Data(contentsOf: $0)) }
+        await withTaskGroup(of: Void.self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    for round in 0..<60 { FuzzTarget.journal.run(seeds[(worker + round) % seeds.count]) }
+                }
+            }
+        }
+    }
+}
