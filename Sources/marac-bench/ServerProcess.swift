@@ -40,6 +40,11 @@ final class Report: @unchecked Sendable {
     /// Records and prints one figure, e.g. `nginx keepalive c=64 requests_per_s 28123`.
     func add(_ name: String, _ value: Double, _ unit: String) {
         let key = label.isEmpty ? name : "\(label).\(name)"
+        guard value.isFinite else {
+            // No sample (nothing answered in the window): said on stdout, left out of the JSON.
+            FileHandle.standardOutput.write(Data("\(key) n/a \(unit)\n".utf8))
+            return
+        }
         figures.append((key, value, unit))
         let shown = value >= 100 || value == value.rounded() ? String(format: "%.0f", value) : String(format: "%.3f", value)
         FileHandle.standardOutput.write(Data("\(key) \(shown) \(unit)\n".utf8))

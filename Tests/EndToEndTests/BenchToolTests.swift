@@ -20,7 +20,7 @@ import TestSupport
         try await withTestBroker { broker in
             let pki = broker.pki
             let json = broker.directory.path("bench.json")
-            let common = ["--url", broker.url, "--ca", pki.caCertificatePath, "--json", json, "--seconds", "0.5", "--warmup", "0.2"]
+            let common = ["--url", broker.url, "--ca", pki.caCertificatePath, "--json", json, "--seconds", "1", "--warmup", "0.5"]
             let admin = ["--cert", pki.adminCertificatePath, "--key", pki.adminKeyPath, "--path", "/v1/whoami"]
 
             let keepAlive = try await Self.bench(["keepalive"] + common + admin + ["--connections", "1,4", "--label", "t"])
