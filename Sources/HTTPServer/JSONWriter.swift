@@ -185,74 +185,72 @@ private struct KeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
 }
 
-private struct UnkeyedWriter: UnkeyedEncodingContainer {
+private struct UnkeyedWriter: UnkeyedEncodingContainer, ScalarWriting {
     let box: JSONWriter.ArrayBox
     let codingPath: [any CodingKey]
     var count: Int { box.elements.count }
 
-    private func append(_ bytes: [UInt8]) { box.elements.append(.scalar(bytes)) }
-    private var nextPath: [any CodingKey] { codingPath + [IndexKey(box.elements.count)] }
+    mutating func write(_ bytes: [UInt8]) { box.elements.append(.scalar(bytes)) }
+    var valuePath: [any CodingKey] { codingPath + [IndexKey(box.elements.count)] }
 
-    mutating func encodeNil() throws { append(Array("null".utf8)) }
-    mutating func encode(_ value: Bool) throws { append(Array((value ? "true" : "false").utf8)) }
-    mutating func encode(_ value: String) throws { append(JSONWriter.quoted(value)) }
-    mutating func encode(_ value: Double) throws { append(try JSONWriter.number(value, path: nextPath)) }
-    mutating func encode(_ value: Float) throws { append(try JSONWriter.number(Double(value), path: nextPath)) }
-    mutating func encode(_ value: Int) throws { append(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int8) throws { append(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int16) throws { append(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int32) throws { append(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int64) throws { append(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt) throws { append(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt8) throws { append(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt16) throws { append(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt32) throws { append(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt64) throws { append(Array(String(value).utf8)) }
     mutating func encode<T: Encodable>(_ value: T) throws {
-        box.elements.append(try JSONWriter.node(for: value, path: nextPath))
+        box.elements.append(try JSONWriter.node(for: value, path: valuePath))
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
         let nested = JSONWriter.ObjectBox()
-        let path = nextPath
+        let path = valuePath
         box.elements.append(.object(nested))
         return KeyedEncodingContainer(KeyedWriter<NestedKey>(box: nested, codingPath: path))
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
         let nested = JSONWriter.ArrayBox()
-        let path = nextPath
+        let path = valuePath
         box.elements.append(.array(nested))
         return UnkeyedWriter(box: nested, codingPath: path)
     }
 
     mutating func superEncoder() -> any Encoder {
-        let (node, encoder) = TreeEncoder.deferred(codingPath: nextPath)
+        let (node, encoder) = TreeEncoder.deferred(codingPath: valuePath)
         box.elements.append(node)
         return encoder
     }
 }
 
-private struct SingleWriter: SingleValueEncodingContainer {
+private struct SingleWriter: SingleValueEncodingContainer, ScalarWriting {
     let slot: JSONWriter.Slot
     let codingPath: [any CodingKey]
 
-    private func set(_ bytes: [UInt8]) { slot.node = .scalar(bytes) }
+    mutating func write(_ bytes: [UInt8]) { slot.node = .scalar(bytes) }
+    var valuePath: [any CodingKey] { codingPath }
 
-    mutating func encodeNil() throws { set(Array("null".utf8)) }
-    mutating func encode(_ value: Bool) throws { set(Array((value ? "true" : "false").utf8)) }
-    mutating func encode(_ value: String) throws { set(JSONWriter.quoted(value)) }
-    mutating func encode(_ value: Double) throws { set(try JSONWriter.number(value, path: codingPath)) }
-    mutating func encode(_ value: Float) throws { set(try JSONWriter.number(Double(value), path: codingPath)) }
-    mutating func encode(_ value: Int) throws { set(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int8) throws { set(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int16) throws { set(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int32) throws { set(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int64) throws { set(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt) throws { set(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt8) throws { set(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt16) throws { set(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt32) throws { set(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt64) throws { set(Array(String(value).utf8)) }
     mutating func encode<T: Encodable>(_ value: T) throws { slot.node = try JSONWriter.node(for: value, path: codingPath) }
+}
+
+/// The scalar `encode` overloads that unkeyed and single-value containers share
+/// (same names and signatures in both protocols), written once.
+private protocol ScalarWriting {
+    /// Stores one serialized scalar.
+    mutating func write(_ bytes: [UInt8])
+    /// The coding path of the value being written (for errors).
+    var valuePath: [any CodingKey] { get }
+}
+
+extension ScalarWriting {
+    mutating func encodeNil() throws { write(Array("null".utf8)) }
+    mutating func encode(_ value: Bool) throws { write(Array((value ? "true" : "false").utf8)) }
+    mutating func encode(_ value: String) throws { write(JSONWriter.quoted(value)) }
+    mutating func encode(_ value: Double) throws { write(try JSONWriter.number(value, path: valuePath)) }
+    mutating func encode(_ value: Float) throws { write(try JSONWriter.number(Double(value), path: valuePath)) }
+    mutating func encode(_ value: Int) throws { write(Array(String(value).utf8)) }
+    mutating func encode(_ value: Int8) throws { write(Array(String(value).utf8)) }
+    mutating func encode(_ value: Int16) throws { write(Array(String(value).utf8)) }
+    mutating func encode(_ value: Int32) throws { write(Array(String(value).utf8)) }
+    mutating func encode(_ value: Int64) throws { write(Array(String(value).utf8)) }
+    mutating func encode(_ value: UInt) throws { write(Array(String(value).utf8)) }
+    mutating func encode(_ value: UInt8) throws { write(Array(String(value).utf8)) }
+    mutating func encode(_ value: UInt16) throws { write(Array(String(value).utf8)) }
+    mutating func encode(_ value: UInt32) throws { write(Array(String(value).utf8)) }
+    mutating func encode(_ value: UInt64) throws { write(Array(String(value).utf8)) }
 }
