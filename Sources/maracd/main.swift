@@ -110,12 +110,32 @@ func runAuditVerify(_ flags: [String: String]) throws -> Int32 {
     return report.isValid ? 0 : 1
 }
 
+/// Every connection is a file descriptor: raise the soft open-file limit towards
+/// `limits.maxConnections` (plus room for the journal and listeners), up to the
+/// hard limit, and say in the log when the hard limit is lower.
+func raiseOpenFileLimit(for connections: Int, logger: Logger) {
+    var limit = rlimit()
+    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+    let wanted = rlim_t(connections + 64)
+    let target = min(wanted, limit.rlim_max)   // RLIM_INFINITY is the largest value
+    if target > limit.rlim_cur {
+        var raised = limit
+        raised.rlim_cur = target
+        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+    }
+    if limit.rlim_cur < wanted {
+        logger.log("open_file_limit", ["limit": Int(limit.rlim_cur), "maxConnections": connections,
+                                       "message": "the open-file limit allows fewer connections than limits.maxConnections; raise the hard limit (ulimit -Hn, LimitNOFILE=)"])
+    }
+}
+
 func runServe(_ flags: [String: String]) throws {
     var (configuration, configDirectory) = try loadConfiguration(flags)
     if let listen = flags["listen"] {
         (configuration.listenHost, configuration.listenPort) = try BrokerConfiguration.parseListen(listen, file: "--listen", key: "listen")
     }
     let logger = Logger.standardError
+    raiseOpenFileLimit(for: configuration.maxConnections, logger: logger)
     let pki = BrokerPKI(directory: configuration.certsDirectory)
     if pki.isEmpty {
         let report = try pki.initialize()
