@@ -119,6 +119,7 @@ public final class BrokerCore: Sendable {
                 case .success(let identified): actor = identified
                 case .failure(let error): return continuation.resume(throwing: APIError(error))
                 }
+                IdentifiedPrincipal.current?.principal = actor.principal
                 let decision: Decision<Reply>
                 switch operation(inner.broker, actor, env) {
                 case .success(let decided): decision = decided

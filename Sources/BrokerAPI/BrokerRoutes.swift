@@ -207,7 +207,9 @@ extension BrokerCore {
     /// The registered caller, or the refusal (403, closing the connection).
     func identified(_ serial: String) throws -> Actor {
         switch identify(serial: serial) {
-        case .success(let actor): return actor
+        case .success(let actor):
+            IdentifiedPrincipal.current?.principal = actor.principal
+            return actor
         case .failure(let error): throw APIError(error)
         }
     }

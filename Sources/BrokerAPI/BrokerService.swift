@@ -19,18 +19,21 @@ public final class BrokerService: HTTPResponder {
         self.logger = logger
     }
 
-    /// Identity comes first: a revoked or disabled credential gets its 403 (and
-    /// the connection closed) before anything in the request is looked at.
+    /// Identity wins over everything else: a revoked or disabled credential gets
+    /// its 403 (and the connection closed) whatever else is wrong with the request.
+    /// A handler that reaches the domain identifies the caller there, under the
+    /// core's lock, and records who it was; only when none did (the request was
+    /// refused before, e.g. a malformed body) is the registry asked here.
     public func respond(to request: HTTPRequest, context: RequestContext) async -> HTTPResponse {
-        let response: HTTPResponse
-        var principal = ""
-        switch identify(context.peer.serial) {
-        case .failure(let refusal):
-            response = refusal.response
-        case .success(let identified):
-            principal = identified
-            response = await route(request, context: context)
+        let identified = IdentifiedPrincipal()
+        var response = await IdentifiedPrincipal.$current.withValue(identified) { await route(request, context: context) }
+        if identified.principal == nil {
+            switch identify(context.peer.serial) {
+            case .failure(let refusal): response = refusal.response
+            case .success(let principal): identified.principal = principal
+            }
         }
+        let principal = identified.principal ?? ""
         let elapsed = ContinuousClock.now - context.receivedAt
         logger.log("request", [
             "method": request.method, "path": request.path, "status": response.status.code,
@@ -59,4 +62,14 @@ public final class BrokerService: HTTPResponder {
         }
         return response
     }
+}
+
+/// Who the registry said the caller of the current request is, recorded by
+/// `BrokerCore` when it identifies the certificate serial inside the request's task.
+final class IdentifiedPrincipal: @unchecked Sendable {
+    /// Written and read only by the request's own task.
+    var principal: String?
+
+    /// The current request's record, if the code runs inside `BrokerService.respond`.
+    @TaskLocal static var current: IdentifiedPrincipal?
 }

@@ -132,6 +132,10 @@ import TLS
                                                   headers: [("Content-Type", "application/json")])
             #expect(next.status == 403 && next.errorCode == "credential_revoked", "\(next.text)")
             #expect(next.header("Connection")?.lowercased() == "close")
+            // The access log names the principal from the registry while it was valid, and the refusal by serial.
+            let requestLines = broker.logLines.all.filter { $0.contains(#""event":"request""#) && $0.contains(spoc.serial) }
+            #expect(requestLines.contains { $0.contains(#""principal":"dave""#) && $0.contains(#""status":200"#) }, "\(requestLines)")
+            #expect(requestLines.contains { $0.contains(#""principal":"""#) && $0.contains(#""status":403"#) }, "\(requestLines)")
             // A new handshake with the same certificate fails.
             await #expect(throws: ClientError.self) { _ = try await spoc.client.json("GET", "/v1/whoami") }
             let curl = try await Tool.runAsync("curl", ["-sS", "--cacert", broker.pki.caCertificatePath, "--cert", spoc.certificatePath,
