@@ -158,9 +158,7 @@ struct BrokerRoutes: Sendable {
                 return computed.map { Decision(entry: nil, reply: $0) }
             }
             let remaining = deadline - ContinuousClock.now
-            if !page.isEmpty || remaining <= .zero || core.hub.isClosed {
-                return HTTPResponse(status: .ok, headers: ["Content-Type": HTTPResponse.jsonContentType], body: page.body)
-            }
+            if !page.isEmpty || remaining <= .zero || core.hub.isClosed { return page.response }
             await core.hub.wait(agency: actor.agency, seen: seen, timeout: remaining)
         }
     }

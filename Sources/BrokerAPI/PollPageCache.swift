@@ -13,7 +13,8 @@ import Synchronization
 /// ever staler than the state it was computed from.
 final class PollPageCache: Sendable {
     struct Page: Sendable {
-        let body: [UInt8]
+        /// The answer as sent (a `500` envelope, never an empty body, if the page could not be encoded).
+        let response: HTTPResponse
         let isEmpty: Bool
     }
 
@@ -40,7 +41,7 @@ final class PollPageCache: Sendable {
         let key = Key(agency: agency, role: role, cursor: cursor)
         if let hit = pages.withLock({ $0.stamp == stamp ? $0.byKey[key] : nil }) { return .success(hit) }
         return make().map { reply in
-            let page = Page(body: (try? JSON.encode(reply)) ?? [], isEmpty: reply.requests.isEmpty)
+            let page = Page(response: .json(.ok, reply), isEmpty: reply.requests.isEmpty)
             pages.withLock { cache in
                 if cache.stamp != stamp || cache.byKey.count >= Self.capacity { cache = (stamp, [:]) }
                 cache.byKey[key] = page

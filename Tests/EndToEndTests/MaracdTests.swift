@@ -90,12 +90,18 @@ import TLS
         #expect(damaged.stdout.contains("DAMAGED") || damaged.stdout.contains("torn"), "\(damaged.stdout)")
     }
 
-    @Test func certSignOfflineIsJournaledAndRefusedWhileTheBrokerRuns() async throws {
+    /// A fresh `maracd init` in a temporary directory, and the flags that point `maracd` at it.
+    static func initialisedInstall() async throws -> (TemporaryDirectory, maracd: String, certs: String, common: [String]) {
         let dir = try TemporaryDirectory()
         let maracd = BuiltProducts.path("maracd")
         let certs = dir.path("certs")
-        let common = ["--certs", certs, "--data", dir.path("data"), "--config", dir.path("config")]
-        #expect(try await Tool.runAsync(maracd, ["init", "--certs", certs]).status == 0)
+        let initialised = try await Tool.runAsync(maracd, ["init", "--certs", certs])
+        #expect(initialised.status == 0, "\(initialised.stderr)")
+        return (dir, maracd, certs, ["--certs", certs, "--data", dir.path("data"), "--config", dir.path("config")])
+    }
+
+    @Test func certSignOfflineIsJournaledAndRefusedWhileTheBrokerRuns() async throws {
+        let (dir, maracd, certs, common) = try await Self.initialisedInstall()
         // Disaster recovery: a new admin certificate from a CSR made elsewhere (here by openssl).
         let req = try await Tool.runAsync("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                                                       "-keyout", dir.path("new-key.pem"), "-out", dir.path("new.csr"), "-subj", "/CN=admin"])
@@ -132,11 +138,7 @@ import TLS
     }
 
     @Test func theFirstCoordinatorIsApprovedOfflineByTheServerOperator() async throws {
-        let dir = try TemporaryDirectory()
-        let maracd = BuiltProducts.path("maracd")
-        let certs = dir.path("certs")
-        let common = ["--certs", certs, "--data", dir.path("data"), "--config", dir.path("config")]
-        #expect(try await Tool.runAsync(maracd, ["init", "--certs", certs]).status == 0)
+        let (dir, maracd, certs, common) = try await Self.initialisedInstall()
         let first = try RunningProcess(maracd, ["serve", "--listen", "127.0.0.1:0"] + common)
         var port = try #require(first.listeningPort(), "maracd did not start: \(first.stderr)")
         func curl(_ identity: String, _ path: String, _ extra: [String] = []) async throws -> ToolResult {
