@@ -35,11 +35,9 @@ public final class BrokerService: HTTPResponder {
         }
         let principal = identified.principal ?? ""
         let elapsed = ContinuousClock.now - context.receivedAt
-        logger.log("request", [
-            "method": request.method, "path": request.path, "status": response.status.code,
-            "duration_ms": Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000,
-            "serial": context.peer.serial, "principal": principal,
-        ])
+        logger.logRequest(method: request.method, path: request.path, status: response.status.code,
+                          durationMilliseconds: Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000,
+                          serial: context.peer.serial, principal: principal)
         return response
     }
 

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 import TLS
 #if canImport(Glibc)
 import Glibc
@@ -12,6 +13,11 @@ import Glibc
 /// `dispatchPrecondition`), which is why the class may be `@unchecked Sendable`.
 /// The socket is closed only in the cancel handler of the last Dispatch
 /// source on it; the server's registry keeps the connection alive until then.
+///
+/// Sources are few on purpose (each costs the Dispatch manager thread work to
+/// register, re-arm and cancel): a read source for the whole connection, a
+/// write source only once a write would block, and no timer — the deadline is
+/// an atomic the server's sweeper reads (see `HTTPServer`).
 final class Connection: @unchecked Sendable {
     private enum Phase { case handshaking, open, closed }
 
@@ -30,12 +36,9 @@ final class Connection: @unchecked Sendable {
     private var writeSource: DispatchSourceWrite?
     private var writeSourceResumed = false
     private var readSourceSuspended = false
-    private var timer: DispatchSourceTimer?
-    /// When the connection times out (header, body or idle), or nil while a request is with the responder.
-    private var deadline: DispatchTime?
-    /// When `timer` is scheduled to fire. Moving `deadline` later does not reschedule the timer
-    /// (a keep-alive request would otherwise re-arm it twice); the timer re-checks when it fires.
-    private var timerFiresAt: DispatchTime?
+    /// When the connection times out (header, body or idle), in `DispatchTime` uptime
+    /// nanoseconds; 0 while a request is with the responder. Written on `queue`, read by the sweeper.
+    private let deadline = Atomic<UInt64>(0)
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
     /// A request is with the responder; later pipelined requests wait in the parser.
@@ -52,7 +55,6 @@ final class Connection: @unchecked Sendable {
     private static let socketReadSize = 16 * 1024
     /// Above this much buffered plaintext, stop reading until the request in flight is answered.
     private static let maxBufferedWhileProcessing = 1 << 20
-    private static let timerLeeway = DispatchTimeInterval.milliseconds(100)
 
     init(id: UInt64, fd: Int32, remoteAddress: String, server: HTTPServer, context: TLSContext, limits: HTTPLimits) throws {
         self.id = id
@@ -68,23 +70,26 @@ final class Connection: @unchecked Sendable {
 
     /// Installs the Dispatch sources; the handshake starts when the client speaks.
     func start() {
+        arm(after: limits.headerTimeout)
         queue.async { [self] in
             let read = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
             read.setEventHandler { [self] in onReadable() }
             read.setCancelHandler { [self] in sourceCancelled() }
-            let write = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
-            write.setEventHandler { [self] in flushSocket() }
-            write.setCancelHandler { [self] in sourceCancelled() }
-            let timer = DispatchSource.makeTimerSource(queue: queue)
-            timer.setEventHandler { [self] in onTimeout() }
             readSource = read
-            writeSource = write
-            self.timer = timer
-            cancelsOutstanding = 2
-            arm(after: limits.headerTimeout)
-            timer.resume()
+            cancelsOutstanding = 1
             read.resume()
         }
+    }
+
+    /// Whether the connection's deadline has passed (the sweeper asks, from its own queue).
+    func isOverdue(at now: UInt64) -> Bool {
+        let due = deadline.load(ordering: .relaxed)
+        return due != 0 && now >= due
+    }
+
+    /// The sweeper saw the deadline pass: check again on the connection's queue and act.
+    func timeoutDue() {
+        queue.async { [self] in onTimeout() }
     }
 
     /// Graceful shutdown: idle connections close now, busy ones after their response.
@@ -282,7 +287,7 @@ final class Connection: @unchecked Sendable {
             switch result {
             case .done(let count): outboundOffset += count
             case .wouldBlock:
-                if !writeSourceResumed { writeSourceResumed = true; writeSource?.resume() }
+                if !writeSourceResumed { writeSourceResumed = true; makeWriteSource().resume() }
                 return
             }
         }
@@ -292,29 +297,30 @@ final class Connection: @unchecked Sendable {
         if closeAfterFlush { closeNow() }
     }
 
-    // MARK: Timers and closing
+    /// The write source, made the first time a write would block.
+    private func makeWriteSource() -> DispatchSourceWrite {
+        if let writeSource { return writeSource }
+        let write = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
+        write.setEventHandler { [self] in flushSocket() }
+        write.setCancelHandler { [self] in sourceCancelled() }
+        writeSource = write
+        cancelsOutstanding += 1
+        return write
+    }
+
+    // MARK: Timeouts and closing
 
     private func arm(after duration: Duration) {
         let nanoseconds = max(0, duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
-        let when = DispatchTime.now() + .nanoseconds(Int(nanoseconds))
-        deadline = when
-        if let firesAt = timerFiresAt, firesAt <= when { return }
-        schedule(at: when)
+        deadline.store(DispatchTime.now().uptimeNanoseconds + UInt64(nanoseconds), ordering: .relaxed)
     }
 
     private func disarm() {
-        deadline = nil
-    }
-
-    private func schedule(at when: DispatchTime) {
-        timerFiresAt = when
-        timer?.schedule(deadline: when, leeway: Self.timerLeeway)
+        deadline.store(0, ordering: .relaxed)
     }
 
     private func onTimeout() {
-        timerFiresAt = nil
-        guard phase != .closed, !processing, let deadline else { return }
-        if DispatchTime.now() < deadline { return schedule(at: deadline) }
+        guard phase != .closed, !processing, isOverdue(at: DispatchTime.now().uptimeNanoseconds) else { return }
         let what = phase == .handshaking ? "handshake" : (parser.isMidRequest ? "request" : "idle")
         server.logger.log("connection_timeout", ["connection": id, "remote": remoteAddress, "waiting_for": what])
         if phase == .open && parser.isMidRequest {
@@ -347,12 +353,14 @@ final class Connection: @unchecked Sendable {
     private func closeNow() {
         guard phase != .closed else { return }
         phase = .closed
-        timer?.cancel()
+        disarm()
         // A suspended source never delivers its cancellation: resume before cancelling.
         if readSourceSuspended { readSourceSuspended = false; readSource?.resume() }
-        if !writeSourceResumed { writeSourceResumed = true; writeSource?.resume() }
+        if let writeSource {
+            if !writeSourceResumed { writeSourceResumed = true; writeSource.resume() }
+            writeSource.cancel()
+        }
         readSource?.cancel()
-        writeSource?.cancel()
     }
 
     private func sourceCancelled() {
@@ -360,7 +368,6 @@ final class Connection: @unchecked Sendable {
         guard cancelsOutstanding == 0 else { return }
         readSource = nil
         writeSource = nil
-        timer = nil
         Glibc.close(fd)
         server.connectionClosed(self)
     }

@@ -9,6 +9,10 @@ import Glibc
 /// An event-driven HTTPS/1.1 server: one listening socket and non-blocking
 /// connections on Dispatch sources, OpenSSL in memory-BIO mode. Idle
 /// connections cost memory, never a thread.
+///
+/// Timeouts are kept by one sweeper rather than a timer per connection: each
+/// connection publishes its deadline, and a repeating timer (an eighth of the
+/// shortest timeout, 10 ms to 1 s) hands the overdue ones back to their queues.
 public final class HTTPServer: Sendable {
     public let configuration: ServerConfiguration
     let responder: any HTTPResponder
@@ -19,6 +23,7 @@ public final class HTTPServer: Sendable {
     let connectionTargetQueue = DispatchQueue(label: "marac.connections", attributes: .concurrent, target: .global())
     private let acceptQueue = DispatchQueue(label: "marac.accept")
     private let state = Mutex(State())
+    private let sweepQueue = DispatchQueue(label: "marac.timeouts")
 
     private struct State {
         var listenFD: Int32 = -1
@@ -28,6 +33,7 @@ public final class HTTPServer: Sendable {
         var shuttingDown = false
         var boundPort = 0
         var onIdle: [@Sendable () -> Void] = []
+        var sweeper: TimerSource?
     }
 
     /// - Parameters:
@@ -77,7 +83,33 @@ public final class HTTPServer: Sendable {
             $0.boundPort = port
         }
         source.resume()
+        startSweeper()
         logger.log("listening", ["address": "\(configuration.host):\(port)"])
+    }
+
+    /// How often the sweeper looks for overdue connections.
+    var sweepInterval: Duration {
+        let limits = configuration.limits
+        let shortest = min(limits.headerTimeout, limits.idleTimeout, limits.bodyTimeout)
+        return min(max(shortest / 8, .milliseconds(10)), .seconds(1))
+    }
+
+    private func startSweeper() {
+        let timer = DispatchSource.makeTimerSource(queue: sweepQueue)
+        let interval = sweepInterval.components
+        let nanoseconds = Int(interval.seconds) * 1_000_000_000 + Int(interval.attoseconds / 1_000_000_000)
+        timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: .nanoseconds(nanoseconds), leeway: .nanoseconds(nanoseconds / 4))
+        timer.setEventHandler { [weak self] in self?.sweep() }
+        state.withLock { $0.sweeper = TimerSource(source: timer) }
+        timer.resume()
+    }
+
+    private func sweep() {
+        let connections = state.withLock { Array($0.connections.values) }
+        let now = DispatchTime.now().uptimeNanoseconds
+        for connection in connections where connection.isOverdue(at: now) {
+            connection.timeoutDue()
+        }
     }
 
     private func acceptConnections(_ listenFD: Int32) {
@@ -169,6 +201,7 @@ public final class HTTPServer: Sendable {
                 remaining.forEach { $0.forceClose() }
             }
         }
+        state.withLock { $0.sweeper }?.source.cancel()
         logger.log("stopped")
     }
 }
@@ -178,4 +211,9 @@ public final class HTTPServer: Sendable {
 /// unchecked conformance.
 struct ListenSource: @unchecked Sendable {
     let source: DispatchSourceRead
+}
+
+/// The timeout sweeper's timer (thread-safe like every Dispatch source).
+struct TimerSource: @unchecked Sendable {
+    let source: DispatchSourceTimer
 }

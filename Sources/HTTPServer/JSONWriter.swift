@@ -1,130 +1,182 @@
 import Foundation
 
-/// A small `Encoder` that writes compact UTF-8 JSON directly, in the API's
-/// format: keys sorted (as `JSONEncoder`'s `.sortedKeys`), slashes not
-/// escaped, dates as RFC 3339 UTC strings, integral doubles without a
-/// fraction. It exists because Foundation's `JSONEncoder` cost more than the
-/// rest of a small request put together; `JSONWriterTests` checks that the
-/// two produce the same bytes.
+/// A small `Encoder` that writes compact UTF-8 JSON, in the API's format: keys
+/// sorted (as `JSONEncoder`'s `.sortedKeys`), slashes not escaped, dates as
+/// RFC 3339 UTC strings, integral doubles without a fraction. It exists because
+/// Foundation's `JSONEncoder` cost more than the rest of a small request put
+/// together; `JSONWriterTests` checks that the two produce the same bytes.
 ///
-/// Values are collected into a light tree (objects must be sorted before they
-/// are written, and a container may be filled in any order), then serialized.
+/// Scalars are written once, into one scratch buffer, as they are encoded;
+/// containers keep only where their members' bytes lie (objects must be sorted
+/// before they are written, and a container may be filled in any order). The
+/// output is assembled from those pieces at the end. Coding paths are built
+/// only when an error needs one.
 struct JSONWriter {
     /// Encodes `value`.
     /// - Throws: `EncodingError.invalidValue` for a non-finite number or a value that encodes nothing.
     static func encode(_ value: some Encodable) throws -> [UInt8] {
-        let root = try JSONWriter.node(for: value, path: [])
+        let scratch = Scratch()
+        let root = try scratch.node(for: value, path: nil)
         var out: [UInt8] = []
-        out.reserveCapacity(256)
-        root.write(into: &out)
+        out.reserveCapacity(scratch.bytes.count + 64)
+        scratch.bytes.withUnsafeBufferPointer { root.write(into: &out, from: $0) }
         return out
-    }
-
-    static func node(for value: some Encodable, path: [any CodingKey]) throws -> Node {
-        if let date = value as? Date { return .scalar(quoted(JSON.RFC3339.format(date))) }
-        let encoder = TreeEncoder(codingPath: path)
-        try value.encode(to: encoder)
-        guard let node = encoder.storage.node else {
-            throw EncodingError.invalidValue(value, .init(codingPath: path, debugDescription: "\(type(of: value)) encoded nothing"))
-        }
-        return node
-    }
-
-    static func quoted(_ string: String) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(string.utf8.count + 2)
-        JSONString.appendQuoted(string, to: &out)
-        return out
-    }
-
-    static func number(_ value: Double, path: [any CodingKey]) throws -> [UInt8] {
-        guard value.isFinite else {
-            throw EncodingError.invalidValue(value, .init(codingPath: path, debugDescription: "\(value) is not a JSON number"))
-        }
-        if value == value.rounded(), abs(value) < 9_007_199_254_740_992 {
-            return Array((value == 0 && value.sign == .minus ? "-0" : String(Int64(value))).utf8)
-        }
-        return Array(String(value).utf8)
     }
 }
 
 extension JSONWriter {
-    /// A value being built: scalars are already serialized; containers are reference
-    /// types so nested containers can be filled after they were handed out.
+    /// A value being built: scalars are byte ranges of the scratch buffer;
+    /// containers are reference types so nested containers can be filled after
+    /// they were handed out.
     enum Node {
-        case scalar([UInt8])
+        case bytes(Range<Int>)
         case object(ObjectBox)
         case array(ArrayBox)
         /// What a `superEncoder()` encodes, known only after it was handed out (`null` if nothing).
-        case deferred(Slot)
+        case deferred(TreeEncoder)
 
-        func write(into out: inout [UInt8]) {
+        func write(into out: inout [UInt8], from scratch: UnsafeBufferPointer<UInt8>) {
             switch self {
-            case .scalar(let bytes): out.append(contentsOf: bytes)
+            case .bytes(let range): out.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[range]))
             case .object(let box):
                 out.append(UInt8(ascii: "{"))
-                for (index, key) in box.members.keys.sorted().enumerated() {
+                let members = box.sortedMembers()
+                for index in members.indices {
                     if index > 0 { out.append(UInt8(ascii: ",")) }
-                    JSONString.appendQuoted(key, to: &out)
+                    JSONString.appendQuoted(members[index].key, to: &out)
                     out.append(UInt8(ascii: ":"))
-                    box.members[key]!.write(into: &out)
+                    members[index].node.write(into: &out, from: scratch)
                 }
                 out.append(UInt8(ascii: "}"))
             case .array(let box):
                 out.append(UInt8(ascii: "["))
-                for (index, element) in box.elements.enumerated() {
+                for index in box.elements.indices {
                     if index > 0 { out.append(UInt8(ascii: ",")) }
-                    element.write(into: &out)
+                    box.elements[index].write(into: &out, from: scratch)
                 }
                 out.append(UInt8(ascii: "]"))
-            case .deferred(let slot):
-                if let node = slot.node { node.write(into: &out) } else { out.append(contentsOf: "null".utf8) }
+            case .deferred(let encoder):
+                if let node = encoder.node { node.write(into: &out, from: scratch) } else { out.append(contentsOf: "null".utf8) }
             }
         }
     }
 
-    final class ObjectBox { var members: [String: Node] = [:] }
+    final class ObjectBox {
+        /// In the order encoded; a key encoded twice keeps its last value.
+        var members: [(key: String, node: Node)] = []
+
+        func sortedMembers() -> [(key: String, node: Node)] {
+            let sorted = members.indices.sorted { a, b in
+                members[a].key != members[b].key ? members[a].key < members[b].key : a < b
+            }
+            var result: [(key: String, node: Node)] = []
+            result.reserveCapacity(sorted.count)
+            for (position, index) in sorted.enumerated() {
+                if position + 1 < sorted.count, members[sorted[position + 1]].key == members[index].key { continue }
+                result.append(members[index])
+            }
+            return result
+        }
+    }
+
     final class ArrayBox { var elements: [Node] = [] }
 
-    /// Where one encoder's single value goes.
-    final class Slot { var node: Node? }
+    /// A coding path as a chain of links, turned into an array only for an error.
+    final class Path {
+        let parent: Path?
+        let key: any CodingKey
+        init(_ parent: Path?, _ key: any CodingKey) {
+            self.parent = parent
+            self.key = key
+        }
+
+        static func array(_ path: Path?) -> [any CodingKey] {
+            var keys: [any CodingKey] = []
+            var link = path
+            while let current = link {
+                keys.append(current.key)
+                link = current.parent
+            }
+            return keys.reversed()
+        }
+    }
+
+    /// The bytes of every scalar of one `encode`.
+    final class Scratch {
+        var bytes: [UInt8] = []
+
+        init() { bytes.reserveCapacity(512) }
+
+        func node<T: Encodable>(for value: T, path: Path?) throws -> Node {
+            if T.self == Date.self, let date = value as? Date { return string(JSON.RFC3339.format(date)) }
+            let encoder = TreeEncoder(scratch: self, path: path)
+            try value.encode(to: encoder)
+            guard let node = encoder.node else {
+                throw EncodingError.invalidValue(value, .init(codingPath: Path.array(path),
+                                                              debugDescription: "\(type(of: value)) encoded nothing"))
+            }
+            return node
+        }
+
+        /// Appends what `write` writes and returns it as a node.
+        func scalar(_ write: (inout [UInt8]) -> Void) -> Node {
+            let start = bytes.count
+            write(&bytes)
+            return .bytes(start..<bytes.count)
+        }
+
+        func string(_ value: String) -> Node { scalar { JSONString.appendQuoted(value, to: &$0) } }
+        func literal(_ text: StaticString) -> Node {
+            scalar { out in text.withUTF8Buffer { out.append(contentsOf: $0) } }
+        }
+        func integer(_ value: some BinaryInteger) -> Node { scalar { JSONString.appendDecimal(value, to: &$0) } }
+
+        func number(_ value: Double, path: @autoclosure () -> [any CodingKey]) throws -> Node {
+            guard value.isFinite else {
+                throw EncodingError.invalidValue(value, .init(codingPath: path(), debugDescription: "\(value) is not a JSON number"))
+            }
+            if value == value.rounded(), abs(value) < 9_007_199_254_740_992 {
+                if value == 0 && value.sign == .minus { return literal("-0") }
+                return integer(Int64(value))
+            }
+            return scalar { $0.append(contentsOf: String(value).utf8) }
+        }
+    }
 }
 
-private final class TreeEncoder: Encoder {
-    let codingPath: [any CodingKey]
-    let userInfo: [CodingUserInfoKey: Any] = [:]
-    let storage: JSONWriter.Slot
+/// The `Encoder` handed to each value; also the slot its one value goes into.
+final class TreeEncoder: Encoder {
+    let scratch: JSONWriter.Scratch
+    let path: JSONWriter.Path?
+    var node: JSONWriter.Node?
 
-    init(codingPath: [any CodingKey], storage: JSONWriter.Slot = JSONWriter.Slot()) {
-        self.codingPath = codingPath
-        self.storage = storage
+    init(scratch: JSONWriter.Scratch, path: JSONWriter.Path?) {
+        self.scratch = scratch
+        self.path = path
     }
 
-    /// An encoder whose value is written where `node` is placed.
-    static func deferred(codingPath: [any CodingKey]) -> (node: JSONWriter.Node, encoder: TreeEncoder) {
-        let slot = JSONWriter.Slot()
-        return (.deferred(slot), TreeEncoder(codingPath: codingPath, storage: slot))
-    }
+    var codingPath: [any CodingKey] { JSONWriter.Path.array(path) }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
         let box: JSONWriter.ObjectBox
-        if case .object(let existing)? = storage.node { box = existing } else {
+        if case .object(let existing)? = node { box = existing } else {
             box = JSONWriter.ObjectBox()
-            storage.node = .object(box)
+            node = .object(box)
         }
-        return KeyedEncodingContainer(KeyedWriter<Key>(box: box, codingPath: codingPath))
+        return KeyedEncodingContainer(KeyedWriter<Key>(box: box, scratch: scratch, path: path))
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
         let box: JSONWriter.ArrayBox
-        if case .array(let existing)? = storage.node { box = existing } else {
+        if case .array(let existing)? = node { box = existing } else {
             box = JSONWriter.ArrayBox()
-            storage.node = .array(box)
+            node = .array(box)
         }
-        return UnkeyedWriter(box: box, codingPath: codingPath)
+        return UnkeyedWriter(box: box, scratch: scratch, path: path)
     }
 
-    func singleValueContainer() -> any SingleValueEncodingContainer { SingleWriter(slot: storage, codingPath: codingPath) }
+    func singleValueContainer() -> any SingleValueEncodingContainer { SingleWriter(encoder: self) }
 }
 
 /// Index keys for the coding path of array elements.
@@ -138,119 +190,128 @@ private struct IndexKey: CodingKey {
 
 private struct KeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let box: JSONWriter.ObjectBox
-    let codingPath: [any CodingKey]
+    let scratch: JSONWriter.Scratch
+    let path: JSONWriter.Path?
 
-    private func put(_ bytes: [UInt8], _ key: Key) { box.members[key.stringValue] = .scalar(bytes) }
+    var codingPath: [any CodingKey] { JSONWriter.Path.array(path) }
 
-    mutating func encodeNil(forKey key: Key) throws { put(Array("null".utf8), key) }
-    mutating func encode(_ value: Bool, forKey key: Key) throws { put(Array((value ? "true" : "false").utf8), key) }
-    mutating func encode(_ value: String, forKey key: Key) throws { put(JSONWriter.quoted(value), key) }
-    mutating func encode(_ value: Double, forKey key: Key) throws { put(try JSONWriter.number(value, path: codingPath + [key]), key) }
-    mutating func encode(_ value: Float, forKey key: Key) throws { put(try JSONWriter.number(Double(value), path: codingPath + [key]), key) }
-    mutating func encode(_ value: Int, forKey key: Key) throws { put(Array(String(value).utf8), key) }
-    mutating func encode(_ value: Int8, forKey key: Key) throws { put(Array(String(value).utf8), key) }
-    mutating func encode(_ value: Int16, forKey key: Key) throws { put(Array(String(value).utf8), key) }
-    mutating func encode(_ value: Int32, forKey key: Key) throws { put(Array(String(value).utf8), key) }
-    mutating func encode(_ value: Int64, forKey key: Key) throws { put(Array(String(value).utf8), key) }
-    mutating func encode(_ value: UInt, forKey key: Key) throws { put(Array(String(value).utf8), key) }
-    mutating func encode(_ value: UInt8, forKey key: Key) throws { put(Array(String(value).utf8), key) }
-    mutating func encode(_ value: UInt16, forKey key: Key) throws { put(Array(String(value).utf8), key) }
-    mutating func encode(_ value: UInt32, forKey key: Key) throws { put(Array(String(value).utf8), key) }
-    mutating func encode(_ value: UInt64, forKey key: Key) throws { put(Array(String(value).utf8), key) }
+    private func put(_ node: JSONWriter.Node, _ key: Key) { box.members.append((key.stringValue, node)) }
+    private func keyPath(_ key: Key) -> [any CodingKey] { JSONWriter.Path.array(JSONWriter.Path(path, key)) }
+
+    mutating func encodeNil(forKey key: Key) throws { put(scratch.literal("null"), key) }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { put(scratch.literal(value ? "true" : "false"), key) }
+    mutating func encode(_ value: String, forKey key: Key) throws { put(scratch.string(value), key) }
+    mutating func encode(_ value: Double, forKey key: Key) throws { put(try scratch.number(value, path: keyPath(key)), key) }
+    mutating func encode(_ value: Float, forKey key: Key) throws { put(try scratch.number(Double(value), path: keyPath(key)), key) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { put(scratch.integer(value), key) }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { put(scratch.integer(value), key) }
+    mutating func encode(_ value: Int16, forKey key: Key) throws { put(scratch.integer(value), key) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { put(scratch.integer(value), key) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { put(scratch.integer(value), key) }
+    mutating func encode(_ value: UInt, forKey key: Key) throws { put(scratch.integer(value), key) }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws { put(scratch.integer(value), key) }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws { put(scratch.integer(value), key) }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { put(scratch.integer(value), key) }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws { put(scratch.integer(value), key) }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        box.members[key.stringValue] = try JSONWriter.node(for: value, path: codingPath + [key])
+        put(try scratch.node(for: value, path: JSONWriter.Path(path, key)), key)
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
         let nested = JSONWriter.ObjectBox()
-        box.members[key.stringValue] = .object(nested)
-        return KeyedEncodingContainer(KeyedWriter<NestedKey>(box: nested, codingPath: codingPath + [key]))
+        put(.object(nested), key)
+        return KeyedEncodingContainer(KeyedWriter<NestedKey>(box: nested, scratch: scratch, path: JSONWriter.Path(path, key)))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
         let nested = JSONWriter.ArrayBox()
-        box.members[key.stringValue] = .array(nested)
-        return UnkeyedWriter(box: nested, codingPath: codingPath + [key])
+        put(.array(nested), key)
+        return UnkeyedWriter(box: nested, scratch: scratch, path: JSONWriter.Path(path, key))
     }
 
     mutating func superEncoder() -> any Encoder {
-        let (node, encoder) = TreeEncoder.deferred(codingPath: codingPath)
-        box.members["super"] = node
+        let encoder = TreeEncoder(scratch: scratch, path: path)
+        box.members.append(("super", .deferred(encoder)))
         return encoder
     }
     mutating func superEncoder(forKey key: Key) -> any Encoder {
-        let (node, encoder) = TreeEncoder.deferred(codingPath: codingPath + [key])
-        box.members[key.stringValue] = node
+        let encoder = TreeEncoder(scratch: scratch, path: JSONWriter.Path(path, key))
+        put(.deferred(encoder), key)
         return encoder
     }
 }
 
 private struct UnkeyedWriter: UnkeyedEncodingContainer, ScalarWriting {
     let box: JSONWriter.ArrayBox
-    let codingPath: [any CodingKey]
+    let scratch: JSONWriter.Scratch
+    let path: JSONWriter.Path?
     var count: Int { box.elements.count }
+    var codingPath: [any CodingKey] { JSONWriter.Path.array(path) }
 
-    mutating func write(_ bytes: [UInt8]) { box.elements.append(.scalar(bytes)) }
-    var valuePath: [any CodingKey] { codingPath + [IndexKey(box.elements.count)] }
+    mutating func write(_ node: JSONWriter.Node) { box.elements.append(node) }
+    var elementPath: JSONWriter.Path { JSONWriter.Path(path, IndexKey(box.elements.count)) }
+    var valuePath: [any CodingKey] { JSONWriter.Path.array(elementPath) }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
-        box.elements.append(try JSONWriter.node(for: value, path: valuePath))
+        box.elements.append(try scratch.node(for: value, path: elementPath))
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
         let nested = JSONWriter.ObjectBox()
-        let path = valuePath
+        let path = elementPath
         box.elements.append(.object(nested))
-        return KeyedEncodingContainer(KeyedWriter<NestedKey>(box: nested, codingPath: path))
+        return KeyedEncodingContainer(KeyedWriter<NestedKey>(box: nested, scratch: scratch, path: path))
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
         let nested = JSONWriter.ArrayBox()
-        let path = valuePath
+        let path = elementPath
         box.elements.append(.array(nested))
-        return UnkeyedWriter(box: nested, codingPath: path)
+        return UnkeyedWriter(box: nested, scratch: scratch, path: path)
     }
 
     mutating func superEncoder() -> any Encoder {
-        let (node, encoder) = TreeEncoder.deferred(codingPath: valuePath)
-        box.elements.append(node)
+        let encoder = TreeEncoder(scratch: scratch, path: elementPath)
+        box.elements.append(.deferred(encoder))
         return encoder
     }
 }
 
 private struct SingleWriter: SingleValueEncodingContainer, ScalarWriting {
-    let slot: JSONWriter.Slot
-    let codingPath: [any CodingKey]
+    let encoder: TreeEncoder
+    var scratch: JSONWriter.Scratch { encoder.scratch }
+    var codingPath: [any CodingKey] { encoder.codingPath }
 
-    mutating func write(_ bytes: [UInt8]) { slot.node = .scalar(bytes) }
-    var valuePath: [any CodingKey] { codingPath }
+    mutating func write(_ node: JSONWriter.Node) { encoder.node = node }
+    var valuePath: [any CodingKey] { encoder.codingPath }
 
-    mutating func encode<T: Encodable>(_ value: T) throws { slot.node = try JSONWriter.node(for: value, path: codingPath) }
+    mutating func encode<T: Encodable>(_ value: T) throws { encoder.node = try scratch.node(for: value, path: encoder.path) }
 }
 
 /// The scalar `encode` overloads that unkeyed and single-value containers share
 /// (same names and signatures in both protocols), written once.
 private protocol ScalarWriting {
-    /// Stores one serialized scalar.
-    mutating func write(_ bytes: [UInt8])
+    var scratch: JSONWriter.Scratch { get }
+    /// Stores one scalar.
+    mutating func write(_ node: JSONWriter.Node)
     /// The coding path of the value being written (for errors).
     var valuePath: [any CodingKey] { get }
 }
 
 extension ScalarWriting {
-    mutating func encodeNil() throws { write(Array("null".utf8)) }
-    mutating func encode(_ value: Bool) throws { write(Array((value ? "true" : "false").utf8)) }
-    mutating func encode(_ value: String) throws { write(JSONWriter.quoted(value)) }
-    mutating func encode(_ value: Double) throws { write(try JSONWriter.number(value, path: valuePath)) }
-    mutating func encode(_ value: Float) throws { write(try JSONWriter.number(Double(value), path: valuePath)) }
-    mutating func encode(_ value: Int) throws { write(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int8) throws { write(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int16) throws { write(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int32) throws { write(Array(String(value).utf8)) }
-    mutating func encode(_ value: Int64) throws { write(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt) throws { write(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt8) throws { write(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt16) throws { write(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt32) throws { write(Array(String(value).utf8)) }
-    mutating func encode(_ value: UInt64) throws { write(Array(String(value).utf8)) }
+    mutating func encodeNil() throws { write(scratch.literal("null")) }
+    mutating func encode(_ value: Bool) throws { write(scratch.literal(value ? "true" : "false")) }
+    mutating func encode(_ value: String) throws { write(scratch.string(value)) }
+    mutating func encode(_ value: Double) throws { write(try scratch.number(value, path: valuePath)) }
+    mutating func encode(_ value: Float) throws { write(try scratch.number(Double(value), path: valuePath)) }
+    mutating func encode(_ value: Int) throws { write(scratch.integer(value)) }
+    mutating func encode(_ value: Int8) throws { write(scratch.integer(value)) }
+    mutating func encode(_ value: Int16) throws { write(scratch.integer(value)) }
+    mutating func encode(_ value: Int32) throws { write(scratch.integer(value)) }
+    mutating func encode(_ value: Int64) throws { write(scratch.integer(value)) }
+    mutating func encode(_ value: UInt) throws { write(scratch.integer(value)) }
+    mutating func encode(_ value: UInt8) throws { write(scratch.integer(value)) }
+    mutating func encode(_ value: UInt16) throws { write(scratch.integer(value)) }
+    mutating func encode(_ value: UInt32) throws { write(scratch.integer(value)) }
+    mutating func encode(_ value: UInt64) throws { write(scratch.integer(value)) }
 }

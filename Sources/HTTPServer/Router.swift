@@ -25,6 +25,8 @@ public struct Router<Handler: Sendable>: Sendable {
     }
 
     private var nodes: [Node] = [Node()]
+    /// Paths without parameters, straight to their node (what `resolve` would find: literals win).
+    private var literalPaths: [String: Int] = [:]
 
     /// Every registered route as `"METHOD /pattern"`, in registration order (for API documentation checks).
     public private(set) var routeTable: [String] = []
@@ -67,17 +69,23 @@ public struct Router<Handler: Sendable>: Sendable {
         }
         precondition(nodes[current].routes[method] == nil, "route \(method) \(pattern) registered twice")
         nodes[current].routes[method] = Route(handler: handler, parameterNames: names)
+        if names.isEmpty { literalPaths[pattern] = current }
         routeTable.append("\(method) \(pattern)")
     }
 
     /// Looks up `method` and `path` (the request's path without query, not percent-decoded).
     public func match(method: String, path: String) -> RouteMatch<Handler> {
         guard path.utf8.first == UInt8(ascii: "/") else { return .notFound }
-        let segments = Self.segments(of: path)
         var values: [String] = []
-        values.reserveCapacity(4)
-        guard let index = resolve(0, segments: segments, position: 0, values: &values) else {
-            return .notFound
+        let index: Int
+        if let literal = literalPaths[path] {
+            index = literal
+        } else {
+            values.reserveCapacity(4)
+            guard let found = resolve(0, segments: Self.segments(of: path), position: 0, values: &values) else {
+                return .notFound
+            }
+            index = found
         }
         let routes = nodes[index].routes
         if let route = routes[method] ?? (method == "HEAD" ? routes["GET"] : nil) {

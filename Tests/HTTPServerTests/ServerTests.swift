@@ -4,6 +4,9 @@ import MaracClient
 import Testing
 import TestSupport
 import TLS
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The real server on a loopback port, real TLS, real certificates.
 @Suite(.serialized) struct ServerTests {
@@ -124,6 +127,68 @@ import TLS
         }
         #expect(elapsed >= 0.9 && elapsed < 8, "closed after \(elapsed) s")
         #expect(server.logLines.all.contains { $0.contains("connection_timeout") })
+        await server.stop()
+    }
+
+    /// The sweeper closes a connection that handshook and went quiet, and a socket that never
+    /// started its handshake; an answered request moved the deadline forward, not away.
+    @Test func quietConnectionsAreClosedByTheTimeoutSweeper() async throws {
+        let pki = try TestPKI()
+        var limits = HTTPLimits.default
+        limits.headerTimeout = .milliseconds(600)
+        limits.idleTimeout = .milliseconds(600)
+        let server = try TestServer(pki: pki, limits: limits, responder: EchoResponder())
+        let alice = try pki.client("alice")
+        let port = server.port
+        let (idleClosedAfter, silentClosedAfter) = try await offPool { () throws -> (Double, Double) in
+            let connection = try server.connect(alice)
+            #expect(try connection.send(method: "GET", path: "/first").status == 200)
+            let answered = Date()
+            #expect(throws: (any Error).self) { _ = try connection.readResponse() }
+            let idle = Date().timeIntervalSince(answered)
+            // A TCP connection that never sends a ClientHello.
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var wait = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(connected == 0)
+            let opened = Date()
+            var byte: UInt8 = 0
+            #expect(recv(fd, &byte, 1, 0) == 0, "the server closes the silent socket")
+            return (idle, Date().timeIntervalSince(opened))
+        }
+        #expect(idleClosedAfter >= 0.5 && idleClosedAfter < 5, "idle connection closed after \(idleClosedAfter) s")
+        #expect(silentClosedAfter >= 0.5 && silentClosedAfter < 5, "silent socket closed after \(silentClosedAfter) s")
+        let timeouts = server.logLines.all.filter { $0.contains("connection_timeout") }
+        #expect(timeouts.contains { $0.contains(#""waiting_for":"idle""#) })
+        #expect(timeouts.contains { $0.contains(#""waiting_for":"handshake""#) })
+        await server.stop()
+    }
+
+    /// A response larger than the socket buffers, to a client that does not read for a
+    /// while: the server waits for the socket to drain (its write source) and sends it whole.
+    @Test func aLargeResponseWaitsForASlowReader() async throws {
+        let pki = try TestPKI()
+        let server = try TestServer(pki: pki, responder: EchoResponder())
+        let alice = try pki.client("alice")
+        let response = try await offPool { () throws -> ClientResponse in
+            let connection = try server.connect(alice)
+            try connection.write(request: Array("GET /big HTTP/1.1\r\nHost: a\r\n\r\n".utf8))
+            Thread.sleep(forTimeInterval: 0.5)
+            let big = try connection.readResponse()
+            #expect(try connection.send(method: "GET", path: "/after").status == 200)
+            return big
+        }
+        #expect(response.status == 200)
+        #expect(response.body.count == 16 * 256 * 1024)
+        #expect(response.body.prefix(16) == Array("0123456789abcdef".utf8)[...])
         await server.stop()
     }
 

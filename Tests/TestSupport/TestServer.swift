@@ -44,6 +44,7 @@ public struct EchoResponder: HTTPResponder {
     public func respond(to request: HTTPRequest, context: RequestContext) async -> HTTPResponse {
         struct Echo: Encodable { let method: String; let path: String; let bodyBytes: Int; let serial: String; let cn: String? }
         if request.path == "/slow" { try? await Task.sleep(for: .milliseconds(300)) }
+        if request.path == "/big" { return .text(.ok, String(repeating: "0123456789abcdef", count: 256 * 1024)) }
         return .json(.ok, Echo(method: request.method, path: request.path, bodyBytes: request.body.count,
                                serial: context.peer.serial, cn: context.peer.commonName))
     }

@@ -1,0 +1,45 @@
+import Foundation
+@testable import HTTPServer
+import Synchronization
+import Testing
+
+struct LoggerTests {
+    /// Lines captured from a logger, with the timestamp replaced so two lines can be compared.
+    final class Capture: Sendable {
+        let lines = Mutex<[String]>([])
+        var logger: Logger { Logger { line in self.lines.withLock { $0.append(line) } } }
+        var withoutTimes: [String] {
+            lines.withLock { $0 }.map { $0.replacing(/"time":"[^"]*"/, with: #""time":"T""#) }
+        }
+    }
+
+    @Test func theRequestLineIsTheGenericLineWrittenFaster() throws {
+        let capture = Capture()
+        let fields: [(String, String, Int, Double, String, String)] = [
+            ("GET", "/v1/whoami", 200, 0.123, "74D8A1C3", "admin"),
+            ("POST", "/v1/requests/\u{1}\"quoted\"\\/return?x=é", 403, 12.5, "", ""),
+            ("PUT", "/", 500, 0, "00", "spoc-1"),
+        ]
+        for (method, path, status, duration, serial, principal) in fields {
+            capture.logger.logRequest(method: method, path: path, status: status, durationMilliseconds: duration,
+                                      serial: serial, principal: principal)
+            capture.logger.log("request", ["method": method, "path": path, "status": status, "duration_ms": duration,
+                                           "serial": serial, "principal": principal])
+        }
+        let lines = capture.withoutTimes
+        #expect(lines.count == 6)
+        for pair in stride(from: 0, to: lines.count, by: 2) {
+            #expect(lines[pair] == lines[pair + 1])
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(lines[pair].utf8)) as? [String: Any])
+            #expect(object["event"] as? String == "request")
+            #expect(object["path"] as? String == fields[pair / 2].1)
+            #expect(object["status"] as? Int == fields[pair / 2].2)
+        }
+    }
+
+    @Test func integersAndDoublesKeepTheirForm() throws {
+        let capture = Capture()
+        capture.logger.log("x", ["int": 42, "negative": -7, "uint": UInt64(9), "double": 1.5, "flag": true, "list": ["a", "b"]])
+        #expect(capture.withoutTimes == [#"{"event":"x","time":"T","double":1.5,"flag":true,"int":42,"list":["a","b"],"negative":-7,"uint":9}"# + "\n"])
+    }
+}
