@@ -30,6 +30,9 @@ public final class BrokerCore: Sendable {
         var inFlight = 0
         var failure: String?
         var entriesSinceSnapshot = 0
+        /// Journal payload bytes since the last snapshot, and that snapshot's size.
+        var bytesSinceSnapshot = 0
+        var lastSnapshotBytes = 0
         var crl: CRLCache?
         /// Reads waiting for entries ordered before them to become durable, oldest first.
         var readers: [(after: UInt64, resume: @Sendable (Result<Void, Error>) -> Void)] = []
@@ -53,7 +56,10 @@ public final class BrokerCore: Sendable {
     private let releaseTimer: Mutex<DispatchSourceTimer?> = Mutex(nil)
     private let snapshotQueue = DispatchQueue(label: "marac.snapshot", qos: .utility)
 
-    /// A snapshot of the state is written after this many entries (start-up then replays at most this many).
+    /// A snapshot of the state is written after at least this many entries, and once the
+    /// journal since the last one has grown to half that snapshot's size: writing snapshots
+    /// then costs at most about twice the journal itself as the state grows, and start-up
+    /// replays at most that much.
     public static let snapshotInterval = 5_000
 
     /// Opens the journal, restores the state (snapshot + replay) and, on a new
@@ -66,16 +72,20 @@ public final class BrokerCore: Sendable {
         journal = try Journal.open(directory: dataDirectory, key: key) { message in logger.log("journal", ["message": message]) }
         var state = BrokerState()
         var replayFrom: UInt64 = 0
+        var snapshotBytes = 0
         if let snapshot = try journal.latestSnapshot() {
+            snapshotBytes = snapshot.state.count
             do { state = try JSONDecoder().decode(BrokerState.self, from: Data(snapshot.state)) } catch {
                 throw BrokerSetupError(file: dataDirectory, message: "snapshot at seq \(snapshot.position.seq) cannot be decoded: \(error)")
             }
             replayFrom = snapshot.position.seq
         }
         var replayed = 0
+        var replayedBytes = 0
         try journal.replay(after: replayFrom) { record in
             state.apply(try Self.decodeEntry(record), position: Self.chainPosition(record))
             replayed += 1
+            replayedBytes += record.payload.count
         }
         var head = journal.head
         if head.seq == 0 {
@@ -87,7 +97,8 @@ public final class BrokerCore: Sendable {
         }
         let policy = try policyLoader(Set(state.agencies.keys))
         let broker = Broker(state: state, policy: policy, rules: rules)
-        inner = Mutex(Inner(broker: broker, nextSeq: head.seq + 1, durable: head, entriesSinceSnapshot: replayed))
+        inner = Mutex(Inner(broker: broker, nextSeq: head.seq + 1, durable: head, entriesSinceSnapshot: replayed,
+                            bytesSinceSnapshot: replayedBytes, lastSnapshotBytes: snapshotBytes))
         logger.log("journal_open", ["head": Int(head.seq), "replayed": replayed, "snapshot": Int(replayFrom)])
     }
 
@@ -166,13 +177,16 @@ public final class BrokerCore: Sendable {
         // Applied now, so the next command is decided against it; the chain hash follows when durable.
         inner.broker.apply(entry, position: ChainPosition(seq: seq, hash: "", prevHash: ""))
         let agencies = Self.agenciesTouched(by: entry, in: inner.broker.state)
+        let reschedules = Self.changesReleaseSchedule(entry)
         journal.append(payload) { [self] result in
-            commitQueue.async { [self] in committed(seq: seq, result: result, agencies: agencies, done: done) }
+            commitQueue.async { [self] in
+                committed(seq: seq, result: result, agencies: agencies, reschedules: reschedules, done: done)
+            }
         }
     }
 
     private func committed(seq: UInt64, result: Result<JournalRecord, JournalError>, agencies: Set<String>,
-                           done: @Sendable (Result<Void, Error>) -> Void) {
+                           reschedules: Bool, done: @Sendable (Result<Void, Error>) -> Void) {
         switch result {
         case .success(let record) where record.seq == seq:
             let (snapshot, readers) = inner.withLock { inner -> ((BrokerState, JournalPosition)?, [@Sendable (Result<Void, Error>) -> Void]) in
@@ -180,10 +194,13 @@ public final class BrokerCore: Sendable {
                 inner.durable = record.position
                 inner.broker.recordChain(Self.chainPosition(record))
                 inner.entriesSinceSnapshot += 1
+                inner.bytesSinceSnapshot += record.payload.count
                 let ready = inner.readers.prefix { $0.after <= record.seq }.map(\.resume)
                 inner.readers.removeFirst(ready.count)
-                guard inner.inFlight == 0, inner.entriesSinceSnapshot >= Self.snapshotInterval else { return (nil, ready) }
+                guard inner.inFlight == 0, inner.entriesSinceSnapshot >= Self.snapshotInterval,
+                      inner.bytesSinceSnapshot >= inner.lastSnapshotBytes / 2 else { return (nil, ready) }
                 inner.entriesSinceSnapshot = 0
+                inner.bytesSinceSnapshot = 0
                 return ((inner.broker.state, record.position), ready)
             }
             if let (state, position) = snapshot { writeSnapshot(state, at: position) }
@@ -191,7 +208,7 @@ public final class BrokerCore: Sendable {
             done(.success(()))
             readers.forEach { $0(.success(())) }
             hub.notify(agencies)
-            armReleaseTimer()
+            if reschedules { armReleaseTimer() }
         case .success(let record):
             fail("journal assigned seq \(record.seq) to the entry ordered as \(seq)")
             done(.failure(Self.storageError("journal order mismatch")))
@@ -290,10 +307,12 @@ public final class BrokerCore: Sendable {
     // MARK: Snapshots
 
     private func writeSnapshot(_ state: BrokerState, at position: JournalPosition) {
-        snapshotQueue.async { [journal, logger] in
+        snapshotQueue.async { [self] in
             do {
-                try journal.writeSnapshot(try Self.encode(state), at: position)
-                logger.log("snapshot_written", ["seq": Int(position.seq)])
+                let bytes = try Self.encode(state)
+                try journal.writeSnapshot(bytes, at: position)
+                inner.withLock { $0.lastSnapshotBytes = bytes.count }
+                logger.log("snapshot_written", ["seq": Int(position.seq), "bytes": bytes.count])
             } catch {
                 logger.log("snapshot_failed", ["seq": Int(position.seq), "error": "\(error)"])
             }
@@ -302,8 +321,9 @@ public final class BrokerCore: Sendable {
 
     // MARK: Encoding
 
+    /// Journal entries and snapshots: Foundation's default JSON format, written by `JSON.encodeStored`.
     static func encode(_ value: some Encodable) throws -> [UInt8] {
-        [UInt8](try JSONEncoder().encode(value))
+        try JSON.encodeStored(value)
     }
 
     static func decodeEntry(_ record: JournalRecord) throws -> Entry {
@@ -325,6 +345,16 @@ public final class BrokerCore: Sendable {
         }
         semaphore.wait()
         return try outcome.withLock { $0! }.get()
+    }
+
+    /// Whether an entry can move the next scheduled release (the release timer is re-armed only then).
+    static func changesReleaseSchedule(_ entry: Entry) -> Bool {
+        entry.events.contains { event in
+            switch event {
+            case .requestDispatched, .requestReleased: true
+            default: false
+            }
+        }
     }
 
     /// Agencies whose request feed an entry changes (to wake their long-polls).

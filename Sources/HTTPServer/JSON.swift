@@ -47,6 +47,15 @@ public enum JSON {
         try JSONWriter.encode(value)
     }
 
+    /// Encodes `value` in the format of Foundation's `JSONEncoder()` with its defaults (dates
+    /// as seconds since 2001, keys in encoding order), several times faster: for what the
+    /// broker stores (journal entries, snapshots), which `JSONDecoder()` reads back exactly.
+    ///
+    /// - Throws: `EncodingError` as for ``encode(_:)``.
+    public static func encodeStored(_ value: some Encodable) throws -> [UInt8] {
+        try JSONWriter.encode(value, style: .stored)
+    }
+
     /// Decodes a request body.
     ///
     /// - Throws: ``JSONBodyError`` (`400 invalid_json`) when the body is empty, is not JSON, or

@@ -11,15 +11,26 @@ import Foundation
 /// before they are written, and a container may be filled in any order). The
 /// output is assembled from those pieces at the end. Coding paths are built
 /// only when an error needs one.
+///
+/// The `.stored` style writes what Foundation's `JSONEncoder()` writes with its
+/// defaults, up to key order (kept as encoded): dates as their own `Encodable`
+/// (seconds since 2001 as a number). `JSONDecoder()` reads both back exactly.
 struct JSONWriter {
+    enum Style {
+        /// The API's format (see above).
+        case api
+        /// Foundation's default format: keys in encoding order, dates as seconds since 2001.
+        case stored
+    }
+
     /// Encodes `value`.
     /// - Throws: `EncodingError.invalidValue` for a non-finite number or a value that encodes nothing.
-    static func encode(_ value: some Encodable) throws -> [UInt8] {
-        let scratch = Scratch()
+    static func encode(_ value: some Encodable, style: Style = .api) throws -> [UInt8] {
+        let scratch = Scratch(style: style)
         let root = try scratch.node(for: value, path: nil)
         var out: [UInt8] = []
         out.reserveCapacity(scratch.bytes.count + 64)
-        scratch.bytes.withUnsafeBufferPointer { root.write(into: &out, from: $0) }
+        scratch.bytes.withUnsafeBufferPointer { root.write(into: &out, from: $0, sortingKeys: style == .api) }
         return out
     }
 }
@@ -35,28 +46,32 @@ extension JSONWriter {
         /// What a `superEncoder()` encodes, known only after it was handed out (`null` if nothing).
         case deferred(TreeEncoder)
 
-        func write(into out: inout [UInt8], from scratch: UnsafeBufferPointer<UInt8>) {
+        func write(into out: inout [UInt8], from scratch: UnsafeBufferPointer<UInt8>, sortingKeys: Bool) {
             switch self {
             case .bytes(let range): out.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[range]))
             case .object(let box):
                 out.append(UInt8(ascii: "{"))
-                let members = box.sortedMembers()
+                let members = sortingKeys ? box.sortedMembers() : box.lastOfEachKey()
                 for index in members.indices {
                     if index > 0 { out.append(UInt8(ascii: ",")) }
                     JSONString.appendQuoted(members[index].key, to: &out)
                     out.append(UInt8(ascii: ":"))
-                    members[index].node.write(into: &out, from: scratch)
+                    members[index].node.write(into: &out, from: scratch, sortingKeys: sortingKeys)
                 }
                 out.append(UInt8(ascii: "}"))
             case .array(let box):
                 out.append(UInt8(ascii: "["))
                 for index in box.elements.indices {
                     if index > 0 { out.append(UInt8(ascii: ",")) }
-                    box.elements[index].write(into: &out, from: scratch)
+                    box.elements[index].write(into: &out, from: scratch, sortingKeys: sortingKeys)
                 }
                 out.append(UInt8(ascii: "]"))
             case .deferred(let encoder):
-                if let node = encoder.node { node.write(into: &out, from: scratch) } else { out.append(contentsOf: "null".utf8) }
+                if let node = encoder.node {
+                    node.write(into: &out, from: scratch, sortingKeys: sortingKeys)
+                } else {
+                    out.append(contentsOf: "null".utf8)
+                }
             }
         }
     }
@@ -76,6 +91,18 @@ extension JSONWriter {
                 result.append(members[index])
             }
             return result
+        }
+
+        /// The members in encoding order, a repeated key only at its last place.
+        func lastOfEachKey() -> [(key: String, node: Node)] {
+            guard members.count > 1 else { return members }
+            var seen = Set<String>(minimumCapacity: members.count)
+            var result: [(key: String, node: Node)] = []
+            result.reserveCapacity(members.count)
+            for member in members.reversed() where seen.insert(member.key).inserted {
+                result.append(member)
+            }
+            return result.reversed()
         }
     }
 
@@ -104,11 +131,15 @@ extension JSONWriter {
     /// The bytes of every scalar of one `encode`.
     final class Scratch {
         var bytes: [UInt8] = []
+        let style: Style
 
-        init() { bytes.reserveCapacity(512) }
+        init(style: Style) {
+            self.style = style
+            bytes.reserveCapacity(512)
+        }
 
         func node<T: Encodable>(for value: T, path: Path?) throws -> Node {
-            if T.self == Date.self, let date = value as? Date { return string(JSON.RFC3339.format(date)) }
+            if style == .api, T.self == Date.self, let date = value as? Date { return string(JSON.RFC3339.format(date)) }
             let encoder = TreeEncoder(scratch: self, path: path)
             try value.encode(to: encoder)
             guard let node = encoder.node else {

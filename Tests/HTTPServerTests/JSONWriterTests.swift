@@ -101,6 +101,45 @@ import Testing
         }
     }
 
+    /// The stored style: what Foundation's default `JSONEncoder()` writes, as JSON values
+    /// (key order aside), and `JSONDecoder()` gives back every field, dates to the bit.
+    @Test func storedStyleIsFoundationsDefaultFormat() throws {
+        struct Record: Codable, Equatable {
+            let name: String
+            let at: Date
+            let maybe: Date?
+            let none: String?
+            let ratio: Double
+            let counts: [String: Int]
+            let dates: [Date]
+            let big: UInt64
+            let small: Int64
+        }
+        let odd = Date(timeIntervalSinceReferenceDate: 786_012_345.678_901_2)
+        let value = Record(name: Self.sample.principal, at: odd, maybe: Date(timeIntervalSince1970: 1.9), none: nil, ratio: 1e-7,
+                           counts: Self.sample.counts, dates: [Date(timeIntervalSince1970: 0), odd.addingTimeInterval(-1e9)],
+                           big: .max, small: .min)
+        let stored = try JSON.encodeStored(value)
+        let foundation = try JSONEncoder().encode(value)
+        let ours = try #require(try JSONSerialization.jsonObject(with: Data(stored)) as? NSDictionary)
+        let theirs = try #require(try JSONSerialization.jsonObject(with: foundation) as? NSDictionary)
+        #expect(ours == theirs)
+        let decoded = try JSONDecoder().decode(Record.self, from: Data(stored))
+        #expect(decoded == value)
+        // Keys stay in encoding order, and a key encoded twice is written once, with its last value.
+        struct Twice: Encodable {
+            enum Keys: String, CodingKey { case b, a }
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: Keys.self)
+                try container.encode(1, forKey: .b)
+                try container.encode(2, forKey: .a)
+                try container.encode(3, forKey: .b)
+            }
+        }
+        #expect(String(decoding: try JSON.encodeStored(Twice()), as: UTF8.self) == #"{"a":2,"b":3}"#)
+        #expect(try Self.ours(Twice()) == #"{"a":2,"b":3}"#)
+    }
+
     @Test func refusesNonFiniteNumbersAsFoundationDoes() {
         for value in [Double.nan, .infinity, -.infinity] {
             #expect(throws: EncodingError.self) { _ = try JSONWriter.encode(["x": value]) }
