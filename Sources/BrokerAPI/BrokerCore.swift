@@ -57,9 +57,9 @@ public final class BrokerCore: Sendable {
     private let snapshotQueue = DispatchQueue(label: "marac.snapshot", qos: .utility)
 
     /// A snapshot of the state is written after at least this many entries, and once the
-    /// journal since the last one has grown to half that snapshot's size: writing snapshots
-    /// then costs at most about twice the journal itself as the state grows, and start-up
-    /// replays at most that much.
+    /// journal since the last one has grown to that snapshot's size: writing snapshots then
+    /// costs about as much as the journal itself however large the state grows, and start-up
+    /// replays at most one snapshot's worth of journal.
     public static let snapshotInterval = 5_000
 
     /// Opens the journal, restores the state (snapshot + replay) and, on a new
@@ -198,7 +198,7 @@ public final class BrokerCore: Sendable {
                 let ready = inner.readers.prefix { $0.after <= record.seq }.map(\.resume)
                 inner.readers.removeFirst(ready.count)
                 guard inner.inFlight == 0, inner.entriesSinceSnapshot >= Self.snapshotInterval,
-                      inner.bytesSinceSnapshot >= inner.lastSnapshotBytes / 2 else { return (nil, ready) }
+                      inner.bytesSinceSnapshot >= inner.lastSnapshotBytes else { return (nil, ready) }
                 inner.entriesSinceSnapshot = 0
                 inner.bytesSinceSnapshot = 0
                 return ((inner.broker.state, record.position), ready)
