@@ -38,8 +38,12 @@ public final class TLSContext: @unchecked Sendable {
               shim_SSL_CTX_set1_groups_list(pointer, "X25519:P-256:P-384") == 1
         else { throw TLSError.drain(.openSSL, "cannot set the cipher suites") }
         _ = SSL_CTX_set_options(pointer, shim_SSL_OP_NO_COMPRESSION() | shim_SSL_OP_NO_RENEGOTIATION() | shim_SSL_OP_CIPHER_SERVER_PREFERENCE() | shim_SSL_OP_NO_TICKET())
-        // Partial writes and a moving write buffer suit the memory-BIO session.
-        _ = shim_SSL_CTX_set_mode(pointer, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS))
+        // Partial writes and a moving write buffer suit the memory-BIO session. No automatic
+        // chain: OpenSSL would otherwise build (and verify) our own certificate's chain from the
+        // trust store in every handshake, to send the CA's certificate, which every peer already
+        // holds as its trust anchor.
+        _ = shim_SSL_CTX_set_mode(pointer, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+                                              | SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN))
 
         if config.role == .server {
             // No resumption: every connection proves its certificate in a full

@@ -26,6 +26,22 @@ import Glibc
         await server.stop()
     }
 
+    /// The server sends its own certificate only (peers hold the CA as their trust anchor):
+    /// no chain is built from the trust store in each handshake. `openssl s_client` still
+    /// verifies it against the CA.
+    @Test func theServerSendsOnlyItsOwnCertificate() async throws {
+        let pki = try TestPKI()
+        let server = try TestServer(pki: pki, responder: EchoResponder())
+        let good = try pki.client("good")
+        let result = try await Tool.runAsync("openssl", ["s_client", "-connect", "127.0.0.1:\(server.port)", "-showcerts",
+                                                         "-cert", good.certificatePath, "-key", good.keyPath, "-CAfile", pki.caPath],
+                                             input: "GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        let sent = result.stdout.components(separatedBy: "-----BEGIN CERTIFICATE-----").count - 1
+        #expect(sent == 1, "certificates sent: \(sent)\n\(result.stdout)")
+        #expect(result.stdout.contains("Verify return code: 0 (ok)"), "\(result.stdout)")
+        await server.stop()
+    }
+
     @Test func refusedHandshakesLeaveTheServerServing() async throws {
         let pki = try TestPKI()
         let foreign = try TestPKI()
