@@ -60,7 +60,8 @@ public struct BrokerState: Codable, Sendable, Equatable {
     /// - Returns: `credential_unknown`, `credential_revoked`, `credential_expired`,
     ///   `principal_disabled` or `agency_inactive` (all 403) when refused.
     public func identify(serial: String, at now: Date) -> Result<Actor, DomainError> {
-        let key = serial.uppercased()
+        // Peers' serials arrive upper-case already (the TLS layer writes them so): no copy then.
+        let key = serial.utf8.contains(where: { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }) ? serial.uppercased() : serial
         guard let credential = credentials[key], let principal = principals[credential.principal] else {
             return .failure(DomainError(.credentialUnknown, "certificate \(key) is not registered"))
         }

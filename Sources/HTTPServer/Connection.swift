@@ -233,7 +233,7 @@ final class Connection: @unchecked Sendable {
         processing = false
         guard phase == .open else { return }
         var response = response
-        let responderCloses = response.headers["Connection"]?.lowercased() == "close"
+        let responderCloses = response.headers["Connection"].map { HTTPHeaders.namesEqual($0, "close") } ?? false
         if responderCloses { response.headers.remove(name: "Connection") }
         let keepAlive = request.keepAlive && !responderCloses && !draining && !peerFinished
         send(response, isHEAD: request.method == "HEAD", keepAlive: keepAlive)

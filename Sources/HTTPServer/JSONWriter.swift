@@ -80,7 +80,30 @@ extension JSONWriter {
         /// In the order encoded; a key encoded twice keeps its last value.
         var members: [(key: String, node: Node)] = []
 
+        init() { members.reserveCapacity(8) }
+
+        /// The members sorted by key; of a key encoded twice, the last value. Small objects
+        /// (most of them, and often nearly sorted already) are sorted in place by insertion.
         func sortedMembers() -> [(key: String, node: Node)] {
+            guard members.count <= 24 else { return sortedLargeObject() }
+            var index = 1
+            while index < members.count {
+                var position = index
+                while position > 0, members[position].key < members[position - 1].key {
+                    members.swapAt(position, position - 1)
+                    position -= 1
+                }
+                index += 1
+            }
+            var position = members.count - 1
+            while position > 0 {
+                if members[position].key == members[position - 1].key { members.remove(at: position - 1) }
+                position -= 1
+            }
+            return members
+        }
+
+        private func sortedLargeObject() -> [(key: String, node: Node)] {
             let sorted = members.indices.sorted { a, b in
                 members[a].key != members[b].key ? members[a].key < members[b].key : a < b
             }

@@ -87,6 +87,10 @@ import Testing
         #expect(try Self.ours(Optional<Int>.none) == Self.foundation(Optional<Int>.none))
         #expect(try Self.ours([Date(timeIntervalSince1970: 1_700_000_000)]) == Self.foundation([Date(timeIntervalSince1970: 1_700_000_000)]))
         #expect(try Self.ours(Derived()) == Self.foundation(Derived()))
+        // Objects past the in-place sort's size go the other way; the bytes are the same.
+        let large = Dictionary(uniqueKeysWithValues: (0..<100).map { ("key-\(($0 * 37) % 100)-\($0 % 7)", $0) })
+        #expect(try Self.ours(large) == Self.foundation(large))
+        #expect(try Self.ours(["b": [String: Int](), "a": ["z": 1, "y": 2]]) == Self.foundation(["b": [String: Int](), "a": ["z": 1, "y": 2]]))
     }
 
     @Test(arguments: [0.0, -0.0, 1, -1, 0.5, 1e15, 9_007_199_254_740_991, 123.456, -7.25])
