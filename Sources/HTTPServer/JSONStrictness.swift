@@ -19,10 +19,12 @@ enum JSONStrictness {
     /// are checked: dictionaries and enums such as free-form JSON values are
     /// open by design; their keys are checked by the domain.
     static func unknownKey(in input: Any, decoded: Any, path: String) -> JSONBodyError? {
+        // Scalars have no keys: no reflection for them (most of a body).
+        guard input is [Any] || input is [String: Any] else { return nil }
         let value = unwrapOptional(decoded)
         let mirror = Mirror(reflecting: value)
         if let array = input as? [Any] {
-            guard mirror.displayStyle == .collection else { return nil }
+            guard mirror.displayStyle == .collection, array.contains(where: { $0 is [Any] || $0 is [String: Any] }) else { return nil }
             for (index, (element, decodedElement)) in zip(array, mirror.children.map(\.value)).enumerated() {
                 if let error = unknownKey(in: element, decoded: decodedElement, path: "\(path)[\(index)]") { return error }
             }
