@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Checks a request body that already decoded for what `Decodable` lets
 /// through silently: a key the type does not have (a misspelt `releaseAt` or
@@ -18,37 +19,65 @@ enum JSONStrictness {
     /// Walks the JSON input beside the decoded value. Only structs (and classes)
     /// are checked: dictionaries and enums such as free-form JSON values are
     /// open by design; their keys are checked by the domain.
+    ///
+    /// Reflection is slow (a `Mirror` looks up its type's fields each time), so a
+    /// type's property names are learnt once and kept, and a `Mirror` of a value is
+    /// made only to reach a property whose input holds further objects.
     static func unknownKey(in input: Any, decoded: Any, path: String) -> JSONBodyError? {
-        // Scalars have no keys: no reflection for them (most of a body).
-        guard input is [Any] || input is [String: Any] else { return nil }
-        let value = unwrapOptional(decoded)
-        let mirror = Mirror(reflecting: value)
         if let array = input as? [Any] {
-            guard mirror.displayStyle == .collection, array.contains(where: { $0 is [Any] || $0 is [String: Any] }) else { return nil }
+            guard array.contains(where: holdsKeys) else { return nil }
+            let mirror = Mirror(reflecting: unwrapOptional(decoded))
+            guard mirror.displayStyle == .collection else { return nil }
             for (index, (element, decodedElement)) in zip(array, mirror.children.map(\.value)).enumerated() {
                 if let error = unknownKey(in: element, decoded: decodedElement, path: "\(path)[\(index)]") { return error }
             }
             return nil
         }
-        guard let object = input as? [String: Any], mirror.displayStyle == .struct || mirror.displayStyle == .class else { return nil }
-        var properties: [String: Any] = [:]
-        for child in mirror.children {
-            if let label = child.label { properties[label] = child.value }
-        }
+        guard let object = input as? [String: Any] else { return nil }
+        let value = unwrapOptional(decoded)
+        guard let labels = propertyNames(of: value) else { return nil }
+        var properties: [String: Any]?
         for key in object.keys.sorted() {
             let keyPath = path.isEmpty ? key : "\(path).\(key)"
-            guard let property = properties[key] else {
-                let allowed = properties.keys.sorted().joined(separator: ", ")
+            guard labels.contains(key) else {
+                let allowed = labels.sorted().joined(separator: ", ")
                 return JSONBodyError(message: "unknown key \"\(keyPath)\"; check its spelling (allowed here: \(allowed))", keyPath: keyPath)
             }
-            if let error = unknownKey(in: object[key]!, decoded: property, path: keyPath) { return error }
+            let nested = object[key]!
+            guard holdsKeys(nested) else { continue }
+            if properties == nil {
+                properties = [:]
+                for child in Mirror(reflecting: value).children {
+                    if let label = child.label { properties![label] = child.value }
+                }
+            }
+            if let property = properties![key], let error = unknownKey(in: nested, decoded: property, path: keyPath) { return error }
         }
         return nil
     }
 
-    private static func unwrapOptional(_ value: Any) -> Any {
+    /// Whether a JSON value is, or holds, an object.
+    private static func holdsKeys(_ input: Any) -> Bool {
+        if input is [String: Any] { return true }
+        guard let array = input as? [Any] else { return false }
+        return array.contains(where: holdsKeys)
+    }
+
+    /// The stored property names of a struct or class value, nil for anything else; learnt once per type.
+    private static func propertyNames(of value: Any) -> Set<String>? {
+        let type = ObjectIdentifier(Swift.type(of: value))
+        if let known = shapes.withLock({ $0[type] }) { return known }
         let mirror = Mirror(reflecting: value)
-        guard mirror.displayStyle == .optional, let wrapped = mirror.children.first?.value else { return value }
+        let names: Set<String>? = mirror.displayStyle == .struct || mirror.displayStyle == .class
+            ? Set(mirror.children.compactMap(\.label)) : nil
+        shapes.withLock { $0[type] = .some(names) }
+        return names
+    }
+
+    private static let shapes = Mutex<[ObjectIdentifier: Set<String>?]>([:])
+
+    private static func unwrapOptional(_ value: Any) -> Any {
+        guard let optional = value as? any OptionalValue, let wrapped = optional.wrappedValue else { return value }
         return unwrapOptional(wrapped)
     }
 
@@ -90,4 +119,13 @@ enum JSONStrictness {
         }
         return nil
     }
+}
+
+/// Reaches the value inside an `Optional` seen as `Any`, without reflection.
+private protocol OptionalValue {
+    var wrappedValue: Any? { get }
+}
+
+extension Optional: OptionalValue {
+    fileprivate var wrappedValue: Any? { map { $0 as Any } }
 }
