@@ -147,3 +147,47 @@ extension Result {
         return nil
     }
 }
+
+/// `Validate.isText` against the `CharacterSet` definition it replaced, on every scalar of
+/// the Basic Multilingual Plane's interesting blocks and on random mixtures of them.
+@Suite struct TextValidationTests {
+    static func reference(_ text: String, limit: Int, multiline: Bool) -> Bool {
+        !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty && text.count <= limit
+            && text.unicodeScalars.allSatisfy {
+                !CharacterSet.controlCharacters.contains($0) || (multiline && ($0 == "\n" || $0 == "\t" || $0 == "\r"))
+            }
+    }
+
+    @Test func agreesWithFoundationsCharacterSets() {
+        let ranges: [ClosedRange<UInt32>] = [0...0x3FF, 0x1680...0x1680, 0x180E...0x180E, 0x2000...0x206F, 0x3000...0x3000,
+                                             0xFEFF...0xFEFF, 0xFFF9...0xFFFB, 0x1F600...0x1F600, 0xE0001...0xE0001]
+        var scalars: [Unicode.Scalar] = []
+        for range in ranges { scalars += range.compactMap(Unicode.Scalar.init) }
+        for scalar in scalars {
+            for multiline in [false, true] {
+                for text in [String(scalar), "a" + String(scalar), String(scalar) + String(scalar)] {
+                    #expect(Validate.isText(text, limit: 5, multiline: multiline) == Self.reference(text, limit: 5, multiline: multiline),
+                            "U+\(String(scalar.value, radix: 16)) in \(text.debugDescription), multiline \(multiline)")
+                }
+            }
+        }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<3_000 {
+            let text = String(String.UnicodeScalarView((0..<Int.random(in: 0...12, using: &generator)).map { _ in
+                scalars.randomElement(using: &generator)!
+            }))
+            let limit = Int.random(in: 1...10, using: &generator)
+            for multiline in [false, true] {
+                #expect(Validate.isText(text, limit: limit, multiline: multiline) == Self.reference(text, limit: limit, multiline: multiline),
+                        "\(text.debugDescription) limit \(limit)")
+            }
+        }
+        // Characters, not bytes, count against the limit.
+        #expect(Validate.isText("ééééé", limit: 5))
+        #expect(!Validate.isText("éééééé", limit: 5))
+        #expect(Validate.isText("e\u{301}e\u{301}", limit: 2))
+        #expect(Validate.isText("🇬🇧", limit: 1))
+        // As before: a zero-width joiner is a format character (Cf), refused like a control character.
+        #expect(!Validate.isText("👩\u{200D}👧", limit: 5))
+    }
+}
