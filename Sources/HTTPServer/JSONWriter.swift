@@ -119,6 +119,17 @@ extension JSONWriter {
         /// The members in encoding order, a repeated key only at its last place.
         func lastOfEachKey() -> [(key: String, node: Node)] {
             guard members.count > 1 else { return members }
+            if members.count <= 16 {
+                // Small objects (all of a struct's): compare keys pairwise rather than hash them.
+                var repeated = false
+                outer: for later in 1..<members.count {
+                    for earlier in 0..<later where members[earlier].key == members[later].key {
+                        repeated = true
+                        break outer
+                    }
+                }
+                if !repeated { return members }
+            }
             var seen = Set<String>(minimumCapacity: members.count)
             var result: [(key: String, node: Node)] = []
             result.reserveCapacity(members.count)
