@@ -41,7 +41,7 @@ func longPoll(_ load: Load, _ options: Options, _ setup: BrokerSetup) throws {
     let loops = Thread { [target = load.target] in
         runLoops(threads: threads, slots: waiters, target: target, context: context, maxConnecting: 64) { thread in
             LongPollWorkload(request: request, deadline: connectStart + 150, tally: tally,
-                             slotCount: (waiters - thread + threads - 1) / threads)
+                             slotCount: (waiters - thread + threads - 1) / threads, totalSlots: waiters)
         }
         finished.signal()
     }

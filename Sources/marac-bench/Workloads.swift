@@ -97,11 +97,14 @@ final class LongPollWorkload: Workload {
     private var sent: Set<Int> = []
     private var done = 0
 
-    init(request: [UInt8], deadline: Double, tally: Tally, slotCount: Int) {
+    let totalSlots: Int
+
+    init(request: [UInt8], deadline: Double, tally: Tally, slotCount: Int, totalSlots: Int) {
         self.request = request
         self.deadline = deadline
         self.tally = tally
         self.slotCount = slotCount
+        self.totalSlots = totalSlots
     }
 
     /// One poll per connection; an answered connection stays open (idle) until the run ends, so
@@ -123,5 +126,10 @@ final class LongPollWorkload: Workload {
     }
 
     func shouldReconnect(slot: Int, now: Double) -> Bool { false }
-    func isFinished(now: Double) -> Bool { done >= slotCount || now >= deadline }
+    /// A thread whose own waiters are all answered keeps its connections open until every
+    /// thread's are: closing them early would make the server tear connections down while
+    /// it is still waking the other thread's waiters, and that would be measured as wake-up time.
+    func isFinished(now: Double) -> Bool {
+        now >= deadline || (done >= slotCount && tally.answeredCount >= totalSlots)
+    }
 }
