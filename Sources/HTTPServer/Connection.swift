@@ -19,7 +19,10 @@ import Glibc
 /// write source only once a write would block, and no timer — the deadline is
 /// an atomic the server's sweeper reads (see `HTTPServer`).
 final class Connection: @unchecked Sendable {
-    private enum Phase { case handshaking, open, closed }
+    /// `lingering`: the last response is sent and our side shut down; what the client still
+    /// sends is read and dropped until it closes, so its unread bytes never make the kernel
+    /// reset the connection (a reset can destroy the response before the client reads it).
+    private enum Phase { case handshaking, open, lingering, closed }
 
     let id: UInt64
     let remoteAddress: String
@@ -55,6 +58,10 @@ final class Connection: @unchecked Sendable {
     private static let socketReadSize = 16 * 1024
     /// Above this much buffered plaintext, stop reading until the request in flight is answered.
     private static let maxBufferedWhileProcessing = 1 << 20
+    /// How long, and how much, a closing connection keeps reading before it closes anyway.
+    static let lingerTimeout = Duration.seconds(2)
+    static let lingerLimit = 1 << 20
+    private var lingered = 0
 
     init(id: UInt64, fd: Int32, remoteAddress: String, server: HTTPServer, context: TLSContext, limits: HTTPLimits) throws {
         self.id = id
@@ -95,7 +102,7 @@ final class Connection: @unchecked Sendable {
     /// Graceful shutdown: idle connections close now, busy ones after their response.
     func drain() {
         queue.async { [self] in
-            guard phase != .closed else { return }
+            guard phase != .closed, phase != .lingering else { return }
             draining = true
             if !processing && !parser.isMidRequest { closeGracefully() }
         }
@@ -111,6 +118,7 @@ final class Connection: @unchecked Sendable {
     private func onReadable() {
         dispatchPrecondition(condition: .onQueue(queue))
         guard phase != .closed else { return }
+        if phase == .lingering { return discardInput() }
         var sawEOF = false
         do {
             readLoop: for _ in 0..<4 {
@@ -294,7 +302,33 @@ final class Connection: @unchecked Sendable {
         outbound.removeAll(keepingCapacity: outbound.capacity <= 16 * 1024)
         outboundOffset = 0
         if writeSourceResumed { writeSourceResumed = false; writeSource?.suspend() }
-        if closeAfterFlush { closeNow() }
+        if closeAfterFlush && phase != .lingering { linger() }
+    }
+
+    /// Everything is sent: shut our side down (the client reads the response, then end of
+    /// stream) and read until the client closes, `lingerTimeout` passes or `lingerLimit` bytes came.
+    private func linger() {
+        if peerFinished { return closeNow() }
+        phase = .lingering
+        guard Glibc.shutdown(fd, Int32(SHUT_WR)) == 0 else { return closeNow() }
+        arm(after: Self.lingerTimeout)
+        resumeReading()
+        discardInput()
+    }
+
+    private func discardInput() {
+        while true {
+            let result = try? withUnsafeTemporaryAllocation(byteCount: Self.socketReadSize, alignment: 1) { buffer in
+                try systemCall("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+            }
+            switch result {
+            case .wouldBlock?: return
+            case .done(let count)? where count > 0:
+                lingered += count
+                if lingered > Self.lingerLimit { return closeNow() }
+            default: return closeNow()  // end of stream, or an error
+            }
+        }
     }
 
     /// The write source, made the first time a write would block.
@@ -321,6 +355,7 @@ final class Connection: @unchecked Sendable {
 
     private func onTimeout() {
         guard phase != .closed, !processing, isOverdue(at: DispatchTime.now().uptimeNanoseconds) else { return }
+        if phase == .lingering { return closeNow() }
         let what = phase == .handshaking ? "handshake" : (parser.isMidRequest ? "request" : "idle")
         server.logger.log("connection_timeout", ["connection": id, "remote": remoteAddress, "waiting_for": what])
         if phase == .open && parser.isMidRequest {
@@ -344,7 +379,7 @@ final class Connection: @unchecked Sendable {
 
     /// Sends close_notify, then closes when it is written.
     private func closeGracefully() {
-        guard phase != .closed else { return }
+        guard phase != .closed, phase != .lingering else { return }
         session.shutdown()
         closeAfterFlush = true
         flushTLS()

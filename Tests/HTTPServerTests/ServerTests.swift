@@ -188,6 +188,29 @@ import Glibc
         await server.stop()
     }
 
+    /// A request refused before it was all read (here: headers over the limit, and more bytes
+    /// behind them): the server shuts its side down and drains what still comes, so the 431
+    /// reaches the client instead of being destroyed by a reset, and then closes.
+    @Test func aRefusalReachesAClientStillSending() async throws {
+        let pki = try TestPKI()
+        let server = try TestServer(pki: pki, responder: EchoResponder())
+        let alice = try pki.client("alice")
+        for _ in 0..<5 {
+            let response = try await offPool { () throws -> ClientResponse in
+                let connection = try server.connect(alice)
+                let request = "GET /x HTTP/1.1\r\nHost: a\r\nX-Pad: \(String(repeating: "p", count: 17_000))\r\n"
+                    + String(repeating: "X-More: junk that is never read\r\n", count: 8_000)
+                try connection.write(request: Array(request.utf8))
+                Thread.sleep(forTimeInterval: 0.2)  // the server has answered and closed by now
+                return try connection.readResponse()
+            }
+            #expect(response.status == 431)
+            #expect(response.header("Connection") == "close")
+        }
+        #expect(try await offPool { try server.connect(alice).send(method: "GET", path: "/after").status } == 200)
+        await server.stop()
+    }
+
     /// A response larger than the socket buffers, to a client that does not read for a
     /// while: the server waits for the socket to drain (its write source) and sends it whole.
     @Test func aLargeResponseWaitsForASlowReader() async throws {
