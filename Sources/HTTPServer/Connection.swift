@@ -54,6 +54,7 @@ final class Connection: @unchecked Sendable {
     private var peerFinished = false
     private var requestStarted: ContinuousClock.Instant?
     private var cancelsOutstanding = 0
+    private var socketClosed = false
 
     private static let socketReadSize = 16 * 1024
     /// Above this much buffered plaintext, stop reading until the request in flight is answered.
@@ -79,11 +80,17 @@ final class Connection: @unchecked Sendable {
     func start() {
         arm(after: limits.headerTimeout)
         queue.async { [self] in
+            // Shutdown may have closed the connection before it started. With no source to
+            // cancel, nothing else would close the socket; a write source's cancellation will.
+            if phase == .closed {
+                if cancelsOutstanding == 0 && !socketClosed { releaseSocket() }
+                return
+            }
             let read = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
             read.setEventHandler { [self] in onReadable() }
             read.setCancelHandler { [self] in sourceCancelled() }
             readSource = read
-            cancelsOutstanding = 1
+            cancelsOutstanding += 1
             read.resume()
         }
     }
@@ -296,6 +303,12 @@ final class Connection: @unchecked Sendable {
             case .done(let count): outboundOffset += count
             case .wouldBlock:
                 if !writeSourceResumed { writeSourceResumed = true; makeWriteSource().resume() }
+                // A client that stops reading must not hold the connection: with no deadline
+                // (a response is being sent) or one already passed (a close waiting to be sent),
+                // it gets one more idle timeout to read.
+                if !processing && (deadline.load(ordering: .relaxed) == 0 || isOverdue(at: DispatchTime.now().uptimeNanoseconds)) {
+                    arm(after: limits.idleTimeout)
+                }
                 return
             }
         }
@@ -356,6 +369,11 @@ final class Connection: @unchecked Sendable {
     private func onTimeout() {
         guard phase != .closed, !processing, isOverdue(at: DispatchTime.now().uptimeNanoseconds) else { return }
         if phase == .lingering { return closeNow() }
+        if closeAfterFlush {
+            // A close is waiting to be sent and the client has not read it in time.
+            server.logger.log("connection_timeout", ["connection": id, "remote": remoteAddress, "waiting_for": "client to read"])
+            return closeNow()
+        }
         let what = phase == .handshaking ? "handshake" : (parser.isMidRequest ? "request" : "idle")
         server.logger.log("connection_timeout", ["connection": id, "remote": remoteAddress, "waiting_for": what])
         if phase == .open && parser.isMidRequest {
@@ -401,8 +419,14 @@ final class Connection: @unchecked Sendable {
     private func sourceCancelled() {
         cancelsOutstanding -= 1
         guard cancelsOutstanding == 0 else { return }
+        releaseSocket()
+    }
+
+    /// Closes the socket once no source is left on it, and leaves the server's registry.
+    private func releaseSocket() {
         readSource = nil
         writeSource = nil
+        socketClosed = true
         Glibc.close(fd)
         server.connectionClosed(self)
     }

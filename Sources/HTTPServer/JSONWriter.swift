@@ -15,6 +15,8 @@ import Foundation
 /// The `.stored` style writes what Foundation's `JSONEncoder()` writes with its
 /// defaults, up to key order (kept as encoded): dates as their own `Encodable`
 /// (seconds since 2001 as a number). `JSONDecoder()` reads both back exactly.
+/// Both styles write `Data` as base64, `URL` as its absolute string and `Decimal`
+/// as a number, as `JSONEncoder` does.
 struct JSONWriter {
     enum Style {
         /// The API's format (see above).
@@ -174,6 +176,15 @@ extension JSONWriter {
 
         func node<T: Encodable>(for value: T, path: Path?) throws -> Node {
             if style == .api, T.self == Date.self, let date = value as? Date { return string(JSON.RFC3339.format(date)) }
+            // The other types `JSONEncoder` writes its own way, in both styles.
+            if T.self == Data.self, let data = value as? Data { return string(data.base64EncodedString()) }
+            if T.self == URL.self, let url = value as? URL { return string(url.absoluteString) }
+            if T.self == Decimal.self, let decimal = value as? Decimal {
+                guard !decimal.isNaN else {
+                    throw EncodingError.invalidValue(value, .init(codingPath: Path.array(path), debugDescription: "NaN is not a JSON number"))
+                }
+                return scalar { $0.append(contentsOf: decimal.description.utf8) }
+            }
             let encoder = TreeEncoder(scratch: self, path: path)
             try value.encode(to: encoder)
             guard let node = encoder.node else {

@@ -144,6 +144,25 @@ import Testing
         #expect(try Self.ours(Twice()) == #"{"a":2,"b":3}"#)
     }
 
+    /// The types `JSONEncoder` special-cases: `Data` (base64), `URL` (absolute string), `Decimal` (a number).
+    @Test func foundationsSpecialTypesAreWrittenAsFoundationWritesThem() throws {
+        struct Special: Codable, Equatable {
+            let data: Data
+            let empty: Data
+            let url: URL
+            let amount: Decimal
+            let small: Decimal
+        }
+        let value = Special(data: Data([0, 1, 2, 250, 255]), empty: Data(), url: URL(string: "https://example.org/a/b?c=d")!,
+                            amount: Decimal(string: "1234.5678")!, small: Decimal(string: "-0.001")!)
+        #expect(try Self.ours(value) == Self.foundation(value))
+        let stored = try JSON.encodeStored(value)
+        #expect(try JSONDecoder().decode(Special.self, from: Data(stored)) == value)
+        let ours = try #require(try JSONSerialization.jsonObject(with: Data(stored)) as? NSDictionary)
+        let theirs = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(value)) as? NSDictionary)
+        #expect(ours == theirs)
+    }
+
     @Test func refusesNonFiniteNumbersAsFoundationDoes() {
         for value in [Double.nan, .infinity, -.infinity] {
             #expect(throws: EncodingError.self) { _ = try JSONWriter.encode(["x": value]) }

@@ -214,6 +214,36 @@ import Glibc
         await server.stop()
     }
 
+    /// A client that asks for a large response and never reads it does not hold the
+    /// connection: with keep-alive (idle timeout, then a close that cannot be sent) and with
+    /// `Connection: close` (no deadline while the response is sent), it is closed within two
+    /// idle timeouts, and the log says the server was waiting for the client to read.
+    @Test func aClientThatStopsReadingIsClosed() async throws {
+        let pki = try TestPKI()
+        var limits = HTTPLimits.default
+        limits.idleTimeout = .milliseconds(600)
+        let server = try TestServer(pki: pki, limits: limits, responder: EchoResponder())
+        let alice = try pki.client("alice")
+        let waited = try await offPool { () throws -> Duration in
+            let keepAlive = try server.connect(alice)
+            try keepAlive.write(request: Array("GET /huge HTTP/1.1\r\nHost: a\r\n\r\n".utf8))
+            let closing = try server.connect(alice)
+            try closing.write(request: Array("GET /huge HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".utf8))
+            // Neither is ever read; both stay open on this side until the server gives up.
+            let started = ContinuousClock.now
+            while server.server.connectionCount > 0, ContinuousClock.now - started < .seconds(10) {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            withExtendedLifetime((keepAlive, closing)) {}
+            return ContinuousClock.now - started
+        }
+        #expect(server.server.connectionCount == 0, "a client that does not read still holds a connection")
+        #expect(waited < .seconds(5), "closed after \(waited)")
+        let timeouts = server.logLines.all.filter { $0.contains("connection_timeout") }
+        #expect(timeouts.filter { $0.contains(#""waiting_for":"client to read""#) }.count == 2, "\(timeouts)")
+        await server.stop()
+    }
+
     /// A response larger than the socket buffers, to a client that does not read for a
     /// while: the server waits for the socket to drain (its write source) and sends it whole.
     @Test func aLargeResponseWaitsForASlowReader() async throws {

@@ -45,6 +45,8 @@ public struct EchoResponder: HTTPResponder {
         struct Echo: Encodable { let method: String; let path: String; let bodyBytes: Int; let serial: String; let cn: String? }
         if request.path == "/slow" { try? await Task.sleep(for: .milliseconds(300)) }
         if request.path == "/big" { return .text(.ok, String(repeating: "0123456789abcdef", count: 256 * 1024)) }
+        // More than loopback's socket buffers can hold (they grow to several MiB).
+        if request.path == "/huge" { return .text(.ok, String(repeating: "0123456789abcdef", count: 2 * 1024 * 1024)) }
         return .json(.ok, Echo(method: request.method, path: request.path, bodyBytes: request.body.count,
                                serial: context.peer.serial, cn: context.peer.commonName))
     }
