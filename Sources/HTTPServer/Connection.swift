@@ -129,14 +129,7 @@ final class Connection: @unchecked Sendable {
         var sawEOF = false
         do {
             readLoop: for _ in 0..<4 {
-                let result = try withUnsafeTemporaryAllocation(byteCount: Self.socketReadSize, alignment: 1) { buffer -> IOResult<Int> in
-                    let outcome = try systemCall("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
-                    if case .done(let count) = outcome, count > 0 {
-                        session.receive(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-                    }
-                    return outcome
-                }
-                switch result {
+                switch try readSocket({ session.receive($0) }) {
                 case .wouldBlock: break readLoop
                 case .done(0): sawEOF = true; break readLoop
                 case .done(let count): if count < Self.socketReadSize { break readLoop }
@@ -151,6 +144,15 @@ final class Connection: @unchecked Sendable {
         if peerFinished && phase != .closed {
             suspendReading()
             if !processing { closeNow() }
+        }
+    }
+
+    /// One `read` of the socket into a scratch buffer; `received` sees the bytes read.
+    private func readSocket(_ received: (UnsafeRawBufferPointer) -> Void) throws -> IOResult<Int> {
+        try withUnsafeTemporaryAllocation(byteCount: Self.socketReadSize, alignment: 1) { buffer in
+            let outcome = try systemCall("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+            if case .done(let count) = outcome, count > 0 { received(UnsafeRawBufferPointer(rebasing: buffer[..<count])) }
+            return outcome
         }
     }
 
@@ -331,10 +333,7 @@ final class Connection: @unchecked Sendable {
 
     private func discardInput() {
         while true {
-            let result = try? withUnsafeTemporaryAllocation(byteCount: Self.socketReadSize, alignment: 1) { buffer in
-                try systemCall("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
-            }
-            switch result {
+            switch try? readSocket({ _ in }) {
             case .wouldBlock?: return
             case .done(let count)? where count > 0:
                 lingered += count

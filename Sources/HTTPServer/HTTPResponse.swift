@@ -111,7 +111,7 @@ public struct HTTPResponse: Sendable, Equatable {
         out.reserveCapacity(out.count + estimate)
 
         out.append(contentsOf: "HTTP/1.1 ".utf8)
-        Self.appendDecimal(status.code, to: &out)
+        out.appendDecimal(status.code)
         out.append(0x20)
         out.append(contentsOf: status.reasonPhrase.utf8)
         out.append(contentsOf: Self.crlf)
@@ -125,7 +125,7 @@ public struct HTTPResponse: Sendable, Equatable {
         }
         if !status.forbidsContentLength {
             out.append(contentsOf: Self.contentLengthPrefix)
-            Self.appendDecimal(body.count, to: &out)
+            out.appendDecimal(body.count)
             out.append(contentsOf: Self.crlf)
         }
         if !keepAlive {
@@ -141,30 +141,6 @@ public struct HTTPResponse: Sendable, Equatable {
     private static let colonSpace: StaticString = ": "
     private static let contentLengthPrefix: StaticString = "Content-Length: "
     private static let connectionClose: StaticString = "Connection: close\r\n"
-
-    /// Writes a non-negative integer in decimal without going through `String`.
-    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        precondition(value >= 0)
-        if value < 10 {
-            out.append(UInt8(truncatingIfNeeded: value) + 0x30)
-            return
-        }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        var remaining = value
-        withUnsafeMutableBytes(of: &digits) { raw in
-            while remaining > 0 {
-                raw[count] = UInt8(truncatingIfNeeded: remaining % 10) + 0x30
-                remaining /= 10
-                count += 1
-            }
-            for index in stride(from: count - 1, through: 0, by: -1) {
-                out.append(raw[index])
-            }
-        }
-    }
 }
 
 extension Array where Element == UInt8 {

@@ -35,17 +35,4 @@ enum JSONString {
             out.append(hex[Int(byte & 0x0F)])
         }
     }
-
-    /// Appends an integer in decimal, without building a `String`.
-    static func appendDecimal<T: BinaryInteger>(_ value: T, to out: inout [UInt8]) {
-        if value < 0 { out.append(UInt8(ascii: "-")) }
-        var magnitude = UInt64(value.magnitude)
-        if magnitude == 0 { out.append(UInt8(ascii: "0")); return }
-        let start = out.count
-        while magnitude > 0 {
-            out.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
-        }
-        out[start...].reverse()
-    }
 }

@@ -205,7 +205,7 @@ extension JSONWriter {
         func literal(_ text: StaticString) -> Node {
             scalar { out in text.withUTF8Buffer { out.append(contentsOf: $0) } }
         }
-        func integer(_ value: some BinaryInteger) -> Node { scalar { JSONString.appendDecimal(value, to: &$0) } }
+        func integer(_ value: some BinaryInteger) -> Node { scalar { $0.appendDecimal(value) } }
 
         func number(_ value: Double, path: @autoclosure () -> [any CodingKey]) throws -> Node {
             guard value.isFinite else {

@@ -69,7 +69,7 @@ public struct Logger: Sendable {
         out.append(contentsOf: #","serial":"#.utf8)
         JSONString.appendQuoted(serial, to: &out)
         out.append(contentsOf: #","status":"#.utf8)
-        JSONString.appendDecimal(status, to: &out)
+        out.appendDecimal(status)
         out.append(contentsOf: "}\n".utf8)
         sink(String(decoding: out, as: UTF8.self))
     }
@@ -77,7 +77,7 @@ public struct Logger: Sendable {
     private static func appendValue(_ value: any Sendable, to out: inout [UInt8]) {
         switch value {
         case let string as String: JSONString.appendQuoted(string, to: &out)
-        case let integer as Int: JSONString.appendDecimal(integer, to: &out)
+        case let integer as Int: out.appendDecimal(integer)
         case let double as Double: out.append(contentsOf: (double.isFinite ? String(double) : "null").utf8)
         case let bool as Bool: out.append(contentsOf: (bool ? "true" : "false").utf8)
         case let integer as any BinaryInteger: out.append(contentsOf: String(describing: integer).utf8)

@@ -65,7 +65,7 @@ import Testing
     @Test(arguments: [0, 7, 9, 10, 99, 100, 12_345, 10_485_760, Int.max])
     func lengthIsWrittenInDecimal(length: Int) {
         var out: [UInt8] = []
-        HTTPResponse.appendDecimal(length, to: &out)
+        out.appendDecimal(length)
         #expect(Self.text(out) == String(length))
     }
 
