@@ -37,7 +37,7 @@ let package = Package(
 
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "MaracClient", "TestSupport"]),
-        .testTarget(name: "JournalTests", dependencies: ["Journal", "TLS"]),
+        .testTarget(name: "JournalTests", dependencies: ["Journal", "TLS", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "BrokerAPITests", dependencies: ["BrokerAPI", "MaracClient", "TLS", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "TestSupport", "BrokerAPI", "HTTPServer"]),

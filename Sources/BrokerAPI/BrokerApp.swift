@@ -17,6 +17,8 @@ public final class BrokerApp: Sendable {
     private let renewalTimer: DispatchSourceTimerBox
     /// Every route the API serves, `"METHOD /pattern"`; `docs/openapi.json` must describe exactly these.
     public let routeTable: [String]
+    /// Long-polls parked right now: tests wait for a poll to park instead of sleeping.
+    @_spi(Testing) public var parkedLongPolls: Int { core.hub.waiterCount }
 
     /// Server certificates are checked for renewal this often.
     public static let renewalCheckInterval: DispatchTimeInterval = .seconds(86_400)
@@ -70,7 +72,7 @@ public final class BrokerApp: Sendable {
                 return BrokerState.bootstrap(agencies: domain.seeds, adminSerial: admin.serial, adminNotAfter: admin.notAfter,
                                              adminIssuedAt: admin.notBefore)
             },
-            clock: clock, logger: logger)
+            snapshotPolicy: configuration.snapshots, journalOptions: configuration.journalOptions, clock: clock, logger: logger)
     }
 
     /// The handshake check: only certificates the registry knows, unrevoked,

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+@_spi(Testing) import Journal
 import TLS
 
 /// `config/broker.json`: where the broker listens, its directories, calendar
@@ -21,6 +22,17 @@ public struct BrokerConfiguration: Sendable {
     public var longPollMaxSeconds = 60
     public var credentialValidityDays = 365
     public var credentialMaxValidityDays = 825
+    /// When snapshots of the state are written (`snapshots.minEntries`, `snapshots.minGrowthPercent`).
+    public var snapshots = SnapshotPolicy.default
+    /// Test-only: write and sync failures injected into the journal's files (a full disk without a tmpfs).
+    @_spi(Testing) public var journalFaults: FaultInjection?
+
+    /// The journal's options for this configuration.
+    var journalOptions: JournalOptions {
+        var options = JournalOptions()
+        options.faultInjection = journalFaults
+        return options
+    }
 
     public init() {}
 
@@ -50,7 +62,7 @@ public struct BrokerConfiguration: Sendable {
         var config = BrokerConfiguration()
         let reader = ConfigReader(file: file)
         try reader.check(root, allowed: ["listen", "dataDirectory", "certsDirectory", "timeZone", "researchLeadWorkingDays",
-                                         "returnDeadlineHours", "tls", "limits", "credentials"], at: "")
+                                         "returnDeadlineHours", "tls", "limits", "credentials", "snapshots"], at: "")
         if let listen = try reader.string(root, "listen") {
             (config.listenHost, config.listenPort) = try parseListen(listen, file: file, key: "listen")
         }
@@ -87,6 +99,12 @@ public struct BrokerConfiguration: Sendable {
             try reader.check(credentials, allowed: ["validityDays", "maxValidityDays"], at: "credentials.")
             config.credentialMaxValidityDays = try reader.int(credentials, "maxValidityDays", in: 1...3650, at: "credentials.") ?? config.credentialMaxValidityDays
             config.credentialValidityDays = try reader.int(credentials, "validityDays", in: 1...config.credentialMaxValidityDays, at: "credentials.") ?? config.credentialValidityDays
+        }
+        if let snapshots = try reader.object(root, "snapshots") {
+            try reader.check(snapshots, allowed: ["minEntries", "minGrowthPercent"], at: "snapshots.")
+            config.snapshots.minEntries = try reader.int(snapshots, "minEntries", in: 1...10_000_000, at: "snapshots.") ?? config.snapshots.minEntries
+            config.snapshots.minGrowthPercent = try reader.int(snapshots, "minGrowthPercent", in: 0...10_000, at: "snapshots.")
+                ?? config.snapshots.minGrowthPercent
         }
         return config
     }

@@ -56,20 +56,19 @@ public final class BrokerCore: Sendable {
     private let releaseTimer: Mutex<DispatchSourceTimer?> = Mutex(nil)
     private let snapshotQueue = DispatchQueue(label: "marac.snapshot", qos: .utility)
 
-    /// A snapshot of the state is written after at least this many entries, and once the
-    /// journal since the last one has grown to that snapshot's size: writing snapshots then
-    /// costs about as much as the journal itself however large the state grows, and start-up
-    /// replays at most one snapshot's worth of journal.
-    public static let snapshotInterval = 5_000
+    /// When snapshots are written (`SnapshotPolicy`).
+    let snapshotPolicy: SnapshotPolicy
 
     /// Opens the journal, restores the state (snapshot + replay) and, on a new
     /// journal, writes the bootstrap entry: the default agencies and the admin.
     /// - Throws: `BrokerSetupError` or `JournalError` naming what is wrong.
     public init(dataDirectory: String, key: SymmetricKey, policyLoader: (Set<String>) throws -> SharingPolicy,
-                rules: DeadlineRules, bootstrap: () throws -> Entry, clock: @escaping @Sendable () -> Date, logger: Logger) throws {
+                rules: DeadlineRules, bootstrap: () throws -> Entry, snapshotPolicy: SnapshotPolicy = .default,
+                journalOptions: JournalOptions = .init(), clock: @escaping @Sendable () -> Date, logger: Logger) throws {
         self.clock = clock
         self.logger = logger
-        journal = try Journal.open(directory: dataDirectory, key: key) { message in logger.log("journal", ["message": message]) }
+        self.snapshotPolicy = snapshotPolicy
+        journal = try Journal.open(directory: dataDirectory, key: key, options: journalOptions) { message in logger.log("journal", ["message": message]) }
         var state = BrokerState()
         var replayFrom: UInt64 = 0
         var snapshotBytes = 0
@@ -197,8 +196,8 @@ public final class BrokerCore: Sendable {
                 inner.bytesSinceSnapshot += record.payload.count
                 let ready = inner.readers.prefix { $0.after <= record.seq }.map(\.resume)
                 inner.readers.removeFirst(ready.count)
-                guard inner.inFlight == 0, inner.entriesSinceSnapshot >= Self.snapshotInterval,
-                      inner.bytesSinceSnapshot >= inner.lastSnapshotBytes else { return (nil, ready) }
+                guard inner.inFlight == 0, snapshotPolicy.isDue(entries: inner.entriesSinceSnapshot, bytes: inner.bytesSinceSnapshot,
+                                                                lastSnapshotBytes: inner.lastSnapshotBytes) else { return (nil, ready) }
                 inner.entriesSinceSnapshot = 0
                 inner.bytesSinceSnapshot = 0
                 return ((inner.broker.state, record.position), ready)

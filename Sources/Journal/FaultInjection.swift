@@ -3,28 +3,28 @@ import Foundation
 /// Test-only fault injection at the file layer (LevelDB `log_test.cc` style):
 /// segment writes store `afterBytes` more real bytes in all and then
 /// fail with `errno`, or the next data sync fails. Reached through
-/// `JournalOptions.faultInjection` (internal; tests use `@testable import`).
-final class FaultInjection: @unchecked Sendable {
+/// `JournalOptions.faultInjection`, which only `@_spi(Testing) import Journal` can set.
+@_spi(Testing) public final class FaultInjection: @unchecked Sendable {
     private let lock = NSLock()
     private var writeFault: (errno: Int32, afterBytes: Int)?
     private var syncFault: Int32?
 
-    init() {}
+    public init() {}
 
     /// Lets segment writes store `afterBytes` more bytes in all, then makes every one fail with `errno`.
-    func failWrites(errno: Int32, afterBytes: Int) {
+    public func failWrites(errno: Int32, afterBytes: Int) {
         lock.lock(); defer { lock.unlock() }
         writeFault = (errno, afterBytes)
     }
 
     /// Makes every segment data sync from now on fail with `errno`.
-    func failSyncs(errno: Int32) {
+    public func failSyncs(errno: Int32) {
         lock.lock(); defer { lock.unlock() }
         syncFault = errno
     }
 
     /// Removes all faults.
-    func clear() {
+    public func clear() {
         lock.lock(); defer { lock.unlock() }
         writeFault = nil
         syncFault = nil

@@ -11,7 +11,7 @@ public struct JournalOptions: Sendable {
     public var segmentRetention: SegmentRetention
 
     /// Test-only: injects write and sync errors at the file layer.
-    var faultInjection: FaultInjection?
+    @_spi(Testing) public var faultInjection: FaultInjection?
 
     /// Options with the given values; every argument has a safe default.
     public init(segmentSize: Int = 64 << 20, maxPayloadSize: Int = 16 << 20, snapshotsToKeep: Int = 2, segmentRetention: SegmentRetention = .keepAll) {

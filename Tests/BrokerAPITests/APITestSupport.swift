@@ -99,3 +99,11 @@ extension BrokerClient {
         return (records, text)
     }
 }
+
+extension Cast {
+    /// The same principals and credentials, with clients for the broker's current port (a restart listens on a new one).
+    func reconnected() throws -> Cast {
+        Cast(broker: broker, admin: try broker.adminClient(), coordinator: try coordinator.reconnected(to: broker),
+             spocs: try spocs.mapValues { try $0.reconnected(to: broker) })
+    }
+}

@@ -115,11 +115,63 @@ import TLS
         }
     }
 
+    /// A Python TLS client (not ours, which closes on `Connection: close` by itself) that
+    /// sends one request, waits for the file `go`, sends another and reads the socket to its end:
+    /// it prints the second status line and whether the broker closed the connection.
+    static func pythonSecondRequestReadToEOF(_ broker: TestBroker, _ enrolled: Enrolled, ready: String, go: String) -> String {
+        """
+        import ssl, socket, os, time
+        ctx = ssl.create_default_context(cafile="\(broker.pki.caCertificatePath)")
+        ctx.load_cert_chain("\(enrolled.certificatePath)", "\(enrolled.keyPath)")
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", \(broker.port)), timeout=10), server_hostname="127.0.0.1")
+        def request():
+            s.sendall(b"GET /v1/whoami HTTP/1.1\\r\\nHost: a\\r\\n\\r\\n")
+        request()
+        data = b""
+        while b"\\r\\n\\r\\n" not in data:
+            data += s.recv(4096)
+        head, _, body = data.partition(b"\\r\\n\\r\\n")
+        length = int([l.split(b":")[1] for l in head.split(b"\\r\\n") if l.lower().startswith(b"content-length")][0])
+        while len(body) < length:
+            body += s.recv(4096)
+        print("first", head.split(b"\\r\\n")[0].decode(), flush=True)
+        open("\(ready)", "w").close()
+        deadline = time.time() + 20
+        while not os.path.exists("\(go)") and time.time() < deadline:
+            time.sleep(0.01)
+        request()
+        s.settimeout(5)
+        rest = b""
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    print("end: closed by the broker")
+                    break
+                rest += chunk
+        except socket.timeout:
+            print("end: still open 5 s after the answer")
+        except (ssl.SSLError, OSError) as e:
+            print("end: closed by the broker (" + type(e).__name__ + ")")
+        print("second", rest.split(b"\\r\\n")[0].decode(errors="replace"))
+        """
+    }
+
     @Test func revocationClosesAnOpenConnectionRefusesNewHandshakesAndAppearsInTheCRL() async throws {
+        try #require(Tool.available("openssl") && Tool.available("curl") && Tool.available("python3"), "openssl, curl and python3 are needed")
         try await withTestBroker { broker in
             let admin = try broker.adminClient()
             let spoc = try await broker.enrol("dave", agency: "police", role: "spoc", admin: admin)
             #expect(try await spoc.client.json("GET", "/v1/whoami").status == 200)   // keep-alive connection now open
+            // A second open connection, held by an independent client that reads its socket to the end.
+            let ready = broker.directory.path("python-ready"), go = broker.directory.path("python-go")
+            async let python = Tool.runAsync("python3", ["-c", Self.pythonSecondRequestReadToEOF(broker, spoc, ready: ready, go: go)])
+            #expect(await eventually { FileManager.default.fileExists(atPath: ready) }, "the Python client never connected")
+            // The CRL before the revocation does not list the serial (and is cached by the broker).
+            let crlBefore = try await admin.send("GET", "/v1/crl")
+            let crlBeforePath = try broker.directory.write("crl-before.pem", crlBefore.body, mode: 0o644)
+            let before = try await Tool.runAsync("openssl", ["crl", "-in", crlBeforePath, "-noout", "-text"])
+            #expect(crlBefore.status == 200 && before.status == 0 && !before.stdout.contains(spoc.serial), "\(before.stdout)")
 
             let revoke = try await admin.json("POST", "/v1/credentials/\(spoc.serial)/revoke", ["reason": "laptop stolen"])
             #expect(revoke.status == 200, "\(revoke.text)")
@@ -132,6 +184,12 @@ import TLS
                                                   headers: [("Content-Type", "application/json")])
             #expect(next.status == 403 && next.errorCode == "credential_revoked", "\(next.text)")
             #expect(next.header("Connection")?.lowercased() == "close")
+            // The broker really closes it: the independent client reads the 403 and then the end of the stream.
+            FileManager.default.createFile(atPath: go, contents: nil)
+            let transcript = try await python
+            #expect(transcript.stdout.contains("first HTTP/1.1 200"), "\(transcript.stdout) \(transcript.stderr)")
+            #expect(transcript.stdout.contains("second HTTP/1.1 403"), "\(transcript.stdout) \(transcript.stderr)")
+            #expect(transcript.stdout.contains("end: closed by the broker"), "\(transcript.stdout) \(transcript.stderr)")
             // The access log names the principal from the registry while it was valid, and the refusal by serial.
             let requestLines = broker.logLines.all.filter { $0.contains(#""event":"request""#) && $0.contains(spoc.serial) }
             #expect(requestLines.contains { $0.contains(#""principal":"dave""#) && $0.contains(#""status":200"#) }, "\(requestLines)")
@@ -169,6 +227,26 @@ import TLS
             #expect(actions.count == 2, "issuance and revocation audited: \(actions)")
             #expect(audit.contains { $0["object"].string == spoc.serial && $0["reason"].string == "laptop stolen" })
         }
+    }
+
+    /// Expiry is judged by the broker's own clock, not only by OpenSSL's: once the broker's clock
+    /// passes a credential's notAfter, its open connection is refused and closed, new handshakes fail,
+    /// and administrators see it expired.
+    @Test func aCredentialExpiredByTheBrokersClockIsRefusedOverHTTPS() async throws {
+        let broker = try TestBroker { $0.credentialValidityDays = 30 }
+        let admin = try broker.adminClient()
+        let spoc = try await broker.enrol("fran", agency: "police", role: "spoc", admin: admin)
+        #expect(try await spoc.client.json("GET", "/v1/whoami").status == 200)   // keep-alive connection now open
+        broker.clock.set(spoc.certificate.notAfter.addingTimeInterval(-1))
+        #expect(try await spoc.client.json("GET", "/v1/requests").status == 200, "valid to the last second")
+        broker.clock.set(spoc.certificate.notAfter.addingTimeInterval(1))
+        let refused = try await spoc.client.json("GET", "/v1/requests")
+        #expect(refused.status == 403 && refused.errorCode == "credential_expired" && refused.header("Connection") == "close", "\(refused.text)")
+        await #expect(throws: ClientError.self) { _ = try await spoc.client.json("GET", "/v1/whoami") }
+        #expect(broker.logLines.all.contains { $0.contains("certificate_refused") && $0.contains("credential_expired") && $0.contains(spoc.serial) })
+        let listed = try await admin.json("GET", "/v1/credentials?status=expired")
+        #expect(listed.json["credentials"].array.compactMap { $0["serial"].string } == [spoc.serial], "\(listed.text)")
+        await broker.stop()
     }
 
     @Test func theCRLIsReissuedDailyWithAGrowingNumberSoItNeverExpires() async throws {

@@ -57,7 +57,7 @@ import TLS
                 Call("GET", "/v1/credentials", admin: 200),
                 Call("POST", "/v1/credentials/\(spareSerial)/revoke", body: { ["reason": "rotation"] }, admin: 200),
                 Call("GET", "/v1/meetings", coordinator: 200, spoc: 200),
-                Call("POST", "/v1/meetings", body: { ["title": "Extra", "startsAt": "2027-02-11T10:00:00Z"] }, coordinator: 201),
+                Call("POST", "/v1/meetings", body: { ["title": "Extra", "startsAt": rfc3339(FixtureDates.laterMeetingStart())] }, coordinator: 201),
                 Call("GET", "/v1/meetings/\(meetingID)", coordinator: 200, spoc: 200),
                 Call("GET", "/v1/meetings/\(meetingID)/status", coordinator: 200),
                 Call("POST", "/v1/cases", body: { ["meeting": meetingID, "reference": "MARAC-2027-0099", "fields": ["victim.name": "X"],
@@ -70,7 +70,7 @@ import TLS
                 Call("GET", "/v1/requests/\(requestID)", coordinator: 200, spoc: 200),
                 Call("PUT", "/v1/requests/\(requestID)/return", body: { ["knownToAgency": false, "summary": "No trace", "answers": ["No"], "withheld": []] }, spoc: 200),
                 Call("GET", "/v1/requests/\(requestID)/return", coordinator: 200, spoc: 200),
-                Call("POST", "/v1/requests/\(requestID)/extension", body: { ["until": "2027-01-14T09:00:00Z", "reason": "Outage"] }, coordinator: 200),
+                Call("POST", "/v1/requests/\(requestID)/extension", body: { ["until": rfc3339(ResearchFlowAPITests.meetingStart.addingTimeInterval(-3_600)), "reason": "Outage"] }, coordinator: 200),
                 Call("GET", "/v1/audit", admin: 200, auditor: 200),
             ]
             // Every answer, success or refusal, has the shape docs/openapi.json gives it.
@@ -108,13 +108,16 @@ import TLS
     @Test func meetingDeadlinesOverHTTPSMatchTheCalendar() async throws {
         try await withTestBroker { broker in
             let cast = try await Cast.make(broker, agencies: [])
+            // The calendar's hard cases are fixed dates, so the broker's clock is pinned before them
+            // (certificates were issued above at the real time, which the TLS handshake checks).
+            broker.clock.set(ClientJSON.parseRFC3339("2026-11-01T00:00:00Z")!)  // clock pinned
             let cases: [(startsAt: String, utc: String, dispatch: String, returns: String)] = [
                 // SPEC §4: Easter 2027 and the spring clock change.
-                ("2027-04-01T10:00:00+01:00", "2027-04-01T09:00:00Z", "2027-03-23T10:00:00Z", "2027-03-31T09:00:00Z"),
+                ("2027-04-01T10:00:00+01:00", "2027-04-01T09:00:00Z", "2027-03-23T10:00:00Z", "2027-03-31T09:00:00Z"),  // clock pinned
                 // Christmas 2026: Christmas Day (Fri) and Boxing Day's substitute (Mon 28) are skipped.
-                ("2026-12-29T10:00:00Z", "2026-12-29T10:00:00Z", "2026-12-18T10:00:00Z", "2026-12-28T10:00:00Z"),
+                ("2026-12-29T10:00:00Z", "2026-12-29T10:00:00Z", "2026-12-18T10:00:00Z", "2026-12-28T10:00:00Z"),  // clock pinned
                 // Autumn 2027 clock change (31 October): 10:00 GMT on 3 Nov; 10:00 BST on 27 Oct is 09:00Z.
-                ("2027-11-03T10:00:00Z", "2027-11-03T10:00:00Z", "2027-10-27T09:00:00Z", "2027-11-02T10:00:00Z"),
+                ("2027-11-03T10:00:00Z", "2027-11-03T10:00:00Z", "2027-10-27T09:00:00Z", "2027-11-02T10:00:00Z"),  // clock pinned
             ]
             for item in cases {
                 let response = try await cast.coordinator.client.json("POST", "/v1/meetings", ["title": "MARAC", "startsAt": item.startsAt])
@@ -239,14 +242,14 @@ final class Counter: @unchecked Sendable {
             let cast = try await Cast.make(broker, agencies: ["police"])
             let meetingID = try #require(try await cast.meeting(at: ResearchFlowAPITests.meetingStart)["id"].string)
             let caseID = try #require(try await cast.case(meeting: meetingID, fields: ["victim.name": "Jane", "victim.phone": "0770"])["id"].string)
-            for (body, key) in [(["agencies": ["police"], "questions": ["Known?"], "releaseAT": "2027-01-05T10:00:00Z"], "releaseAT"),
+            for (body, key) in [(["agencies": ["police"], "questions": ["Known?"], "releaseAT": rfc3339(ResearchFlowAPITests.dispatchDeadline)], "releaseAT"),
                                 (["agencies": ["police"], "questions": ["Known?"], "field": ["victim.name"]], "field")] as [([String: Any], String)] {
                 let response = try await cast.coordinator.client.json("POST", "/v1/cases/\(caseID)/research", body)
                 #expect(response.status == 400 && response.errorCode == "invalid_json", "\(response.text)")
                 #expect(response.json["error"]["message"].string?.contains("unknown key \"\(key)\"") == true, "\(response.text)")
             }
             let duplicate = try await cast.coordinator.client.send("POST", "/v1/meetings",
-                                                                  body: Array(#"{"title":"A","title":"B","startsAt":"2027-02-11T10:00:00Z"}"#.utf8))
+                                                                  body: Array(#"{"title":"A","title":"B","startsAt":"\#(rfc3339(FixtureDates.laterMeetingStart()))"}"#.utf8))
             #expect(duplicate.status == 400 && duplicate.text.contains("more than once"), "\(duplicate.text)")
             #expect(try await cast.coordinator.client.json("GET", "/v1/meetings/\(meetingID)/status").json["requests"].array.isEmpty)
             #expect(try await cast.spocs["police"]!.client.json("GET", "/v1/requests").json["requests"].array.isEmpty)

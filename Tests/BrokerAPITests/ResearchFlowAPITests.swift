@@ -1,3 +1,4 @@
+@_spi(Testing) import BrokerAPI
 import Foundation
 import MaracClient
 import Testing
@@ -5,10 +6,11 @@ import TestSupport
 
 /// The research flow over real TLS: a coordinator and three agencies (issue 5).
 @Suite(.serialized) struct ResearchFlowAPITests {
-    /// Thursday 14 January 2027 10:00 (GMT): dispatch by Thursday 7 January 10:00Z, returns by 13 January 10:00Z.
-    static let meetingStart = ClientJSON.parseRFC3339("2027-01-14T10:00:00Z")!
-    static let dispatchDeadline = ClientJSON.parseRFC3339("2027-01-07T10:00:00Z")!
-    static let returnDeadline = ClientJSON.parseRFC3339("2027-01-13T10:00:00Z")!
+    /// A Thursday in February next year, 10:00 GMT (computed from the clock: `FixtureDates`):
+    /// dispatch by the Thursday before at 10:00Z, returns by the Wednesday 10:00Z.
+    static let meetingStart = FixtureDates.meetingStart()
+    static let dispatchDeadline = FixtureDates.dispatchDeadline()
+    static let returnDeadline = FixtureDates.returnDeadline()
 
     static var fields: [String: Any] { [
         "victim.name": "Jane Doe", "perpetrator.name": "John Roe", "risk.dashScore": 18,
@@ -26,15 +28,15 @@ import TestSupport
 
             let meeting = try await cast.meeting(at: Self.meetingStart)
             let meetingID = try #require(meeting["id"].string)
-            #expect(meeting["dispatchDeadline"].string == "2027-01-07T10:00:00Z")
-            #expect(meeting["returnDeadline"].string == "2027-01-13T10:00:00Z")
+            #expect(meeting["dispatchDeadline"].string == rfc3339(Self.dispatchDeadline))
+            #expect(meeting["returnDeadline"].string == rfc3339(Self.returnDeadline))
             let theCase = try await cast.case(meeting: meetingID, fields: Self.fields)
             let caseID = try #require(theCase["id"].string)
 
             // The police SPOC is already long-polling when the research goes out.
             let started = ContinuousClock.now
             async let woken = police.json("GET", "/v1/requests?wait=20")
-            try await Task.sleep(for: .milliseconds(300))
+            #expect(await eventually { broker.app.parkedLongPolls == 1 }, "the long-poll never parked")
             let dispatched = try await coordinator.json("POST", "/v1/cases/\(caseID)/research", [
                 "agencies": ["police", "housing", "health"],
                 "questions": ["Is the victim known to you?", "Any incidents in the last 12 months?"],
@@ -43,7 +45,7 @@ import TestSupport
             let requests = dispatched.json["requests"].array
             #expect(requests.map { $0["agency"].string ?? "" } == ["police", "housing", "health"])
             for request in requests {
-                #expect(request["dispatchDeadline"].string == "2027-01-07T10:00:00Z" && request["returnDeadline"].string == "2027-01-13T10:00:00Z")
+                #expect(request["dispatchDeadline"].string == rfc3339(Self.dispatchDeadline) && request["returnDeadline"].string == rfc3339(Self.returnDeadline))
                 #expect(request["state"].string == "released" && request["urgent"].bool == false && request["case"].string == caseID)
             }
             let byAgency = Dictionary(uniqueKeysWithValues: requests.map { ($0["agency"].string!, $0["id"].string!) })
@@ -142,7 +144,7 @@ import TestSupport
 
             // releaseAt may not be after the dispatch deadline.
             var late = order
-            late["releaseAt"] = "2027-01-07T10:00:01Z"
+            late["releaseAt"] = rfc3339(Self.dispatchDeadline.addingTimeInterval(1))
             let lateRelease = try await coordinator.json("POST", "/v1/cases/\(caseA)/research", late)
             #expect(lateRelease.status == 422 || lateRelease.status == 409, "\(lateRelease.text)")
 
@@ -154,7 +156,7 @@ import TestSupport
             broker.clock.set(Self.dispatchDeadline.addingTimeInterval(1))
             let tooLate = try await coordinator.json("POST", "/v1/cases/\(caseB)/research", order)
             #expect(tooLate.status == 409 && tooLate.errorCode == "dispatch_deadline_passed", "\(tooLate.text)")
-            #expect(tooLate.json["error"]["message"].string?.contains("2027-01-07T10:00:00Z") == true, "the refusal names the deadline")
+            #expect(tooLate.json["error"]["message"].string?.contains(rfc3339(Self.dispatchDeadline)) == true, "the refusal names the deadline")
             var urgentNoReason = order
             urgentNoReason["urgent"] = true
             #expect(try await coordinator.json("POST", "/v1/cases/\(caseB)/research", urgentNoReason).status == 422)
@@ -178,18 +180,19 @@ import TestSupport
             #expect(overdue.json["requests"].array.first { $0["id"].string == requestB }?["state"].string == "overdue", "\(overdue.text)")
 
             // An extension: not past the meeting, with a reason; then the return goes in.
+            let extendedUntil = Self.meetingStart.addingTimeInterval(-3_600)
             let pastMeeting = try await coordinator.json("POST", "/v1/requests/\(requestB)/extension",
-                                                         ["until": "2027-01-14T10:00:01Z", "reason": "Records system outage"])
+                                                         ["until": rfc3339(Self.meetingStart.addingTimeInterval(1)), "reason": "Records system outage"])
             #expect(pastMeeting.status == 422, "\(pastMeeting.text)")
-            let noReason = try await coordinator.json("POST", "/v1/requests/\(requestB)/extension", ["until": "2027-01-14T09:00:00Z", "reason": ""])
+            let noReason = try await coordinator.json("POST", "/v1/requests/\(requestB)/extension", ["until": rfc3339(extendedUntil), "reason": ""])
             #expect(noReason.status == 422)
             #expect(try await police.json("POST", "/v1/requests/\(requestB)/extension",
-                                          ["until": "2027-01-14T09:00:00Z", "reason": "self-service"]).status == 403)
+                                          ["until": rfc3339(extendedUntil), "reason": "self-service"]).status == 403)
             let extended = try await coordinator.json("POST", "/v1/requests/\(requestB)/extension",
-                                                      ["until": "2027-01-14T09:00:00Z", "reason": "Records system outage"])
-            #expect(extended.status == 200 && extended.json["extendedUntil"].string == "2027-01-14T09:00:00Z", "\(extended.text)")
+                                                      ["until": rfc3339(extendedUntil), "reason": "Records system outage"])
+            #expect(extended.status == 200 && extended.json["extendedUntil"].string == rfc3339(extendedUntil), "\(extended.text)")
             #expect(try await police.json("PUT", "/v1/requests/\(requestB)/return", answer).status == 200)
-            broker.clock.set(ClientJSON.parseRFC3339("2027-01-14T09:00:01Z")!)
+            broker.clock.set(extendedUntil.addingTimeInterval(1))
             #expect(try await police.json("PUT", "/v1/requests/\(requestB)/return", answer).status == 409)
             // The auditor reads the coordinator's reasons; the admin, who never sees case content, does not.
             let audit = try await auditor.client.auditTrail().records
@@ -198,6 +201,36 @@ import TestSupport
             let adminView = try await cast.admin.auditTrail()
             #expect(!adminView.text.contains("Records system outage") && !adminView.text.contains("Perpetrator released"))
             #expect(adminView.records.contains { $0["action"].string == "request.extend" && $0["reason"].string == "(withheld from administrators: case text)" })
+        }
+    }
+
+    /// The long-poll page cache answers many pollers of one agency with one encoded page;
+    /// polls by two agencies in the same second, at the same journal position, must not share it.
+    @Test func agenciesPollingBackToBackEachSeeOnlyTheirOwnRequests() async throws {
+        try await withTestBroker { broker in
+            let cast = try await Cast.make(broker, agencies: ["police", "housing", "health"])
+            let meetingID = try #require(try await cast.meeting(at: Self.meetingStart)["id"].string)
+            let caseID = try #require(try await cast.case(meeting: meetingID, fields: ["victim.name": "Jane Doe"])["id"].string)
+            let dispatched = try await cast.coordinator.client.json("POST", "/v1/cases/\(caseID)/research", ["agencies": ["police"], "questions": ["Known?"]])
+            let policeRequest = try #require(dispatched.json["requests"][0]["id"].string)
+            // The test clock stands still, and listing journals nothing: every poll below has the same cache stamp.
+            for order in [["police", "housing", "health"], ["health", "housing", "police"], ["housing", "police", "housing"]] {
+                for agency in order {
+                    let page = try await cast.spocs[agency]!.client.json("GET", "/v1/requests")
+                    #expect(page.status == 200, "\(page.text)")
+                    let ids = page.json["requests"].array.compactMap { $0["id"].string }
+                    #expect(ids == (agency == "police" ? [policeRequest] : []), "\(agency) after \(order): \(page.text)")
+                    #expect(page.text.contains("Jane Doe") == false)
+                }
+            }
+            // Two parked waiters of different agencies: the dispatch to police wakes police with its request; housing's poll ends empty.
+            let cursor = try #require(try await cast.spocs["housing"]!.client.json("GET", "/v1/requests").json["cursor"].string)
+            async let housingWait = cast.spocs["housing"]!.client.json("GET", "/v1/requests?after=\(cursor)&wait=2")
+            #expect(await eventually { broker.app.parkedLongPolls == 1 }, "the long-poll never parked")
+            let second = try await cast.coordinator.client.json("POST", "/v1/cases/\(caseID)/research", ["agencies": ["health"], "questions": ["Known?"]])
+            #expect(second.status == 201)
+            let housingPage = try await housingWait
+            #expect(housingPage.json["requests"].array.isEmpty, "\(housingPage.text)")
         }
     }
 
@@ -219,7 +252,7 @@ import TestSupport
 
             // The waiter parks; the broker's timer releases the request when the (test) clock reaches releaseAt.
             async let woken = police.json("GET", "/v1/requests?wait=30")
-            try await Task.sleep(for: .milliseconds(300))
+            #expect(await eventually { broker.app.parkedLongPolls == 1 }, "the long-poll never parked")
             broker.clock.advance(by: 10)
             let started = ContinuousClock.now
             let poll = try await woken

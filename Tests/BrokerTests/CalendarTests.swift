@@ -4,15 +4,19 @@ import Testing
 
 @Suite("Working-day calendar")
 struct CalendarTests {
-    /// gov.uk published England and Wales bank holidays.
+    /// England and Wales bank holidays: 2025–2028 as gov.uk publishes them; 2029–2030 by the standing
+    /// rules (Easter Sunday 1 April 2029 and 21 April 2030; Christmas 2029 falls Tuesday, 2030 Wednesday),
+    /// which gov.uk had not yet published when this was written.
     static let published: [Int: [String]] = [
         2025: ["2025-01-01", "2025-04-18", "2025-04-21", "2025-05-05", "2025-05-26", "2025-08-25", "2025-12-25", "2025-12-26"],
         2026: ["2026-01-01", "2026-04-03", "2026-04-06", "2026-05-04", "2026-05-25", "2026-08-31", "2026-12-25", "2026-12-28"],
         2027: ["2027-01-01", "2027-03-26", "2027-03-29", "2027-05-03", "2027-05-31", "2027-08-30", "2027-12-27", "2027-12-28"],
         2028: ["2028-01-03", "2028-04-14", "2028-04-17", "2028-05-01", "2028-05-29", "2028-08-28", "2028-12-25", "2028-12-26"],
+        2029: ["2029-01-01", "2029-03-30", "2029-04-02", "2029-05-07", "2029-05-28", "2029-08-27", "2029-12-25", "2029-12-26"],
+        2030: ["2030-01-01", "2030-04-19", "2030-04-22", "2030-05-06", "2030-05-27", "2030-08-26", "2030-12-25", "2030-12-26"],
     ]
 
-    @Test("England and Wales bank holidays match gov.uk", arguments: [2025, 2026, 2027, 2028])
+    @Test("England and Wales bank holidays match gov.uk", arguments: [2025, 2026, 2027, 2028, 2029, 2030])
     func bankHolidays(year: Int) throws {
         let calendar = try shippedCalendar()
         #expect(calendar.bankHolidays(in: year).map(\.description) == CalendarTests.published[year])

@@ -107,11 +107,13 @@ struct CaseTests {
             (.conflict, "conflict", 409), (.credentialRevoked, "credential_revoked", 403),
             (.principalDisabled, "principal_disabled", 403), (.agencyInactive, "agency_inactive", 403),
             (.credentialUnknown, "credential_unknown", 403), (.credentialExpired, "credential_expired", 403),
+            (.principalNotApproved, "principal_not_approved", 403),
         ]
         for (code, raw, status) in table {
             #expect(code.rawValue == raw)
             #expect(code.httpStatus == status)
         }
+        #expect(Set(DomainError.Code.httpStatusTable.keys.map(\.rawValue)) == Set(table.map(\.1)), "every code the domain knows is in this table")
         #expect(DomainError.Code(rawValue: "something_new").httpStatus == 400)
     }
 }

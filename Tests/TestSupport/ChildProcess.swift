@@ -1,10 +1,20 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs an independent tool (curl, openssl, python3) and captures its output.
 public struct ToolResult: Sendable {
     public let status: Int32
     public let stdout: String
     public let stderr: String
+}
+
+/// An independent tool a test needs is not installed: the test fails rather than
+/// reading the shell's "not found" exit status as the refusal it expected.
+public struct ToolMissing: Error, CustomStringConvertible {
+    public let name: String
+    public var description: String { "\(name) is not installed (.ci/run installs it)" }
 }
 
 public enum Tool {
@@ -15,8 +25,10 @@ public enum Tool {
 
     /// Runs `executable` with `arguments`, feeding `input` on stdin; blocks until it exits.
     /// Call from a detached context (it blocks its thread).
+    /// - Throws: `ToolMissing` when `executable` is a name not on PATH.
     @discardableResult
     public static func run(_ executable: String, _ arguments: [String], input: String? = nil, environment: [String: String]? = nil) throws -> ToolResult {
+        if !executable.hasPrefix("/"), !available(executable) { throw ToolMissing(name: executable) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
         process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
@@ -51,4 +63,18 @@ public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) asy
     try await withCheckedThrowingContinuation { continuation in
         DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
     }
+}
+
+/// Whether this process may mount a tmpfs (root, or a user namespace that allows it): the
+/// full-disk tests that need a real small filesystem are enabled only then, and are
+/// reported as skipped, not passed, elsewhere.
+public enum Tmpfs {
+    public static let isAvailable: Bool = {
+        guard let directory = try? TemporaryDirectory() else { return false }
+        let point = directory.path("probe")
+        guard (try? FileManager.default.createDirectory(atPath: point, withIntermediateDirectories: true)) != nil,
+              mount("tmpfs", point, "tmpfs", 0, "size=1m") == 0 else { return false }
+        umount2(point, Int32(MNT_DETACH))
+        return true
+    }()
 }

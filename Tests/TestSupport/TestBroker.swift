@@ -107,6 +107,13 @@ public struct Enrolled: Sendable {
     public let certificatePath: String
     public let keyPath: String
     public let client: BrokerClient
+
+    /// The same credential with a client for `broker`'s current port (a restart listens on a new one).
+    public func reconnected(to broker: TestBroker) throws -> Enrolled {
+        let client = try BrokerClient(host: "127.0.0.1", port: broker.port, identity: ClientIdentity(
+            certificate: certificate, privateKey: key, trustRoots: [try Certificate(pemFile: broker.pki.caCertificatePath)]))
+        return Enrolled(id: id, serial: serial, certificate: certificate, key: key, certificatePath: certificatePath, keyPath: keyPath, client: client)
+    }
 }
 
 /// Runs `body` against a fresh broker and stops it on every path, thrown errors included.

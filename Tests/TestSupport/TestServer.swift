@@ -40,14 +40,33 @@ public final class LogCapture: @unchecked Sendable {
 
 /// Answers every request with JSON describing it (method, path, body size, peer).
 public struct EchoResponder: HTTPResponder {
+    private let slowStarted = LogCapture()
     public init() {}
+
+    /// Requests for `/slow` that have reached the responder (a test waits for one to be in flight).
+    public var slowRequestsStarted: Int { slowStarted.all.count }
+
     public func respond(to request: HTTPRequest, context: RequestContext) async -> HTTPResponse {
         struct Echo: Encodable { let method: String; let path: String; let bodyBytes: Int; let serial: String; let cn: String? }
-        if request.path == "/slow" { try? await Task.sleep(for: .milliseconds(300)) }
+        if request.path == "/slow" {
+            slowStarted.append(request.path)
+            try? await Task.sleep(for: .milliseconds(300))
+        }
         if request.path == "/big" { return .text(.ok, String(repeating: "0123456789abcdef", count: 256 * 1024)) }
         // More than loopback's socket buffers can hold (they grow to several MiB).
         if request.path == "/huge" { return .text(.ok, String(repeating: "0123456789abcdef", count: 2 * 1024 * 1024)) }
         return .json(.ok, Echo(method: request.method, path: request.path, bodyBytes: request.body.count,
                                serial: context.peer.serial, cn: context.peer.commonName))
     }
+}
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes; answers whether it held.
+/// Tests wait for a state (a parked waiter, a log line) this way instead of sleeping and hoping.
+public func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return try await condition()
 }
