@@ -87,6 +87,25 @@ struct IsolationTests {
         }
     }
 
+    /// Fail closed: a request keeps the field names chosen at dispatch, but what an agency is
+    /// shown is checked against the policy in force when it reads. A policy narrowed after the
+    /// dispatch (a restart with a stricter config/policy.json) withholds the field at once.
+    @Test("A policy narrowed after dispatch withholds the field from the next read")
+    func narrowedPolicyAppliesToRequestsAlreadySent() throws {
+        var s = try Scenario()
+        let request = try s.h.run(s.dispatch(["police"])).requests[0]
+        let before = try s.h.run(s.h.broker.readRequest(id: request.id, by: s.police, env: s.h.env))
+        #expect(before.fields["victim.phone"] != nil && before.fields["victim.safeAddress"] != nil)
+        var text = String(decoding: try configData("policy.json"), as: UTF8.self)
+        text = text.replacingOccurrences(of: #""victim-contact": ["police", "housing", "victim-support"]"#, with: #""victim-contact": ["housing", "victim-support"]"#)
+        text = text.replacingOccurrences(of: #""safe-address": ["police"]"#, with: #""safe-address": []"#)
+        let narrowed = try SharingPolicy.load(Data(text.utf8), file: "policy.json", agencies: Set(shippedSeeds().map(\.id)))
+        s.h.broker = Broker(state: s.h.state, policy: narrowed, rules: DeadlineRules(calendar: try shippedCalendar()))
+        let after = try s.h.run(s.h.broker.readRequest(id: request.id, by: s.police, env: s.h.env))
+        #expect(after.fields["victim.phone"] == nil && after.fields["victim.safeAddress"] == nil, "\(after.fields.keys.sorted())")
+        #expect(after.fields["victim.name"] != nil)
+    }
+
     @Test("Property: random policies, cases and agency sets never leak", arguments: 0..<40)
     func randomised(seed: UInt64) throws {
         var rng = SplitMix64(seed: seed &+ 0x5EED)

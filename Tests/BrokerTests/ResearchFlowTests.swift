@@ -168,6 +168,10 @@ struct ResearchFlowTests {
         s.h.now = until.addingTimeInterval(1)
         let after = try s.h.refusal(submit(s.h))
         #expect(after.code == .returnDeadlinePassed && after.message.contains("2027-04-01T08:00:00Z"))
+        // `until` may be the meeting's start itself (SPEC §4: until ≤ startsAt), not a second later.
+        let toTheStart = try s.h.run(extend(s.h, Scenario.startsAt, "Update on the morning of the meeting", s.coordinator))
+        #expect(toTheStart.extendedUntil == Scenario.startsAt)
+        #expect(try s.h.run(submit(s.h)).version == 5)
     }
 
     @Test("Extended and overdue states")

@@ -161,13 +161,17 @@ import TLS
             let outcomes = try await slow.value
             let elapsed = Date().timeIntervalSince(started)
             #expect(outcomes.count == 200)
-            // Each is answered 408 and closed by lingering, so every answer reaches its client.
+            // Each is answered 408 and closed by lingering, so every answer reaches its client; the only
+            // excuse is a handshake the timeout overtook (debug build, loaded machine), which the log names.
+            var unanswered: [Error] = []
             for outcome in outcomes {
                 switch outcome {
                 case .success(let response): #expect(response.status == 408, "\(response.text)")
-                case .failure(let error): Issue.record("a slow client got no 408: \(error)")
+                case .failure(let error): unanswered.append(error)
                 }
             }
+            let handshakeTimeouts = broker.logLines.all.filter { $0.contains(#""waiting_for":"handshake""#) }.count
+            #expect(unanswered.count <= handshakeTimeouts, "\(unanswered.count) slow clients got no 408 (\(handshakeTimeouts) handshake timeouts): \(unanswered.prefix(3))")
             #expect(elapsed < 30, "slow connections were held for \(elapsed) s")
             #expect(broker.logLines.all.contains { $0.contains("connection_timeout") })
             #expect(try await admin.send("GET", "/v1/health").status == 200)

@@ -13,6 +13,10 @@ struct MaracCLI {
         self.home = home
         environment = ["HOME": home, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
                        "TZ": "Europe/London", "MARAC_URL": url, "MARAC_CA": ca]
+        // Under faketime (the suite run a year ahead) the child keeps the test's clock.
+        for (name, value) in ProcessInfo.processInfo.environment where name == "LD_PRELOAD" || name.hasPrefix("FAKETIME") {
+            environment[name] = value
+        }
     }
 
     static var executable: String { BuiltProducts.path("marac") }

@@ -17,10 +17,19 @@ import Testing
         return names.filter { !$0.hasPrefix(".") }.sorted().map { folder.appendingPathComponent($0) }
     }
 
-    @Test(arguments: FuzzTarget.allCases)
+    /// Targets with at least one saved crash. None has crashed yet, so this test is reported as
+    /// skipped (not passed) until scripts/fuzz.sh finds something and its input is filed here.
+    static var targetsWithRegressions: [FuzzTarget] { FuzzTarget.allCases.filter { !inputs("regressions", $0).isEmpty } }
+
+    @Test(.enabled(if: !targetsWithRegressions.isEmpty, "no fuzz input has crashed a target yet: fuzz/regressions/*/ hold only .keep"),
+          arguments: targetsWithRegressions)
     func regressionsStayFixed(_ target: FuzzTarget) throws {
-        for file in Self.inputs("regressions", target) {
-            target.run([UInt8](try Data(contentsOf: file)))
+        let files = Self.inputs("regressions", target)
+        #expect(!files.isEmpty)
+        for file in files {
+            let bytes = [UInt8](try Data(contentsOf: file))
+            #expect(!bytes.isEmpty, "\(file.lastPathComponent) is empty")
+            target.run(bytes)   // a regression crashes this process, naming the target and file in the log above it
         }
     }
 

@@ -137,9 +137,14 @@ import Glibc
         }
         let outcome = await stalled
         let elapsed = Date().timeIntervalSince(started)
-        // The 408 is sent and the connection closed by lingering, so it reaches the client.
-        let response = try #require(try? outcome.get(), "the stalled client got no 408: \(outcome)")
-        #expect(response.status == 408 && response.header("Connection") == "close", "\(response.status)")
+        // The 408 is sent and the connection closed by lingering, so it reaches the client. The one
+        // excuse: a handshake so slow (a debug build under the whole suite) that the timeout hit it
+        // first, which the log says; then there was no request to answer.
+        switch outcome {
+        case .success(let response): #expect(response.status == 408 && response.header("Connection") == "close", "\(response.status)")
+        case .failure(let error):
+            #expect(server.logLines.all.contains { $0.contains(#""waiting_for":"handshake""#) }, "the stalled client got no 408: \(error)")
+        }
         #expect(elapsed >= 0.9 && elapsed < 8, "closed after \(elapsed) s")
         #expect(server.logLines.all.contains { $0.contains("connection_timeout") })
         await server.stop()

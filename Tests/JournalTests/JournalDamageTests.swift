@@ -110,6 +110,47 @@ import TLS
         }
     }
 
+    /// Two journals under one key whose histories differ at seq 2: the final record of one,
+    /// same seq and same payload, spliced into the other. Only the chain (the previous hash,
+    /// bound into each record's authentication) tells them apart.
+    @Test func aRecordFromAnotherChainIsDetected() async throws {
+        try await withTemporaryDirectory { dir in
+            let key = SymmetricKey.generate()
+            let texts = ["record zero", "record one A", "record two"]
+            let ours = try await appendAll(try Journal.open(directory: dir + "/ours", key: key), texts.map(payload))
+            let theirs = try await appendAll(try Journal.open(directory: dir + "/theirs", key: key), ["record zero", "record one B", "record two"].map(payload))
+            #expect(ours[2].prevHash != theirs[2].prevHash && ours[2].seq == theirs[2].seq)
+            let ourSegment = try segmentFiles(dir + "/ours")[0], theirSegment = try segmentFiles(dir + "/theirs")[0]
+            let ourBytes = try readFile(ourSegment), theirBytes = try readFile(theirSegment)
+            let last = recordRanges(ours)[2]
+            #expect(recordRanges(theirs)[2] == last)
+            try writeFile(ourSegment, Array(ourBytes[..<last.lowerBound] + theirBytes[last]))
+            let error = try #require(throws: JournalError.self) { try Journal.open(directory: dir + "/ours", key: key) }
+            #expect(error.code == .corrupt && error.seq == 3, "\(error)")
+            #expect(!Journal.verify(directory: dir + "/ours", key: key).isValid)
+        }
+    }
+
+    /// A snapshot from another journal under the same key, at the same seq, is refused:
+    /// the record it claims to follow is not the one in this journal.
+    @Test func aSnapshotFromAnotherChainIsRefused() async throws {
+        try await withTemporaryDirectory { dir in
+            let key = SymmetricKey.generate()
+            for (name, middle) in [("ours", "middle A"), ("theirs", "middle B")] {
+                let journal = try Journal.open(directory: dir + "/" + name, key: key)
+                let written = try await appendAll(journal, ["first", middle, "third", "fourth"].map(payload))
+                try journal.writeSnapshot(payload("state of \(name)"), at: written[2].position)
+                journal.close()
+            }
+            let snapshot = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/ours").first { $0.hasPrefix("snapshot-") })
+            try FileManager.default.removeItem(atPath: dir + "/ours/" + snapshot)
+            try FileManager.default.copyItem(atPath: dir + "/theirs/" + snapshot, toPath: dir + "/ours/" + snapshot)
+            let error = try #require(throws: JournalError.self) { try Journal.open(directory: dir + "/ours", key: key) }
+            #expect(error.code == .corrupt && error.message.contains("does not match the snapshot"), "\(error)")
+            #expect(!Journal.verify(directory: dir + "/ours", key: key).isValid)
+        }
+    }
+
     @Test func swappedRecordsAreDetected() async throws {
         try await withTemporaryDirectory { dir in
             let key = SymmetricKey.generate()
