@@ -32,8 +32,8 @@ public struct Broker: Sendable {
     }
 
     /// Who holds the certificate `serial` (see `BrokerState.identify`).
-    public func identify(serial: String, at now: Date) -> Result<Actor, DomainError> {
-        state.identify(serial: serial, at: now)
+    public func identify(serial: String, at now: Date, allowPending: Bool = false) -> Result<Actor, DomainError> {
+        state.identify(serial: serial, at: now, allowPending: allowPending)
     }
 
     // MARK: Helpers
@@ -55,7 +55,8 @@ public struct Broker: Sendable {
         }
         return .success(Decision(entry: nil, reply: WhoAmI(
             principal: principal.id, name: principal.name, agency: principal.agency, role: principal.role,
-            certificate: .init(serial: credential.serial, notAfter: credential.notAfter))))
+            certificate: .init(serial: credential.serial, notAfter: credential.notAfter,
+                               approval: !principal.role.needsApproval ? "not-needed" : credential.isApproved(for: principal) ? "approved" : "pending"))))
     }
 
     // MARK: Agencies
@@ -132,8 +133,9 @@ public struct Broker: Sendable {
 
     /// `PATCH /v1/principals/{id}` (admin): rename, move, change role, enable or
     /// disable. An admin may not disable or demote itself. A new role or agency
-    /// clears the principal's approval (a coordinator must approve it again), and
-    /// a move to another agency revokes its certificates, whose subject names the old one.
+    /// makes every certificate of the principal pending again (a coordinator must
+    /// approve it anew), and a move to another agency revokes its certificates,
+    /// whose subject names the old one.
     public func updatePrincipal(id: String, _ patch: PrincipalPatch, by actor: Actor, env: Environment) -> Outcome<Principal> {
         if let error = require(actor, [.admin], to: "change principals") { return .failure(error) }
         guard var principal = state.principals[id] else { return .failure(.notFound("principal")) }
@@ -156,6 +158,12 @@ public struct Broker: Sendable {
             principal.approvedAt = nil
         }
         var events: [Event] = [.principalUpdated(principal: principal)]
+        if principal.role != original.role || principal.agency != original.agency {
+            for credential in state.credentials.values.sorted(by: { $0.serial < $1.serial })
+            where credential.principal == id && credential.revokedAt == nil && credential.approval != .pending {
+                events.append(.credentialApprovalChanged(serial: credential.serial, approval: .pending))
+            }
+        }
         if principal.agency != original.agency {
             let reason = "principal moved from agency \(original.agency) to \(principal.agency)"
             for credential in state.credentials.values.sorted(by: { $0.serial < $1.serial })
@@ -165,26 +173,6 @@ public struct Broker: Sendable {
         }
         return .success(Decision(entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.principalUpdate, object: id), events),
                                  reply: principal))
-    }
-
-    /// `POST /v1/principals/{id}/approve` (coordinator): lets a coordinator or
-    /// SPOC principal's credentials work. The second pair of eyes on access to
-    /// case content: administrators register people, coordinators vouch for them.
-    /// `maracd principal approve` does the same offline, for the first coordinator.
-    public func approvePrincipal(id: String, by actor: Actor, env: Environment) -> Outcome<Principal> {
-        if let error = require(actor, [.coordinator], to: "approve principals") { return .failure(error) }
-        guard var principal = state.principals[id] else { return .failure(.notFound("principal")) }
-        guard principal.role.seesCaseContent else {
-            return .failure(DomainError(.conflict, "principal \(id) is \(principal.role.rawValue): only coordinators and SPOCs need approval"))
-        }
-        guard principal.approvedAt == nil else {
-            return .failure(DomainError(.conflict, "principal \(id) was already approved by \(principal.approvedBy ?? "?")"))
-        }
-        guard id != actor.principal else { return .failure(DomainError(.conflict, "you may not approve yourself")) }
-        principal.approvedBy = actor.principal
-        principal.approvedAt = env.now
-        return .success(Decision(entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.principalApprove, object: id),
-                                              [.principalUpdated(principal: principal)]), reply: principal))
     }
 
     // MARK: Credentials
@@ -202,11 +190,75 @@ public struct Broker: Sendable {
             return .failure(DomainError(.conflict, "certificate \(body.serial) is already registered"))
         }
         guard body.notAfter > body.issuedAt else { return .failure(.invalidField("notAfter", "must be after issuedAt")) }
-        let credential = Credential(serial: body.serial, principal: principal.id, issuedAt: body.issuedAt, notAfter: body.notAfter)
+        // Pending from the first moment: whoever issued it, it opens nothing until a coordinator approves it.
+        let credential = Credential(serial: body.serial, principal: principal.id, issuedAt: body.issuedAt, notAfter: body.notAfter,
+                                    approval: .pending)
         return .success(Decision(
             entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.credentialRegister, object: credential.serial),
                          [.credentialRegistered(credential: credential)]),
             reply: view(credential, at: env.now)))
+    }
+
+    /// `POST /v1/credentials/{serial}/approve` (coordinator): lets one certificate of a
+    /// coordinator, SPOC or auditor open what its role may see. The second pair of eyes:
+    /// administrators issue certificates, a coordinator who does not hold this one vouches
+    /// for it. `maracd credential approve` does the same offline, for the first coordinator.
+    public func approveCredential(serial: String, by actor: Actor, env: Environment) -> Outcome<CredentialView> {
+        if let error = require(actor, [.coordinator], to: "approve credentials") { return .failure(error) }
+        let key = serial.uppercased()
+        guard let credential = state.credentials[key], let principal = state.principals[credential.principal] else {
+            return .failure(.notFound("credential"))
+        }
+        guard principal.role.needsApproval else {
+            return .failure(DomainError(.conflict, "certificate \(key) belongs to \(principal.id), an administrator: it needs no approval and may not be given one"))
+        }
+        guard credential.revokedAt == nil, env.now <= credential.notAfter else {
+            return .failure(DomainError(.conflict, "certificate \(key) is \(credential.status(at: env.now)): it cannot be approved"))
+        }
+        if let approver = credential.approver(for: principal), credential.isApproved(for: principal) {
+            return .failure(DomainError(.conflict, "certificate \(key) was already approved by \(approver.by)"))
+        }
+        guard principal.id != actor.principal else {
+            return .failure(DomainError(.conflict, "certificate \(key) is your own: another coordinator must approve it"))
+        }
+        var approved = credential
+        approved.approval = .approved(by: actor.principal, at: env.now)
+        return .success(Decision(
+            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.credentialApprove, object: key),
+                         [.credentialApprovalChanged(serial: key, approval: approved.approval!)]),
+            reply: view(approved, at: env.now)))
+    }
+
+    /// How long before its expiry a holder may renew its own certificate.
+    public static let renewalWindow: TimeInterval = 60 * 86_400
+
+    /// `POST /v1/credentials/renew` (the holder of an active, approved certificate, within
+    /// `renewalWindow` of its expiry): registers the certificate the API layer signed for the
+    /// same principal, carrying the approval over. The old one stays valid until it expires
+    /// or is revoked.
+    public func renewCredential(_ body: NewCredential, by actor: Actor, env: Environment) -> Outcome<CredentialView> {
+        guard let current = state.credentials[actor.serial], let principal = state.principals[actor.principal],
+              body.principal == actor.principal else {
+            return .failure(DomainError(.forbidden, "only a certificate's holder may renew it, for itself"))
+        }
+        let opens = current.notAfter.addingTimeInterval(-Self.renewalWindow)
+        guard env.now >= opens else {
+            return .failure(DomainError(.conflict, "certificate \(current.serial) expires at \(RFC3339.string(from: current.notAfter)): "
+                                            + "it may be renewed from \(RFC3339.string(from: opens)) (60 days before)"))
+        }
+        guard state.credentials[body.serial] == nil else {
+            return .failure(DomainError(.conflict, "certificate \(body.serial) is already registered"))
+        }
+        let carried: CredentialApproval? = principal.role.needsApproval
+            ? current.approver(for: principal).map { .approved(by: $0.by, at: $0.at) } ?? .pending
+            : .pending
+        let renewed = Credential(serial: body.serial, principal: principal.id, issuedAt: body.issuedAt, notAfter: body.notAfter,
+                                 approval: carried)
+        return .success(Decision(
+            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.credentialRenew, object: renewed.serial,
+                                                 reason: "renews \(current.serial)"),
+                         [.credentialRegistered(credential: renewed)]),
+            reply: view(renewed, at: env.now)))
     }
 
     /// `POST /v1/credentials/{serial}/revoke` (admin): refused from now on.
@@ -225,18 +277,23 @@ public struct Broker: Sendable {
             reply: view(credential, at: env.now)))
     }
 
-    /// `GET /v1/credentials` (admin).
+    /// `GET /v1/credentials` (admin; coordinator, to see which certificates wait for its approval).
     public func listCredentials(by actor: Actor, env: Environment) -> Outcome<CredentialList> {
-        if let error = require(actor, [.admin], to: "list credentials") { return .failure(error) }
+        if let error = require(actor, [.admin, .coordinator], to: "list credentials") { return .failure(error) }
         let list = state.credentials.values.sorted { ($0.principal, $0.serial) < ($1.principal, $1.serial) }.map { view($0, at: env.now) }
         return .success(Decision(entry: nil, reply: CredentialList(credentials: list)))
     }
 
     func view(_ credential: Credential, at now: Date) -> CredentialView {
-        CredentialView(serial: credential.serial, principal: credential.principal,
-                       agency: state.principals[credential.principal]?.agency ?? "",
+        let principal = state.principals[credential.principal]
+        let approver = principal.flatMap { credential.approver(for: $0) }
+        let approval = principal.map { !$0.role.needsApproval ? "not-needed" : credential.isApproved(for: $0) ? "approved" : "pending" } ?? "pending"
+        return CredentialView(serial: credential.serial, principal: credential.principal,
+                       agency: principal?.agency ?? "",
                        status: credential.status(at: now), issuedAt: credential.issuedAt, notAfter: credential.notAfter,
                        revokedAt: credential.revokedAt, reason: credential.revocationReason,
+                       approval: approval, approvedBy: approval == "approved" ? approver?.by : nil,
+                       approvedAt: approval == "approved" ? approver?.at : nil,
                        expiresSoon: credential.status(at: now) == "active"
                            && credential.notAfter.timeIntervalSince(now) < Double(Limits.expiryWarningDays) * 86_400)
     }

@@ -58,8 +58,9 @@ public struct BrokerState: Codable, Sendable, Equatable {
     /// an inactive agency is refused on its next request even on an open
     /// connection. Serials are compared upper-case.
     /// - Returns: `credential_unknown`, `credential_revoked`, `credential_expired`,
-    ///   `principal_disabled` or `agency_inactive` (all 403) when refused.
-    public func identify(serial: String, at now: Date) -> Result<Actor, DomainError> {
+    ///   `principal_disabled`, `agency_inactive` or — unless `allowPending` (the
+    ///   handshake, and `GET /v1/whoami`) — `credential_not_approved` (all 403) when refused.
+    public func identify(serial: String, at now: Date, allowPending: Bool = false) -> Result<Actor, DomainError> {
         // Peers' serials arrive upper-case already (the TLS layer writes them so): no copy then.
         let key = serial.utf8.contains(where: { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }) ? serial.uppercased() : serial
         guard let credential = credentials[key], let principal = principals[credential.principal] else {
@@ -74,12 +75,13 @@ public struct BrokerState: Codable, Sendable, Equatable {
         guard principal.active else {
             return .failure(DomainError(.principalDisabled, "principal \(principal.id) is disabled"))
         }
-        guard principal.isApproved else {
-            return .failure(DomainError(.principalNotApproved,
-                                        "principal \(principal.id) (\(principal.role.rawValue)) sees case content and has not been approved by a coordinator yet"))
-        }
         guard let agency = agencies[principal.agency], agency.active else {
             return .failure(DomainError(.agencyInactive, "agency \(principal.agency) is inactive"))
+        }
+        guard allowPending || credential.isApproved(for: principal) else {
+            return .failure(DomainError(.credentialNotApproved,
+                                        "certificate \(key) of \(principal.id) (\(principal.role.rawValue)) has not been approved by a coordinator yet: "
+                                            + "only GET /v1/whoami answers until one approves it (POST /v1/credentials/\(key)/approve)"))
         }
         return .success(Actor(principal: principal.id, agency: agency.id, role: principal.role, serial: key))
     }
@@ -111,6 +113,8 @@ public struct BrokerState: Codable, Sendable, Equatable {
             principals[principal.id] = principal
         case .credentialRegistered(let credential):
             credentials[credential.serial] = credential
+        case .credentialApprovalChanged(let serial, let approval):
+            credentials[serial]?.approval = approval
         case .credentialRevoked(let serial, let at, let reason):
             credentials[serial]?.revokedAt = at
             credentials[serial]?.revocationReason = reason

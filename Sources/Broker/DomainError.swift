@@ -47,8 +47,8 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let principalDisabled = Code(rawValue: "principal_disabled")
         /// The caller's agency is inactive (403).
         public static let agencyInactive = Code(rawValue: "agency_inactive")
-        /// The caller's role sees case content and no coordinator has approved it yet (403).
-        public static let principalNotApproved = Code(rawValue: "principal_not_approved")
+        /// The caller's certificate has not been approved by a coordinator yet (403); `GET /v1/whoami` still answers.
+        public static let credentialNotApproved = Code(rawValue: "credential_not_approved")
 
         /// The one table mapping every domain code to its HTTP status. Codes not
         /// in the table (added by other modules) answer 400.
@@ -61,7 +61,7 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
             .credentialExpired: 403,
             .principalDisabled: 403,
             .agencyInactive: 403,
-            .principalNotApproved: 403,
+            .credentialNotApproved: 403,
             .notFound: 404,
             .conflict: 409,
             .dispatchDeadlinePassed: 409,

@@ -16,6 +16,8 @@ public enum Event: Codable, Sendable, Equatable {
     case credentialRegistered(credential: Credential)
     /// A certificate revoked now.
     case credentialRevoked(serial: String, at: Date, reason: String)
+    /// A certificate approved, or made pending again (its principal's role or agency changed).
+    case credentialApprovalChanged(serial: String, approval: CredentialApproval)
     /// A new meeting with its computed deadlines.
     case meetingCreated(meeting: Meeting)
     /// A new case.
@@ -66,6 +68,7 @@ public struct AuditDetail: Codable, Sendable, Equatable {
         public static let principalCreate = "principal.create", principalUpdate = "principal.update", principalApprove = "principal.approve"
         /// Credentials.
         public static let credentialRegister = "credential.register", credentialRevoke = "credential.revoke"
+        public static let credentialApprove = "credential.approve", credentialRenew = "credential.renew"
         /// Meetings.
         public static let meetingCreate = "meeting.create"
         /// Cases.

@@ -15,6 +15,19 @@ public enum Role: String, Codable, Sendable, CaseIterable {
     /// a principal's credentials work only once a coordinator has approved it,
     /// so an administrator alone can never give anyone, itself included, access to cases.
     public var seesCaseContent: Bool { self == .coordinator || self == .spoc }
+
+    /// Whether a credential of this role must be approved by a coordinator (not its holder)
+    /// before it is honoured (SPEC §10): every role that can read case text, the
+    /// auditor's free-text reasons included. An administrator alone can never open case content.
+    public var needsApproval: Bool { self != .admin }
+}
+
+/// Whether a credential has been approved for access to case text.
+public enum CredentialApproval: Codable, Sendable, Equatable {
+    /// Issued, not yet approved: it completes the handshake, and only `GET /v1/whoami` answers.
+    case pending
+    /// Approved by a coordinator (or by the server operator offline, `offline-<user>`), or carried over by a renewal.
+    case approved(by: String, at: Date)
 }
 
 /// Who is making a request, as established by `BrokerState.identify` from the
@@ -114,15 +127,41 @@ public struct Credential: Codable, Sendable, Equatable {
     public var revokedAt: Date?
     /// Why it was revoked.
     public var revocationReason: String?
+    /// Its approval for case text. `nil` for a credential journaled before approvals belonged
+    /// to credentials (before SPEC §10): it follows its principal's approval, as it did then.
+    public var approval: CredentialApproval?
 
     /// Creates a credential.
-    public init(serial: String, principal: String, issuedAt: Date, notAfter: Date, revokedAt: Date? = nil, revocationReason: String? = nil) {
+    public init(serial: String, principal: String, issuedAt: Date, notAfter: Date, revokedAt: Date? = nil, revocationReason: String? = nil,
+                approval: CredentialApproval? = nil) {
         self.serial = serial
         self.principal = principal
         self.issuedAt = issuedAt
         self.notAfter = notAfter
         self.revokedAt = revokedAt
         self.revocationReason = revocationReason
+        self.approval = approval
+    }
+
+    /// Whether it is honoured for `principal`'s current role: approved, or of a role that needs none.
+    public func isApproved(for principal: Principal) -> Bool {
+        guard principal.role.needsApproval else { return true }
+        switch approval {
+        case .approved: return true
+        case .pending: return false
+        // Journaled before SPEC §10: a coordinator's or SPOC's follows its principal's approval, as then;
+        // an auditor's was never approved by anyone, so it is pending now.
+        case nil: return principal.role.seesCaseContent && principal.approvedAt != nil
+        }
+    }
+
+    /// Who approved it, if anyone (for a credential from before SPEC §10, its principal's approver).
+    public func approver(for principal: Principal) -> (by: String, at: Date)? {
+        switch approval {
+        case .approved(let by, let at): return (by, at)
+        case .pending: return nil
+        case nil: return principal.approvedBy.flatMap { by in principal.approvedAt.map { (by, $0) } }
+        }
     }
 
     /// `active`, `expired` or `revoked` at `now`.

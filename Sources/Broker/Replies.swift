@@ -26,6 +26,8 @@ public struct WhoAmI: Codable, Sendable, Equatable {
         public var serial: String
         /// Expiry.
         public var notAfter: Date
+        /// `pending` until a coordinator approves it (then only whoami answers), `approved`, or `not-needed`.
+        public var approval: String
     }
     /// Principal id.
     public var principal: String
@@ -57,6 +59,12 @@ public struct CredentialView: Codable, Sendable, Equatable {
     public var revokedAt: Date?
     /// Revocation reason.
     public var reason: String?
+    /// `pending`, `approved` or `not-needed` (an administrator's): whether a coordinator has let it open case text.
+    public var approval: String
+    /// The coordinator (or `offline-<user>`) who approved it.
+    public var approvedBy: String?
+    /// When it was approved.
+    public var approvedAt: Date?
     /// Active and within `Limits.expiryWarningDays` of expiry: time to rotate.
     public var expiresSoon: Bool
 }

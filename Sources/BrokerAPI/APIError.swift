@@ -33,7 +33,7 @@ extension APIError {
     /// The domain's refusal, with the status from the domain's one code table.
     /// Identity refusals (revoked, expired, unknown, disabled, inactive, not approved) also close the connection.
     init(_ error: DomainError) {
-        let identityCodes: Set<DomainError.Code> = [.credentialRevoked, .credentialExpired, .credentialUnknown, .principalDisabled, .agencyInactive, .principalNotApproved]
+        let identityCodes: Set<DomainError.Code> = [.credentialRevoked, .credentialExpired, .credentialUnknown, .principalDisabled, .agencyInactive, .credentialNotApproved]
         self.init(HTTPStatus.from(code: error.code.httpStatus),
                   error.code.rawValue, error.message, closesConnection: identityCodes.contains(error.code))
     }

@@ -80,7 +80,7 @@ public final class BrokerApp: Sendable {
     /// A refusal is logged with the certificate's serial and subject, so an administrator can see who was turned away.
     static func verifier(_ core: BrokerCore) -> @Sendable (PeerCertificate) -> PeerRefusal? {
         { peer in
-            switch core.identify(serial: peer.serial) {
+            switch core.identify(serial: peer.serial, allowPending: true) {
             case .success: return nil
             case .failure(let error):
                 core.logger.log("certificate_refused", ["serial": peer.serial, "subject": peer.subject, "code": error.code.rawValue,
@@ -119,10 +119,10 @@ public final class BrokerApp: Sendable {
         }
     }
 
-    /// Approves a coordinator or SPOC principal as the server operator, as
-    /// `maracd principal approve` does offline; for embedding and tests, on a running broker.
-    public func approveAsOperator(_ principal: String, operatorName: String) async throws {
-        _ = try await core.approve(principal, operatorName: operatorName)
+    /// Approves a credential as the server operator, as `maracd credential approve`
+    /// does offline; for embedding and tests, on a running broker.
+    public func approveAsOperator(serial: String, operatorName: String) async throws {
+        _ = try await core.approve(serial: serial, operatorName: operatorName)
     }
 
     /// The bound port.

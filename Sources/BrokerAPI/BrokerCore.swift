@@ -107,9 +107,10 @@ public final class BrokerCore: Sendable {
     /// the current state and, if it produced an entry, journals and applies it.
     /// Returns once the entry is durable.
     /// - Throws: `APIError` — the domain's refusal, or 503 when storage has failed.
-    func perform<Reply: Sendable>(serial: String,
+    /// `allowPending` only for what a pending certificate may do: `GET /v1/whoami`.
+    func perform<Reply: Sendable>(serial: String, allowPending: Bool = false,
                                   _ operation: (Broker, Actor, Environment) -> Outcome<Reply>) async throws -> (Actor, Reply) {
-        try await perform(identify: { broker, now in broker.identify(serial: serial, at: now) }, operation)
+        try await perform(identify: { broker, now in broker.identify(serial: serial, at: now, allowPending: allowPending) }, operation)
     }
 
     /// Runs `operation` as `actor` without a certificate lookup: for `maracd`'s
@@ -147,16 +148,17 @@ public final class BrokerCore: Sendable {
         }
     }
 
-    /// Approves a principal as the server operator (`maracd principal approve`).
-    func approve(_ principal: String, operatorName: String) async throws -> Principal {
+    /// Approves a credential as the server operator (`maracd credential approve`).
+    func approve(serial: String, operatorName: String) async throws -> CredentialView {
         try await perform(as: OfflineCommands.operatorActor(operatorName, role: .coordinator)) { broker, actor, env in
-            broker.approvePrincipal(id: principal, by: actor, env: env)
+            broker.approveCredential(serial: serial, by: actor, env: env)
         }
     }
 
     /// Identifies a certificate serial without running anything (handshake hook, pre-checks).
-    func identify(serial: String) -> Result<Actor, DomainError> {
-        inner.withLock { $0.broker.identify(serial: serial, at: clock()) }
+    /// `allowPending`: the handshake, which a pending certificate completes (it may ask whoami).
+    func identify(serial: String, allowPending: Bool = false) -> Result<Actor, DomainError> {
+        inner.withLock { $0.broker.identify(serial: serial, at: clock(), allowPending: allowPending) }
     }
 
     /// Reads the state under the lock.

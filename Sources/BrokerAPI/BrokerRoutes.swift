@@ -16,7 +16,7 @@ struct BrokerRoutes: Sendable {
     func register(in router: inout Router<Handler>) {
         // Identity and health
         router.add("GET", "/v1/whoami") { request in
-            let (_, reply) = try await core.perform(serial: request.serial) { broker, actor, _ in broker.whoami(by: actor) }
+            let (_, reply) = try await core.perform(serial: request.serial, allowPending: true) { broker, actor, _ in broker.whoami(by: actor) }
             return .json(.ok, WhoAmIReply(reply, now: core.clock()))
         }
         router.add("GET", "/v1/health") { request in
@@ -52,10 +52,6 @@ struct BrokerRoutes: Sendable {
         router.add("PATCH", "/v1/principals/{id}") { request in
             let body = try request.decode(PrincipalPatch.self)
             return try await reply(request) { broker, actor, env in broker.updatePrincipal(id: request.parameter("id"), body, by: actor, env: env) }
-        }
-        router.add("POST", "/v1/principals/{id}/approve") { request in
-            try request.expectEmptyBody()
-            return try await reply(request) { broker, actor, env in broker.approvePrincipal(id: request.parameter("id"), by: actor, env: env) }
         }
 
         // Meetings and cases
@@ -170,6 +166,7 @@ struct WhoAmIReply: Encodable, Sendable {
         let serial: String
         let notAfter: Date
         let daysToExpiry: Int
+        let approval: String
     }
     let principal: String
     let name: String
@@ -183,7 +180,8 @@ struct WhoAmIReply: Encodable, Sendable {
         agency = whoami.agency
         role = whoami.role
         certificate = CertificateInfo(serial: whoami.certificate.serial, notAfter: whoami.certificate.notAfter,
-                                      daysToExpiry: Int(whoami.certificate.notAfter.timeIntervalSince(now) / 86_400))
+                                      daysToExpiry: Int(whoami.certificate.notAfter.timeIntervalSince(now) / 86_400),
+                                      approval: whoami.certificate.approval)
     }
 }
 

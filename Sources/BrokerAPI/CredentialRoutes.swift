@@ -3,7 +3,8 @@ import Foundation
 import HTTPServer
 import TLS
 
-/// Credential administration (admin only): sign CSRs, list, revoke, and the CRL.
+/// Credential administration: sign CSRs, list, revoke (admin); approve (a coordinator
+/// who is not the holder); renew (the holder); and the CRL.
 ///
 /// The broker never sees a private key: `POST /v1/credentials` takes a CSR,
 /// checks its own signature and key strength, and takes the subject from the
@@ -32,6 +33,11 @@ struct CredentialRoutes: Sendable {
         let reason: String
     }
 
+    struct RenewRequest: Decodable, Sendable {
+        let csr: String
+        let validityDays: Int?
+    }
+
     func register(in router: inout Router<BrokerService.Handler>) {
         router.add("POST", "/v1/credentials") { request in
             let body = try request.decode(IssueRequest.self)
@@ -51,12 +57,16 @@ struct CredentialRoutes: Sendable {
             if let status = query["status"], !["active", "expired", "revoked"].contains(status) {
                 throw APIError(.badRequest, "invalid", "status: must be active, expired or revoked, got \(status)")
             }
+            if let approval = query["approval"], !["pending", "approved", "not-needed"].contains(approval) {
+                throw APIError(.badRequest, "invalid", "approval: must be pending, approved or not-needed, got \(approval)")
+            }
             let (_, list) = try await core.perform(serial: request.serial) { broker, actor, env in broker.listCredentials(by: actor, env: env) }
             let expiringOnly = query["expiring"] == "true"
             let filtered = list.credentials.filter { credential in
                 (query["principal"].map { $0 == credential.principal } ?? true)
                     && (query["agency"].map { $0 == credential.agency } ?? true)
                     && (query["status"].map { $0 == credential.status } ?? true)
+                    && (query["approval"].map { $0 == credential.approval } ?? true)
                     && (!expiringOnly || credential.expiresSoon)
             }
             return .json(.ok, CredentialList(credentials: filtered))
@@ -68,6 +78,30 @@ struct CredentialRoutes: Sendable {
                 broker.revokeCredential(serial: serial, reason: body.reason, by: actor, env: env)
             }
             return .json(.ok, view)
+        }
+        router.add("POST", "/v1/credentials/{serial}/approve") { request in
+            try request.expectEmptyBody()
+            let serial = request.parameter("serial")
+            let (_, view) = try await core.perform(serial: request.serial) { broker, actor, env in
+                broker.approveCredential(serial: serial, by: actor, env: env)
+            }
+            return .json(.ok, view)
+        }
+        router.add("POST", "/v1/credentials/renew") { request in
+            let body = try request.decode(RenewRequest.self)
+            let holder = try core.identified(request.serial)
+            // Refused before anything is signed: outside the window, nothing is issued.
+            let current: Credential? = core.read { $0.state.credentials[holder.serial] }
+            if let current, core.clock() < current.notAfter.addingTimeInterval(-Broker.renewalWindow) {
+                throw APIError(.conflict, "conflict", "certificate \(current.serial) expires at \(JSON.RFC3339.format(current.notAfter)): "
+                                   + "it may be renewed from 60 days before")
+            }
+            let issued = try issue(.init(principal: holder.principal, csr: body.csr, validityDays: body.validityDays), now: core.clock())
+            _ = try await core.perform(serial: request.serial) { broker, actor, env in
+                broker.renewCredential(NewCredential(serial: issued.serial, principal: issued.principal, issuedAt: env.now, notAfter: issued.notAfter),
+                                       by: actor, env: env)
+            }
+            return .json(.created, issued)
         }
         router.add("GET", "/v1/crl") { request in
             _ = try core.identified(request.serial)

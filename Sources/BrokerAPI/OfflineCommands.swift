@@ -39,16 +39,17 @@ public enum OfflineCommands {
         }
     }
 
-    /// `maracd principal approve`: approves a coordinator or SPOC principal as
-    /// the server operator — how the first coordinator is approved, when no
-    /// coordinator exists yet to do it through the API.
-    /// - Throws: as `sign`, or `APIError` (404 no such principal, 409 already approved or not a content role).
-    public static func approve(principal: String, configuration: BrokerConfiguration, configDirectory: String,
-                               operatorName: String, logger: Logger) throws -> Principal {
+    /// `maracd credential approve`: approves one coordinator's, SPOC's or auditor's
+    /// certificate as the server operator — how the first coordinator's is approved,
+    /// when no coordinator exists yet to do it through the API.
+    /// - Throws: as `sign`, or `APIError` (404 no such certificate, 409 already approved,
+    ///   revoked, expired or an administrator's).
+    public static func approve(serial: String, configuration: BrokerConfiguration, configDirectory: String,
+                               operatorName: String, logger: Logger) throws -> CredentialView {
         try withCore(configuration, configDirectory, logger) { core, _ in
-            let approved = LockedValue<Principal>()
+            let approved = LockedValue<CredentialView>()
             try waitFor {
-                approved.set(try await core.approve(principal, operatorName: operatorName))
+                approved.set(try await core.approve(serial: serial, operatorName: operatorName))
             }
             return approved.value!
         }

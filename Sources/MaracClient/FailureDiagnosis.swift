@@ -54,7 +54,7 @@ public enum FailureDiagnosis {
                 if let certificate, let problem = certificate.chainProblem(trustRoots: trustRoots, at: now) {
                     return "your certificate does not verify against the CA file (\(problem)): it was issued by another CA"
                 }
-                return "the broker refused your certificate (serial \(serial)): it is not registered, your principal is not yet approved by a coordinator (marac principal approve), or your principal or agency is disabled"
+                return "the broker refused your certificate (serial \(serial)): it is not registered, or it was revoked, or your principal or agency is disabled"
             }
             if text.contains("unsupported certificate") {
                 return "your certificate is not a TLS client certificate (no extendedKeyUsage clientAuth): ask for one issued by marac cert request"
@@ -85,8 +85,8 @@ public enum FailureDiagnosis {
             switch code {
             case "credential_revoked":
                 return "your certificate (serial \(serial)) was revoked: ask an administrator for a new one (marac cert request)"
-            case "principal_not_approved":
-                return "a coordinator has not yet approved your access to case content: ask them to run marac principal approve"
+            case "credential_not_approved":
+                return "a coordinator has not yet approved your certificate (serial \(serial)): ask one to run marac cert approve \(serial)"
             case "principal_disabled", "agency_inactive":
                 return "an administrator disabled your \(code == "agency_inactive" ? "agency" : "principal"): ask them to enable it"
             default:

@@ -6,8 +6,8 @@ import MaracClient
 enum AdminCommands {
     static let all: [CommandSpec] = [
         addAgency, listAgencies, toggle("agency", "agencies", active: false), toggle("agency", "agencies", active: true),
-        addPrincipal, listPrincipals, approvePrincipal, toggle("principal", "principals", active: false), toggle("principal", "principals", active: true),
-        CertificateRequest.spec, listCertificates, revokeCertificate, auditList,
+        addPrincipal, listPrincipals, toggle("principal", "principals", active: false), toggle("principal", "principals", active: true),
+        CertificateRequest.spec, listCertificates, approveCertificate, revokeCertificate, auditList,
     ]
     static let role = "Administrator"
 
@@ -50,39 +50,32 @@ enum AdminCommands {
             let id = principal["id"].displayText
             run.output.line("Principal \(id) (\(principal["name"].displayText)) registered: \(principal["role"].displayText) for \(principal["agency"].displayText).")
             run.output.line("Next: marac cert request --principal \(id) --out DIR")
-            if needsApproval(principal) { run.output.line("Then a coordinator approves access to case content: marac principal approve \(id)") }
+            if principal["role"].string != "admin" { run.output.line("Then a coordinator (not the holder) approves that certificate: marac cert approve SERIAL") }
         }
     }
 
     static let listPrincipals = CommandSpec(
-        path: ["principal", "list"], summary: "every person and agent, and who approved their access to case content", role: role,
+        path: ["principal", "list"], summary: "every person and agent", role: role,
         example: "marac principal list"
     ) { run in
         try run.show(try run.call("GET", "/v1/principals")) { list in
-            run.output.table(["id", "name", "agency", "role", "active", "approved"], list["principals"].array.map { principal in
-                let approval: Output.Cell = principal["approvedBy"].string.map { Output.Cell("by \($0)") }
-                    ?? (needsApproval(principal) ? Output.Cell("NEEDS APPROVAL", highlight: true) : "not needed")
-                return [Output.Cell(principal["id"].displayText), Output.Cell(principal["name"].displayText), Output.Cell(principal["agency"].displayText),
-                        Output.Cell(principal["role"].displayText), activeCell(principal["active"]), approval]
+            run.output.table(["id", "name", "agency", "role", "active"], list["principals"].array.map { principal in
+                [Output.Cell(principal["id"].displayText), Output.Cell(principal["name"].displayText), Output.Cell(principal["agency"].displayText),
+                 Output.Cell(principal["role"].displayText), activeCell(principal["active"])]
             })
         }
     }
 
-    static let approvePrincipal = CommandSpec(
-        path: ["principal", "approve"], arguments: ["ID"],
-        summary: "approve a SPOC's or coordinator's access to case content (a second person after the administrator)",
-        details: "Until a coordinator approves them, a SPOC's or coordinator's certificate is refused. The first coordinator is approved by the server operator with `maracd principal approve ID`.",
+    static let approveCertificate = CommandSpec(
+        path: ["cert", "approve"], arguments: ["SERIAL"],
+        summary: "approve one SPOC's, coordinator's or auditor's certificate (the second person after the administrator who issued it)",
+        details: "Until a coordinator who does not hold it approves it, a certificate answers only whoami. A renewal by its holder keeps the approval; a new certificate needs a new one. The first coordinator's is approved by the server operator with `maracd credential approve SERIAL`. Find pending ones with `marac cert list --pending`.",
         role: CoordinatorCommands.role,
-        example: "marac principal approve police-spoc"
+        example: "marac cert approve 5F3A9C0E1B2D4F6A8C0E2B4D6F8A0C2E"
     ) { run in
-        try run.show(try run.call("POST", "/v1/principals/\(escaped(run.argument(0)))/approve")) { principal in
-            run.output.line("Principal \(principal["id"].displayText) (\(principal["role"].displayText) for \(principal["agency"].displayText)) approved by \(principal["approvedBy"].displayText); their certificates now work.")
+        try run.show(try run.call("POST", "/v1/credentials/\(escaped(run.argument(0).uppercased()))/approve")) { credential in
+            run.output.line("Certificate \(credential["serial"].displayText) of \(credential["principal"].displayText) (\(credential["agency"].displayText)) approved by \(credential["approvedBy"].displayText); it now opens what its role may see.")
         }
-    }
-
-    /// Coordinators and SPOCs see case content, so a coordinator must approve them.
-    static func needsApproval(_ principal: JSON) -> Bool {
-        ["coordinator", "spoc"].contains(principal["role"].string ?? "") && principal["approvedAt"].isNull
     }
 
     /// `marac agency disable ID` and friends: `PATCH {"active": …}`.
@@ -105,10 +98,12 @@ enum AdminCommands {
         path: ["cert", "list"],
         options: [.init(name: "--expiring", value: nil, help: "only active certificates close to expiry (time to rotate)"),
                   .init(name: "--principal", value: "ID", help: "only this principal's"),
-                  .init(name: "--status", value: "STATUS", help: "active, expired or revoked")],
-        summary: "issued certificates with their status", role: role, example: "marac cert list --expiring"
+                  .init(name: "--status", value: "STATUS", help: "active, expired or revoked"),
+                  .init(name: "--pending", value: nil, help: "only certificates waiting for a coordinator's approval")],
+        summary: "issued certificates with their status and approval", role: "Administrator or coordinator", example: "marac cert list --expiring"
     ) { run in
         var query: [String] = []
+        if run.flag("--pending") { query.append("approval=pending") }
         if run.flag("--expiring") { query.append("expiring=true") }
         if let principal = run.option("--principal") { query.append("principal=\(escaped(principal))") }
         if let status = run.option("--status") { query.append("status=\(escaped(status))") }
@@ -116,7 +111,7 @@ enum AdminCommands {
         try run.show(try run.call("GET", path)) { list in
             let credentials = list["credentials"].array
             guard !credentials.isEmpty else { run.output.line("No certificates."); return }
-            run.output.table(["serial", "principal", "agency", "status", "issued (UTC)", "expires (UTC)", "time left"], credentials.map { credential in
+            run.output.table(["serial", "principal", "agency", "status", "approval", "issued (UTC)", "expires (UTC)", "time left"], credentials.map { credential in
                 let status = credential["status"].string ?? ""
                 let notAfter = credential["notAfter"].date
                 let left: Output.Cell = status == "revoked"
@@ -124,6 +119,8 @@ enum AdminCommands {
                     : Output.Cell(notAfter.map { TimeText.countdown(to: $0) } ?? "", highlight: credential["expiresSoon"].bool == true || status == "expired")
                 return [Output.Cell(credential["serial"].displayText), Output.Cell(credential["principal"].displayText),
                         Output.Cell(credential["agency"].displayText), Output.Cell(status, highlight: status != "active"),
+                        Output.Cell(credential["approval"].string == "approved" ? "by \(credential["approvedBy"].displayText)" : credential["approval"].displayText,
+                                    highlight: credential["approval"].string == "pending"),
                         Output.Cell(credential["issuedAt"].date.map(TimeText.utc) ?? ""), Output.Cell(notAfter.map(TimeText.utc) ?? ""), left]
             })
         }

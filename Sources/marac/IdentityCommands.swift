@@ -17,6 +17,9 @@ enum IdentityCommands {
                 ("Principal", "\(whoami["principal"].displayText) (\(whoami["name"].displayText))"),
                 ("Agency", whoami["agency"].displayText), ("Role", whoami["role"].displayText),
                 ("Certificate", certificate["serial"].displayText),
+                ("Approval", certificate["approval"].string == "pending"
+                    ? "PENDING: only whoami answers until a coordinator runs marac cert approve \(certificate["serial"].displayText)"
+                    : certificate["approval"].displayText),
                 ("Expires", notAfter.map { "\(TimeText.utc($0)) (\(TimeText.countdown(to: $0)))" } ?? "?"),
                 ("Broker", try run.settings().url.value),
             ])

@@ -16,9 +16,10 @@ let usage = """
       maracd cert sign --principal ID [--validity-days N] [--out FILE] [--config DIR] [--data DIR] [--certs DIR] CSR.pem
           sign a CSR offline for a registered principal (bootstrap, disaster recovery) and record it in the journal;
           refused while a broker has the data directory open
-      maracd principal approve [--config DIR] [--data DIR] [--certs DIR] ID
-          approve a coordinator or SPOC principal as the server operator (the first coordinator; later ones are
-          approved by a coordinator with POST /v1/principals/ID/approve); refused while a broker has the data directory open
+      maracd credential approve [--config DIR] [--data DIR] [--certs DIR] SERIAL
+          approve a coordinator's, SPOC's or auditor's certificate as the server operator (the first coordinator's;
+          later ones are approved by a coordinator with POST /v1/credentials/SERIAL/approve); recorded in the audit
+          trail; refused while a broker has the data directory open
       maracd audit verify [--data DIR] [--certs DIR]
           check every journal record, the whole hash chain and every snapshot offline (key: CERTS/data.key);
           exit 0 when intact, 1 naming the first bad record
@@ -26,7 +27,7 @@ let usage = """
       maracd serve --listen 127.0.0.1:8443
       maracd audit verify --data data
       maracd cert sign --principal admin --out admin-new.pem admin.csr
-      maracd principal approve cora-coordinator
+      maracd credential approve 5F3A09C2D17E4B88
     """
 
 struct UsageError: Error, CustomStringConvertible { let description: String }
@@ -80,13 +81,13 @@ func runCertSign(_ flags: [String: String], csrFile: String?) throws {
     }
 }
 
-/// `maracd principal approve ID`.
-func runPrincipalApprove(_ flags: [String: String], principal: String?) throws {
-    guard let principal else { throw UsageError(description: "principal approve needs the principal's id") }
+/// `maracd credential approve SERIAL`.
+func runCredentialApprove(_ flags: [String: String], serial: String?) throws {
+    guard let serial else { throw UsageError(description: "credential approve needs the certificate's serial") }
     let (configuration, configDirectory) = try loadConfiguration(flags)
-    let approved = try OfflineCommands.approve(principal: principal, configuration: configuration, configDirectory: configDirectory,
+    let approved = try OfflineCommands.approve(serial: serial, configuration: configuration, configDirectory: configDirectory,
                                                operatorName: ProcessInfo.processInfo.userName, logger: .standardError)
-    print("approved \(approved.id) (\(approved.role.rawValue), \(approved.agency)) as \(approved.approvedBy ?? "")")
+    print("approved certificate \(approved.serial) of \(approved.principal) (\(approved.agency)) as \(approved.approvedBy ?? "")")
 }
 
 func runInit(_ flags: [String: String]) throws {
@@ -179,10 +180,10 @@ do {
         guard arguments.dropFirst().first == "sign" else { throw UsageError(description: "cert needs the subcommand sign") }
         let parsed = try parseFlags(arguments.dropFirst(2), allowed: ["principal", "validity-days", "out", "config", "data", "certs"], positionals: 1)
         try runCertSign(parsed.flags, csrFile: parsed.positionals.first)
-    case "principal":
-        guard arguments.dropFirst().first == "approve" else { throw UsageError(description: "principal needs the subcommand approve") }
+    case "credential":
+        guard arguments.dropFirst().first == "approve" else { throw UsageError(description: "credential needs the subcommand approve") }
         let parsed = try parseFlags(arguments.dropFirst(2), allowed: ["config", "data", "certs"], positionals: 1)
-        try runPrincipalApprove(parsed.flags, principal: parsed.positionals.first)
+        try runCredentialApprove(parsed.flags, serial: parsed.positionals.first)
     case "--help", "-h", "help": print(usage)
     default:
         FileHandle.standardError.write(Data((usage + "\n").utf8))

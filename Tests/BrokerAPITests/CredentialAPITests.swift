@@ -44,16 +44,19 @@ import TLS
 
             let curlArguments = ["-sS", "--cacert", broker.pki.caCertificatePath, "--cert", dir.path("alice.pem"),
                                  "--key", dir.path("alice-key.pem"), "\(broker.url)/v1/whoami"]
-            // A SPOC sees case content: until a coordinator approves alice, her certificate is refused
-            // in the handshake, and the log says why. The admin who registered her cannot approve her.
+            // A SPOC sees case content: until a coordinator approves alice's certificate, it answers only
+            // whoami (pending); everything else is 403 credential_not_approved. The admin who issued it cannot approve it.
             let early = try await Tool.runAsync("curl", curlArguments)
-            #expect(early.status != 0, "unapproved SPOC must fail the handshake: \(early.stdout)")
-            #expect(broker.logLines.all.contains { $0.contains("certificate_refused") && $0.contains("principal_not_approved") && $0.contains(serial) })
-            let byAdmin = try await admin.json("POST", "/v1/principals/alice/approve")
+            #expect(early.status == 0 && early.stdout.contains(#""approval":"pending""#), "\(early.stdout) \(early.stderr)")
+            let earlyRequests = try await Tool.runAsync("curl", ["-sS", "--cacert", broker.pki.caCertificatePath, "--cert", dir.path("alice.pem"),
+                                                                 "--key", dir.path("alice-key.pem"), "\(broker.url)/v1/requests"])
+            #expect(earlyRequests.stdout.contains("credential_not_approved"), "\(earlyRequests.stdout)")
+            let byAdmin = try await admin.json("POST", "/v1/credentials/\(serial)/approve")
             #expect(byAdmin.status == 403 && byAdmin.errorCode == "forbidden", "\(byAdmin.text)")
             let coordinator = try await broker.enrol("cora", agency: "community-safety", role: "coordinator", admin: admin)
-            let approved = try await coordinator.client.json("POST", "/v1/principals/alice/approve")
-            #expect(approved.status == 200 && approved.json["approvedBy"].string == "cora" && approved.json["approvedAt"].exists, "\(approved.text)")
+            let approved = try await coordinator.client.json("POST", "/v1/credentials/\(serial)/approve")
+            #expect(approved.status == 200 && approved.json["approvedBy"].string == "cora" && approved.json["approvedAt"].exists
+                    && approved.json["approval"].string == "approved", "\(approved.text)")
 
             let curl = try await Tool.runAsync("curl", curlArguments)
             #expect(curl.status == 0, "\(curl.stderr)")
@@ -61,7 +64,7 @@ import TLS
             #expect(whoami["principal"].string == "alice")
             #expect(whoami["agency"].string == "police")
             #expect(whoami["role"].string == "spoc")
-            #expect(whoami["certificate"]["serial"].string == serial)
+            #expect(whoami["certificate"]["serial"].string == serial && whoami["certificate"]["approval"].string == "approved")
             #expect((whoami["certificate"]["daysToExpiry"].int ?? 0) >= 364)
 
             // RSA 2048 and ECDSA P-384 are accepted too.
@@ -224,7 +227,7 @@ import TLS
 
             let audit = try await admin.auditTrail().records
             let actions = audit.filter { $0["object"].string == spoc.serial }.map { $0["action"].string ?? "" }
-            #expect(actions.count == 2, "issuance and revocation audited: \(actions)")
+            #expect(actions == ["credential.register", "credential.approve", "credential.revoke"], "issuance, approval and revocation audited: \(actions)")
             #expect(audit.contains { $0["object"].string == spoc.serial && $0["reason"].string == "laptop stolen" })
         }
     }
@@ -316,47 +319,131 @@ import TLS
         }
     }
 
+    /// Issues a certificate for `principal` as `admin` and answers a client holding it, and its serial.
+    static func issueAs(_ admin: BrokerClient, _ broker: TestBroker, principal: String,
+                        validityDays: Int? = nil) async throws -> (client: BrokerClient, serial: String) {
+        let key = try PrivateKey.generateECDSA()
+        let csr = String(decoding: try CertificateSigningRequest.create(key: key, commonName: principal, organization: nil).pemBytes, as: UTF8.self)
+        var body: [String: Any] = ["principal": principal, "csr": csr]
+        if let validityDays { body["validityDays"] = validityDays }
+        let issued = try await admin.json("POST", "/v1/credentials", body)
+        #expect(issued.status == 201, "\(issued.text)")
+        let client = try BrokerClient(host: "127.0.0.1", port: broker.port,
+                                      identity: ClientIdentity(certificate: try Certificate(pem: Array(try #require(issued.json["certificate"].string).utf8)),
+                                                               privateKey: key, trustRoots: [try Certificate(pemFile: broker.pki.caCertificatePath)]))
+        return (client, try #require(issued.json["serial"].string))
+    }
+
+    /// The attack of issue 13, replayed: an administrator signs a CSR of its own for an existing
+    /// coordinator, for a revoked SPOC and for a new auditor. Every one of those certificates is
+    /// pending — it completes the handshake, answers whoami, and is refused everything else — until
+    /// a coordinator who does not hold it approves that certificate. The admin cannot approve.
     @Test func anAdministratorAloneCannotGiveAnyoneAccessToCases() async throws {
         try await withTestBroker { broker in
-            let admin = try broker.adminClient()
-            let coordinator = try await broker.enrol("cora", agency: "community-safety", role: "coordinator", admin: admin)
-            // The admin registers a coordinator for itself and issues the certificate: it does not work.
-            try await Self.addPrincipal(admin, "mallory", agency: "community-safety", role: "coordinator")
-            let key = try PrivateKey.generateECDSA()
-            let csr = String(decoding: try CertificateSigningRequest.create(key: key, commonName: "mallory", organization: nil).pemBytes, as: UTF8.self)
-            let issued = try await admin.json("POST", "/v1/credentials", ["principal": "mallory", "csr": csr])
-            #expect(issued.status == 201, "\(issued.text)")
-            let mallory = try BrokerClient(host: "127.0.0.1", port: broker.port,
-                                           identity: ClientIdentity(certificate: try Certificate(pem: Array(try #require(issued.json["certificate"].string).utf8)),
-                                                                    privateKey: key, trustRoots: [try Certificate(pemFile: broker.pki.caCertificatePath)]))
-            await #expect(throws: ClientError.self) { _ = try await mallory.json("GET", "/v1/meetings") }
-            // The coordinator sees who is waiting for approval; approving oneself or an admin is refused.
-            let listed = try await coordinator.client.json("GET", "/v1/principals")
-            #expect(listed.json["principals"].array.contains { $0["id"].string == "mallory" && !$0["approvedAt"].exists })
-            #expect(try await coordinator.client.json("POST", "/v1/principals/cora/approve").status == 409)
-            #expect(try await coordinator.client.json("POST", "/v1/principals/admin/approve").status == 409)
-            #expect(try await coordinator.client.json("POST", "/v1/principals/nobody/approve").status == 404)
-            let withBody = try await coordinator.client.json("POST", "/v1/principals/mallory/approve", ["force": true])
+            let cast = try await Cast.make(broker, agencies: ["police"])
+            let admin = cast.admin
+            let meetingID = try #require(try await cast.meeting(at: ResearchFlowAPITests.meetingStart)["id"].string)
+            let caseID = try #require(try await cast.case(meeting: meetingID, fields: ["victim.name": "Jane Doe", "victim.safeAddress": "Refuge House"])["id"].string)
+            let dispatched = try await cast.coordinator.client.json("POST", "/v1/cases/\(caseID)/research", ["agencies": ["police"], "questions": ["Known?"]])
+            let requestID = try #require(dispatched.json["requests"][0]["id"].string)
+            _ = try await cast.coordinator.client.json("POST", "/v1/requests/\(requestID)/extension",
+                                                       ["until": rfc3339(ResearchFlowAPITests.meetingStart.addingTimeInterval(-3_600)), "reason": "Secret case text"])
+
+            // 1. A second certificate for the existing, approved coordinator "coord", made by the admin.
+            let (forged, forgedSerial) = try await Self.issueAs(admin, broker, principal: "coord")
+            let who = try await forged.json("GET", "/v1/whoami")
+            #expect(who.status == 200 && who.json["principal"].string == "coord" && who.json["certificate"]["approval"].string == "pending", "\(who.text)")
+            for (method, path) in [("GET", "/v1/cases/\(caseID)"), ("GET", "/v1/cases/\(caseID)/returns"), ("GET", "/v1/health"),
+                                   ("GET", "/v1/credentials"), ("POST", "/v1/credentials/\(forgedSerial)/approve")] {
+                let refused = try await forged.json(method, path)
+                #expect(refused.status == 403 && refused.errorCode == "credential_not_approved", "\(method) \(path): \(refused.text)")
+                #expect(!refused.text.contains("Jane Doe") && !refused.text.contains("Refuge House"))
+            }
+            // The admin cannot approve it; nor can its holder's other (approved) certificate: the holder is the same person.
+            let byAdmin = try await admin.json("POST", "/v1/credentials/\(forgedSerial)/approve")
+            #expect(byAdmin.status == 403 && byAdmin.errorCode == "forbidden", "\(byAdmin.text)")
+            let bySelf = try await cast.coordinator.client.json("POST", "/v1/credentials/\(forgedSerial)/approve")
+            #expect(bySelf.status == 409 && bySelf.text.contains("your own"), "\(bySelf.text)")
+            #expect(try await forged.json("GET", "/v1/cases/\(caseID)").status == 403)
+
+            // 2. A re-issue for a revoked SPOC: pending again, whatever the SPOC's history.
+            #expect(try await admin.json("POST", "/v1/credentials/\(cast.spocs["police"]!.serial)/revoke", ["reason": "left the team"]).status == 200)
+            let (reissued, reissuedSerial) = try await Self.issueAs(admin, broker, principal: "police-spoc")
+            let spocRefused = try await reissued.json("GET", "/v1/requests/\(requestID)")
+            #expect(spocRefused.status == 403 && spocRefused.errorCode == "credential_not_approved", "\(spocRefused.text)")
+            #expect(try await reissued.json("PUT", "/v1/requests/\(requestID)/return",
+                                            ["knownToAgency": false, "summary": "forged", "answers": ["No"], "withheld": []]).status == 403)
+
+            // 3. A new auditor the admin creates: cannot read the reasons withheld from administrators.
+            try await Self.addPrincipal(admin, "eve", agency: "community-safety", role: "auditor")
+            let (auditor, auditorSerial) = try await Self.issueAs(admin, broker, principal: "eve")
+            let audit = try await auditor.json("GET", "/v1/audit?after=0&limit=200")
+            #expect(audit.status == 403 && audit.errorCode == "credential_not_approved" && !audit.text.contains("Secret case text"), "\(audit.text)")
+
+            // A second coordinator approves each; then, and only then, they work — and the audit trail says who approved.
+            let second = try await broker.enrol("cora", agency: "community-safety", role: "coordinator", admin: admin)
+            for serial in [forgedSerial, reissuedSerial, auditorSerial] {
+                let approved = try await second.client.json("POST", "/v1/credentials/\(serial)/approve")
+                #expect(approved.status == 200 && approved.json["approvedBy"].string == "cora", "\(approved.text)")
+            }
+            #expect(try await second.client.json("POST", "/v1/credentials/\(forgedSerial)/approve").status == 409, "approved once")
+            #expect(try await second.client.json("POST", "/v1/credentials/\(try Certificate(pemFile: broker.pki.adminCertificatePath).serial)/approve").status == 409, "an admin's needs none")
+            #expect(try await second.client.json("POST", "/v1/credentials/ABCDEF0123/approve").status == 404)
+            let withBody = try await second.client.json("POST", "/v1/credentials/\(forgedSerial)/approve", ["force": true])
             #expect(withBody.status == 400 && withBody.errorCode == "invalid_json", "\(withBody.text)")
+            #expect(try await forged.json("GET", "/v1/cases/\(caseID)").status == 200)
+            #expect(try await auditor.json("GET", "/v1/audit?after=0&limit=200").text.contains("Secret case text"))
+            let approvals = try await admin.auditTrail().records.filter { $0["action"].string == "credential.approve" && $0["principal"].string == "cora" }
+            #expect(Set(approvals.compactMap { $0["object"].string }) == [forgedSerial, reissuedSerial, auditorSerial], "\(approvals)")
 
-            // Approved, the same certificate works.
-            #expect(try await coordinator.client.json("POST", "/v1/principals/mallory/approve").status == 200)
-            #expect(try await mallory.json("GET", "/v1/meetings").status == 200)
-            // A change of role clears the approval at once, on the open connection too.
-            #expect(try await admin.json("PATCH", "/v1/principals/mallory", ["role": "spoc", "agency": "community-safety"]).status == 200)
-            let demoted = try await mallory.json("GET", "/v1/requests")
-            #expect(demoted.status == 403 && demoted.errorCode == "principal_not_approved", "\(demoted.text)")
-            // A move to another agency also revokes the certificate, whose subject names the old agency.
-            #expect(try await coordinator.client.json("POST", "/v1/principals/mallory/approve").status == 200)
-            let moved = try await admin.json("PATCH", "/v1/principals/mallory", ["agency": "police"])
-            #expect(moved.status == 200 && !moved.json["approvedAt"].exists, "\(moved.text)")
-            let credential = try await admin.json("GET", "/v1/credentials?principal=mallory").json["credentials"].array
-            #expect(credential.map { $0["status"].string } == ["revoked"])
+            // A change of role makes every certificate of the principal pending at once, on an open connection too.
+            #expect(try await admin.json("PATCH", "/v1/principals/eve", ["role": "coordinator"]).status == 200)
+            let demoted = try await auditor.json("GET", "/v1/meetings")
+            #expect(demoted.status == 403 && demoted.errorCode == "credential_not_approved", "\(demoted.text)")
+            // A move to another agency also revokes the certificates, whose subject names the old agency.
+            let moved = try await admin.json("PATCH", "/v1/principals/eve", ["agency": "police", "role": "spoc"])
+            #expect(moved.status == 200, "\(moved.text)")
+            let credential = try await admin.json("GET", "/v1/credentials?principal=eve").json["credentials"].array
+            #expect(credential.map { $0["status"].string } == ["revoked"] && credential.first?["approval"].string == "pending")
             #expect(credential.first?["reason"].string == "principal moved from agency community-safety to police")
-
-            let actions = try await admin.auditTrail().records.filter { $0["object"].string == "mallory" }.map { $0["action"].string ?? "" }
-            #expect(actions == ["principal.create", "principal.approve", "principal.update", "principal.approve", "principal.update"], "\(actions)")
         }
+    }
+
+    /// Renewal by the holder within 60 days of expiry keeps the approval; earlier it is refused and
+    /// nothing is issued; the old certificate keeps working until its own expiry.
+    @Test func aHolderRenewsWithinSixtyDaysAndKeepsTheApproval() async throws {
+        // 30-day certificates are inside the window from the start (the broker's clock signs notBefore,
+        // which OpenSSL checks against the real one, so the test does not move the clock instead).
+        let broker = try TestBroker { $0.credentialValidityDays = 30 }
+        let admin = try broker.adminClient()
+        let spoc = try await broker.enrol("rita", agency: "police", role: "spoc", admin: admin)
+        let key = try PrivateKey.generateECDSA()
+        let csr = String(decoding: try CertificateSigningRequest.create(key: key, commonName: "rita", organization: "police").pemBytes, as: UTF8.self)
+        // A 90-day certificate is 30 days too early.
+        try await Self.addPrincipal(admin, "sam", agency: "police")
+        let (sam, samSerial) = try await Self.issueAs(admin, broker, principal: "sam", validityDays: 90)
+        try await broker.app.approveAsOperator(serial: samSerial, operatorName: "test")
+        let samCSR = String(decoding: try CertificateSigningRequest.create(key: try PrivateKey.generateECDSA(), commonName: "sam", organization: nil).pemBytes, as: UTF8.self)
+        let early = try await sam.json("POST", "/v1/credentials/renew", ["csr": samCSR])
+        #expect(early.status == 409 && early.text.contains("60 days"), "\(early.text)")
+        #expect(try await admin.json("GET", "/v1/credentials?principal=sam").json["credentials"].array.count == 1, "nothing issued")
+        let renewed = try await spoc.client.json("POST", "/v1/credentials/renew", ["csr": csr])
+        #expect(renewed.status == 201 && renewed.json["principal"].string == "rita", "\(renewed.text)")
+        let client = try BrokerClient(host: "127.0.0.1", port: broker.port, identity: ClientIdentity(
+            certificate: try Certificate(pem: Array(try #require(renewed.json["certificate"].string).utf8)), privateKey: key,
+            trustRoots: [try Certificate(pemFile: broker.pki.caCertificatePath)]))
+        let whoami = try await client.json("GET", "/v1/whoami")
+        #expect(whoami.json["certificate"]["approval"].string == "approved", "\(whoami.text)")
+        #expect(try await client.json("GET", "/v1/requests").status == 200)
+        #expect(try await spoc.client.json("GET", "/v1/requests").status == 200, "the old one stays valid")
+        // Someone else's CSR cannot be smuggled in: the subject is the holder's, from the registry.
+        let foreign = String(decoding: try CertificateSigningRequest.create(key: try PrivateKey.generateECDSA(), commonName: "cora", organization: nil).pemBytes,
+                             as: UTF8.self)
+        let refused = try await client.json("POST", "/v1/credentials/renew", ["csr": foreign])
+        #expect(refused.status == 422 && refused.errorCode == "subject_mismatch", "\(refused.text)")
+        let audit = try await admin.auditTrail().records
+        #expect(audit.contains { $0["action"].string == "credential.renew" && $0["principal"].string == "rita" })
+        await broker.stop()
     }
 
     @Test func separationOfDutiesAndExpiryFlags() async throws {
@@ -371,7 +458,8 @@ import TLS
             for client in [coordinator.client, auditor.client] {
                 let issue = try await client.json("POST", "/v1/credentials", ["principal": "hal", "csr": csr])
                 #expect(issue.status == 403 && issue.errorCode == "forbidden", "\(issue.text)")
-                #expect(try await client.json("GET", "/v1/credentials").status == 403)
+                // Coordinators list certificates (to approve pending ones); auditors do not.
+                #expect(try await client.json("GET", "/v1/credentials").status == (client === coordinator.client ? 200 : 403))
                 #expect(try await client.json("POST", "/v1/credentials/\(coordinator.serial)/revoke", ["reason": "x"]).status == 403)
             }
             #expect(try await auditor.client.json("GET", "/v1/audit").status == 200)

@@ -41,6 +41,9 @@ import TLS
             let spare = try await cast.admin.json("POST", "/v1/credentials", ["principal": "temp", "csr": try csr()])
             let spareSerial = try #require(spare.json["serial"].string)
             #expect(try await cast.admin.json("POST", "/v1/principals", ["id": "pending", "name": "Pending", "agency": "police", "role": "spoc"]).status == 201)
+            let pendingCSR = String(decoding: try CertificateSigningRequest.create(key: try PrivateKey.generateECDSA(), commonName: "pending", organization: nil).pemBytes,
+                                    as: UTF8.self)
+            let pendingSerial = try #require(try await cast.admin.json("POST", "/v1/credentials", ["principal": "pending", "csr": pendingCSR]).json["serial"].string)
 
             let calls: [Call] = [
                 Call("GET", "/v1/whoami", coordinator: 200, spoc: 200, admin: 200, auditor: 200),
@@ -50,11 +53,13 @@ import TLS
                 Call("POST", "/v1/agencies", body: { ["id": "agency-\(counter.next())", "name": "Education", "kind": "non-core"] }, admin: 201),
                 Call("PATCH", "/v1/agencies/probation", body: { ["name": "Probation Service (North)"] }, admin: 200),
                 Call("GET", "/v1/principals", coordinator: 200, admin: 200),
-                Call("POST", "/v1/principals/pending/approve", coordinator: 200),
                 Call("POST", "/v1/principals", body: { ["id": "person-\(counter.next())", "name": "P", "agency": "police", "role": "spoc"] }, admin: 201),
                 Call("PATCH", "/v1/principals/temp", body: { ["name": "Temporary"] }, admin: 200),
                 Call("POST", "/v1/credentials", body: { ["principal": "temp", "csr": try csr()] }, admin: 201),
-                Call("GET", "/v1/credentials", admin: 200),
+                Call("GET", "/v1/credentials", coordinator: 200, admin: 200),
+                Call("POST", "/v1/credentials/\(pendingSerial)/approve", coordinator: 200),
+                // Everyone's certificate is a year from expiry: renewal opens 60 days before it.
+                Call("POST", "/v1/credentials/renew", body: { ["csr": try csr()] }, coordinator: 409, spoc: 409, admin: 409, auditor: 409),
                 Call("POST", "/v1/credentials/\(spareSerial)/revoke", body: { ["reason": "rotation"] }, admin: 200),
                 Call("GET", "/v1/meetings", coordinator: 200, spoc: 200),
                 Call("POST", "/v1/meetings", body: { ["title": "Extra", "startsAt": rfc3339(FixtureDates.laterMeetingStart())] }, coordinator: 201),
@@ -75,10 +80,10 @@ import TLS
             ]
             // Every answer, success or refusal, has the shape docs/openapi.json gives it.
             let document = try OpenAPIDocument.load()
-            let ids = [meetingID, caseID, requestID, spareSerial, "probation", "temp", "pending"]
+            let ids = [meetingID, caseID, requestID, spareSerial, pendingSerial, "probation", "temp", "pending"]
             func pattern(of path: String) -> String {
                 var pattern = path.split(separator: "?").first.map(String.init) ?? path
-                for id in ids { pattern = pattern.replacingOccurrences(of: "/\(id)", with: id == spareSerial ? "/{serial}" : "/{id}") }
+                for id in ids { pattern = pattern.replacingOccurrences(of: "/\(id)", with: [spareSerial, pendingSerial].contains(id) ? "/{serial}" : "/{id}") }
                 return pattern
             }
             var exercised: Set<String> = []

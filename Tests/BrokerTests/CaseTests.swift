@@ -107,7 +107,7 @@ struct CaseTests {
             (.conflict, "conflict", 409), (.credentialRevoked, "credential_revoked", 403),
             (.principalDisabled, "principal_disabled", 403), (.agencyInactive, "agency_inactive", 403),
             (.credentialUnknown, "credential_unknown", 403), (.credentialExpired, "credential_expired", 403),
-            (.principalNotApproved, "principal_not_approved", 403),
+            (.credentialNotApproved, "credential_not_approved", 403),
         ]
         for (code, raw, status) in table {
             #expect(code.rawValue == raw)

@@ -84,15 +84,40 @@ struct RegistryTests {
             #expect(h.broker.createAgency(NewAgency(id: "x", name: "X", kind: .core), by: actor, env: env).failureCode == .forbidden)
             #expect(h.broker.updateAgency(id: "police", AgencyPatch(active: false), by: actor, env: env).failureCode == .forbidden)
             #expect(h.broker.listPrincipals(by: actor).failureCode == (actor.role == .coordinator ? nil : .forbidden))
-            #expect(h.broker.approvePrincipal(id: "pat", by: actor, env: env).failureCode == (actor.role == .coordinator ? .conflict : .forbidden))
+            #expect(h.broker.approveCredential(serial: spoc.serial, by: actor, env: env).failureCode == (actor.role == .coordinator ? .conflict : .forbidden))
             #expect(h.broker.createPrincipal(NewPrincipal(id: "x", name: "X", agency: "police", role: .admin), by: actor, env: env).failureCode == .forbidden)
             #expect(h.broker.updatePrincipal(id: "pat", PrincipalPatch(role: .admin), by: actor, env: env).failureCode == .forbidden)
-            #expect(h.broker.listCredentials(by: actor, env: env).failureCode == .forbidden)
+            #expect(h.broker.listCredentials(by: actor, env: env).failureCode == (actor.role == .coordinator ? nil : .forbidden))
             #expect(h.broker.whoami(by: actor).failureCode == nil)
         }
         #expect(DomainError.Code.forbidden.httpStatus == 403)
         #expect(try h.broker.listPrincipals(by: h.admin).get().reply.principals.map(\.id) == ["admin", "aud", "cora", "pat"])
         #expect(try h.broker.listCredentials(by: h.admin, env: env).get().reply.credentials.count == 4)
+    }
+
+    /// A data directory from before SPEC §10 opens: its credentials carry no approval of their own.
+    /// A coordinator's or SPOC's follows its principal's approval (as then); an auditor's, never
+    /// approved by anyone, is pending; an admin's needs none. Every new one starts pending.
+    @Test("Credentials journaled before credential approvals follow their principal's; auditors' become pending")
+    func legacyCredentialsMigrate() throws {
+        let legacy = try JSONDecoder().decode(Credential.self, from: Data(#"{"serial":"AB12","principal":"x","issuedAt":0,"notAfter":86400000}"#.utf8))
+        #expect(legacy.approval == nil)
+        let approvedSPOC = Principal(id: "x", name: "X", agency: "police", role: .spoc, approvedBy: "cora", approvedAt: Date(timeIntervalSince1970: 0))
+        let unapprovedSPOC = Principal(id: "x", name: "X", agency: "police", role: .spoc)
+        let auditor = Principal(id: "x", name: "X", agency: "community-safety", role: .auditor)
+        let admin = Principal(id: "x", name: "X", agency: "community-safety", role: .admin)
+        #expect(legacy.isApproved(for: approvedSPOC) && legacy.approver(for: approvedSPOC)?.by == "cora")
+        #expect(!legacy.isApproved(for: unapprovedSPOC) && !legacy.isApproved(for: auditor) && legacy.isApproved(for: admin))
+        var pending = legacy
+        pending.approval = .pending
+        #expect(!pending.isApproved(for: approvedSPOC), "a new certificate of an approved person is pending again")
+
+        var h = try Harness()
+        let spoc = try h.person("pat", agency: "police", role: .spoc, approved: false)
+        let refused = h.state.identify(serial: spoc.serial, at: h.now)
+        #expect(refused.failureCode == .credentialNotApproved)
+        #expect(h.state.identify(serial: spoc.serial, at: h.now, allowPending: true).failureCode == nil, "whoami and the handshake")
+        #expect(try h.broker.whoami(by: spoc).get().reply.certificate.approval == "pending")
     }
 
     @Test("Audit log: a record applied but not yet durable (no chain hash) is not listed until it is")

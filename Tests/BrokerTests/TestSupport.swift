@@ -117,23 +117,23 @@ struct Harness {
 
     var admin: Actor { try! actor(Harness.adminSerial) }
 
-    /// The server operator, as `maracd principal approve` records it.
+    /// The server operator, as `maracd credential approve` records it.
     static let operatorActor = Actor(principal: "offline-test", agency: "", role: .coordinator, serial: "OFFLINE")
 
-    /// Creates a principal (approved if its role sees case content) with a
-    /// certificate (serial derived from the id) and returns it as an actor.
+    /// Creates a principal with a certificate (serial derived from the id), approved
+    /// unless `approved` is false (an admin's needs none), and returns it as an actor.
     @discardableResult
-    mutating func person(_ id: String, agency: String, role: Role) throws -> Actor {
+    mutating func person(_ id: String, agency: String, role: Role, approved: Bool = true) throws -> Actor {
         let admin = self.admin
         try run(broker.createPrincipal(NewPrincipal(id: id, name: id.capitalized, agency: agency, role: role), by: admin, env: env))
-        if role.seesCaseContent {
-            // Approved as the server operator would approve the first coordinator offline.
-            try run(broker.approvePrincipal(id: id, by: Harness.operatorActor, env: env))
-        }
         let serial = String(id.utf8.map { String($0, radix: 16, uppercase: true) }.joined().prefix(40))
         try run(broker.registerCredential(NewCredential(serial: serial, principal: id, issuedAt: now, notAfter: now.addingTimeInterval(365 * 86_400)),
                                           by: admin, env: env))
-        return try actor(serial)
+        if role.needsApproval && approved {
+            // Approved as the server operator would approve the first coordinator's certificate offline.
+            try run(broker.approveCredential(serial: serial, by: Harness.operatorActor, env: env))
+        }
+        return try broker.identify(serial: serial, at: now, allowPending: true).get()
     }
 
     /// Replays the journal into a fresh state.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+import TLS
 
 /// `marac-bench` (the debug build `swift build` makes) against a real broker, every load for
 /// a fraction of a second: the figures come out on stdout and in the JSON file, without
@@ -36,8 +37,8 @@ import TestSupport
                                               "--admin-key", pki.adminKeyPath, "--dir", cast])
             #expect(enrol.status == 0, "\(enrol.stderr)")
             for role in ["coordinator", "spoc"] {
-                let id = try String(contentsOfFile: "\(cast)/\(role).id", encoding: .utf8)
-                try await broker.app.approveAsOperator(id, operatorName: "bench-test")
+                let serial = try Certificate(pemFile: "\(cast)/\(role).pem").serial
+                try await broker.app.approveAsOperator(serial: serial, operatorName: "bench-test")
             }
             let submit = try await Self.bench(["submit"] + common + ["--dir", cast, "--writers", "1,3", "--requests", "40"])
             #expect(submit.status == 0, "\(submit.stderr)")

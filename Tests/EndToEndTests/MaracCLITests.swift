@@ -65,17 +65,20 @@ import TLS
             let coord = CLIUser(certificate: dir.path("coord/coord.pem"), key: dir.path("coord/coord-key.pem"))
             let womensAid = CLIUser(certificate: dir.path("wa-admin/wa-spoc.pem"), key: dir.path("wa-home/wa-spoc-key.pem"))
 
-            // A second person: the first coordinator is approved by the server operator, the SPOCs by that coordinator.
+            // A second person: the first coordinator's certificate is approved by the server operator, the SPOCs' by that coordinator.
             result = try await cli.run(["whoami"], as: police)
-            #expect(result.status == 3 && result.stderr.contains("not yet approved by a coordinator"), "\(result.stderr)")
-            try await broker.app.approveAsOperator("coord", operatorName: "test")
-            result = try await cli.run(["principal", "list"], as: coord)
-            #expect(result.stdout.split(separator: "\n").contains { $0.contains("police-spoc") && $0.contains("NEEDS APPROVAL") }, "\(result.stdout)")
-            for id in ["police-spoc", "wa-spoc"] {
-                result = try await cli.run(["principal", "approve", id], as: coord)
+            #expect(result.status == 0 && result.stdout.contains("PENDING"), "a pending certificate may ask who it is: \(result.stdout) \(result.stderr)")
+            result = try await cli.run(["requests"], as: police)
+            #expect(result.status == 1 && result.stderr.contains("marac cert approve \(policeCertificate.serial)"), "\(result.stderr)")
+            try await broker.app.approveAsOperator(serial: try Certificate(pemFile: coord.certificate).serial, operatorName: "test")
+            result = try await cli.run(["cert", "list", "--pending"], as: coord)
+            #expect(result.stdout.split(separator: "\n").contains { $0.contains("police-spoc") && $0.contains("pending") }, "\(result.stdout)")
+            let womensAidSerial = try Certificate(pemFile: womensAid.certificate).serial
+            for serial in [policeCertificate.serial, womensAidSerial] {
+                result = try await cli.run(["cert", "approve", serial], as: coord)
                 #expect(result.status == 0 && result.stdout.contains("approved by coord"), "\(result.stdout) \(result.stderr)")
             }
-            result = try await cli.run(["principal", "approve", "police-spoc"], as: admin)
+            result = try await cli.run(["cert", "approve", policeCertificate.serial], as: admin)
             #expect(result.status == 1 && result.stderr.contains("403"), "an administrator alone cannot approve: \(result.stderr)")
             let curl = try await Tool.runAsync("curl", ["-sS", "--cacert", dir.path("police/ca.pem"), "--cert", police.certificate, "--key", police.key,
                                                         "\(broker.url)/v1/whoami"])

@@ -157,25 +157,28 @@ import TLS
         let issued = try? JSONSerialization.jsonObject(with: Data(issue.stdout.utf8)) as? [String: Any]
         let certificate = try #require(issued?["certificate"] as? String, "\(issue.stdout)")
         try Data(certificate.utf8).write(to: URL(fileURLWithPath: dir.path("cora.pem")))
-        // Not approved: the handshake fails.
-        #expect(try await curl("cora", "/v1/whoami").status != 0)
+        let serial = try #require(issued?["serial"] as? String)
+        // Not approved: whoami says pending, everything else is refused.
+        #expect(try await curl("cora", "/v1/whoami").stdout.contains(#""approval":"pending""#))
+        #expect(try await curl("cora", "/v1/meetings").stdout.contains("credential_not_approved"))
         // While the broker runs, the offline approval is refused; stopped, it is journaled.
-        let busy = try await Tool.runAsync(maracd, ["principal", "approve"] + common + ["cora"])
+        let busy = try await Tool.runAsync(maracd, ["credential", "approve"] + common + [serial])
         #expect(busy.status == 1 && busy.stderr.contains("another process"), "\(busy.stderr)")
         first.signal(SIGTERM)
         #expect(try await offPool { first.waitForExit() } == 0)
-        let approve = try await Tool.runAsync(maracd, ["principal", "approve"] + common + ["cora"])
-        #expect(approve.status == 0 && approve.stdout.contains("approved cora (coordinator, community-safety)"), "\(approve.stdout) \(approve.stderr)")
-        let again = try await Tool.runAsync(maracd, ["principal", "approve"] + common + ["cora"])
+        let approve = try await Tool.runAsync(maracd, ["credential", "approve"] + common + [serial])
+        #expect(approve.status == 0 && approve.stdout.contains("approved certificate \(serial) of cora (community-safety)"), "\(approve.stdout) \(approve.stderr)")
+        let again = try await Tool.runAsync(maracd, ["credential", "approve"] + common + [serial])
         #expect(again.status == 1 && again.stderr.contains("already approved"), "\(again.stderr)")
-        #expect(try await Tool.runAsync(maracd, ["principal", "approve"] + common).status == 2)
+        #expect(try await Tool.runAsync(maracd, ["credential", "approve"] + common).status == 2)
 
         let second = try RunningProcess(maracd, ["serve", "--listen", "127.0.0.1:0"] + common)
         port = try #require(second.listeningPort(), "maracd did not start: \(second.stderr)")
         let whoami = try await curl("cora", "/v1/whoami")
         #expect(whoami.stdout.contains("\"role\":\"coordinator\""), "\(whoami.stdout) \(whoami.stderr)")
         let audit = try await curl("admin", "/v1/audit")
-        #expect(audit.stdout.contains("\"action\":\"principal.approve\"") && audit.stdout.contains("offline-"), "\(audit.stdout)")
+        #expect(audit.stdout.contains("\"action\":\"credential.approve\"") && audit.stdout.contains("offline-"), "\(audit.stdout)")
+        #expect(try await curl("cora", "/v1/meetings").stdout.contains("\"meetings\""))
         second.signal(SIGTERM)
         #expect(try await offPool { second.waitForExit() } == 0)
     }

@@ -72,15 +72,14 @@ public final class TestBroker: @unchecked Sendable {
                                                   caFile: pki.caCertificatePath))
     }
 
-    /// Registers a principal through the API (as admin), approves a coordinator
-    /// or SPOC as the server operator would, has its certificate issued from a
-    /// CSR made here, and returns a client holding it.
+    /// Registers a principal through the API (as admin), has its certificate issued
+    /// from a CSR made here, approves that certificate as the server operator would
+    /// (unless an admin's), and returns a client holding it.
     public func enrol(_ id: String, agency: String, role: String, admin: BrokerClient) async throws -> Enrolled {
         struct NewPrincipal: Encodable { let id, name, agency, role: String }
         let created = try await admin.send("POST", "/v1/principals",
                                            body: try ClientJSON.encode(NewPrincipal(id: id, name: id.capitalized, agency: agency, role: role)))
         guard created.status == 201 else { throw BrokerClient.refusal(created) }
-        if role == "coordinator" || role == "spoc" { try await app.approveAsOperator(id, operatorName: "test") }
         let key = try PrivateKey.generateECDSA()
         let csr = try CertificateSigningRequest.create(key: key, commonName: id, organization: agency)
         struct Issue: Encodable { let principal: String; let csr: String }
@@ -88,6 +87,8 @@ public final class TestBroker: @unchecked Sendable {
         let issued = try BrokerClient.decode(
             try await admin.send("POST", "/v1/credentials", body: try ClientJSON.encode(Issue(principal: id, csr: String(decoding: csr.pemBytes, as: UTF8.self)))),
             as: Issued.self)
+        // Every role but admin starts pending; approved here as the server operator would.
+        if role != "admin" { try await app.approveAsOperator(serial: issued.serial, operatorName: "test") }
         let certificate = try Certificate(pem: Array(issued.certificate.utf8))
         let certPath = try directory.write("\(id).pem", certificate.pemBytes)
         let keyPath = try directory.write("\(id)-key.pem", try key.pemBytes())
