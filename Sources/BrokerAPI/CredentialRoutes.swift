@@ -90,12 +90,8 @@ struct CredentialRoutes: Sendable {
         router.add("POST", "/v1/credentials/renew") { request in
             let body = try request.decode(RenewRequest.self)
             let holder = try core.identified(request.serial)
-            // Refused before anything is signed: outside the window, nothing is issued.
-            let current: Credential? = core.read { $0.state.credentials[holder.serial] }
-            if let current, core.clock() < current.notAfter.addingTimeInterval(-Broker.renewalWindow) {
-                throw APIError(.conflict, "conflict", "certificate \(current.serial) expires at \(JSON.RFC3339.format(current.notAfter)): "
-                                   + "it may be renewed from 60 days before")
-            }
+            // Signed first, registered only if the domain allows the renewal (the 60-day window):
+            // a refused one is never registered, so the handshake refuses it like any unknown certificate.
             let issued = try issue(.init(principal: holder.principal, csr: body.csr, validityDays: body.validityDays), now: core.clock())
             _ = try await core.perform(serial: request.serial) { broker, actor, env in
                 broker.renewCredential(NewCredential(serial: issued.serial, principal: issued.principal, issuedAt: env.now, notAfter: issued.notAfter),
