@@ -33,6 +33,26 @@ enum CertificateRequest {
         try issue(run)
     }
 
+    /// `marac cert renew`: the holder's own renewal, keeping the approval (SPEC §10).
+    static let renewSpec = CommandSpec(
+        path: ["cert", "renew"],
+        options: [.init(name: "--out", value: "DIR", help: "where to write the new ID-key.pem (0600), ID.pem, ca.pem and config.json (not the current profile's directory)", required: true),
+                  .init(name: "--validity-days", value: "N", help: "ask for a shorter or longer validity than the broker's default"),
+                  .init(name: "--p12", value: nil, help: "also write ID.p12 (PKCS#12, password-protected) to import into a browser"),
+                  .init(name: "--p12-password-file", value: "FILE", help: "the PKCS#12 password (first line); else \(passwordVariable), else a prompt"),
+                  .init(name: "--force", value: nil, help: "replace an existing key file in DIR")],
+        summary: "renew your own certificate within 60 days of its expiry: a new key made here, the approval kept",
+        details: """
+            Signed in with your current certificate, asks the broker to sign a CSR for a new key made here. The new
+            certificate keeps your current one's approval, so no coordinator has to approve it again; the current one
+            stays valid until it expires or is revoked. Refused earlier than 60 days before expiry.
+            """,
+        role: "Any certificate holder",
+        example: "marac cert renew --out ~/.config/marac-new"
+    ) { run in
+        try issue(run, renewing: true)
+    }
+
     /// The files `cert request` writes for one principal.
     struct Files {
         let directory: String
@@ -45,8 +65,9 @@ enum CertificateRequest {
         var profile: String { "\(directory)/config.json" }
     }
 
-    static func issue(_ run: Invocation) throws {
-        let files = Files(directory: try run.required("--out"), principal: try run.required("--principal"))
+    static func issue(_ run: Invocation, renewing: Bool = false) throws {
+        let principal = renewing ? try ownPrincipal(run) : try run.required("--principal")
+        let files = Files(directory: try run.required("--out"), principal: principal)
         let csrFile = run.option("--csr")
         if run.flag("--csr-only") && (csrFile != nil || run.flag("--p12")) {
             throw UsageError("--csr-only makes a key and a CSR and nothing else; it does not go with --csr or --p12", command: run.spec)
@@ -91,10 +112,11 @@ enum CertificateRequest {
             return
         }
 
-        var body: [String: JSON] = ["principal": .string(files.principal), "csr": .string(csrPEM)]
+        var body: [String: JSON] = ["csr": .string(csrPEM)]
+        if !renewing { body["principal"] = .string(files.principal) }
         if let validity { body["validityDays"] = .number(Double(validity)) }
         let answer: BrokerAnswer
-        do { answer = try run.call("POST", "/v1/credentials", body: .object(body)) } catch {
+        do { answer = try run.call("POST", renewing ? "/v1/credentials/renew" : "/v1/credentials", body: .object(body)) } catch {
             if key != nil { try? FileManager.default.removeItem(atPath: files.key) }   // a key without a certificate is only a liability
             throw error
         }
@@ -120,6 +142,14 @@ enum CertificateRequest {
         run.output.line("Certificate \(issued["serial"].displayText) issued to \(files.principal) (\(issued["agency"].displayText)), valid until \(TimeText.utc(certificate.notAfter)).\n")
         run.output.table(["file", "what"], written.map { [Output.Cell($0.0), Output.Cell($0.1)] })
         run.output.line("\nThe holder copies \(files.directory) to ~/.config/marac (or sets MARAC_CONFIG=\(files.profile)) and runs: marac whoami")
+    }
+
+    /// Who the current certificate belongs to, as the broker says.
+    static func ownPrincipal(_ run: Invocation) throws -> String {
+        guard let principal = try run.call("GET", "/v1/whoami").json["principal"].string else {
+            throw ClientError(.protocolViolation, "the broker's whoami answer names no principal")
+        }
+        return principal
     }
 
     /// The PKCS#12 password from a file, the environment, or the terminal (asked twice).

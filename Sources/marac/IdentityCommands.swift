@@ -4,7 +4,7 @@ import MaracClient
 /// Commands for every user: who the broker thinks you are, and what is wrong with your setup.
 enum IdentityCommands {
     static let role = "Everyone"
-    static let all: [CommandSpec] = [whoami, Doctor.spec]
+    static let all: [CommandSpec] = [whoami, CertificateRequest.renewSpec, Doctor.spec]
 
     static let whoami = CommandSpec(
         path: ["whoami"], summary: "who the broker says you are, and when your certificate expires", role: role,

@@ -23,6 +23,24 @@ import TLS
          "withheld": [{"what": "Ongoing investigation details", "reason": "Would prejudice an investigation"}]}
         """
 
+    /// `marac cert renew`: the holder renews within 60 days of expiry, the new key made here (0600),
+    /// the approval kept; a pending certificate's holder sees PENDING in whoami.
+    @Test func aHolderRenewsThroughTheCLIAndKeepsTheApproval() async throws {
+        let broker = try TestBroker { $0.credentialValidityDays = 30 }
+        let dir = try TemporaryDirectory()
+        let cli = MaracCLI(home: dir.path("home"), url: broker.url, ca: broker.pki.caCertificatePath)
+        let spoc = try await broker.enrol("rita", agency: "police", role: "spoc", admin: try broker.adminClient())
+        let current = CLIUser(certificate: spoc.certificatePath, key: spoc.keyPath)
+        let renewed = try await cli.run(["cert", "renew", "--out", dir.path("new")], as: current)
+        #expect(renewed.status == 0 && renewed.stdout.contains("issued to rita"), "\(renewed.stdout) \(renewed.stderr)")
+        #expect(try mode(dir.path("new/rita-key.pem")) == 0o600)
+        let next = CLIUser(certificate: dir.path("new/rita.pem"), key: dir.path("new/rita-key.pem"))
+        let whoami = try await cli.run(["whoami"], as: next)
+        #expect(whoami.status == 0 && whoami.stdout.contains("approved") && !whoami.stdout.contains("PENDING"), "\(whoami.stdout) \(whoami.stderr)")
+        #expect(try await cli.run(["requests"], as: next).status == 0)
+        await broker.stop()
+    }
+
     @Test func aWholeMARACCycleThroughTheCLI() async throws {
         try await withTestBroker { broker in
             let dir = try TemporaryDirectory()
