@@ -247,6 +247,20 @@ desc   changing a principal's role (or agency alone) keeps its certificates' app
 - where credential.principal == id && credential.revokedAt == nil && credential.approval != .pending {
 + where credential.principal == id && credential.revokedAt == nil && credential.approval != .pending && false {
 
+@ revocation-does-not-wake-polls
+file   Sources/BrokerAPI/BrokerCore.swift
+filter BrokerAPITests\.FairShareAPITests
+desc   a revoked or shut-out principal's parked long-poll is answered only at its timeout
+-             case .agencyUpdated(let agency): agencies.insert(agency.id)
++             case .agencyUpdated: break
+
+@ long-poll-share-ignored
+file   Sources/BrokerAPI/LongPollHub.swift
+filter BrokerAPITests\.FairShareAPITests
+desc   one principal may park any number of long-polls (maxLongPollsPerPrincipal not enforced)
+-                 if state.parkedByPrincipal[principal, default: 0] >= limit {
++                 if state.parkedByPrincipal[principal, default: 0] >= limit && false {
+
 @ credential-issued-to-disabled-principal
 file   Sources/BrokerAPI/CredentialRoutes.swift
 filter BrokerAPITests\.CredentialAPITests

@@ -175,9 +175,10 @@ public final class BrokerCore: Sendable {
         let seq = inner.nextSeq
         inner.nextSeq += 1
         inner.inFlight += 1
+        // Read before the entry is applied: a principal moved to another agency is parked under the old one.
+        let agencies = Self.agenciesTouched(by: entry, in: inner.broker.state)
         // Applied now, so the next command is decided against it; the chain hash follows when durable.
         inner.broker.apply(entry, position: ChainPosition(seq: seq, hash: "", prevHash: ""))
-        let agencies = Self.agenciesTouched(by: entry, in: inner.broker.state)
         let reschedules = Self.changesReleaseSchedule(entry)
         journal.append(payload) { [self] result in
             commitQueue.async { [self] in
@@ -358,7 +359,10 @@ public final class BrokerCore: Sendable {
         }
     }
 
-    /// Agencies whose request feed an entry changes (to wake their long-polls).
+    /// Agencies whose parked long-polls an entry must wake, in the state before it: those whose
+    /// request feed it changes, and those with a poller it shuts out (a revoked or pending
+    /// certificate, a disabled or changed principal, a deactivated agency), whose woken poll
+    /// then meets the 403 at once instead of at its timeout.
     static func agenciesTouched(by entry: Entry, in state: BrokerState) -> Set<String> {
         var agencies = Set<String>()
         for event in entry.events {
@@ -367,6 +371,12 @@ public final class BrokerCore: Sendable {
             case .requestReleased(let id, _), .extensionGranted(let id, _, _):
                 if let agency = state.requests[id]?.agency { agencies.insert(agency) }
             case .returnSubmitted(let version): agencies.insert(version.agency)
+            case .credentialRevoked(let serial, _, _), .credentialApprovalChanged(let serial, _):
+                if let principal = state.credentials[serial].flatMap({ state.principals[$0.principal] }) { agencies.insert(principal.agency) }
+            case .principalUpdated(let principal):
+                agencies.insert(principal.agency)
+                if let before = state.principals[principal.id] { agencies.insert(before.agency) }
+            case .agencyUpdated(let agency): agencies.insert(agency.id)
             default: break
             }
         }

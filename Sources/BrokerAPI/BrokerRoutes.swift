@@ -155,7 +155,11 @@ struct BrokerRoutes: Sendable {
             }
             let remaining = deadline - ContinuousClock.now
             if !page.isEmpty || remaining <= .zero || core.hub.isClosed { return page.response }
-            await core.hub.wait(agency: actor.agency, seen: seen, timeout: remaining)
+            let limit = configuration.maxLongPollsPerPrincipal
+            guard await core.hub.wait(agency: actor.agency, principal: actor.principal, limit: limit, seen: seen, timeout: remaining) else {
+                throw APIError(.tooManyRequests, "too_many_waiters",
+                               "\(actor.principal) already has \(limit) long-polls waiting (limits.maxLongPollsPerPrincipal): poll from one watcher, or without wait=")
+            }
         }
     }
 }

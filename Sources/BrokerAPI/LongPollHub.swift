@@ -12,6 +12,7 @@ import Synchronization
 final class LongPollHub: Sendable {
     private struct Waiter {
         let agency: String
+        let principal: String
         let continuation: CheckedContinuation<Void, Never>
     }
 
@@ -19,6 +20,16 @@ final class LongPollHub: Sendable {
         var generations: [String: UInt64] = [:]
         var waiters: [UInt64: Waiter] = [:]
         var byAgency: [String: Set<UInt64>] = [:]
+        var parkedByPrincipal: [String: Int] = [:]
+
+        /// Takes waiter `id` out of every index; answers its continuation.
+        mutating func unpark(_ id: UInt64) -> CheckedContinuation<Void, Never>? {
+            guard let waiter = waiters.removeValue(forKey: id) else { return nil }
+            byAgency[waiter.agency]?.remove(id)
+            let left = parkedByPrincipal[waiter.principal, default: 1] - 1
+            parkedByPrincipal[waiter.principal] = left > 0 ? left : nil
+            return waiter.continuation
+        }
         var nextID: UInt64 = 1
         var closed = false
     }
@@ -31,15 +42,23 @@ final class LongPollHub: Sendable {
         state.withLock { $0.generations[agency] ?? 0 }
     }
 
-    /// Returns when the agency's generation moves past `seen`, after `timeout`, or at shutdown.
-    func wait(agency: String, seen: UInt64, timeout: Duration) async {
+    /// Returns when the agency's generation moves past `seen`, after `timeout`, or at shutdown:
+    /// `true`; or `false` at once, without parking, when `principal` already has `limit` waiters
+    /// parked (one principal may not hold everyone's slots).
+    func wait(agency: String, principal: String, limit: Int, seen: UInt64, timeout: Duration) async -> Bool {
+        let refused = Mutex(false)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let id: UInt64? = state.withLock { state in
                 if state.closed || (state.generations[agency] ?? 0) != seen { return nil }
+                if state.parkedByPrincipal[principal, default: 0] >= limit {
+                    refused.withLock { $0 = true }
+                    return nil
+                }
                 let id = state.nextID
                 state.nextID += 1
-                state.waiters[id] = Waiter(agency: agency, continuation: continuation)
+                state.waiters[id] = Waiter(agency: agency, principal: principal, continuation: continuation)
                 state.byAgency[agency, default: []].insert(id)
+                state.parkedByPrincipal[principal, default: 0] += 1
                 return id
             }
             guard let id else { return continuation.resume() }
@@ -48,6 +67,7 @@ final class LongPollHub: Sendable {
                 remove(id)?.resume()
             }
         }
+        return !refused.withLock { $0 }
     }
 
     /// Bumps the agencies' generations and wakes their waiters.
@@ -58,7 +78,7 @@ final class LongPollHub: Sendable {
             for agency in agencies {
                 state.generations[agency, default: 0] += 1
                 for id in state.byAgency.removeValue(forKey: agency) ?? [] {
-                    if let waiter = state.waiters.removeValue(forKey: id) { woken.append(waiter.continuation) }
+                    if let continuation = state.unpark(id) { woken.append(continuation) }
                 }
             }
             return woken
@@ -70,7 +90,7 @@ final class LongPollHub: Sendable {
     func close() {
         let all: [CheckedContinuation<Void, Never>] = state.withLock { state in
             state.closed = true
-            defer { state.waiters.removeAll(); state.byAgency.removeAll() }
+            defer { state.waiters.removeAll(); state.byAgency.removeAll(); state.parkedByPrincipal.removeAll() }
             return state.waiters.values.map(\.continuation)
         }
         all.forEach { $0.resume() }
@@ -83,10 +103,6 @@ final class LongPollHub: Sendable {
     var waiterCount: Int { state.withLock { $0.waiters.count } }
 
     private func remove(_ id: UInt64) -> CheckedContinuation<Void, Never>? {
-        state.withLock { state in
-            guard let waiter = state.waiters.removeValue(forKey: id) else { return nil }
-            state.byAgency[waiter.agency]?.remove(id)
-            return waiter.continuation
-        }
+        state.withLock { $0.unpark(id) }
     }
 }

@@ -50,6 +50,8 @@ public struct HTTPStatus: Sendable, Hashable, CustomStringConvertible {
     /// "422 Unprocessable Content".
     public static let unprocessableContent = HTTPStatus(code: 422, reasonPhrase: "Unprocessable Content")
     /// "431 Request Header Fields Too Large".
+    /// 429: a caller over its fair share (e.g. too many parked long-polls).
+    public static let tooManyRequests = HTTPStatus(code: 429, reasonPhrase: "Too Many Requests")
     public static let requestHeaderFieldsTooLarge = HTTPStatus(code: 431, reasonPhrase: "Request Header Fields Too Large")
     /// "500 Internal Server Error".
     public static let internalServerError = HTTPStatus(code: 500, reasonPhrase: "Internal Server Error")
