@@ -232,6 +232,16 @@ public struct Broker: Sendable {
     /// How long before its expiry a holder may renew its own certificate.
     public static let renewalWindow: TimeInterval = 60 * 86_400
 
+    /// Why the certificate `serial` may not be renewed at `now`, or nil when it may:
+    /// renewal opens `renewalWindow` before its expiry. The API asks before signing anything.
+    public func renewalRefusal(serial: String, at now: Date) -> DomainError? {
+        guard let current = state.credentials[serial] else { return .notFound("credential") }
+        let opens = current.notAfter.addingTimeInterval(-Self.renewalWindow)
+        guard now < opens else { return nil }
+        return DomainError(.conflict, "certificate \(current.serial) expires at \(RFC3339.string(from: current.notAfter)): "
+                               + "it may be renewed from \(RFC3339.string(from: opens)) (60 days before)")
+    }
+
     /// `POST /v1/credentials/renew` (the holder of an active, approved certificate, within
     /// `renewalWindow` of its expiry): registers the certificate the API layer signed for the
     /// same principal, carrying the approval over. The old one stays valid until it expires
@@ -241,11 +251,7 @@ public struct Broker: Sendable {
               body.principal == actor.principal else {
             return .failure(DomainError(.forbidden, "only a certificate's holder may renew it, for itself"))
         }
-        let opens = current.notAfter.addingTimeInterval(-Self.renewalWindow)
-        guard env.now >= opens else {
-            return .failure(DomainError(.conflict, "certificate \(current.serial) expires at \(RFC3339.string(from: current.notAfter)): "
-                                            + "it may be renewed from \(RFC3339.string(from: opens)) (60 days before)"))
-        }
+        if let refusal = renewalRefusal(serial: current.serial, at: env.now) { return .failure(refusal) }
         guard state.credentials[body.serial] == nil else {
             return .failure(DomainError(.conflict, "certificate \(body.serial) is already registered"))
         }

@@ -175,10 +175,12 @@ public final class BrokerCore: Sendable {
         let seq = inner.nextSeq
         inner.nextSeq += 1
         inner.inFlight += 1
-        // Read before the entry is applied: a principal moved to another agency is parked under the old one.
-        let agencies = Self.agenciesTouched(by: entry, in: inner.broker.state)
+        // Read before the entry is applied (a principal moved to another agency is parked under the old
+        // one) and after (a request dispatched and released in the same entry exists only then).
+        let before = Self.agenciesTouched(by: entry, in: inner.broker.state)
         // Applied now, so the next command is decided against it; the chain hash follows when durable.
         inner.broker.apply(entry, position: ChainPosition(seq: seq, hash: "", prevHash: ""))
+        let agencies = before.union(Self.agenciesTouched(by: entry, in: inner.broker.state))
         let reschedules = Self.changesReleaseSchedule(entry)
         journal.append(payload) { [self] result in
             commitQueue.async { [self] in
@@ -359,7 +361,7 @@ public final class BrokerCore: Sendable {
         }
     }
 
-    /// Agencies whose parked long-polls an entry must wake, in the state before it: those whose
+    /// Agencies whose parked long-polls an entry must wake, as `state` shows them: those whose
     /// request feed it changes, and those with a poller it shuts out (a revoked or pending
     /// certificate, a disabled or changed principal, a deactivated agency), whose woken poll
     /// then meets the 403 at once instead of at its timeout.

@@ -90,8 +90,8 @@ struct CredentialRoutes: Sendable {
         router.add("POST", "/v1/credentials/renew") { request in
             let body = try request.decode(RenewRequest.self)
             let holder = try core.identified(request.serial)
-            // Signed first, registered only if the domain allows the renewal (the 60-day window):
-            // a refused one is never registered, so the handshake refuses it like any unknown certificate.
+            // Asked before anything is signed: outside the 60-day window, nothing is issued.
+            if let refusal = core.read({ $0.renewalRefusal(serial: holder.serial, at: core.clock()) }) { throw APIError(refusal) }
             let issued = try issue(.init(principal: holder.principal, csr: body.csr, validityDays: body.validityDays), now: core.clock())
             _ = try await core.perform(serial: request.serial) { broker, actor, env in
                 broker.renewCredential(NewCredential(serial: issued.serial, principal: issued.principal, issuedAt: env.now, notAfter: issued.notAfter),

@@ -130,7 +130,8 @@ enum DefaultConfiguration {
             "idleTimeoutSeconds": 60,
             "bodyTimeoutSeconds": 30,
             "maxConnections": 20000,
-            "longPollMaxSeconds": 60
+            "longPollMaxSeconds": 60,
+            "maxLongPollsPerPrincipal": 4
           },
           "credentials": { "validityDays": 365, "maxValidityDays": 825 }
         }

@@ -2,8 +2,12 @@
 # Needs: $bin (directory of the built maracd and marac-bench), $work (scratch directory),
 # $port. Sets $maracd_pid.
 
-# Starts maracd on $port with $work/data and $work/certs; returns when it listens.
+# Starts maracd on $port with $work/data and $work/certs; returns when it listens. The config
+# directory holds only a broker.json that lets the one bench SPOC park every long-poll waiter
+# (limits.maxLongPollsPerPrincipal; the product's default of 4 is the fair share of a real SPOC).
 start_broker() {
+    mkdir -p "$work/no-config"
+    printf '{"limits": {"maxLongPollsPerPrincipal": 10000, "maxConnections": 20000}}\n' > "$work/no-config/broker.json"
     (ulimit -n "$(ulimit -Hn)"; exec "$bin/maracd" serve --data "$work/data" --certs "$work/certs" --config "$work/no-config" \
         --listen "127.0.0.1:$port" 2>>"$work/maracd.log") &
     maracd_pid=$!
@@ -23,14 +27,15 @@ stop_broker() {
 }
 
 # Creates the bench agency, its SPOC and a coordinator in $work/cast (credentials and ids),
-# and approves both as the server operator (which needs the broker stopped for a moment).
+# and approves both certificates as the server operator (which needs the broker stopped for a moment).
 enrol_bench() {
     local certs=$work/certs
     "$bin/marac-bench" enrol --url "https://127.0.0.1:$port" --ca "$certs/ca.pem" --admin-cert "$certs/admin.pem" \
         --admin-key "$certs/admin-key.pem" --dir "$work/cast" >&2
     stop_broker
     for role in coordinator spoc; do
-        "$bin/maracd" principal approve --data "$work/data" --certs "$certs" --config "$work/no-config" "$(cat "$work/cast/$role.id")" >&2
+        "$bin/maracd" credential approve --data "$work/data" --certs "$certs" --config "$work/no-config" \
+            "$(openssl x509 -in "$work/cast/$role.pem" -noout -serial | cut -d= -f2)" >&2
     done
     start_broker
 }
