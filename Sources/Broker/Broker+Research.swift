@@ -142,11 +142,13 @@ extension Broker {
             cursor = parsed
         }
         guard (1...Limits.pageSize).contains(limit) else { return .failure(DomainError(.invalid, "limit: must be 1…\(Limits.pageSize)")) }
-        let changed = state.requests.values
-            .filter { $0.agency == actor.agency && $0.releasedAt != nil && $0.changedSeq > cursor.seq }
-            .sorted { ($0.changedSeq, $0.id) < ($1.changedSeq, $1.id) }
+        let released = state.requests.values.filter { $0.agency == actor.agency && $0.releasedAt != nil }
+        let changed = released.filter { ($0.feedPosition ?? 1) > cursor.position }
+            .sorted { ($0.feedPosition ?? 1, $0.id) < ($1.feedPosition ?? 1, $1.id) }
         let page = changed.prefix(limit)
-        let next = page.count < changed.count ? RequestCursor(seq: page.last!.changedSeq) : RequestCursor(seq: max(cursor.seq, state.lastSeq))
+        // The agency's own last position: the cursor never moves for anyone else's activity.
+        let head = released.map { $0.feedPosition ?? 1 }.max() ?? 0
+        let next = RequestCursor(position: page.count < changed.count ? page.last!.feedPosition ?? 1 : max(cursor.position, head))
         let summaries = page.map { request in
             RequestSummary(id: request.id, case: request.case, reference: state.cases[request.case]?.reference ?? "",
                            meeting: request.meeting, agency: request.agency, state: request.state(at: env.now),

@@ -12,6 +12,9 @@ public struct BrokerState: Codable, Sendable, Equatable {
     public internal(set) var principals: [String: Principal] = [:]
     /// Credentials by serial.
     public internal(set) var credentials: [String: Credential] = [:]
+    /// The last feed position given out per agency (`ResearchRequest.feedPosition`);
+    /// nil in snapshots written before feed positions existed.
+    public internal(set) var feedPositions: [String: UInt64]?
     /// Meetings by id.
     public internal(set) var meetings: [String: Meeting] = [:]
     /// Cases by id.
@@ -126,23 +129,36 @@ public struct BrokerState: Codable, Sendable, Equatable {
             cases[id]?.consent = consent
         case .requestDispatched(var request):
             request.createdSeq = seq
-            request.changedSeq = seq
             requests[request.id] = request
+            markChanged(request.id, seq: seq)
         case .requestReleased(let id, let at):
             guard requests[id]?.releasedAt == nil else { return }
             requests[id]?.releasedAt = at
-            requests[id]?.changedSeq = seq
+            markChanged(id, seq: seq)
         case .requestAcknowledged(let id, let at, _):
             guard requests[id]?.acknowledgedAt == nil else { return }
             requests[id]?.acknowledgedAt = at
         case .returnSubmitted(let version):
             requests[version.request]?.returns.append(version)
-            requests[version.request]?.changedSeq = seq
+            markChanged(version.request, seq: seq)
         case .extensionGranted(let id, let until, let reason):
             requests[id]?.extendedUntil = until
             requests[id]?.extensionReason = reason
-            requests[id]?.changedSeq = seq
+            markChanged(id, seq: seq)
         }
+    }
+
+    /// Records a change to request `id` at journal position `seq`, and — once it is released —
+    /// gives it the next position in its agency's own feed (the SPOC cursor's unit).
+    private mutating func markChanged(_ id: String, seq: UInt64) {
+        guard let request = requests[id] else { return }
+        requests[id]?.changedSeq = seq
+        guard request.releasedAt != nil else { return }
+        var positions = feedPositions ?? [:]
+        let next = max(positions[request.agency] ?? 0, 1) + 1   // 1 is every request from an older snapshot
+        positions[request.agency] = next
+        feedPositions = positions
+        requests[id]?.feedPosition = next
     }
 
     // MARK: Queries for the API layer
@@ -156,7 +172,7 @@ public struct BrokerState: Codable, Sendable, Equatable {
     /// Whether `agency` has a released request changed after `cursor` (the
     /// long-poll wake-up test).
     public func hasChanges(for agency: String, after cursor: RequestCursor) -> Bool {
-        requests.values.contains { $0.agency == agency && $0.releasedAt != nil && $0.changedSeq > cursor.seq }
+        requests.values.contains { $0.agency == agency && $0.releasedAt != nil && ($0.feedPosition ?? 1) > cursor.position }
     }
 
     /// Meetings the agency is invited to: those where it has a released request.
@@ -165,25 +181,28 @@ public struct BrokerState: Codable, Sendable, Equatable {
     }
 }
 
-/// The SPOC's position in its stream of request changes: an opaque string on
-/// the wire (`c` followed by a journal sequence number in base 36).
+/// The SPOC's position in its agency's own stream of request changes: an opaque string
+/// on the wire (`a` followed by a feed position in base 36). It counts only the agency's
+/// own changes, so it says nothing of other agencies' activity or of the journal.
 public struct RequestCursor: Sendable, Equatable, CustomStringConvertible {
-    /// Changes with a sequence number above this are new.
-    public let seq: UInt64
+    /// Changes at a feed position above this are new.
+    public let position: UInt64
 
-    /// A cursor after `seq`.
-    public init(seq: UInt64) { self.seq = seq }
+    /// A cursor after `position`.
+    public init(position: UInt64) { self.position = position }
 
     /// The start of the stream.
-    public static let start = RequestCursor(seq: 0)
+    public static let start = RequestCursor(position: 0)
 
-    /// Parses the wire form; nil if it is not a cursor this broker issued.
+    /// Parses the wire form; nil if it is not a cursor this broker issued. A cursor from
+    /// before feed positions (`c` + journal position) reads as the start: its holder is
+    /// sent its agency's requests once more (`marac requests watch` never delivers one twice).
     public init?(_ text: String) {
-        guard text.first == "c", text.count <= 16, let seq = UInt64(text.dropFirst(), radix: 36),
-              String(seq, radix: 36) == text.dropFirst() else { return nil }
-        self.seq = seq
+        guard let kind = text.first, kind == "a" || kind == "c", text.count <= 16,
+              let value = UInt64(text.dropFirst(), radix: 36), String(value, radix: 36) == text.dropFirst() else { return nil }
+        position = kind == "a" ? value : 0
     }
 
     /// The wire form.
-    public var description: String { "c" + String(seq, radix: 36) }
+    public var description: String { "a" + String(position, radix: 36) }
 }

@@ -173,8 +173,12 @@ public struct ResearchRequest: Codable, Sendable, Equatable {
     /// Journal sequence number of the dispatch.
     public var createdSeq: UInt64
     /// Journal sequence number of the last change the agency is told about
-    /// (release, return, extension); drives the SPOC cursor.
+    /// (release, return, extension).
     public var changedSeq: UInt64
+    /// That change's place in the agency's own feed (1, 2, 3… per agency): drives the SPOC
+    /// cursor, which so reveals nothing of other agencies' activity. Nil in requests from a
+    /// snapshot written before feed positions existed, which count as position 1.
+    public var feedPosition: UInt64?
 
     /// The deadline a return must meet: the extension if granted, else the return deadline.
     public var effectiveReturnDeadline: Date { extendedUntil ?? returnDeadline }

@@ -327,9 +327,10 @@ struct ResearchFlowTests {
     @Test("Cursor: opaque, validated, pages")
     func cursor() throws {
         var s = try Scenario()
-        #expect(RequestCursor("c1z") == RequestCursor(seq: 71))
-        #expect(RequestCursor(seq: 71).description == "c1z")
-        #expect(RequestCursor("71") == nil && RequestCursor("c") == nil && RequestCursor("c01") == nil && RequestCursor("c-1") == nil)
+        #expect(RequestCursor("a1z") == RequestCursor(position: 71))
+        #expect(RequestCursor(position: 71).description == "a1z")
+        #expect(RequestCursor("c1z") == .start, "a journal-position cursor from before feed positions restarts the feed")
+        #expect(RequestCursor("71") == nil && RequestCursor("a") == nil && RequestCursor("a01") == nil && RequestCursor("a-1") == nil)
         #expect(s.h.broker.requests(after: "garbage", by: s.police, env: s.h.env).failureCode == .invalid)
         var ids: [String] = []
         for index in 0..<3 {
@@ -349,5 +350,14 @@ struct ResearchFlowTests {
         let fourth = try s.h.run(s.h.broker.requests(after: third.cursor, by: s.police, env: s.h.env))
         #expect(fourth.requests.map(\.id) == [ids[0]] && fourth.requests[0].extendedUntil == date("2027-03-31T18:00:00Z"))
         #expect(!s.h.state.hasChanges(for: "housing", after: .start))
+        // Per agency: what happens to other agencies' requests, or to cases, never moves police's cursor.
+        let before = try s.h.run(s.h.broker.requests(after: fourth.cursor, by: s.police, env: s.h.env)).cursor
+        let record = try s.h.run(s.h.broker.createCase(NewCase(meeting: s.meeting.id, reference: "R-other", fields: ["victim.name": .string("W")],
+                                                               consent: Consent(status: .obtained)), by: s.coordinator, env: s.h.env))
+        _ = try s.h.run(s.h.broker.readCase(id: record.id, by: s.coordinator, env: s.h.env))
+        let housing = try s.h.run(s.h.broker.dispatch(caseID: record.id, DispatchOrder(agencies: ["housing"], questions: ["q"]), by: s.coordinator, env: s.h.env))
+        _ = try s.h.run(s.h.broker.submitReturn(requestID: housing.requests[0].id, s.answer("h", count: 1), by: s.housing, env: s.h.env))
+        #expect(try s.h.run(s.h.broker.requests(after: nil, by: s.police, env: s.h.env)).cursor == before)
+        #expect(try s.h.run(s.h.broker.requests(after: nil, by: s.housing, env: s.h.env)).cursor == "a3", "housing's own feed: release, return")
     }
 }
