@@ -261,6 +261,13 @@ desc   one principal may park any number of long-polls (maxLongPollsPerPrincipal
 -                 if state.parkedByPrincipal[principal, default: 0] >= limit {
 +                 if state.parkedByPrincipal[principal, default: 0] >= limit && false {
 
+@ cursor-reveals-journal-position
+file   Sources/Broker/Broker+Research.swift
+filter BrokerTests\.ResearchFlowTests
+desc   the SPOC cursor moves with the journal (others' activity shows in it)
+-         let head = released.map { $0.feedPosition ?? 1 }.max() ?? 0
++         let head = max(released.map { $0.feedPosition ?? 1 }.max() ?? 0, state.lastSeq)
+
 @ credential-issued-to-disabled-principal
 file   Sources/BrokerAPI/CredentialRoutes.swift
 filter BrokerAPITests\.CredentialAPITests
