@@ -16,6 +16,9 @@ extension Broker {
     /// in the same entry; later ones wait for `releaseDue`.
     public func dispatch(caseID: String, _ order: DispatchOrder, by actor: Actor, env: Environment) -> Outcome<RequestList> {
         if let error = require(actor, [.coordinator], to: "dispatch research") { return .failure(error) }
+        var order = order
+        if let error = TextHygiene.clean(&order.questions, field: "questions") { return .failure(error) }
+        if let error = TextHygiene.clean(&order.reason, field: "reason") { return .failure(error) }
         guard let record = state.cases[caseID] else { return .failure(.notFound("case")) }
         guard let meeting = state.meetings[record.meeting] else { return .failure(.notFound("case")) }
         guard record.consent != nil else {
@@ -189,6 +192,16 @@ extension Broker {
     /// `return_deadline_passed` naming the deadline. One answer per question.
     public func submitReturn(requestID: String, _ body: ReturnSubmission, by actor: Actor, env: Environment) -> Outcome<ResearchReturn> {
         if let error = require(actor, [.spoc], to: "write returns") { return .failure(error) }
+        var body = body
+        if let error = TextHygiene.clean(&body.summary, field: "summary") { return .failure(error) }
+        if let error = TextHygiene.clean(&body.answers, field: "answers") { return .failure(error) }
+        if var withheld = body.withheld {
+            for index in withheld.indices {
+                if let error = TextHygiene.clean(&withheld[index].what, field: "withheld[\(index)].what") { return .failure(error) }
+                if let error = TextHygiene.clean(&withheld[index].reason, field: "withheld[\(index)].reason") { return .failure(error) }
+            }
+            body.withheld = withheld
+        }
         guard let request = visibleRequest(requestID, to: actor) else { return .failure(.notFound("request")) }
         if env.now > request.effectiveReturnDeadline {
             return .failure(DomainError(.returnDeadlinePassed,
@@ -245,6 +258,8 @@ extension Broker {
     /// `reason` required and audited. A later extension replaces an earlier one.
     public func grantExtension(requestID: String, _ body: ExtensionGrant, by actor: Actor, env: Environment) -> Outcome<RequestStatus> {
         if let error = require(actor, [.coordinator], to: "grant extensions") { return .failure(error) }
+        var body = body
+        if let error = TextHygiene.clean(&body.reason, field: "reason") { return .failure(error) }
         guard var request = state.requests[requestID], let meeting = state.meetings[request.meeting] else {
             return .failure(.notFound("request"))
         }

@@ -25,6 +25,9 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let invalid = Code(rawValue: "invalid")
         /// Well-formed input with a bad value; the message names the field (422).
         public static let validationFailed = Code(rawValue: "validation_failed")
+        /// A free-text field holds a control or bidirectional formatting
+        /// character; the message names the field (422, SPEC §10).
+        public static let invalidText = Code(rawValue: "invalid_text")
         /// A case field path that the sharing policy does not classify (422).
         public static let unknownField = Code(rawValue: "unknown_field")
         /// Research dispatched for a case without a consent record (422).
@@ -67,6 +70,7 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
             .dispatchDeadlinePassed: 409,
             .returnDeadlinePassed: 409,
             .validationFailed: 422,
+            .invalidText: 422,
             .unknownField: 422,
             .consentMissing: 422,
         ]
