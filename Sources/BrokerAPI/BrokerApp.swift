@@ -34,6 +34,7 @@ public final class BrokerApp: Sendable {
         self.configuration = configuration
         self.logger = logger
         pki = BrokerPKI(directory: configuration.certsDirectory)
+        try pki.checkPrivateKeyModes()
         if try pki.renewServerCertificateIfNeeded() {
             logger.log("server_certificate_renewed", ["file": pki.serverCertificatePath])
         }
