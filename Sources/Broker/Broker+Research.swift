@@ -228,12 +228,20 @@ extension Broker {
                 return .failure(.invalidField("withheld[\(index)].reason", "must be non-empty, at most \(Limits.withheldTextLength) characters"))
             }
         }
-        guard request.returns.count < Limits.returnVersions else {
-            return .failure(DomainError(.conflict, "this return already has \(Limits.returnVersions) versions"))
+        guard request.returns.count < returnLimits.maxVersions else {
+            return .failure(DomainError(.returnLimitReached,
+                                        "limits.maxReturnVersionsPerRequest: this request's return already has \(request.returns.count) versions, "
+                                        + "the most allowed is \(returnLimits.maxVersions); nothing was stored"))
         }
         let version = ResearchReturn(request: requestID, agency: request.agency, version: request.returns.count + 1,
                                      submittedAt: env.now, knownToAgency: body.knownToAgency, summary: body.summary,
                                      answers: body.answers, withheld: withheld)
+        let total = (request.returns + [version]).reduce(0) { $0 + ReturnLimits.encodedSize(of: $1) }
+        guard total <= returnLimits.maxBytes else {
+            return .failure(DomainError(.returnLimitReached,
+                                        "limits.maxReturnBytesPerRequest: with this version the return would hold \(total) bytes, "
+                                        + "the most allowed is \(returnLimits.maxBytes); nothing was stored"))
+        }
         return .success(Decision(
             entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.returnSubmit, object: requestID), [.returnSubmitted(return: version)]),
             reply: version))

@@ -18,12 +18,16 @@ public struct Broker: Sendable {
     public let policy: SharingPolicy
     /// Deadline rules and calendar.
     public let rules: DeadlineRules
+    /// How many versions, and how many bytes in all, one request's return may hold.
+    public let returnLimits: ReturnLimits
 
     /// Creates a broker over a state (empty, replayed or from a snapshot).
-    public init(state: BrokerState = BrokerState(), policy: SharingPolicy, rules: DeadlineRules = DeadlineRules()) {
+    public init(state: BrokerState = BrokerState(), policy: SharingPolicy, rules: DeadlineRules = DeadlineRules(),
+                returnLimits: ReturnLimits = .default) {
         self.state = state
         self.policy = policy
         self.rules = rules
+        self.returnLimits = returnLimits
     }
 
     /// Applies a journaled entry (see `BrokerState.apply`).

@@ -38,6 +38,9 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let dispatchDeadlinePassed = Code(rawValue: "dispatch_deadline_passed")
         /// A return after its (possibly extended) deadline (409).
         public static let returnDeadlinePassed = Code(rawValue: "return_deadline_passed")
+        /// A return would exceed `limits.maxReturnVersionsPerRequest` or
+        /// `limits.maxReturnBytesPerRequest`; the message names the limit (409).
+        public static let returnLimitReached = Code(rawValue: "return_limit_reached")
         /// The command conflicts with the current state (duplicate id, wrong state) (409).
         public static let conflict = Code(rawValue: "conflict")
         /// The caller's certificate serial is not registered (403).
@@ -69,6 +72,7 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
             .conflict: 409,
             .dispatchDeadlinePassed: 409,
             .returnDeadlinePassed: 409,
+            .returnLimitReached: 409,
             .validationFailed: 422,
             .invalidText: 422,
             .unknownField: 422,

@@ -68,6 +68,7 @@ public final class BrokerApp: Sendable {
         }
         return try BrokerCore(
             dataDirectory: configuration.dataDirectory, key: key, policyLoader: domain.policy, rules: domain.rules,
+            returnLimits: configuration.returnLimits,
             bootstrap: {
                 let admin = try Certificate(pemFile: pki.adminCertificatePath)
                 return BrokerState.bootstrap(agencies: domain.seeds, adminSerial: admin.serial, adminNotAfter: admin.notAfter,

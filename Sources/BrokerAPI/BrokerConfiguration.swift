@@ -1,3 +1,4 @@
+import Broker
 import Foundation
 import HTTPServer
 @_spi(Testing) import Journal
@@ -20,6 +21,8 @@ public struct BrokerConfiguration: Sendable {
     public var maxConnections = ServerConfiguration.defaultMaxConnections
     /// Longest a `wait=` long-poll is held (SPEC: at most 60 s).
     public var longPollMaxSeconds = 60
+    /// Most versions and bytes of one request's return (`limits.maxReturnVersionsPerRequest`, `limits.maxReturnBytesPerRequest`).
+    public var returnLimits = ReturnLimits.default
     public var credentialValidityDays = 365
     public var credentialMaxValidityDays = 825
     /// When snapshots of the state are written (`snapshots.minEntries`, `snapshots.minGrowthPercent`).
@@ -85,7 +88,8 @@ public struct BrokerConfiguration: Sendable {
         }
         if let limits = try reader.object(root, "limits") {
             try reader.check(limits, allowed: ["maxHeaderBytes", "maxHeaderCount", "maxBodyBytes", "headerTimeoutSeconds",
-                                               "idleTimeoutSeconds", "bodyTimeoutSeconds", "maxConnections", "longPollMaxSeconds"], at: "limits.")
+                                               "idleTimeoutSeconds", "bodyTimeoutSeconds", "maxConnections", "longPollMaxSeconds",
+                                               "maxReturnVersionsPerRequest", "maxReturnBytesPerRequest"], at: "limits.")
             config.limits.maxHeaderBytes = try reader.int(limits, "maxHeaderBytes", in: 1024...(1 << 20), at: "limits.") ?? config.limits.maxHeaderBytes
             config.limits.maxHeaderCount = try reader.int(limits, "maxHeaderCount", in: 8...1000, at: "limits.") ?? config.limits.maxHeaderCount
             config.limits.maxBodyBytes = try reader.int(limits, "maxBodyBytes", in: 1024...(256 << 20), at: "limits.") ?? config.limits.maxBodyBytes
@@ -94,6 +98,10 @@ public struct BrokerConfiguration: Sendable {
             if let seconds = try reader.int(limits, "bodyTimeoutSeconds", in: 1...3600, at: "limits.") { config.limits.bodyTimeout = .seconds(seconds) }
             config.maxConnections = try reader.int(limits, "maxConnections", in: 1...1_000_000, at: "limits.") ?? config.maxConnections
             config.longPollMaxSeconds = try reader.int(limits, "longPollMaxSeconds", in: 1...60, at: "limits.") ?? config.longPollMaxSeconds
+            config.returnLimits.maxVersions = try reader.int(limits, "maxReturnVersionsPerRequest", in: 1...1_000, at: "limits.")
+                ?? config.returnLimits.maxVersions
+            config.returnLimits.maxBytes = try reader.int(limits, "maxReturnBytesPerRequest", in: 1024...(64 << 20), at: "limits.")
+                ?? config.returnLimits.maxBytes
         }
         if let credentials = try reader.object(root, "credentials") {
             try reader.check(credentials, allowed: ["validityDays", "maxValidityDays"], at: "credentials.")

@@ -130,7 +130,9 @@ enum DefaultConfiguration {
             "idleTimeoutSeconds": 60,
             "bodyTimeoutSeconds": 30,
             "maxConnections": 20000,
-            "longPollMaxSeconds": 60
+            "longPollMaxSeconds": 60,
+            "maxReturnVersionsPerRequest": 20,
+            "maxReturnBytesPerRequest": 1048576
           },
           "credentials": { "validityDays": 365, "maxValidityDays": 825 }
         }
