@@ -40,7 +40,7 @@ let package = Package(
         .testTarget(name: "JournalTests", dependencies: ["Journal", "TLS", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "BrokerAPITests", dependencies: ["BrokerAPI", "MaracClient", "TLS", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "TestSupport", "BrokerAPI", "HTTPServer"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "TestSupport", "Broker", "BrokerAPI", "HTTPServer"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TLS"]),
     ],
     swiftLanguageModes: [.v6]

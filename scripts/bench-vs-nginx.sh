@@ -115,7 +115,7 @@ done
 
 # --- durability: raw fsync of the data directory's disk vs durable submissions -------------
 "$bench" fsync --dir "$work/data" --seconds 3 --json "$out"
-"$bench" submit --url "$maracd_url" "${common[@]}" --dir "$cast" --writers 1,64 --server-pid "$maracd_pid"
+"$bench" submit --url "$maracd_url" "${common[@]}" --dir "$cast" --writers 1,64 --versions-per-request 90 --server-pid "$maracd_pid"
 
 # --- long-poll fan-out -------------------------------------------------------------------
 "$bench" longpoll --url "$maracd_url" --ca "$C/ca.pem" --json "$out" --dir "$cast" --waiters "$waiters" --server-pid "$maracd_pid"

@@ -38,7 +38,7 @@ url=https://127.0.0.1:$port
 C=$work/certs
 enrol_bench
 : > "$work/acks"
-"$bin/marac-bench" crash-load --url "$url" --ca "$C/ca.pem" --dir "$work/cast" --acks "$work/acks" --writers 8 2>"$work/load.log" &
+"$bin/marac-bench" crash-load --url "$url" --ca "$C/ca.pem" --dir "$work/cast" --acks "$work/acks" --writers 8 --versions-per-request 90 2>"$work/load.log" &
 load_pid=$!
 while [[ ! -s $work/acks ]]; do sleep 0.1; kill -0 "$load_pid" || { cat "$work/load.log" >&2; exit 1; }; done
 

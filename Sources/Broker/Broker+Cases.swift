@@ -7,6 +7,8 @@ extension Broker {
     /// computed now and journaled with the meeting.
     public func createMeeting(_ body: NewMeeting, by actor: Actor, env: Environment) -> Outcome<Meeting> {
         if let error = require(actor, [.coordinator], to: "create meetings") { return .failure(error) }
+        var body = body
+        if let error = TextHygiene.clean(&body.title, field: "title", multiline: false) { return .failure(error) }
         guard Validate.isText(body.title, limit: Limits.titleLength) else {
             return .failure(.invalidField("title", "must be non-empty, at most \(Limits.titleLength) characters"))
         }
@@ -60,6 +62,17 @@ extension Broker {
     /// `not-obtained` needs a lawful basis; the meeting must not have started.
     public func createCase(_ body: NewCase, by actor: Actor, env: Environment) -> Outcome<Case> {
         if let error = require(actor, [.coordinator], to: "create cases") { return .failure(error) }
+        var body = body
+        if let error = TextHygiene.clean(&body.reference, field: "reference", multiline: false) { return .failure(error) }
+        if var consent = body.consent {
+            if let error = TextHygiene.clean(&consent.lawfulBasis, field: "consent.lawfulBasis") { return .failure(error) }
+            body.consent = consent
+        }
+        for path in body.fields.keys.sorted() {
+            if let error = TextHygiene.clean(&body.fields[path]!, field: "fields[\"\(path.prefix(Limits.fieldPathLength))\"]") {
+                return .failure(error)
+            }
+        }
         guard let meeting = state.meetings[body.meeting] else {
             return .failure(.invalidField("meeting", "no such meeting"))
         }
@@ -93,6 +106,8 @@ extension Broker {
     /// Records (or replaces) a case's consent record (coordinator).
     public func recordConsent(caseID: String, _ consent: Consent, by actor: Actor, env: Environment) -> Outcome<Case> {
         if let error = require(actor, [.coordinator], to: "change cases") { return .failure(error) }
+        var consent = consent
+        if let error = TextHygiene.clean(&consent.lawfulBasis, field: "consent.lawfulBasis") { return .failure(error) }
         guard var record = state.cases[caseID] else { return .failure(.notFound("case")) }
         if let error = validate(consent) { return .failure(error) }
         record.consent = consent

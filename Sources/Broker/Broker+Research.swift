@@ -16,6 +16,9 @@ extension Broker {
     /// in the same entry; later ones wait for `releaseDue`.
     public func dispatch(caseID: String, _ order: DispatchOrder, by actor: Actor, env: Environment) -> Outcome<RequestList> {
         if let error = require(actor, [.coordinator], to: "dispatch research") { return .failure(error) }
+        var order = order
+        if let error = TextHygiene.clean(&order.questions, field: "questions") { return .failure(error) }
+        if let error = TextHygiene.clean(&order.reason, field: "reason") { return .failure(error) }
         guard let record = state.cases[caseID] else { return .failure(.notFound("case")) }
         guard let meeting = state.meetings[record.meeting] else { return .failure(.notFound("case")) }
         guard record.consent != nil else {
@@ -191,6 +194,16 @@ extension Broker {
     /// `return_deadline_passed` naming the deadline. One answer per question.
     public func submitReturn(requestID: String, _ body: ReturnSubmission, by actor: Actor, env: Environment) -> Outcome<ResearchReturn> {
         if let error = require(actor, [.spoc], to: "write returns") { return .failure(error) }
+        var body = body
+        if let error = TextHygiene.clean(&body.summary, field: "summary") { return .failure(error) }
+        if let error = TextHygiene.clean(&body.answers, field: "answers") { return .failure(error) }
+        if var withheld = body.withheld {
+            for index in withheld.indices {
+                if let error = TextHygiene.clean(&withheld[index].what, field: "withheld[\(index)].what") { return .failure(error) }
+                if let error = TextHygiene.clean(&withheld[index].reason, field: "withheld[\(index)].reason") { return .failure(error) }
+            }
+            body.withheld = withheld
+        }
         guard let request = visibleRequest(requestID, to: actor) else { return .failure(.notFound("request")) }
         if env.now > request.effectiveReturnDeadline {
             return .failure(DomainError(.returnDeadlinePassed,
@@ -217,12 +230,20 @@ extension Broker {
                 return .failure(.invalidField("withheld[\(index)].reason", "must be non-empty, at most \(Limits.withheldTextLength) characters"))
             }
         }
-        guard request.returns.count < Limits.returnVersions else {
-            return .failure(DomainError(.conflict, "this return already has \(Limits.returnVersions) versions"))
+        guard request.returns.count < returnLimits.maxVersions else {
+            return .failure(DomainError(.returnLimitReached,
+                                        "limits.maxReturnVersionsPerRequest: this request's return already has \(request.returns.count) versions, "
+                                        + "the most allowed is \(returnLimits.maxVersions); nothing was stored"))
         }
         let version = ResearchReturn(request: requestID, agency: request.agency, version: request.returns.count + 1,
                                      submittedAt: env.now, knownToAgency: body.knownToAgency, summary: body.summary,
                                      answers: body.answers, withheld: withheld)
+        let total = (request.returns + [version]).reduce(0) { $0 + ReturnLimits.encodedSize(of: $1) }
+        guard total <= returnLimits.maxBytes else {
+            return .failure(DomainError(.returnLimitReached,
+                                        "limits.maxReturnBytesPerRequest: with this version the return would hold \(total) bytes, "
+                                        + "the most allowed is \(returnLimits.maxBytes); nothing was stored"))
+        }
         return .success(Decision(
             entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.returnSubmit, object: requestID), [.returnSubmitted(return: version)]),
             reply: version))
@@ -247,6 +268,8 @@ extension Broker {
     /// `reason` required and audited. A later extension replaces an earlier one.
     public func grantExtension(requestID: String, _ body: ExtensionGrant, by actor: Actor, env: Environment) -> Outcome<RequestStatus> {
         if let error = require(actor, [.coordinator], to: "grant extensions") { return .failure(error) }
+        var body = body
+        if let error = TextHygiene.clean(&body.reason, field: "reason") { return .failure(error) }
         guard var request = state.requests[requestID], let meeting = state.meetings[request.meeting] else {
             return .failure(.notFound("request"))
         }

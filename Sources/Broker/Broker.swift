@@ -18,12 +18,16 @@ public struct Broker: Sendable {
     public let policy: SharingPolicy
     /// Deadline rules and calendar.
     public let rules: DeadlineRules
+    /// How many versions, and how many bytes in all, one request's return may hold.
+    public let returnLimits: ReturnLimits
 
     /// Creates a broker over a state (empty, replayed or from a snapshot).
-    public init(state: BrokerState = BrokerState(), policy: SharingPolicy, rules: DeadlineRules = DeadlineRules()) {
+    public init(state: BrokerState = BrokerState(), policy: SharingPolicy, rules: DeadlineRules = DeadlineRules(),
+                returnLimits: ReturnLimits = .default) {
         self.state = state
         self.policy = policy
         self.rules = rules
+        self.returnLimits = returnLimits
     }
 
     /// Applies a journaled entry (see `BrokerState.apply`).
@@ -70,6 +74,8 @@ public struct Broker: Sendable {
     /// `POST /v1/agencies` (admin).
     public func createAgency(_ body: NewAgency, by actor: Actor, env: Environment) -> Outcome<Agency> {
         if let error = require(actor, [.admin], to: "create agencies") { return .failure(error) }
+        var body = body
+        if let error = TextHygiene.clean(&body.name, field: "name", multiline: false) { return .failure(error) }
         guard Validate.isSlug(body.id) else {
             return .failure(.invalidField("id", "must be a lower-case slug such as \"victim-support\" (at most \(Limits.idLength) characters)"))
         }
@@ -87,6 +93,8 @@ public struct Broker: Sendable {
     /// `PATCH /v1/agencies/{id}` (admin). An admin may not deactivate its own agency.
     public func updateAgency(id: String, _ patch: AgencyPatch, by actor: Actor, env: Environment) -> Outcome<Agency> {
         if let error = require(actor, [.admin], to: "change agencies") { return .failure(error) }
+        var patch = patch
+        if let error = TextHygiene.clean(&patch.name, field: "name", multiline: false) { return .failure(error) }
         guard var agency = state.agencies[id] else { return .failure(.notFound("agency")) }
         if let name = patch.name {
             guard Validate.isName(name) else { return .failure(.invalidField("name", "must be non-empty, at most \(Limits.nameLength) characters")) }
@@ -114,6 +122,8 @@ public struct Broker: Sendable {
     /// `POST /v1/principals` (admin). The agency must exist.
     public func createPrincipal(_ body: NewPrincipal, by actor: Actor, env: Environment) -> Outcome<Principal> {
         if let error = require(actor, [.admin], to: "create principals") { return .failure(error) }
+        var body = body
+        if let error = TextHygiene.clean(&body.name, field: "name", multiline: false) { return .failure(error) }
         guard Validate.isSlug(body.id) else {
             return .failure(.invalidField("id", "must be a lower-case slug such as \"jo-smith\" (at most \(Limits.idLength) characters)"))
         }
@@ -138,6 +148,8 @@ public struct Broker: Sendable {
     /// whose subject names the old one.
     public func updatePrincipal(id: String, _ patch: PrincipalPatch, by actor: Actor, env: Environment) -> Outcome<Principal> {
         if let error = require(actor, [.admin], to: "change principals") { return .failure(error) }
+        var patch = patch
+        if let error = TextHygiene.clean(&patch.name, field: "name", multiline: false) { return .failure(error) }
         guard var principal = state.principals[id] else { return .failure(.notFound("principal")) }
         let original = principal
         if let name = patch.name {
@@ -270,6 +282,8 @@ public struct Broker: Sendable {
     /// `POST /v1/credentials/{serial}/revoke` (admin): refused from now on.
     public func revokeCredential(serial: String, reason: String, by actor: Actor, env: Environment) -> Outcome<CredentialView> {
         if let error = require(actor, [.admin], to: "revoke credentials") { return .failure(error) }
+        var reason = reason
+        if let error = TextHygiene.clean(&reason, field: "reason", multiline: false) { return .failure(error) }
         guard var credential = state.credentials[serial.uppercased()] else { return .failure(.notFound("credential")) }
         guard Validate.isText(reason, limit: Limits.reasonLength) else {
             return .failure(.invalidField("reason", "must be non-empty, at most \(Limits.reasonLength) characters"))

@@ -25,6 +25,9 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let invalid = Code(rawValue: "invalid")
         /// Well-formed input with a bad value; the message names the field (422).
         public static let validationFailed = Code(rawValue: "validation_failed")
+        /// A free-text field holds a control or bidirectional formatting
+        /// character; the message names the field (422, SPEC §10).
+        public static let invalidText = Code(rawValue: "invalid_text")
         /// A case field path that the sharing policy does not classify (422).
         public static let unknownField = Code(rawValue: "unknown_field")
         /// Research dispatched for a case without a consent record (422).
@@ -35,6 +38,9 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let dispatchDeadlinePassed = Code(rawValue: "dispatch_deadline_passed")
         /// A return after its (possibly extended) deadline (409).
         public static let returnDeadlinePassed = Code(rawValue: "return_deadline_passed")
+        /// A return would exceed `limits.maxReturnVersionsPerRequest` or
+        /// `limits.maxReturnBytesPerRequest`; the message names the limit (409).
+        public static let returnLimitReached = Code(rawValue: "return_limit_reached")
         /// The command conflicts with the current state (duplicate id, wrong state) (409).
         public static let conflict = Code(rawValue: "conflict")
         /// The caller's certificate serial is not registered (403).
@@ -66,7 +72,9 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
             .conflict: 409,
             .dispatchDeadlinePassed: 409,
             .returnDeadlinePassed: 409,
+            .returnLimitReached: 409,
             .validationFailed: 422,
+            .invalidText: 422,
             .unknownField: 422,
             .consentMissing: 422,
         ]

@@ -45,8 +45,7 @@ public enum Limits {
     public static let withheldCount = 100
     /// Longest `what` or `reason` of a withheld item.
     public static let withheldTextLength = 2_000
-    /// Most versions of one return (amendments).
-    public static let returnVersions = 100
+    // The most versions and bytes of one request's return are configurable: `ReturnLimits`.
     /// Largest page of requests or audit records.
     public static let pageSize = 500
 }

@@ -34,6 +34,7 @@ public final class BrokerApp: Sendable {
         self.configuration = configuration
         self.logger = logger
         pki = BrokerPKI(directory: configuration.certsDirectory)
+        try pki.checkPrivateKeyModes()
         if try pki.renewServerCertificateIfNeeded() {
             logger.log("server_certificate_renewed", ["file": pki.serverCertificatePath])
         }
@@ -67,6 +68,7 @@ public final class BrokerApp: Sendable {
         }
         return try BrokerCore(
             dataDirectory: configuration.dataDirectory, key: key, policyLoader: domain.policy, rules: domain.rules,
+            returnLimits: configuration.returnLimits,
             bootstrap: {
                 let admin = try Certificate(pemFile: pki.adminCertificatePath)
                 return BrokerState.bootstrap(agencies: domain.seeds, adminSerial: admin.serial, adminNotAfter: admin.notAfter,

@@ -1,3 +1,4 @@
+import Broker
 import Foundation
 import HTTPServer
 @_spi(Testing) import Journal
@@ -22,6 +23,8 @@ public struct BrokerConfiguration: Sendable {
     public var longPollMaxSeconds = 60
     /// Parked long-polls one principal may hold at once; the next is refused `429 too_many_waiters`.
     public var maxLongPollsPerPrincipal = 4
+    /// Most versions and bytes of one request's return (`limits.maxReturnVersionsPerRequest`, `limits.maxReturnBytesPerRequest`).
+    public var returnLimits = ReturnLimits.default
     public var credentialValidityDays = 365
     public var credentialMaxValidityDays = 825
     /// When snapshots of the state are written (`snapshots.minEntries`, `snapshots.minGrowthPercent`).
@@ -88,7 +91,7 @@ public struct BrokerConfiguration: Sendable {
         if let limits = try reader.object(root, "limits") {
             try reader.check(limits, allowed: ["maxHeaderBytes", "maxHeaderCount", "maxBodyBytes", "headerTimeoutSeconds",
                                                "idleTimeoutSeconds", "bodyTimeoutSeconds", "maxConnections", "longPollMaxSeconds",
-                                               "maxLongPollsPerPrincipal"], at: "limits.")
+                                               "maxLongPollsPerPrincipal", "maxReturnVersionsPerRequest", "maxReturnBytesPerRequest"], at: "limits.")
             config.limits.maxHeaderBytes = try reader.int(limits, "maxHeaderBytes", in: 1024...(1 << 20), at: "limits.") ?? config.limits.maxHeaderBytes
             config.limits.maxHeaderCount = try reader.int(limits, "maxHeaderCount", in: 8...1000, at: "limits.") ?? config.limits.maxHeaderCount
             config.limits.maxBodyBytes = try reader.int(limits, "maxBodyBytes", in: 1024...(256 << 20), at: "limits.") ?? config.limits.maxBodyBytes
@@ -99,6 +102,10 @@ public struct BrokerConfiguration: Sendable {
             config.longPollMaxSeconds = try reader.int(limits, "longPollMaxSeconds", in: 1...60, at: "limits.") ?? config.longPollMaxSeconds
             config.maxLongPollsPerPrincipal = try reader.int(limits, "maxLongPollsPerPrincipal", in: 1...10_000, at: "limits.")
                 ?? config.maxLongPollsPerPrincipal
+            config.returnLimits.maxVersions = try reader.int(limits, "maxReturnVersionsPerRequest", in: 1...1_000, at: "limits.")
+                ?? config.returnLimits.maxVersions
+            config.returnLimits.maxBytes = try reader.int(limits, "maxReturnBytesPerRequest", in: 1024...(64 << 20), at: "limits.")
+                ?? config.returnLimits.maxBytes
         }
         if let credentials = try reader.object(root, "credentials") {
             try reader.check(credentials, allowed: ["validityDays", "maxValidityDays"], at: "credentials.")

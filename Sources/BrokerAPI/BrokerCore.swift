@@ -63,7 +63,7 @@ public final class BrokerCore: Sendable {
     /// journal, writes the bootstrap entry: the default agencies and the admin.
     /// - Throws: `BrokerSetupError` or `JournalError` naming what is wrong.
     public init(dataDirectory: String, key: SymmetricKey, policyLoader: (Set<String>) throws -> SharingPolicy,
-                rules: DeadlineRules, bootstrap: () throws -> Entry, snapshotPolicy: SnapshotPolicy = .default,
+                rules: DeadlineRules, returnLimits: ReturnLimits = .default, bootstrap: () throws -> Entry, snapshotPolicy: SnapshotPolicy = .default,
                 journalOptions: JournalOptions = .init(), clock: @escaping @Sendable () -> Date, logger: Logger) throws {
         self.clock = clock
         self.logger = logger
@@ -95,7 +95,7 @@ public final class BrokerCore: Sendable {
             logger.log("bootstrap", ["agencies": state.agencies.count, "admin": "admin"])
         }
         let policy = try policyLoader(Set(state.agencies.keys))
-        let broker = Broker(state: state, policy: policy, rules: rules)
+        let broker = Broker(state: state, policy: policy, rules: rules, returnLimits: returnLimits)
         inner = Mutex(Inner(broker: broker, nextSeq: head.seq + 1, durable: head, entriesSinceSnapshot: replayed,
                             bytesSinceSnapshot: replayedBytes, lastSnapshotBytes: snapshotBytes))
         logger.log("journal_open", ["head": Int(head.seq), "replayed": replayed, "snapshot": Int(replayFrom)])

@@ -84,6 +84,27 @@ public struct BrokerPKI: Sendable {
         ![caCertificatePath, caKeyPath, serverCertificatePath, adminCertificatePath, dataKeyPath].contains(where: exists)
     }
 
+    /// The private keys whose mode is checked at start (SPEC §10).
+    public var privateKeyPaths: [String] { [caKeyPath, serverKeyPath, dataKeyPath] }
+
+    /// Refuses to go on when the CA key, the server key or the data key can be
+    /// read (or written) by group or others: whoever can read the CA key can
+    /// mint credentials, and the data key opens the journal. Missing files are
+    /// left to the code that loads them.
+    /// - Throws: `BrokerSetupError` naming the file, its mode and the fix (`chmod 600 FILE`).
+    public func checkPrivateKeyModes() throws {
+        for path in privateKeyPaths {
+            var info = stat()
+            guard stat(path, &info) == 0 else { continue }
+            let mode = UInt32(info.st_mode) & 0o777
+            guard mode & 0o077 == 0 else {
+                let octal = String(mode, radix: 8)
+                throw BrokerSetupError(file: path, message: "private key has mode \(String(repeating: "0", count: max(0, 4 - octal.count)) + octal), "
+                                       + "open to group or others; the broker will not start until only its owner can read it: chmod 600 \(path)")
+            }
+        }
+    }
+
     /// The CA, for signing.
     public func loadCA() throws -> CertificateAuthority {
         do { return try CertificateAuthority(certificateFile: caCertificatePath, keyFile: caKeyPath) } catch {

@@ -131,7 +131,9 @@ enum DefaultConfiguration {
             "bodyTimeoutSeconds": 30,
             "maxConnections": 20000,
             "longPollMaxSeconds": 60,
-            "maxLongPollsPerPrincipal": 4
+            "maxLongPollsPerPrincipal": 4,
+            "maxReturnVersionsPerRequest": 20,
+            "maxReturnBytesPerRequest": 1048576
           },
           "credentials": { "validityDays": 365, "maxValidityDays": 825 }
         }

@@ -253,7 +253,7 @@ final class Connection: @unchecked Sendable {
         let responderCloses = response.headers["Connection"].map { HTTPHeaders.namesEqual($0, "close") } ?? false
         if responderCloses { response.headers.remove(name: "Connection") }
         let keepAlive = request.keepAlive && !responderCloses && !draining && !peerFinished
-        send(response, isHEAD: request.method == "HEAD", keepAlive: keepAlive)
+        send(response, isHEAD: request.method == "HEAD", keepAlive: keepAlive, requestVersion: request.version)
         if keepAlive {
             resumeReading()
             processNext()
@@ -261,10 +261,10 @@ final class Connection: @unchecked Sendable {
         }
     }
 
-    private func send(_ response: HTTPResponse, isHEAD: Bool, keepAlive: Bool) {
+    private func send(_ response: HTTPResponse, isHEAD: Bool, keepAlive: Bool, requestVersion: HTTPVersion = .http1_1) {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256 + response.body.count)
-        response.write(into: &bytes, isHEAD: isHEAD, keepAlive: keepAlive)
+        response.write(into: &bytes, isHEAD: isHEAD, keepAlive: keepAlive, requestVersion: requestVersion)
         if !keepAlive {
             closeAfterFlush = true
             suspendReading()

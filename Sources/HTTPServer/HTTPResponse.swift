@@ -94,15 +94,20 @@ public struct HTTPResponse: Sendable, Equatable {
     ///   - isHEAD: the request was HEAD: headers (with the `Content-Length` the GET body has)
     ///     but no body.
     ///   - keepAlive: false adds `Connection: close`; the caller then closes after writing.
+    ///     True, for an HTTP/1.0 request, adds `Connection: keep-alive`: an HTTP/1.0
+    ///     client (ApacheBench `-k`) otherwise takes the response to end at the close.
+    ///   - requestVersion: the version of the request answered.
     ///   - dateLine: the `Date` header line (RFC 9110 §6.6.1), the current second's by default.
-    public func serialize(isHEAD: Bool, keepAlive: Bool, dateLine: [UInt8] = HTTPDate.headerLine()) -> [UInt8] {
+    public func serialize(isHEAD: Bool, keepAlive: Bool, requestVersion: HTTPVersion = .http1_1,
+                          dateLine: [UInt8] = HTTPDate.headerLine()) -> [UInt8] {
         var out: [UInt8] = []
-        write(into: &out, isHEAD: isHEAD, keepAlive: keepAlive, dateLine: dateLine)
+        write(into: &out, isHEAD: isHEAD, keepAlive: keepAlive, requestVersion: requestVersion, dateLine: dateLine)
         return out
     }
 
     /// Appends the response's bytes to `out`, so pipelined answers can share one write.
-    public func write(into out: inout [UInt8], isHEAD: Bool, keepAlive: Bool, dateLine: [UInt8] = HTTPDate.headerLine()) {
+    public func write(into out: inout [UInt8], isHEAD: Bool, keepAlive: Bool, requestVersion: HTTPVersion = .http1_1,
+                      dateLine: [UInt8] = HTTPDate.headerLine()) {
         let sendsBody = !isHEAD && !status.forbidsBody
         var estimate = 64 + status.reasonPhrase.utf8.count + (sendsBody ? body.count : 0)
         for (name, value) in headers {
@@ -130,6 +135,8 @@ public struct HTTPResponse: Sendable, Equatable {
         }
         if !keepAlive {
             out.append(contentsOf: Self.connectionClose)
+        } else if requestVersion == .http1_0 {
+            out.append(contentsOf: Self.connectionKeepAlive)
         }
         out.append(contentsOf: Self.crlf)
         if sendsBody {
@@ -141,6 +148,7 @@ public struct HTTPResponse: Sendable, Equatable {
     private static let colonSpace: StaticString = ": "
     private static let contentLengthPrefix: StaticString = "Content-Length: "
     private static let connectionClose: StaticString = "Connection: close\r\n"
+    private static let connectionKeepAlive: StaticString = "Connection: keep-alive\r\n"
 }
 
 extension Array where Element == UInt8 {

@@ -15,7 +15,7 @@ func crashLoad(_ load: Load, _ options: Options, _ setup: BrokerSetup) throws {
     let log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
     guard log >= 0 else { throw BenchError("cannot open \(logPath)") }
     let context = try load.context(certificate: cast.certificate("spoc"), key: cast.key("spoc"), ca: setup.caFile)
-    let versionsPerRequest = 90
+    let versionsPerRequest = Int(try options.double("versions-per-request", default: Double(defaultVersionsPerRequest)))
     FileHandle.standardError.write(Data("crash-load: \(writers) writers over \(ids.count) requests, acknowledgements to \(logPath)\n".utf8))
     runLoops(threads: load.threads, slots: writers, target: load.target, context: context) { thread in
         let workload = RepeatWorkload(requestFor: { slot, n in

@@ -5,10 +5,10 @@
 //   marac-bench keepalive --url U --ca CA --cert C --key K --path P [--connections 1,16,64]
 //   marac-bench handshake --url U --ca CA --cert C --key K --path P [--connections 16]
 //   marac-bench enrol     --url U --ca CA --admin-cert C --admin-key K --dir DIR
-//   marac-bench submit    --url U --ca CA --dir DIR [--writers 1,64]
+//   marac-bench submit    --url U --ca CA --dir DIR [--writers 1,64] [--versions-per-request 20]
 //   marac-bench longpoll  --url U --ca CA --dir DIR [--waiters 10000]
 //   marac-bench fsync     --dir DIR
-//   marac-bench crash-load  --url U --ca CA --dir DIR --acks FILE [--writers 8]   (scripts/crash-test.sh)
+//   marac-bench crash-load  --url U --ca CA --dir DIR --acks FILE [--writers 8] [--versions-per-request 20]   (scripts/crash-test.sh)
 //   marac-bench verify-acks --url U --ca CA --dir DIR --acks FILE
 // Common: --seconds S (5), --warmup S (1), --threads N (2), --server-pid PID[,PID…] (CPU per
 // operation from /proc/PID/stat, RSS from /proc/PID/status), --label NAME, --json FILE.
@@ -164,8 +164,9 @@ func main() throws {
                         directory: try options.string("dir"))
         print("enrolled agency and principals in \(try options.string("dir"))")
     case "submit":
-        // A return keeps at most 100 versions (then 409), so each writer moves to a fresh
-        // request every `versionsPerRequest` submissions.
+        // A return keeps at most limits.maxReturnVersionsPerRequest versions (default 20, then
+        // 409 return_limit_reached), so each writer moves to a fresh request every
+        // `--versions-per-request` submissions (default 20: the broker's default limit).
         let cast = BrokerSetup.Cast(directory: try options.string("dir"))
         let writers = try options.integers("writers", default: [1, 64])
         let pool = Int(try options.double("requests", default: 640))
@@ -174,7 +175,7 @@ func main() throws {
         for count in writers {
             let ids = try setup.dispatchRequests(cast: cast, count: max(pool, count))
             let requests = ids.map { load.request("PUT", "/v1/requests/\($0)/return", body: body) }
-            let versionsPerRequest = 90
+            let versionsPerRequest = Int(try options.double("versions-per-request", default: Double(defaultVersionsPerRequest)))
             load.repeatLoad(name: "submit.w\(count)", context: context, connections: count, perConnection: false, unit: "submission") { slot, n in
                 requests[(slot + count * (n / versionsPerRequest)) % requests.count]
             }
@@ -190,6 +191,10 @@ func main() throws {
     }
     if let json = Optional(options.string("json", default: "")), !json.isEmpty { try load.report.merge(into: json) }
 }
+
+/// Submissions per request before a writer moves on: the broker's default
+/// `limits.maxReturnVersionsPerRequest`; more needs a broker configured for more.
+let defaultVersionsPerRequest = 20
 
 do { try main() } catch {
     FileHandle.standardError.write(Data("marac-bench: \(error)\n".utf8))

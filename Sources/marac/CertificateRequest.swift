@@ -173,17 +173,7 @@ enum CertificateRequest {
     /// Creates `path` with mode 0600 from the start, so the secret is never readable by others, even briefly.
     static func writePrivate(_ bytes: [UInt8], to path: String, replacing: Bool = false) throws {
         if replacing { unlink(path) }
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw CommandFailure(exitCode: Marac.ExitCode.usage, message: "cannot create \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { throw CommandFailure(exitCode: Marac.ExitCode.usage, message: "cannot write \(path): \(String(cString: strerror(errno)))") }
-            offset += written
-        }
-        guard fsync(fd) == 0 else { throw CommandFailure(exitCode: Marac.ExitCode.usage, message: "cannot sync \(path): \(String(cString: strerror(errno)))") }
+        try PrivateFile.create(path, with: bytes, exitCode: Marac.ExitCode.usage)
     }
 
     static func writePublic(_ bytes: [UInt8], to path: String) throws {

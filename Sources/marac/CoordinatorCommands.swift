@@ -178,10 +178,12 @@ enum CoordinatorCommands {
         let query = run.json ? "" : "?format=text"
         let answer = try run.call("GET", "/v1/cases/\(escaped(run.argument(0)))/returns\(query)")
         guard let file = run.option("--output") else { run.output.raw(answer.response.body); return }
-        guard FileManager.default.createFile(atPath: file, contents: Data(answer.response.body), attributes: [.posixPermissions: 0o600]) else {
-            throw CommandFailure(exitCode: Marac.ExitCode.usage, message: "-o: cannot write \(file)")
+        do {
+            try PrivateFile.replace(file, with: answer.response.body, exitCode: Marac.ExitCode.usage)
+        } catch let failure as CommandFailure {
+            throw CommandFailure(exitCode: failure.exitCode, message: "-o: \(failure.message)")
         }
-        FileHandle.standardError.write(Data("wrote \(file) (\(answer.response.body.count) bytes)\n".utf8))
+        run.output.error("wrote \(file) (\(answer.response.body.count) bytes)")
     }
 
     /// Start, dispatch and return deadlines in local time and UTC, with time left.

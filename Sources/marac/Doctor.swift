@@ -253,10 +253,9 @@ struct Doctor {
         }
         let width = checks.map(\.name.count).max() ?? 0
         for check in checks {
-            let mark = check.status == .failure || check.status == .warning
-                ? (run.output.colour ? "\u{1B}[1;31m\(check.status.rawValue)\u{1B}[0m" : check.status.rawValue)
-                : check.status.rawValue
-            run.output.line("\(mark.padding(toLength: max(4, mark.count), withPad: " ", startingAt: 0))  \(check.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(check.detail)")
+            let mark = check.status == .failure || check.status == .warning ? run.output.red(check.status.rawValue) : check.status.rawValue
+            run.output.styledLine("\(mark.padding(toLength: max(4, mark.count), withPad: " ", startingAt: 0))  "
+                                  + TerminalText.safe("\(check.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(check.detail)"))
             if let fix = check.fix, check.status != .ok { run.output.line("      \(String(repeating: " ", count: width))  fix: \(fix)") }
         }
     }

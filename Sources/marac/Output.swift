@@ -22,13 +22,25 @@ struct Output {
         init(stringLiteral value: String) { text = value }
     }
 
-    func line(_ text: String = "") { write(text + "\n", to: .standardOutput) }
+    /// One line on stdout, control characters made visible (`TerminalText.safe`):
+    /// text from the broker, even from an old journal, never acts on the terminal.
+    func line(_ text: String = "") { write(TerminalText.safe(text) + "\n", to: .standardOutput) }
 
-    func error(_ text: String) { write(text + "\n", to: .standardError) }
+    /// A line whose parts were already made safe and that carries our own colour codes.
+    func styledLine(_ text: String) { write(text + "\n", to: .standardOutput) }
 
-    /// The broker's JSON body exactly as it was sent.
+    /// Red on a terminal with colour; `text` made safe first.
+    func red(_ text: String) -> String {
+        let safe = TerminalText.safe(text, singleLine: true)
+        return colour ? "\u{1B}[1;31m\(safe)\u{1B}[0m" : safe
+    }
+
+    func error(_ text: String) { write(TerminalText.safe(text) + "\n", to: .standardError) }
+
+    /// The broker's JSON body as it was sent, except that control and format
+    /// characters inside strings are written as `\uNNNN` escapes (the same JSON value).
     func raw(_ bytes: [UInt8]) {
-        var data = Data(bytes)
+        var data = Data(TerminalText.safeJSON(bytes))
         if bytes.last != UInt8(ascii: "\n") { data.append(UInt8(ascii: "\n")) }
         FileHandle.standardOutput.write(data)
     }
@@ -37,20 +49,21 @@ struct Output {
     func table(_ headers: [String], _ rows: [[Cell]]) {
         var widths = headers.map(\.count)
         for row in rows {
-            for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.text.count) }
+            for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], TerminalText.safe(cell.text, singleLine: true).count) }
         }
         func render(_ cells: [Cell]) -> String {
             cells.enumerated().map { index, cell in
-                let padded = index == cells.count - 1 ? cell.text : cell.text.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                let text = TerminalText.safe(cell.text, singleLine: true)
+                let padded = index == cells.count - 1 ? text : text.padding(toLength: widths[index], withPad: " ", startingAt: 0)
                 return cell.highlight && colour ? "\u{1B}[1;31m\(padded)\u{1B}[0m" : padded
             }.joined(separator: "  ").replacingOccurrences(of: #"\s+$"#, with: "", options: .regularExpression)
         }
-        line(render(headers.map { header in
+        styledLine(render(headers.map { header in
             // Capitals for the name, not for a unit or zone in brackets: "LOCAL (Europe/London)".
             let split = header.range(of: " (")?.lowerBound ?? header.endIndex
             return Cell(header[..<split].uppercased() + header[split...])
         }))
-        for row in rows { line(render(row)) }
+        for row in rows { styledLine(render(row)) }
     }
 
     /// `label  value` pairs, labels aligned.

@@ -169,18 +169,14 @@ struct Watcher {
         return FileManager.default.fileExists(atPath: "\(saveDirectory)/\(id).json")
     }
 
-    /// Writes via a temporary file and rename, mode 0600, so a reader never sees half a request.
+    /// Writes via a temporary file and rename, mode 0600 from the first byte, so a reader never sees half a request.
     func write(_ bytes: [UInt8], to path: String) throws {
-        let temporary = path + ".partial"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o600]),
-              rename(temporary, path) == 0 else {
-            throw CommandFailure(exitCode: Marac.ExitCode.refused, message: "cannot write \(path): \(String(cString: strerror(errno)))")
-        }
+        try PrivateFile.replace(path, with: bytes, exitCode: Marac.ExitCode.refused)
     }
 
     func saveCursor() {
         guard let saveDirectory, let cursor else { return }
-        try? Data((cursor + "\n").utf8).write(to: URL(fileURLWithPath: "\(saveDirectory)/\(Self.cursorFile)"), options: .atomic)
+        try? PrivateFile.replace("\(saveDirectory)/\(Self.cursorFile)", with: Array((cursor + "\n").utf8), exitCode: Marac.ExitCode.refused)
     }
 
     /// Runs `sh -c 'CMD "$1"' marac PATH` and waits; a failing command is reported, not fatal.

@@ -101,9 +101,10 @@ struct CaseTests {
     func codes() {
         let table: [(DomainError.Code, String, Int)] = [
             (.forbidden, "forbidden", 403), (.notFound, "not_found", 404), (.invalid, "invalid", 400),
-            (.validationFailed, "validation_failed", 422), (.unknownField, "unknown_field", 422),
+            (.validationFailed, "validation_failed", 422), (.invalidText, "invalid_text", 422), (.unknownField, "unknown_field", 422),
             (.consentMissing, "consent_missing", 422), (.notEntitled, "not_entitled", 403),
             (.dispatchDeadlinePassed, "dispatch_deadline_passed", 409), (.returnDeadlinePassed, "return_deadline_passed", 409),
+            (.returnLimitReached, "return_limit_reached", 409),
             (.conflict, "conflict", 409), (.credentialRevoked, "credential_revoked", 403),
             (.principalDisabled, "principal_disabled", 403), (.agencyInactive, "agency_inactive", 403),
             (.credentialUnknown, "credential_unknown", 403), (.credentialExpired, "credential_expired", 403),

@@ -1,3 +1,5 @@
+import Broker
+import BrokerAPI
 import Foundation
 import Testing
 import TestSupport
@@ -18,8 +20,13 @@ import TLS
     }
 
     @Test func everyLoadRunsAgainstTheBroker() async throws {
-        // The long-poll load parks every waiter as the one bench SPOC: more than a real SPOC's fair share.
-        let broker = try TestBroker { $0.maxLongPollsPerPrincipal = 100 }
+        // The submit load spreads 90 versions over each request and the long-poll load parks every
+        // waiter as the one bench SPOC: this broker allows 100 of each (limits.maxReturnVersionsPerRequest,
+        // limits.maxLongPollsPerPrincipal), so the loads measure work, not refusals.
+        let broker = try TestBroker {
+            $0.returnLimits = ReturnLimits(maxVersions: 100, maxBytes: 64 << 20)
+            $0.maxLongPollsPerPrincipal = 100
+        }
         do {
             let pki = broker.pki
             let json = broker.directory.path("bench.json")
@@ -42,7 +49,8 @@ import TLS
                 let serial = try Certificate(pemFile: "\(cast)/\(role).pem").serial
                 try await broker.app.approveAsOperator(serial: serial, operatorName: "bench-test")
             }
-            let submit = try await Self.bench(["submit"] + common + ["--dir", cast, "--writers", "1,3", "--requests", "40"])
+            let submit = try await Self.bench(["submit"] + common + ["--dir", cast, "--writers", "1,3", "--requests", "40",
+                                                        "--versions-per-request", "90"])
             #expect(submit.status == 0, "\(submit.stderr)")
             let longPoll = try await Self.bench(["longpoll", "--url", broker.url, "--ca", pki.caCertificatePath, "--json", json,
                                                  "--dir", cast, "--waiters", "12", "--threads", "2"])

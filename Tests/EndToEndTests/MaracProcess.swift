@@ -21,15 +21,16 @@ struct MaracCLI {
 
     static var executable: String { BuiltProducts.path("marac") }
 
-    /// Runs `marac arguments` to completion.
-    func run(_ arguments: [String], as user: CLIUser? = nil, env extra: [String: String] = [:]) async throws -> CLIResult {
-        let process = MaracProcess((user?.arguments ?? []) + arguments, environment: environment.merging(extra) { $1 })
+    /// Runs `marac arguments` to completion; `shell`, if given, runs first in `/bin/sh`, which then execs marac
+    /// (e.g. `umask 000`, or a prefix such as `umask 000; exec strace -o FILE`).
+    func run(_ arguments: [String], as user: CLIUser? = nil, env extra: [String: String] = [:], shell: String? = nil) async throws -> CLIResult {
+        let process = MaracProcess((user?.arguments ?? []) + arguments, environment: environment.merging(extra) { $1 }, shell: shell)
         return try await offPool { try process.finish() }
     }
 
     /// Starts `marac arguments` in the background (for `requests watch`).
-    func start(_ arguments: [String], as user: CLIUser? = nil, env extra: [String: String] = [:]) throws -> MaracProcess {
-        let process = MaracProcess((user?.arguments ?? []) + arguments, environment: environment.merging(extra) { $1 })
+    func start(_ arguments: [String], as user: CLIUser? = nil, env extra: [String: String] = [:], shell: String? = nil) throws -> MaracProcess {
+        let process = MaracProcess((user?.arguments ?? []) + arguments, environment: environment.merging(extra) { $1 }, shell: shell)
         try process.launch()
         return process
     }
@@ -56,9 +57,17 @@ final class MaracProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var outData = Data(), errData = Data()
 
-    init(_ arguments: [String], environment: [String: String]) {
-        process.executableURL = URL(fileURLWithPath: MaracCLI.executable)
-        process.arguments = arguments
+    /// `shell`: commands for `/bin/sh` to run before it execs marac (`umask 000`); the
+    /// text after its last `;` may be a prefix for the exec (`exec strace -o FILE`).
+    init(_ arguments: [String], environment: [String: String], shell: String? = nil) {
+        if let shell {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            let exec = shell.contains("exec ") ? "" : "; exec"
+            process.arguments = ["-c", "\(shell)\(exec) \"$0\" \"$@\"", MaracCLI.executable] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: MaracCLI.executable)
+            process.arguments = arguments
+        }
         process.environment = environment
         process.standardOutput = out
         process.standardError = err

@@ -34,6 +34,22 @@ import TLS
         #expect(server.stdout.contains("DNS:localhost") && server.stdout.contains("IP Address:127.0.0.1") && server.stdout.contains("IP Address:0:0:0:0:0:0:0:1"))
     }
 
+    @Test func serveRefusesToStartWithAKeyOpenToGroupOrOthers() async throws {
+        let dir = try TemporaryDirectory()
+        let maracd = BuiltProducts.path("maracd")
+        #expect(try await Tool.runAsync(maracd, ["init", "--certs", dir.path("certs")]).status == 0)
+        for key in ["ca-key.pem", "server-key.pem", "data.key"] {
+            let path = dir.path("certs/\(key)")
+            #expect(chmod(path, 0o640) == 0)
+            // `timeout`: a broker that starts anyway would otherwise serve until the test is killed.
+            let serve = try await Tool.runAsync("timeout", ["20", maracd, "serve", "--certs", dir.path("certs"), "--data", dir.path("data"),
+                                                            "--config", dir.path("config"), "--listen", "127.0.0.1:0"])
+            #expect(serve.status != 0 && serve.status != 124, "maracd served with \(key) at 0640: \(serve.stderr)")
+            #expect(serve.stderr.contains(path) && serve.stderr.contains("0640") && serve.stderr.contains("chmod 600 \(path)"), "\(serve.stderr)")
+            #expect(chmod(path, 0o600) == 0)
+        }
+    }
+
     @Test func serveAnswersCurlAndPythonAndStopsCleanlyOnSIGTERM() async throws {
         let dir = try TemporaryDirectory()
         let broker = try RunningProcess(BuiltProducts.path("maracd"),
