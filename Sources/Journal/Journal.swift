@@ -127,6 +127,9 @@ public final class Journal: Sendable {
         }
     }
 
+    /// Appended to a snapshot's name when accepting a truncation that left it ahead of the journal's end.
+    public static let lostSuffix = ".lost"
+
     /// The file whose flock marks the journal as open by one process.
     public static let lockFileName = "LOCK"
     static let lockRetries = 100
@@ -214,6 +217,15 @@ public final class Journal: Sendable {
         let head = cursor.position
         // Checked before anything is cut: a journal that ends before its anchor is never "repaired" here.
         let truncation = try anchoring.check(end: head)
+        if truncation != nil, head.seq < anchor.seq {
+            // Accepting a loss: snapshots of the lost records' state cannot be used; they are set aside, not deleted.
+            for snapshot in catalog.snapshots where snapshot.seq > head.seq {
+                try Syscall.rename(snapshot.path, snapshot.path + lostSuffix)
+                log("journal: set aside snapshot \(snapshot.path) as \(snapshot.path + lostSuffix): it is at seq \(snapshot.seq), after the journal's end at seq \(head.seq)")
+            }
+            try Syscall.syncDirectory(directory)
+            return try openLocked(directory: directory, key: key, options: options, log: log)
+        }
         guard head.seq >= anchor.seq else {
             throw JournalError(.corrupt, "journal damaged: the latest snapshot is at seq \(anchor.seq) but the journal's last record is seq \(head.seq) (records missing from the end of \(segments.last!.path))", path: segments.last!.path, seq: anchor.seq)
         }

@@ -205,6 +205,30 @@ import TLS
         }
     }
 
+    @Test func acceptingATruncationSetsAsideSnapshotsOfLostRecords() async throws {
+        try await withTemporaryDirectory { root in
+            let key = SymmetricKey.generate()
+            let data = root + "/data", anchor = root + "/anchor"
+            let journal = try Journal.open(directory: data, key: key, options: Self.options(anchor))
+            let records = try await appendAll(journal, (0..<6).map { _ in Self.payload })
+            try journal.writeSnapshot([1, 2, 3], at: records[5].position)
+            journal.close()
+            let segment = try segmentFiles(data).last!
+            let bytes = try readFile(segment)
+            try writeFile(segment, Array(bytes.prefix(Self.boundaries(bytes)[4])))
+            let log = LogLines()
+            let accepting = try Journal.open(directory: data, key: key, options: Self.options(anchor, .acceptTruncation), log: log.sink)
+            #expect(accepting.truncation == JournalTruncation(anchor: records[5].position, end: records[3].position))
+            #expect(try accepting.latestSnapshot() == nil)
+            _ = try await accepting.append(Self.payload)
+            accepting.close()
+            let names = try FileManager.default.contentsOfDirectory(atPath: data)
+            #expect(names.contains { $0.hasSuffix(".snap" + Journal.lostSuffix) }, "\(names)")
+            #expect(log.lines.contains { $0.contains("set aside snapshot") }, "\(log.lines)")
+            #expect(Journal.verify(directory: data, key: key, anchorPath: anchor).isValid)
+        }
+    }
+
     @Test func verifyConfirmsPositionsOrNamesWhyNot() async throws {
         try await withTemporaryDirectory { root in
             let key = SymmetricKey.generate()
