@@ -63,6 +63,8 @@ public enum OfflineCommands {
         public let endSeq: UInt64
         /// The audit record saying so (the new anchored head).
         public let recordSeq: UInt64
+        /// "records N+1…M were lost" (or "record N was lost").
+        public let description: String
     }
 
     /// `maracd journal accept-truncation`: after a real loss of records from the
@@ -79,14 +81,19 @@ public enum OfflineCommands {
                 throw BrokerSetupError(file: pki.journalAnchorPath, message: "nothing to accept: the journal ends at seq \(core.journal.head.seq), "
                                        + "at or after its anchor; nothing was changed")
             }
-            let reason = "journal truncated: anchor at \(lost.anchor.seq), journal ends at \(lost.end.seq); records \(lost.end.seq + 1)…\(lost.anchor.seq) "
-                + "were lost and are not in this journal (anchored hash \(lost.anchor.hash.hexString)); accepted by the server operator"
+            let reason = "journal truncated: anchor at \(lost.anchor.seq), journal ends at \(lost.end.seq); \(lostRecords(lost)) "
+                + "and \(lost.anchor.seq - lost.end.seq == 1 ? "is" : "are") not in this journal (anchored hash \(lost.anchor.hash.hexString)); accepted by the server operator"
             let record = try record(AuditDetail(action: AuditDetail.Action.journalTruncationAccepted, object: "journal", reason: reason),
                                     core: core, operatorName: operatorName)
             logger.log("journal_truncation_accepted", ["anchor": Int(lost.anchor.seq), "end": Int(lost.end.seq), "record": Int(record),
                                                        "operator": operatorName])
-            return AcceptedTruncation(anchorSeq: lost.anchor.seq, endSeq: lost.end.seq, recordSeq: record)
+            return AcceptedTruncation(anchorSeq: lost.anchor.seq, endSeq: lost.end.seq, recordSeq: record, description: lostRecords(lost))
         }
+    }
+
+    /// "records 5…9 were lost", or "record 5 was lost".
+    public static func lostRecords(_ lost: JournalTruncation) -> String {
+        lost.anchor.seq - lost.end.seq == 1 ? "record \(lost.anchor.seq) was lost" : "records \(lost.end.seq + 1)…\(lost.anchor.seq) were lost"
     }
 
     /// `maracd journal anchor --init`: anchors a journal written before journal

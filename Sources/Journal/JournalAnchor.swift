@@ -290,7 +290,7 @@ struct AnchorCheck {
     }
 
     static func truncated(anchor: JournalPosition, end: JournalPosition, path: String, directory: String) -> JournalError {
-        JournalError(.truncated, "journal truncated: anchor at \(anchor.seq), journal ends at \(end.seq) (the anchor \(path) records that seq \(anchor.seq) was written; records \(end.seq + 1)…\(anchor.seq) are missing from \(directory))", path: path, seq: end.seq + 1)
+        JournalError(.truncated, "journal truncated: anchor at \(anchor.seq), journal ends at \(end.seq) (the anchor \(path) records that seq \(anchor.seq) was written; \(end.seq + 1 == anchor.seq ? "record \(anchor.seq) is" : "records \(end.seq + 1)…\(anchor.seq) are") missing from \(directory))", path: path, seq: end.seq + 1)
     }
 
     /// Compares the journal's end with the anchor.

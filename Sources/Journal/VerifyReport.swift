@@ -126,6 +126,7 @@ extension Journal {
             }
             if let firstSegment = catalog.segments.first {
                 var cursor = ChainCursor(firstSegment.header)
+                var tornNote: String?
                 if firstSegment.header.firstSeq != 1 {
                     notes.append("records before seq \(firstSegment.header.firstSeq) were removed by the retention policy; the chain is verified from the authenticated header of \(firstSegment.path)")
                 }
@@ -151,7 +152,7 @@ extension Journal {
                         headHash = record.hash
                     }
                     if case .torn(let offset, let reason) = end {
-                        notes.append("torn final record in \(segment.path) at offset \(offset) (\(reason)); never acknowledged, open will cut it")
+                        tornNote = "torn final record in \(segment.path) at offset \(offset) (\(reason)); never acknowledged, open will cut it"
                     }
                 }
                 headHash = cursor.prevHash
@@ -160,6 +161,8 @@ extension Journal {
                 if let anchorRead, let anchorPath, highest < anchorRead.seq {
                     throw AnchorCheck.truncated(anchor: anchorRead, end: cursor.position, path: anchorPath, directory: directory)
                 }
+                // Only a tail after the anchored end is a crash's unacknowledged record.
+                if let tornNote { notes.append(tornNote) }
                 try Self.checkMissing(wanted, lowest: lowest, highest: highest)
                 for (seq, snapshot) in snapshots where seq > highest || seq < lowest {
                     if seq > highest {

@@ -146,7 +146,8 @@ func runJournal(_ arguments: ArraySlice<String>) throws {
         let (configuration, configDirectory) = try loadConfiguration(try parseFlags(arguments.dropFirst(), allowed: ["config", "data", "certs"]).flags)
         let accepted = try OfflineCommands.acceptTruncation(configuration: configuration, configDirectory: configDirectory,
                                                             operatorName: ProcessInfo.processInfo.userName, logger: .standardError)
-        print("accepted the loss of records \(accepted.endSeq + 1)…\(accepted.anchorSeq): recorded as journal.truncation_accepted at seq \(accepted.recordSeq), the new anchored head")
+        print("accepted: \(accepted.description) (anchor at \(accepted.anchorSeq), journal ended at \(accepted.endSeq)); "
+              + "recorded as journal.truncation_accepted at seq \(accepted.recordSeq), the new anchored head")
     case "anchor":
         guard arguments.dropFirst().first == "--init" else { throw UsageError(description: "journal anchor needs --init") }
         let (configuration, configDirectory) = try loadConfiguration(try parseFlags(arguments.dropFirst(2), allowed: ["config", "data", "certs"]).flags)
