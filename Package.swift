@@ -39,8 +39,8 @@ let package = Package(
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "MaracClient", "TestSupport"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "TLS", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
-        .testTarget(name: "BrokerAPITests", dependencies: ["BrokerAPI", "MaracClient", "TLS", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "TestSupport", "Broker", "BrokerAPI", "HTTPServer"]),
+        .testTarget(name: "BrokerAPITests", dependencies: ["BrokerAPI", "Journal", "MaracClient", "TLS", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "TestSupport", "Broker", "BrokerAPI", "HTTPServer", "Journal"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TLS"]),
     ],
     swiftLanguageModes: [.v6]

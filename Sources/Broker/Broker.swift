@@ -320,6 +320,13 @@ public struct Broker: Sendable {
 
     // MARK: Audit
 
+    /// `GET /v1/audit/checkpoint`: a signed checkpoint of the journal's head is
+    /// for those who read the audit log (admin, auditor); it changes nothing.
+    public func authorizeCheckpoint(by actor: Actor) -> Outcome<Void> {
+        if let error = require(actor, [.admin, .auditor], to: "take an audit checkpoint") { return .failure(error) }
+        return .success(Decision(entry: nil, reply: ()))
+    }
+
     /// `GET /v1/audit?after=&limit=` (admin, auditor), optionally only the
     /// records of one principal, or about one object or case (a case's own
     /// records and those of its requests). Administrators never see case

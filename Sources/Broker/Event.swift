@@ -81,6 +81,10 @@ public struct AuditDetail: Codable, Sendable, Equatable {
         public static let returnSubmit = "return.submit", returnRead = "return.read"
         /// Collation.
         public static let returnsCollate = "case.returns", researchPack = "case.pack"
+        /// The journal's head anchor created for a journal written before anchoring (`maracd journal anchor --init`).
+        public static let journalAnchorCreated = "journal.anchor_created"
+        /// Records lost from the journal's end, accepted by the operator (`maracd journal accept-truncation`).
+        public static let journalTruncationAccepted = "journal.truncation_accepted"
     }
 }
 

@@ -59,14 +59,29 @@ public final class BrokerApp: Sendable {
     /// Loads `config/` and the data key, and opens the journal: replaying it, or
     /// bootstrapping a new one with the default agencies and the admin certificate.
     /// - Throws: `BrokerSetupError` naming the file at fault, or a `JournalError` (e.g. `in_use`).
-    static func openCore(configuration: BrokerConfiguration, configDirectory: String, pki: BrokerPKI,
+    static func openCore(configuration: BrokerConfiguration, configDirectory: String, pki: BrokerPKI, anchorMode: JournalAnchor.Mode = .require,
                          clock: @escaping @Sendable () -> Date, logger: Logger) throws -> BrokerCore {
         let domain = try DomainConfiguration.load(directory: configDirectory, configuration: configuration)
         let key: SymmetricKey
         do { key = try KeyFile.load(from: pki.dataKeyPath) } catch {
             throw BrokerSetupError(file: pki.dataKeyPath, message: "\(error)")
         }
-        return try BrokerCore(
+        var journalOptions = configuration.journalOptions
+        journalOptions.anchor = JournalAnchor.Settings(path: pki.journalAnchorPath, mode: anchorMode)
+        do {
+            return try openCore(configuration: configuration, domain: domain, key: key, pki: pki, journalOptions: journalOptions, clock: clock, logger: logger)
+        } catch let error as JournalError where error.code == .truncated {
+            throw BrokerSetupError(file: pki.journalAnchorPath, message: "\(error.message). Nothing was changed. If the records were really lost (a disk failure), "
+                + "restore data/ from a backup, or record the loss with `maracd journal accept-truncation` (broker stopped; audited)")
+        } catch let error as JournalError where error.code == .anchor && anchorMode == .require && error.message.contains("is missing") {
+            throw BrokerSetupError(file: pki.journalAnchorPath, message: "\(error.message). If this data directory was written by a broker from before "
+                + "journal anchoring, anchor it once with `maracd journal anchor --init` (broker stopped; audited)")
+        }
+    }
+
+    private static func openCore(configuration: BrokerConfiguration, domain: DomainConfiguration, key: SymmetricKey, pki: BrokerPKI,
+                                 journalOptions: JournalOptions, clock: @escaping @Sendable () -> Date, logger: Logger) throws -> BrokerCore {
+        try BrokerCore(
             dataDirectory: configuration.dataDirectory, key: key, policyLoader: domain.policy, rules: domain.rules,
             returnLimits: configuration.returnLimits,
             bootstrap: {
@@ -74,7 +89,7 @@ public final class BrokerApp: Sendable {
                 return BrokerState.bootstrap(agencies: domain.seeds, adminSerial: admin.serial, adminNotAfter: admin.notAfter,
                                              adminIssuedAt: admin.notBefore)
             },
-            snapshotPolicy: configuration.snapshots, journalOptions: configuration.journalOptions, clock: clock, logger: logger)
+            snapshotPolicy: configuration.snapshots, journalOptions: journalOptions, clock: clock, logger: logger)
     }
 
     /// The handshake check: only certificates the registry knows, unrevoked,

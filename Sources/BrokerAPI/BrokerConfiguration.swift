@@ -31,11 +31,14 @@ public struct BrokerConfiguration: Sendable {
     public var snapshots = SnapshotPolicy.default
     /// Test-only: write and sync failures injected into the journal's files (a full disk without a tmpfs).
     @_spi(Testing) public var journalFaults: FaultInjection?
+    /// Test-only: a smaller journal segment size, so a test can produce several segments.
+    @_spi(Testing) public var journalSegmentSize: Int?
 
     /// The journal's options for this configuration.
     var journalOptions: JournalOptions {
         var options = JournalOptions()
         options.faultInjection = journalFaults
+        if let journalSegmentSize { options.segmentSize = journalSegmentSize }
         return options
     }
 

@@ -240,6 +240,9 @@ public final class BrokerCore: Sendable {
                  "the broker cannot store changes (\(reason)); nothing was acknowledged; an administrator must fix storage and restart the broker")
     }
 
+    /// The last record known durable (what a checkpoint signs).
+    var durablePosition: JournalPosition { inner.withLock { $0.durable } }
+
     /// Storage status for `GET /v1/health`.
     var storageStatus: (healthy: Bool, head: UInt64, failure: String?) {
         let failure = inner.withLock { $0.failure }

@@ -16,6 +16,10 @@ public struct BrokerPKI: Sendable {
     public var adminKeyPath: String { path("admin-key.pem") }
     /// The journal's AES-256 key, outside the data directory.
     public var dataKeyPath: String { path("data.key") }
+    /// The journal's head anchor (`JournalAnchor`): beside the data key, outside
+    /// the data directory, so removing records or segments from `data/` cannot
+    /// also remove the evidence of how far the journal reached.
+    public var journalAnchorPath: String { path("journal-anchor") }
 
     /// Validity of the CA.
     public static let caValidityDays = 3650

@@ -123,6 +123,12 @@ struct BrokerRoutes: Sendable {
             }
         }
 
+        router.add("GET", "/v1/audit/checkpoint") { request in
+            // Identified and authorised in the domain; waits until everything ordered before it is durable.
+            _ = try await core.perform(serial: request.serial) { broker, actor, _ in broker.authorizeCheckpoint(by: actor) }
+            return .json(.ok, try AuditCheckpoint.make(position: core.durablePosition, at: core.clock(), signedBy: ca))
+        }
+
         CredentialRoutes(core: core, ca: ca, configuration: configuration).register(in: &router)
     }
 

@@ -2,6 +2,7 @@ import Broker
 import Dispatch
 import Foundation
 import HTTPServer
+import Journal
 import TLS
 
 /// `maracd`'s offline commands, run by whoever holds the server's files
@@ -55,15 +56,87 @@ public enum OfflineCommands {
         }
     }
 
+    /// What `acceptTruncation` recorded.
+    public struct AcceptedTruncation: Sendable {
+        /// Where the anchor said the journal had reached.
+        public let anchorSeq: UInt64
+        /// Where the journal really ended.
+        public let endSeq: UInt64
+        /// The audit record saying so (the new anchored head).
+        public let recordSeq: UInt64
+        /// "records N+1…M were lost" (or "record N was lost").
+        public let description: String
+    }
+
+    /// `maracd journal accept-truncation`: after a real loss of records from the
+    /// journal's end (disk failure), appends an audit record
+    /// `journal.truncation_accepted` saying which records were lost, by whom,
+    /// and moves the head anchor to it. Never silent: the loss stays in the audit trail.
+    /// - Throws: `BrokerSetupError` when the journal is not shorter than its anchor
+    ///   (nothing to accept), when the anchor is missing, or the journal is damaged
+    ///   in any other way (those are not a truncation); `in_use` while a broker runs.
+    public static func acceptTruncation(configuration: BrokerConfiguration, configDirectory: String,
+                                        operatorName: String, logger: Logger) throws -> AcceptedTruncation {
+        try withCore(configuration, configDirectory, logger, anchorMode: .acceptTruncation) { core, pki in
+            guard let lost = core.journal.truncation else {
+                throw BrokerSetupError(file: pki.journalAnchorPath, message: "nothing to accept: the journal ends at seq \(core.journal.head.seq), "
+                                       + "at or after its anchor; nothing was changed")
+            }
+            let reason = "journal truncated: anchor at \(lost.anchor.seq), journal ends at \(lost.end.seq); \(lostRecords(lost)) "
+                + "and \(lost.anchor.seq - lost.end.seq == 1 ? "is" : "are") not in this journal (anchored hash \(lost.anchor.hash.hexString)); accepted by the server operator"
+            let record = try record(AuditDetail(action: AuditDetail.Action.journalTruncationAccepted, object: "journal", reason: reason),
+                                    core: core, operatorName: operatorName)
+            logger.log("journal_truncation_accepted", ["anchor": Int(lost.anchor.seq), "end": Int(lost.end.seq), "record": Int(record),
+                                                       "operator": operatorName])
+            return AcceptedTruncation(anchorSeq: lost.anchor.seq, endSeq: lost.end.seq, recordSeq: record, description: lostRecords(lost))
+        }
+    }
+
+    /// "records 5…9 were lost", or "record 5 was lost".
+    public static func lostRecords(_ lost: JournalTruncation) -> String {
+        lost.anchor.seq - lost.end.seq == 1 ? "record \(lost.anchor.seq) was lost" : "records \(lost.end.seq + 1)…\(lost.anchor.seq) were lost"
+    }
+
+    /// `maracd journal anchor --init`: anchors a journal written before journal
+    /// anchoring existed (the migration of an existing data directory). Refused
+    /// when an anchor exists. Appends an audit record `journal.anchor_created`
+    /// naming the head it found, and anchors the journal at that record.
+    /// - Returns: the anchored record's seq.
+    /// - Throws: `BrokerSetupError`/`JournalError` (`anchor` if one exists, damage, `in_use`).
+    public static func initializeAnchor(configuration: BrokerConfiguration, configDirectory: String,
+                                        operatorName: String, logger: Logger) throws -> UInt64 {
+        try withCore(configuration, configDirectory, logger, anchorMode: .create) { core, pki in
+            let head = core.journal.head
+            let reason = "journal anchor \(pki.journalAnchorPath) created for a journal that had none; it then ended at seq \(head.seq) (hash \(head.hash.hexString)); "
+                + "records before this one were not anchored"
+            let seq = try record(AuditDetail(action: AuditDetail.Action.journalAnchorCreated, object: "journal", reason: reason),
+                                 core: core, operatorName: operatorName)
+            logger.log("anchor_created", ["file": pki.journalAnchorPath, "head": Int(head.seq), "record": Int(seq), "operator": operatorName])
+            return seq
+        }
+    }
+
+    /// Appends an audit-only entry by the operator through the broker's normal journal path; returns its seq.
+    private static func record(_ audit: AuditDetail, core: BrokerCore, operatorName: String) throws -> UInt64 {
+        let actor = operatorActor(operatorName, role: .admin)
+        try waitFor {
+            _ = try await core.perform(as: actor) { _, actor, env in
+                .success(Decision(entry: Entry(at: env.now, actor: actor, audit: audit, events: []), reply: ()))
+            }
+        }
+        return core.durablePosition.seq
+    }
+
     /// The actor recorded for an offline command.
     static func operatorActor(_ name: String, role: Role) -> Actor {
         Actor(principal: "offline-\(name)", agency: "", role: role, serial: "OFFLINE")
     }
 
     private static func withCore<T>(_ configuration: BrokerConfiguration, _ configDirectory: String, _ logger: Logger,
+                                    anchorMode: JournalAnchor.Mode = .require,
                                     _ body: (BrokerCore, BrokerPKI) throws -> T) throws -> T {
         let pki = BrokerPKI(directory: configuration.certsDirectory)
-        let core = try BrokerApp.openCore(configuration: configuration, configDirectory: configDirectory, pki: pki,
+        let core = try BrokerApp.openCore(configuration: configuration, configDirectory: configDirectory, pki: pki, anchorMode: anchorMode,
                                           clock: { Date() }, logger: logger)
         defer {
             core.close()

@@ -28,6 +28,10 @@ public final class Journal: Sendable {
     let log: @Sendable (String) -> Void
     let shared: LockBox<Shared>
     let writer: Writer
+    /// Keeps the head anchor following the durable head (nil without `JournalOptions.anchor`).
+    let anchorWriter: AnchorWriter?
+    /// Opened in `JournalAnchor.Mode.acceptTruncation`: how far the journal fell short of its anchor (nil if it did not).
+    public let truncation: JournalTruncation?
     /// Serialises snapshot writing and segment removal. Order: may take `shared`'s lock inside.
     let snapshotLock = LockBox(())
 
@@ -71,7 +75,10 @@ public final class Journal: Sendable {
 
     private static let writerQueueKey = DispatchSpecificKey<ObjectIdentifier>()
 
-    private init(directory: String, key: SymmetricKey, options: JournalOptions, log: @escaping @Sendable (String) -> Void, writer: Writer, head: JournalPosition) {
+    private init(directory: String, key: SymmetricKey, options: JournalOptions, log: @escaping @Sendable (String) -> Void, writer: Writer, head: JournalPosition,
+                 anchorWriter: AnchorWriter?, truncation: JournalTruncation?) {
+        self.anchorWriter = anchorWriter
+        self.truncation = truncation
         self.directory = directory
         self.key = key
         self.options = options
@@ -120,6 +127,9 @@ public final class Journal: Sendable {
         }
     }
 
+    /// Appended to a snapshot's name when accepting a truncation that left it ahead of the journal's end.
+    public static let lostSuffix = ".lost"
+
     /// The file whose flock marks the journal as open by one process.
     public static let lockFileName = "LOCK"
     static let lockRetries = 100
@@ -131,11 +141,7 @@ public final class Journal: Sendable {
             try Syscall.unlink(temporary, missingOK: true)
             log("journal: removed unfinished temporary file \(temporary)")
         }
-        if let torn = catalog.tornLast {
-            try Syscall.unlink(torn.path)
-            try Syscall.syncDirectory(directory)
-            log("journal: removed segment \(torn.path) whose header was never completely written (\(torn.size) bytes; crash while creating it)")
-        }
+        let anchoring = try AnchorCheck(options.anchor, catalog: catalog, directory: directory, key: key, log: log)
 
         var anchor = JournalPosition.genesis
         if let latest = catalog.snapshots.last {
@@ -151,14 +157,17 @@ public final class Journal: Sendable {
 
         let queue = DispatchQueue(label: "journal.writer")
         if catalog.segments.isEmpty {
+            let truncation = try anchoring.check(end: .genesis)
             guard anchor.seq == 0 else {
                 throw JournalError(.corrupt, "journal damaged: \(directory) has a snapshot at seq \(anchor.seq) but no segment files", path: directory, seq: anchor.seq)
             }
+            try removeTornSegment(catalog, directory: directory, log: log)
             let index = catalog.tornLast?.index ?? 1
             let file = try createSegment(directory: directory, index: index, firstSeq: 1, prevHash: DiskFormat.genesisHash, key: key)
             file.faults = options.faultInjection
             let writer = Writer(queue: queue, file: file, segmentIndex: index, writeOffset: Int64(DiskFormat.segmentHeaderSize), segmentHasRecords: false, head: .genesis)
-            return Journal(directory: directory, key: key, options: options, log: log, writer: writer, head: .genesis)
+            return Journal(directory: directory, key: key, options: options, log: log, writer: writer, head: .genesis,
+                           anchorWriter: anchoring.writer(head: .genesis), truncation: truncation)
         }
 
         let segments = catalog.segments
@@ -175,13 +184,15 @@ public final class Journal: Sendable {
         }
 
         var cursor = ChainCursor(segments[start].header)
+        try anchoring.checkRecord(cursor.position, path: segments[start].path, offset: 32)
         var writeOffset = Int64(DiskFormat.segmentHeaderSize)
         var lastHasRecords = false
+        var torn: (offset: Int, reason: String, bytes: Int, seq: UInt64)?
         for i in start..<segments.count {
             let segment = segments[i]
             if i > start { try cursor.checkContinues(into: segment) }
             let isLast = i == segments.count - 1
-            let file = try FileDescriptor.open(segment.path, flags: isLast ? O_RDWR : O_RDONLY)
+            let file = try FileDescriptor.open(segment.path, flags: O_RDONLY)
             defer { file.close() }
             let bytes = try file.readAll()
             var count = 0
@@ -190,6 +201,7 @@ public final class Journal: Sendable {
                 if record.seq == anchor.seq, record.hash != anchor.hash {
                     throw JournalError.corrupt("record does not match the snapshot taken at seq \(anchor.seq) (snapshot or record replaced)", path: segment.path, offset: Int64(offset), seq: record.seq)
                 }
+                try anchoring.checkRecord(record.position, path: segment.path, offset: offset)
             }
             if isLast {
                 lastHasRecords = count > 0
@@ -197,22 +209,51 @@ public final class Journal: Sendable {
                 case .complete(let offset), .stopped(let offset):
                     writeOffset = Int64(offset)
                 case .torn(let offset, let reason):
-                    try file.truncate(to: Int64(offset))
-                    try file.syncData()
                     writeOffset = Int64(offset)
-                    log("journal: cut torn final record from \(segment.path) at offset \(offset) (seq \(cursor.nextSeq) was never acknowledged): \(reason); \(bytes.count - offset) bytes removed")
+                    torn = (offset, reason, bytes.count, cursor.nextSeq)
                 }
             }
         }
         let head = cursor.position
+        // Checked before anything is cut: a journal that ends before its anchor is never "repaired" here.
+        let truncation = try anchoring.check(end: head)
+        if truncation != nil, head.seq < anchor.seq {
+            // Accepting a loss: snapshots of the lost records' state cannot be used; they are set aside, not deleted.
+            for snapshot in catalog.snapshots where snapshot.seq > head.seq {
+                try Syscall.rename(snapshot.path, snapshot.path + lostSuffix)
+                log("journal: set aside snapshot \(snapshot.path) as \(snapshot.path + lostSuffix): it is at seq \(snapshot.seq), after the journal's end at seq \(head.seq)")
+            }
+            try Syscall.syncDirectory(directory)
+            return try openLocked(directory: directory, key: key, options: options, log: log)
+        }
         guard head.seq >= anchor.seq else {
             throw JournalError(.corrupt, "journal damaged: the latest snapshot is at seq \(anchor.seq) but the journal's last record is seq \(head.seq) (records missing from the end of \(segments.last!.path))", path: segments.last!.path, seq: anchor.seq)
         }
+        try removeTornSegment(catalog, directory: directory, log: log)
         let last = segments[segments.count - 1]
         let file = try FileDescriptor.open(last.path, flags: O_RDWR)
+        if let torn {
+            do {
+                try file.truncate(to: Int64(torn.offset))
+                try file.syncData()
+            } catch {
+                file.close()
+                throw error
+            }
+            log("journal: cut torn final record from \(last.path) at offset \(torn.offset) (seq \(torn.seq) was never acknowledged): \(torn.reason); \(torn.bytes - torn.offset) bytes removed")
+        }
         file.faults = options.faultInjection
         let writer = Writer(queue: queue, file: file, segmentIndex: last.index, writeOffset: writeOffset, segmentHasRecords: lastHasRecords, head: head)
-        return Journal(directory: directory, key: key, options: options, log: log, writer: writer, head: head)
+        return Journal(directory: directory, key: key, options: options, log: log, writer: writer, head: head,
+                       anchorWriter: anchoring.writer(head: head), truncation: truncation)
+    }
+
+    /// Removes a last segment whose header was never completely written (a crash while creating it).
+    private static func removeTornSegment(_ catalog: SegmentCatalog, directory: String, log: @Sendable (String) -> Void) throws {
+        guard let torn = catalog.tornLast else { return }
+        try Syscall.unlink(torn.path)
+        try Syscall.syncDirectory(directory)
+        log("journal: removed segment \(torn.path) whose header was never completely written (\(torn.size) bytes; crash while creating it)")
     }
 
     /// Creates segment `index` with its header, syncing it and the directory.
@@ -396,6 +437,7 @@ public final class Journal: Sendable {
             s.appendedRecords += count
             s.syncs += 1
         }
+        anchorWriter?.advance(to: last.position)
         for (item, records) in items { item.completion(.success(records)) }
         return true
     }
@@ -557,7 +599,8 @@ public final class Journal: Sendable {
 
     // MARK: - Closing
 
-    /// Finishes the appends already accepted, then closes the segment file.
+    /// Finishes the appends already accepted, closes the segment file and
+    /// brings the head anchor (if any) up to the last durable record.
     /// Later appends fail with `.closed`; reading (`replay`, `latestSnapshot`)
     /// still works. Calling it again does nothing.
     public func close() {
@@ -572,6 +615,8 @@ public final class Journal: Sendable {
     private func closeFile() {
         writer.file?.close()
         writer.file = nil
+        // While the directory is still locked, so the next opener finds the anchor final.
+        anchorWriter?.flush()
         writer.lockFile?.close()
         writer.lockFile = nil
     }

@@ -41,6 +41,10 @@ public struct JournalError: Error, CustomStringConvertible, Sendable, Equatable 
         public static let invalidArgument = Code("invalid_argument")
         /// Another process has the journal open (its `LOCK` file is held).
         public static let inUse = Code("in_use")
+        /// The journal is shorter than its head anchor: acknowledged records were removed from its end.
+        public static let truncated = Code("truncated")
+        /// The head anchor file is missing, malformed, forged, or does not match the journal.
+        public static let anchor = Code("anchor")
     }
 
     /// What kind of error this is.

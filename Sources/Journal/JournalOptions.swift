@@ -10,6 +10,10 @@ public struct JournalOptions: Sendable {
     /// What happens to old segments once a snapshot covers them. Default: keep everything (the audit trail).
     public var segmentRetention: SegmentRetention
 
+    /// The head anchor kept outside the directory (`JournalAnchor`); nil keeps none
+    /// (then removing records from the journal's end at a record boundary goes unnoticed).
+    public var anchor: JournalAnchor.Settings?
+
     /// Test-only: injects write and sync errors at the file layer.
     @_spi(Testing) public var faultInjection: FaultInjection?
 

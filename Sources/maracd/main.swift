@@ -20,14 +20,23 @@ let usage = """
           approve a coordinator's, SPOC's or auditor's certificate as the server operator (the first coordinator's;
           later ones are approved by a coordinator with POST /v1/credentials/SERIAL/approve); recorded in the audit
           trail; refused while a broker has the data directory open
-      maracd audit verify [--data DIR] [--certs DIR]
-          check every journal record, the whole hash chain and every snapshot offline (key: CERTS/data.key);
-          exit 0 when intact, 1 naming the first bad record
+      maracd audit verify [--data DIR] [--certs DIR] [--checkpoint FILE]
+          check every journal record, the whole hash chain and every snapshot offline (key: CERTS/data.key), and that
+          the journal reaches its head anchor CERTS/journal-anchor; with --checkpoint, also that the journal still holds
+          the record of a checkpoint from GET /v1/audit/checkpoint (same seq and hash) and that its signature verifies
+          under CERTS/ca.pem; exit 0 when intact, 1 naming the first problem
+      maracd journal accept-truncation [--config DIR] [--data DIR] [--certs DIR]
+          after a real loss of records from the journal's end (disk failure; start says "journal truncated"): append an
+          audit record saying which records were lost and re-anchor the journal at it; refused while a broker runs
+      maracd journal anchor --init [--config DIR] [--data DIR] [--certs DIR]
+          anchor a data directory written before journal anchoring (once; audited as journal.anchor_created);
+          refused when CERTS/journal-anchor exists or while a broker runs
     example:
       maracd serve --listen 127.0.0.1:8443
       maracd audit verify --data data
       maracd cert sign --principal admin --out admin-new.pem admin.csr
       maracd credential approve 5F3A09C2D17E4B88
+      maracd audit verify --checkpoint checkpoint-2027-03-01.json
     """
 
 struct UsageError: Error, CustomStringConvertible { let description: String }
@@ -97,18 +106,58 @@ func runInit(_ flags: [String: String]) throws {
     for file in report.kept { print("kept    \(file)") }
 }
 
-/// `maracd audit verify`: the journal (and so the audit trail) checked offline.
+/// `maracd audit verify`: the journal (and so the audit trail) checked offline,
+/// against its head anchor and, with `--checkpoint`, against a signed checkpoint.
 func runAuditVerify(_ flags: [String: String]) throws -> Int32 {
     let dataDirectory = flags["data"] ?? "data"
-    let keyPath = BrokerPKI(directory: flags["certs"] ?? "certs").dataKeyPath
-    let key: SymmetricKey
-    do { key = try KeyFile.load(from: keyPath) } catch {
-        FileHandle.standardError.write(Data("maracd: \(keyPath): \(error)\n".utf8))
+    let pki = BrokerPKI(directory: flags["certs"] ?? "certs")
+    let keyPath = pki.dataKeyPath
+    func fail(_ message: String) -> Int32 {
+        FileHandle.standardError.write(Data("maracd: \(message)\n".utf8))
         return 1
     }
-    let report = Journal.verify(directory: dataDirectory, key: key)
+    let key: SymmetricKey
+    do { key = try KeyFile.load(from: keyPath) } catch { return fail("\(keyPath): \(error)") }
+    var positions: [JournalPosition] = []
+    if let file = flags["checkpoint"] {
+        guard let json = FileManager.default.contents(atPath: file) else { return fail("checkpoint \(file): cannot read it") }
+        do {
+            let ca = try Certificate(pemFile: pki.caCertificatePath)
+            positions.append(try AuditCheckpoint.verified(json: Array(json), ca: ca))
+        } catch {
+            return fail("checkpoint \(file): \(error)")
+        }
+    }
+    let report = Journal.verify(directory: dataDirectory, key: key, anchorPath: pki.journalAnchorPath, positions: positions)
     print(report)
+    if let file = flags["checkpoint"], let position = positions.first {
+        if report.confirmedPositions.contains(position) {
+            print("checkpoint \(file): signature verifies under \(pki.caCertificatePath); the journal contains seq \(position.seq) with hash \(position.hash.hexString)")
+        } else {
+            FileHandle.standardError.write(Data("maracd: checkpoint \(file) (seq \(position.seq)) is not confirmed by the journal: \(report.problem?.message ?? "not reached")\n".utf8))
+        }
+    }
     return report.isValid ? 0 : 1
+}
+
+/// `maracd journal accept-truncation` and `maracd journal anchor --init`.
+func runJournal(_ arguments: ArraySlice<String>) throws {
+    switch arguments.first {
+    case "accept-truncation":
+        let (configuration, configDirectory) = try loadConfiguration(try parseFlags(arguments.dropFirst(), allowed: ["config", "data", "certs"]).flags)
+        let accepted = try OfflineCommands.acceptTruncation(configuration: configuration, configDirectory: configDirectory,
+                                                            operatorName: ProcessInfo.processInfo.userName, logger: .standardError)
+        print("accepted: \(accepted.description) (anchor at \(accepted.anchorSeq), journal ended at \(accepted.endSeq)); "
+              + "recorded as journal.truncation_accepted at seq \(accepted.recordSeq), the new anchored head")
+    case "anchor":
+        guard arguments.dropFirst().first == "--init" else { throw UsageError(description: "journal anchor needs --init") }
+        let (configuration, configDirectory) = try loadConfiguration(try parseFlags(arguments.dropFirst(2), allowed: ["config", "data", "certs"]).flags)
+        let seq = try OfflineCommands.initializeAnchor(configuration: configuration, configDirectory: configDirectory,
+                                                       operatorName: ProcessInfo.processInfo.userName, logger: .standardError)
+        print("anchored the journal at seq \(seq) (journal.anchor_created) in \(BrokerPKI(directory: configuration.certsDirectory).journalAnchorPath)")
+    default:
+        throw UsageError(description: "journal needs the subcommand accept-truncation or anchor --init")
+    }
 }
 
 /// Every connection is a file descriptor: raise the soft open-file limit towards
@@ -175,7 +224,8 @@ do {
     case "serve": try runServe(try parseFlags(arguments.dropFirst(), allowed: ["config", "data", "certs", "listen"]).flags)
     case "audit":
         guard arguments.dropFirst().first == "verify" else { throw UsageError(description: "audit needs the subcommand verify") }
-        exit(try runAuditVerify(try parseFlags(arguments.dropFirst(2), allowed: ["data", "certs"]).flags))
+        exit(try runAuditVerify(try parseFlags(arguments.dropFirst(2), allowed: ["data", "certs", "checkpoint"]).flags))
+    case "journal": try runJournal(arguments.dropFirst())
     case "cert":
         guard arguments.dropFirst().first == "sign" else { throw UsageError(description: "cert needs the subcommand sign") }
         let parsed = try parseFlags(arguments.dropFirst(2), allowed: ["principal", "validity-days", "out", "config", "data", "certs"], positionals: 1)

@@ -77,6 +77,7 @@ import TLS
                 Call("GET", "/v1/requests/\(requestID)/return", coordinator: 200, spoc: 200),
                 Call("POST", "/v1/requests/\(requestID)/extension", body: { ["until": rfc3339(ResearchFlowAPITests.meetingStart.addingTimeInterval(-3_600)), "reason": "Outage"] }, coordinator: 200),
                 Call("GET", "/v1/audit", admin: 200, auditor: 200),
+                Call("GET", "/v1/audit/checkpoint", admin: 200, auditor: 200),
             ]
             // Every answer, success or refusal, has the shape docs/openapi.json gives it.
             let document = try OpenAPIDocument.load()

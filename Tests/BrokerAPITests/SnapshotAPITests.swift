@@ -99,6 +99,9 @@ import TLS
         // An older copy of the data directory (a restored backup, say) ...
         let data = broker.directory.path("data"), early = broker.directory.path("early")
         try FileManager.default.copyItem(atPath: data, toPath: early)
+        // (restored together with the head anchor of its time, or start would refuse it as a truncated journal first)
+        let anchor = broker.pki.journalAnchorPath, earlyAnchor = broker.directory.path("early-anchor")
+        try FileManager.default.copyItem(atPath: anchor, toPath: earlyAnchor)
         try await broker.restart()
         let written = broker.logLines.all.filter { $0.contains("snapshot_written") }.count
         _ = try await Self.runACycle(try cast.reconnected(), reference: "MARAC-SNAP-3")
@@ -110,6 +113,8 @@ import TLS
         try FileManager.default.copyItem(atPath: "\(data)/\(newest)", toPath: "\(early)/\(newest)")
         try FileManager.default.removeItem(atPath: data)
         try FileManager.default.moveItem(atPath: early, toPath: data)
+        try FileManager.default.removeItem(atPath: anchor)
+        try FileManager.default.moveItem(atPath: earlyAnchor, toPath: anchor)
         do {
             try await broker.restart()
             Issue.record("a broker started with a snapshot ahead of its journal")
