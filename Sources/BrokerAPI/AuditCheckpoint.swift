@@ -53,7 +53,7 @@ public struct AuditCheckpoint: Codable, Sendable, Equatable {
         do { checkpoint = try JSONDecoder().decode(AuditCheckpoint.self, from: Data(json)) } catch {
             throw Invalid(description: "not a checkpoint (expected JSON {seq, hash, at, signature}): \(error)")
         }
-        guard checkpoint.hash.utf8.count == 64, let hash = hexBytes(checkpoint.hash) else {
+        guard checkpoint.hash.utf8.count == 64, checkpoint.hash == checkpoint.hash.lowercased(), let hash = [UInt8](hex: checkpoint.hash) else {
             throw Invalid(description: "checkpoint hash must be 64 lower-case hex digits, got \(checkpoint.hash.prefix(80))")
         }
         guard let signature = Data(base64Encoded: checkpoint.signature),
@@ -63,18 +63,4 @@ public struct AuditCheckpoint: Codable, Sendable, Equatable {
         return JournalPosition(seq: checkpoint.seq, hash: hash)
     }
 
-    private static func hexBytes(_ text: String) -> [UInt8]? {
-        var out: [UInt8] = []
-        var high: UInt8?
-        for char in text.utf8 {
-            let nibble: UInt8
-            switch char {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = char - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = char - UInt8(ascii: "a") + 10
-            default: return nil
-            }
-            if let h = high { out.append(h << 4 | nibble); high = nil } else { high = nibble }
-        }
-        return high == nil ? out : nil
-    }
 }

@@ -111,8 +111,8 @@ public struct JournalAnchor: Sendable, Equatable, CustomStringConvertible {
             return String(lines[index].dropFirst(name.count + 1))
         }
         guard lines.count == 6, lines[0] == magicLine, lines[5].isEmpty,
-              let seq = value(1, "seq").flatMap({ UInt64($0) }), let hash = value(2, "hash").flatMap(KeyFile.hexBytes), hash.count == 32,
-              let fingerprint = value(3, "key"), let mac = value(4, "mac").flatMap(KeyFile.hexBytes) else {
+              let seq = value(1, "seq").flatMap({ UInt64($0) }), let hash = value(2, "hash").flatMap({ [UInt8](hex: $0) }), hash.count == 32,
+              let fingerprint = value(3, "key"), let mac = value(4, "mac").flatMap({ [UInt8](hex: $0) }) else {
             throw JournalError(.anchor, "journal anchor \(path) is malformed (not a \(magicLine) anchor file)", path: path)
         }
         let ours = DiskFormat.fingerprint(of: key).hexString

@@ -57,27 +57,12 @@ public enum KeyFile {
             throw JournalError(.keyFile, "key file \(path) is \(info.st_size) bytes; expected 64 hex digits", path: path)
         }
         let text = String(decoding: try file.readAll(), as: UTF8.self).trimmingASCIIWhitespace()
-        guard text.utf8.count == SymmetricKey.byteCount * 2, let bytes = hexBytes(text) else {
+        guard text.utf8.count == SymmetricKey.byteCount * 2, let bytes = [UInt8](hex: text) else {
             throw JournalError(.keyFile, "key file \(path) does not hold a \(SymmetricKey.byteCount)-byte key as \(SymmetricKey.byteCount * 2) hex digits", path: path)
         }
         return try SymmetricKey(bytes: bytes)
     }
 
-    static func hexBytes(_ text: String) -> [UInt8]? {
-        var out: [UInt8] = []
-        var high: UInt8?
-        for char in text.utf8 {
-            let nibble: UInt8
-            switch char {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = char - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = char - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = char - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-            if let h = high { out.append(h << 4 | nibble); high = nil } else { high = nibble }
-        }
-        return high == nil ? out : nil
-    }
 }
 
 /// The directory part of a path ("." when there is none).

@@ -31,4 +31,23 @@ extension Array where Element == UInt8 {
         }
         return String(decoding: out, as: UTF8.self)
     }
+
+    /// The bytes of a hex string (either case, two digits per byte); nil for any other text.
+    public init?(hex text: String) {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count / 2)
+        var high: UInt8?
+        for char in text.utf8 {
+            let nibble: UInt8
+            switch char {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = char - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = char - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = char - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            if let h = high { out.append(h << 4 | nibble); high = nil } else { high = nibble }
+        }
+        guard high == nil else { return nil }
+        self = out
+    }
 }
