@@ -8,13 +8,18 @@ import TLS
 enum CertificateRequest {
     static let passwordVariable = "MARAC_P12_PASSWORD"
 
+    /// The options `cert request` and `cert renew` share: validity and the PKCS#12 for a browser.
+    static let keyOptions: [CommandSpec.Option] = [
+        .init(name: "--validity-days", value: "N", help: "ask for a shorter or longer validity than the broker's default"),
+        .init(name: "--p12", value: nil, help: "also write ID.p12 (PKCS#12, password-protected) to import into a browser"),
+        .init(name: "--p12-password-file", value: "FILE", help: "the PKCS#12 password (first line); else \(passwordVariable), else a prompt"),
+    ]
+
     static let spec = CommandSpec(
         path: ["cert", "request"],
         options: [.init(name: "--principal", value: "ID", help: "the registered principal the certificate is for", required: true),
-                  .init(name: "--out", value: "DIR", help: "where to write ID-key.pem (0600), ID.pem, ca.pem and a profile config.json", required: true),
-                  .init(name: "--validity-days", value: "N", help: "ask for a shorter or longer validity than the broker's default"),
-                  .init(name: "--p12", value: nil, help: "also write ID.p12 (PKCS#12, password-protected) to import into a browser"),
-                  .init(name: "--p12-password-file", value: "FILE", help: "the PKCS#12 password (first line); else \(passwordVariable), else a prompt"),
+                  .init(name: "--out", value: "DIR", help: "where to write ID-key.pem (0600), ID.pem, ca.pem and a profile config.json", required: true)]
+            + keyOptions + [
                   .init(name: "--csr-only", value: nil, help: "holder: only make ID-key.pem and ID.csr in DIR (no broker needed); send ID.csr to an administrator"),
                   .init(name: "--csr", value: "FILE", help: "administrator: have the holder's CSR signed instead of making a key here"),
                   .init(name: "--force", value: nil, help: "replace an existing key file in DIR")],
