@@ -47,10 +47,15 @@ public final class BrokerApp: Sendable {
         routeTable = router.routeTable
         let service = BrokerService(router: router, identify: { serial in
             core.identify(serial: serial).map(\.principal).mapError(APIError.init)
+        }, connectionGroup: { serial in
+            // Pending credentials count too: a certificate awaiting approval completes handshakes.
+            (try? core.identify(serial: serial, allowPending: true).get()).map { "principal \($0.principal)" }
         }, logger: logger)
         server = HTTPServer(
             configuration: ServerConfiguration(host: configuration.listenHost, port: configuration.listenPort,
-                                               limits: configuration.limits, maxConnections: configuration.maxConnections),
+                                               limits: configuration.limits, maxConnections: configuration.maxConnections,
+                                               maxConnectionsPerGroup: configuration.maxConnectionsPerPrincipal,
+                                               maxHandshakesPerAddress: configuration.maxHandshakesPerAddress),
             tlsContext: context, responder: service, logger: logger)
         renewalTimer = DispatchSourceTimerBox()
         logExpiringCredentials()

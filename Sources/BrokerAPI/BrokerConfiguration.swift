@@ -19,6 +19,10 @@ public struct BrokerConfiguration: Sendable {
     public var tlsMinimumVersion: TLSConfiguration.ProtocolVersion = .tls13
     public var limits = HTTPLimits.default
     public var maxConnections = ServerConfiguration.defaultMaxConnections
+    /// Open connections one principal may hold; the next is answered `429 too_many_connections` and closed.
+    public var maxConnectionsPerPrincipal = ServerConfiguration.defaultMaxConnectionsPerGroup
+    /// Connections from one client address still in their TLS handshake; more are closed at once.
+    public var maxHandshakesPerAddress = ServerConfiguration.defaultMaxHandshakesPerAddress
     /// Longest a `wait=` long-poll is held (SPEC: at most 60 s).
     public var longPollMaxSeconds = 60
     /// Parked long-polls one principal may hold at once; the next is refused `429 too_many_waiters`.
@@ -93,7 +97,8 @@ public struct BrokerConfiguration: Sendable {
         }
         if let limits = try reader.object(root, "limits") {
             try reader.check(limits, allowed: ["maxHeaderBytes", "maxHeaderCount", "maxBodyBytes", "headerTimeoutSeconds",
-                                               "idleTimeoutSeconds", "bodyTimeoutSeconds", "maxConnections", "longPollMaxSeconds",
+                                               "idleTimeoutSeconds", "bodyTimeoutSeconds", "maxConnections", "maxConnectionsPerPrincipal",
+                                               "maxHandshakesPerAddress", "longPollMaxSeconds",
                                                "maxLongPollsPerPrincipal", "maxReturnVersionsPerRequest", "maxReturnBytesPerRequest"], at: "limits.")
             config.limits.maxHeaderBytes = try reader.int(limits, "maxHeaderBytes", in: 1024...(1 << 20), at: "limits.") ?? config.limits.maxHeaderBytes
             config.limits.maxHeaderCount = try reader.int(limits, "maxHeaderCount", in: 8...1000, at: "limits.") ?? config.limits.maxHeaderCount
@@ -102,6 +107,10 @@ public struct BrokerConfiguration: Sendable {
             if let seconds = try reader.int(limits, "idleTimeoutSeconds", in: 1...3600, at: "limits.") { config.limits.idleTimeout = .seconds(seconds) }
             if let seconds = try reader.int(limits, "bodyTimeoutSeconds", in: 1...3600, at: "limits.") { config.limits.bodyTimeout = .seconds(seconds) }
             config.maxConnections = try reader.int(limits, "maxConnections", in: 1...1_000_000, at: "limits.") ?? config.maxConnections
+            config.maxConnectionsPerPrincipal = try reader.int(limits, "maxConnectionsPerPrincipal", in: 1...1_000_000, at: "limits.")
+                ?? config.maxConnectionsPerPrincipal
+            config.maxHandshakesPerAddress = try reader.int(limits, "maxHandshakesPerAddress", in: 1...1_000_000, at: "limits.")
+                ?? config.maxHandshakesPerAddress
             config.longPollMaxSeconds = try reader.int(limits, "longPollMaxSeconds", in: 1...60, at: "limits.") ?? config.longPollMaxSeconds
             config.maxLongPollsPerPrincipal = try reader.int(limits, "maxLongPollsPerPrincipal", in: 1...10_000, at: "limits.")
                 ?? config.maxLongPollsPerPrincipal

@@ -9,15 +9,23 @@ public final class BrokerService: HTTPResponder {
     /// The registered principal behind a certificate serial, or the refusal.
     public typealias Identify = @Sendable (_ serial: String) -> Result<String, APIError>
 
+    /// The share a certificate serial's connections count against (`principal alice`), if any.
+    public typealias ConnectionGroup = @Sendable (_ serial: String) -> String?
+
     private let router: Router<Handler>
     private let identify: Identify
+    private let group: ConnectionGroup
     private let logger: Logger
 
-    public init(router: Router<Handler>, identify: @escaping Identify, logger: Logger) {
+    public init(router: Router<Handler>, identify: @escaping Identify, connectionGroup: @escaping ConnectionGroup = { _ in nil }, logger: Logger) {
         self.router = router
         self.identify = identify
+        self.group = connectionGroup
         self.logger = logger
     }
+
+    /// Connections count against their principal's share (`limits.maxConnectionsPerPrincipal`).
+    public func connectionGroup(for peer: PeerCertificate) -> String? { group(peer.serial) }
 
     /// Identity wins over everything else: a revoked or disabled credential gets
     /// its 403 (and the connection closed) whatever else is wrong with the request.

@@ -130,6 +130,8 @@ enum DefaultConfiguration {
             "idleTimeoutSeconds": 60,
             "bodyTimeoutSeconds": 30,
             "maxConnections": 20000,
+            "maxConnectionsPerPrincipal": 64,
+            "maxHandshakesPerAddress": 32,
             "longPollMaxSeconds": 60,
             "maxLongPollsPerPrincipal": 4,
             "maxReturnVersionsPerRequest": 20,

@@ -35,6 +35,9 @@ final class Connection: @unchecked Sendable {
     private var parser: HTTPParser
     private var phase = Phase.handshaking
     private var peer: PeerCertificate?
+    /// Set when the peer's group already held its share of connections: the first request gets
+    /// `429 too_many_connections` with this message, and the connection closes.
+    private var overShare: String?
     private var readSource: DispatchSourceRead?
     private var writeSource: DispatchSourceWrite?
     private var writeSourceResumed = false
@@ -168,6 +171,7 @@ final class Connection: @unchecked Sendable {
             }
             phase = .open
             peer = session.peerCertificate
+            if let peer { overShare = server.handshakeCompleted(self, peer: peer) }
             arm(after: limits.idleTimeout)
         }
         guard phase == .open else { return }
@@ -231,6 +235,11 @@ final class Connection: @unchecked Sendable {
 
     private func dispatch(_ request: HTTPRequest) {
         guard let peer else { closeNow(); return }
+        if let overShare {
+            server.logger.log("request_rejected", ["connection": id, "status": 429, "code": "too_many_connections", "message": overShare])
+            send(.error(.tooManyRequests, code: "too_many_connections", message: overShare), isHEAD: request.isHEAD, keepAlive: false)
+            return
+        }
         processing = true
         requestStarted = nil
         disarm()

@@ -26,4 +26,13 @@ public struct RequestContext: Sendable {
 /// A response carrying `Connection: close` closes the connection after it is sent.
 public protocol HTTPResponder: Sendable {
     func respond(to request: HTTPRequest, context: RequestContext) async -> HTTPResponse
+
+    /// Whose share a connection counts against once its handshake has verified `peer`
+    /// (e.g. `principal alice`): at most `ServerConfiguration.maxConnectionsPerGroup` open
+    /// connections per group. `nil` (the default): the connection counts only against `maxConnections`.
+    func connectionGroup(for peer: PeerCertificate) -> String?
+}
+
+extension HTTPResponder {
+    public func connectionGroup(for peer: PeerCertificate) -> String? { nil }
 }

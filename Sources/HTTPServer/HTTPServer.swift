@@ -28,7 +28,11 @@ public final class HTTPServer: Sendable {
     private struct State {
         var listenFD: Int32 = -1
         var listenSource: ListenSource?
-        var connections: [UInt64: Connection] = [:]
+        var connections: [UInt64: Registered] = [:]
+        /// Connections still in their handshake, by client address (`maxHandshakesPerAddress`).
+        var handshakesByAddress: [String: Int] = [:]
+        /// Open connections by peer group (`maxConnectionsPerGroup`).
+        var connectionsByGroup: [String: Int] = [:]
         var nextConnectionID: UInt64 = 1
         var shuttingDown = false
         var boundPort = 0
@@ -52,6 +56,14 @@ public final class HTTPServer: Sendable {
 
     /// The port actually bound (useful with port 0).
     public var port: Int { state.withLock { $0.boundPort } }
+
+    /// A connection in the registry, and what it counts against.
+    private struct Registered {
+        let connection: Connection
+        let address: String
+        var handshaking = true
+        var group: String?
+    }
 
     /// Number of open connections.
     public var connectionCount: Int { state.withLock { $0.connections.count } }
@@ -105,7 +117,7 @@ public final class HTTPServer: Sendable {
     }
 
     private func sweep() {
-        let connections = state.withLock { Array($0.connections.values) }
+        let connections = state.withLock { $0.connections.values.map(\.connection) }
         let now = DispatchTime.now().uptimeNanoseconds
         for connection in connections where connection.isOverdue(at: now) {
             connection.timeoutDue()
@@ -137,31 +149,78 @@ public final class HTTPServer: Sendable {
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             let remote = SocketAddress.describe(storage)
-            let admitted: (UInt64, Bool) = state.withLock {
-                let id = $0.nextConnectionID
-                $0.nextConnectionID += 1
-                return (id, !$0.shuttingDown && $0.connections.count < configuration.maxConnections)
+            let address = SocketAddress.host(of: storage)
+            let id: UInt64 = state.withLock { state in
+                defer { state.nextConnectionID += 1 }
+                return state.nextConnectionID
             }
-            guard admitted.1 else {
-                close(fd)
-                logger.log("connection_refused", ["remote": remote, "reason": "connection limit or shutting down"])
-                continue
-            }
+            let connection: Connection
             do {
-                let connection = try Connection(id: admitted.0, fd: fd, remoteAddress: remote, server: self,
-                                                context: tlsContext.withLock { $0 }, limits: configuration.limits)
-                state.withLock { $0.connections[admitted.0] = connection }
-                connection.start()
+                connection = try Connection(id: id, fd: fd, remoteAddress: remote, server: self,
+                                            context: tlsContext.withLock { $0 }, limits: configuration.limits)
             } catch {
                 close(fd)
                 logger.log("connection_failed", ["remote": remote, "error": "\(error)"])
+                continue
             }
+            if let refusal = admit(connection, from: address) {
+                close(fd)
+                logger.log("connection_refused", ["remote": remote, "reason": refusal])
+                continue
+            }
+            connection.start()
         }
+    }
+
+    /// Registers a new connection, or says why it may not have a slot.
+    private func admit(_ connection: Connection, from address: String) -> String? {
+        state.withLock { state in
+            if state.shuttingDown { return "shutting down" }
+            if state.connections.count >= configuration.maxConnections {
+                return "all \(configuration.maxConnections) connection slots are taken (maxConnections)"
+            }
+            let handshaking = state.handshakesByAddress[address, default: 0]
+            if handshaking >= configuration.maxHandshakesPerAddress {
+                return "\(address) already has \(handshaking) connections in their handshake (maxHandshakesPerAddress)"
+            }
+            state.handshakesByAddress[address] = handshaking + 1
+            state.connections[connection.id] = Registered(connection: connection, address: address)
+            return nil
+        }
+    }
+
+    /// The handshake verified `peer`: the connection stops counting against its address's
+    /// handshakes and starts counting against its peer group. Returns the refusal to answer
+    /// its first request with when the group already holds its share.
+    func handshakeCompleted(_ connection: Connection, peer: PeerCertificate) -> String? {
+        let group = responder.connectionGroup(for: peer)
+        return state.withLock { state in
+            guard var entry = state.connections[connection.id], entry.handshaking else { return nil }
+            entry.handshaking = false
+            Self.release(&state.handshakesByAddress, entry.address)
+            defer { state.connections[connection.id] = entry }
+            guard let group else { return nil }
+            let held = state.connectionsByGroup[group, default: 0]
+            guard held < configuration.maxConnectionsPerGroup else {
+                return "\(group) already has \(held) connections open, the most one client may hold: reuse one, or close those not in use"
+            }
+            state.connectionsByGroup[group] = held + 1
+            entry.group = group
+            return nil
+        }
+    }
+
+    private static func release(_ counts: inout [String: Int], _ key: String) {
+        guard let count = counts[key] else { return }
+        counts[key] = count > 1 ? count - 1 : nil
     }
 
     func connectionClosed(_ connection: Connection) {
         let idleCallbacks: [@Sendable () -> Void] = state.withLock { state in
-            state.connections[connection.id] = nil
+            if let entry = state.connections.removeValue(forKey: connection.id) {
+                if entry.handshaking { Self.release(&state.handshakesByAddress, entry.address) }
+                if let group = entry.group { Self.release(&state.connectionsByGroup, group) }
+            }
             guard state.shuttingDown, state.connections.isEmpty else { return [] }
             let callbacks = state.onIdle
             state.onIdle.removeAll()
@@ -178,7 +237,7 @@ public final class HTTPServer: Sendable {
             $0.shuttingDown = true
             let source = $0.listenSource
             $0.listenSource = nil
-            return (source, Array($0.connections.values))
+            return (source, $0.connections.values.map(\.connection))
         }
         listener?.source.cancel()
         logger.log("shutting_down", ["open_connections": connections.count])
@@ -196,7 +255,7 @@ public final class HTTPServer: Sendable {
             if alreadyIdle { finish(); return }
             let grace = configuration.shutdownGracePeriod.components
             acceptQueue.asyncAfter(deadline: .now() + .seconds(Int(grace.seconds))) { [self] in
-                let remaining = state.withLock { Array($0.connections.values) }
+                let remaining = state.withLock { $0.connections.values.map(\.connection) }
                 if !remaining.isEmpty { logger.log("shutdown_forcing_close", ["open_connections": remaining.count]) }
                 remaining.forEach { $0.forceClose() }
             }

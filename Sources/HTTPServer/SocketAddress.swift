@@ -55,6 +55,12 @@ struct SocketAddress {
 
     /// `ip:port` for logs.
     static func describe(_ storage: sockaddr_storage) -> String {
+        let host = host(of: storage)
+        return storage.ss_family == sa_family_t(AF_INET6) ? "[\(host)]:\(port(of: storage))" : "\(host):\(port(of: storage))"
+    }
+
+    /// The address without the port, e.g. `127.0.0.1` or `::1`.
+    static func host(of storage: sockaddr_storage) -> String {
         var copy = storage
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         let family = Int32(storage.ss_family)
@@ -67,7 +73,6 @@ struct SocketAddress {
                 inet_ntop(AF_INET6, &address, &text, socklen_t(text.count))
             }
         }
-        let host = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return family == AF_INET6 ? "[\(host)]:\(port(of: storage))" : "\(host):\(port(of: storage))"
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -67,4 +67,120 @@ import TestSupport
             #expect(waited < .seconds(5), "\(how): answered \(waited) after the change was acknowledged")
         }
     }
+
+    /// SPEC §10: one principal and one silent host try to take every connection slot; the coordinator
+    /// still gets in. The attackers are independent clients (Python `ssl` and bare TCP sockets from
+    /// another loopback address); without the per-principal and per-address caps they would fill all ten slots.
+    @Test func oneSPOCAndOneSilentHostCannotTakeEverySlot() async throws {
+        try #require(Tool.available("python3"), "python3 is needed")
+        let broker = try TestBroker { configuration in
+            configuration.maxConnections = 10
+            configuration.maxConnectionsPerPrincipal = 3
+            configuration.maxHandshakesPerAddress = 2
+            configuration.limits.headerTimeout = .seconds(60)   // the silent host is not timed out during the test
+        }
+        do {
+            let cast = try await Cast.make(broker, agencies: ["police"])
+            let spoc = cast.spocs["police"]!
+            let ready = broker.directory.path("attack-ready"), go = broker.directory.path("attack-go")
+            async let attack = Tool.runAsync("python3", ["-c", Self.takeEverySlot(broker, spoc, ready: ready, go: go)])
+            #expect(await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: ready) }, "the attack never finished connecting")
+            // A new connection for the coordinator (not the one Cast.make left open) is served.
+            let coordinator = try cast.coordinator.reconnected(to: broker)
+            let meetings = try await coordinator.client.json("GET", "/v1/meetings")
+            #expect(meetings.status == 200, "\(meetings.text)")
+            FileManager.default.createFile(atPath: go, contents: nil)
+            let transcript = try await attack
+            let lines = transcript.stdout.split(separator: "\n").map(String.init)
+            #expect(transcript.status == 0, "\(transcript.stdout) \(transcript.stderr)")
+            // The SPOC's first three connections are served; every further one is told why and closed.
+            #expect(lines.filter { $0.hasPrefix("spoc") && $0.hasSuffix("HTTP/1.1 200 OK") }.count == 3, "\(lines)")
+            let refused = lines.filter { $0.hasPrefix("spoc") && $0.contains("429") }
+            #expect(refused.count == 3 && refused.allSatisfy { $0.contains("too_many_connections") && $0.hasSuffix("closed") }, "\(lines)")
+            #expect(transcript.stdout.contains("principal police-spoc already has 3 connections open"), "\(transcript.stdout)")
+            // The silent host holds two handshake slots; its other sockets are closed at once.
+            #expect(lines.filter { $0.hasPrefix("silent") && $0.hasSuffix("held") }.count == 2, "\(lines)")
+            #expect(lines.filter { $0.hasPrefix("silent") && $0.hasSuffix("closed") }.count == 4, "\(lines)")
+            // The connections the SPOC was allowed still work afterwards.
+            #expect(lines.filter { $0 == "kept HTTP/1.1 200 OK" }.count == 3, "\(lines)")
+            #expect(broker.logLines.all.contains { $0.contains("maxHandshakesPerAddress") && $0.contains("127.0.0.2") })
+            // Once the SPOC's connections are closed, its share is free again.
+            #expect(await eventually { (try? await spoc.reconnected(to: broker).client.json("GET", "/v1/whoami").status) == 200 })
+        } catch {
+            await broker.stop()
+            throw error
+        }
+        await broker.stop()
+    }
+
+    /// Six TLS connections as the SPOC (one `GET /v1/whoami` each, kept open), then six bare TCP
+    /// sockets from 127.0.0.2 that never speak; prints what happened to each, writes `ready`,
+    /// waits for `go`, and asks once more on every SPOC connection it was allowed to keep.
+    static func takeEverySlot(_ broker: TestBroker, _ spoc: Enrolled, ready: String, go: String) -> String {
+        """
+        import ssl, socket, os, select, time, json
+        ctx = ssl.create_default_context(cafile="\(broker.pki.caCertificatePath)")
+        ctx.load_cert_chain("\(spoc.certificatePath)", "\(spoc.keyPath)")
+        def ask(s):
+            s.sendall(b"GET /v1/whoami HTTP/1.1\\r\\nHost: a\\r\\n\\r\\n")
+            data = b""
+            while b"\\r\\n\\r\\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    return "eof", b""
+                data += chunk
+            head, _, body = data.partition(b"\\r\\n\\r\\n")
+            length = int([l.split(b":")[1] for l in head.split(b"\\r\\n") if l.lower().startswith(b"content-length")][0])
+            while len(body) < length:
+                body += s.recv(4096)
+            return head.split(b"\\r\\n")[0].decode(), body
+        def closed_by_peer(s, seconds):
+            s.settimeout(seconds)
+            try:
+                return s.recv(4096) == b""
+            except socket.timeout:
+                return False
+            except (ssl.SSLError, OSError):
+                return True
+        kept = []
+        for i in range(6):
+            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", \(broker.port)), timeout=20), server_hostname="127.0.0.1")
+            status, body = ask(s)
+            if " 429 " in status:
+                error = json.loads(body)["error"]
+                print("spoc", i, status, error["code"], error["message"], "closed" if closed_by_peer(s, 10) else "open", flush=True)
+            else:
+                kept.append(s)
+                print("spoc", i, status, flush=True)
+        silent = []
+        for i in range(6):
+            t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            t.bind(("127.0.0.2", 0))
+            t.connect(("127.0.0.1", \(broker.port)))
+            silent.append(t)
+        # A refused socket is closed by the broker at once; a held one stays silent until the header timeout.
+        deadline = time.monotonic() + 5
+        open_sockets = list(silent)
+        while open_sockets and time.monotonic() < deadline:
+            readable, _, _ = select.select(open_sockets, [], [], 0.1)
+            for t in readable:
+                try:
+                    gone = t.recv(1) == b""
+                except OSError:
+                    gone = True
+                if gone:
+                    open_sockets.remove(t)
+        for t in silent:
+            print("silent", "held" if t in open_sockets else "closed", flush=True)
+        open("\(ready)", "w").close()
+        deadline = time.monotonic() + 60
+        while not os.path.exists("\(go)") and time.monotonic() < deadline:
+            select.select([], [], [], 0.01)
+        for s in kept:
+            print("kept", ask(s)[0], flush=True)
+            s.close()
+        for t in silent:
+            t.close()
+        """
+    }
 }
