@@ -20,9 +20,13 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["TLS"]),
         .target(name: "Journal", dependencies: ["TLS"]),
         .target(name: "Broker"),
-        .target(name: "BrokerAPI", dependencies: ["Broker", "Journal", "HTTPServer", "TLS"]),
+        // The command pipeline over an event store (the journal, or memory in tests).
+        .target(name: "Engine", dependencies: ["Broker", "Journal", "HTTPServer", "TLS"]),
+        .target(name: "BrokerAPI", dependencies: ["Broker", "Engine", "Journal", "HTTPServer", "TLS"]),
+        // Start-up: configuration, PKI files, opening the journal, the assembled server, offline commands.
+        .target(name: "BrokerHost", dependencies: ["BrokerAPI", "Engine", "Broker", "Journal", "HTTPServer", "TLS"]),
         .target(name: "MaracClient", dependencies: ["TLS"]),
-        .executableTarget(name: "maracd", dependencies: ["BrokerAPI", "Broker", "Journal", "TLS"]),
+        .executableTarget(name: "maracd", dependencies: ["BrokerHost", "BrokerAPI", "Broker", "Journal", "HTTPServer", "TLS"]),
         .executableTarget(name: "marac", dependencies: ["MaracClient"]),
         .executableTarget(name: "journal-bench", dependencies: ["Journal", "TLS"]),
         // Benchmarks against nginx (scripts/bench-vs-nginx.sh) and the fuzz targets (scripts/fuzz.sh;
@@ -33,14 +37,15 @@ let package = Package(
         .executableTarget(name: "marac-fuzz", dependencies: ["FuzzTargets"]),
 
         // Shared by the test targets: certificates minted per test, a server on port 0, child processes.
-        .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient", "BrokerAPI"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient", "BrokerHost"], path: "Tests/TestSupport"),
 
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "MaracClient", "TestSupport"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "TLS", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
-        .testTarget(name: "BrokerAPITests", dependencies: ["BrokerAPI", "Journal", "MaracClient", "TLS", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "TestSupport", "Broker", "BrokerAPI", "HTTPServer", "Journal"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Broker", "Journal", "HTTPServer"]),
+        .testTarget(name: "BrokerAPITests", dependencies: ["BrokerHost", "BrokerAPI", "Engine", "Broker", "Journal", "MaracClient", "TLS", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "TestSupport", "Broker", "BrokerHost", "BrokerAPI", "HTTPServer", "Journal"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TLS"]),
     ],
     swiftLanguageModes: [.v6]

@@ -190,6 +190,38 @@ public struct Broker: Sendable {
     // MARK: Credentials
 
     /// Registers a certificate the API layer has signed for a principal (admin).
+    /// `POST /v1/credentials` and `maracd cert sign`: checks the issuer and the principal,
+    /// has `sign` make the certificate for that principal, and registers it — one decision,
+    /// so the principal signed for is the one in the state the entry is ordered against.
+    /// `sign` runs only when everything else allows the issue.
+    public func issueCredential<Signed: SignedCredential>(principal id: String, by actor: Actor, env: Environment,
+                                                          sign: (Principal) -> Result<Signed, DomainError>) -> Outcome<Signed> {
+        guard actor.role == .admin else {
+            return .failure(DomainError(.forbidden, "role \(actor.role.rawValue) may not issue credentials; only an administrator can"))
+        }
+        guard let principal = state.principals[id] else { return .failure(DomainError(.notFound, "principal \(id) does not exist")) }
+        guard principal.active else {
+            return .failure(DomainError(.conflict, "principal \(principal.id) is disabled; enable it before issuing a credential"))
+        }
+        return sign(principal).flatMap { signed in
+            registerCredential(NewCredential(serial: signed.serial, principal: principal.id, issuedAt: env.now, notAfter: signed.notAfter),
+                               by: actor, env: env).map { Decision(entry: $0.entry, reply: signed) }
+        }
+    }
+
+    /// `POST /v1/credentials/renew`: the holder's renewal, signed by `sign` only inside the
+    /// renewal window and registered with the approval carried over (see `renewCredential`).
+    public func renewCredential<Signed: SignedCredential>(by actor: Actor, env: Environment,
+                                                          sign: (Principal) -> Result<Signed, DomainError>) -> Outcome<Signed> {
+        guard let principal = state.principals[actor.principal] else { return .failure(.notFound("principal")) }
+        // Asked before anything is signed: outside the 60-day window, nothing is issued.
+        if let refusal = renewalRefusal(serial: actor.serial, at: env.now) { return .failure(refusal) }
+        return sign(principal).flatMap { signed in
+            renewCredential(NewCredential(serial: signed.serial, principal: principal.id, issuedAt: env.now, notAfter: signed.notAfter),
+                            by: actor, env: env).map { Decision(entry: $0.entry, reply: signed) }
+        }
+    }
+
     public func registerCredential(_ body: NewCredential, by actor: Actor, env: Environment) -> Outcome<CredentialView> {
         if let error = require(actor, [.admin], to: "issue credentials") { return .failure(error) }
         guard Validate.isSerial(body.serial) else {

@@ -107,7 +107,16 @@ public struct PrincipalPatch: Codable, Sendable {
     }
 }
 
-/// A certificate the API layer has just signed, to register (issue 6).
+/// What a signer made for a principal in `issueCredential`/`renewCredential`: the
+/// domain registers its serial and expiry and hands the whole value back as the reply.
+public protocol SignedCredential: Sendable {
+    /// Upper-case hex serial.
+    var serial: String { get }
+    /// Expiry.
+    var notAfter: Date { get }
+}
+
+/// A certificate just signed, to register (issue 6).
 public struct NewCredential: Codable, Sendable {
     /// Upper-case hex serial.
     public var serial: String

@@ -55,6 +55,12 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let agencyInactive = Code(rawValue: "agency_inactive")
         /// The caller's certificate has not been approved by a coordinator yet (403); `GET /v1/whoami` still answers.
         public static let credentialNotApproved = Code(rawValue: "credential_not_approved")
+        /// A certificate signing request that is not one, or whose signature does not verify (422).
+        public static let invalidCSR = Code(rawValue: "invalid_csr")
+        /// A certificate signing request for a key the broker does not accept (422).
+        public static let weakKey = Code(rawValue: "weak_key")
+        /// A certificate signing request naming another subject than the registry's (422).
+        public static let subjectMismatch = Code(rawValue: "subject_mismatch")
 
         /// The one table mapping every domain code to its HTTP status. Codes not
         /// in the table (added by other modules) answer 400.
@@ -77,6 +83,9 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
             .invalidText: 422,
             .unknownField: 422,
             .consentMissing: 422,
+            .invalidCSR: 422,
+            .weakKey: 422,
+            .subjectMismatch: 422,
         ]
 
         /// The HTTP status the API answers with for this code.

@@ -1,15 +1,19 @@
 import Broker
+import Engine
 import Foundation
 import HTTPServer
 import TLS
 
 /// Every SPEC §7 endpoint, mapped to one domain operation. The caller's
 /// identity always comes from the verified certificate's serial looked up in
-/// the registry (inside `BrokerCore.perform`), never from subject text.
+/// the registry (inside `BrokerEngine.execute`), never from subject text.
 struct BrokerRoutes: Sendable {
-    let core: BrokerCore
+    let core: BrokerEngine
     let ca: CertificateAuthority
-    let configuration: BrokerConfiguration
+    let issuer: CredentialIssuer
+    let settings: APISettings
+    let hub: LongPollHub
+    let pollPages: PollPageCache
 
     typealias Handler = BrokerService.Handler
 
@@ -129,7 +133,7 @@ struct BrokerRoutes: Sendable {
             return .json(.ok, try AuditCheckpoint.make(position: core.durablePosition, at: core.clock(), signedBy: ca))
         }
 
-        CredentialRoutes(core: core, ca: ca, configuration: configuration).register(in: &router)
+        CredentialRoutes(core: core, issuer: issuer).register(in: &router)
     }
 
     /// Runs one domain operation for the caller and answers its reply as JSON.
@@ -145,24 +149,24 @@ struct BrokerRoutes: Sendable {
     private func poll(_ request: APIRequest) async throws -> HTTPResponse {
         let after = request.http.query["after"]
         let wait = try request.http.query["wait"].map {
-            Int(try parseInteger($0, name: "wait", in: 0...UInt64(configuration.longPollMaxSeconds)))
+            Int(try parseInteger($0, name: "wait", in: 0...UInt64(settings.longPollMaxSeconds)))
         } ?? 0
         let actor = try core.identified(request.serial)
         let deadline = ContinuousClock.now + .seconds(wait)
         while true {
-            let seen = core.hub.generation(of: actor.agency)
+            let seen = hub.generation(of: actor.agency)
             // Woken pollers of one agency ask the same question: the page is computed and encoded once.
             let (_, page) = try await core.perform(serial: request.serial) { broker, actor, env -> Outcome<PollPageCache.Page> in
-                let computed = core.pollPages.page(agency: actor.agency, role: actor.role, cursor: after ?? "",
+                let computed = pollPages.page(agency: actor.agency, role: actor.role, cursor: after ?? "",
                                                    seq: broker.state.lastSeq, now: env.now) {
                     broker.requests(after: after, by: actor, env: env).map(\.reply)
                 }
                 return computed.map { Decision(entry: nil, reply: $0) }
             }
             let remaining = deadline - ContinuousClock.now
-            if !page.isEmpty || remaining <= .zero || core.hub.isClosed { return page.response }
-            let limit = configuration.maxLongPollsPerPrincipal
-            guard await core.hub.wait(agency: actor.agency, principal: actor.principal, limit: limit, seen: seen, timeout: remaining) else {
+            if !page.isEmpty || remaining <= .zero || hub.isClosed { return page.response }
+            let limit = settings.maxLongPollsPerPrincipal
+            guard await hub.wait(agency: actor.agency, principal: actor.principal, limit: limit, seen: seen, timeout: remaining) else {
                 throw APIError(.tooManyRequests, "too_many_waiters",
                                "\(actor.principal) already has \(limit) long-polls waiting (limits.maxLongPollsPerPrincipal): poll from one watcher, or without wait=")
             }
@@ -207,18 +211,6 @@ struct Health: Encodable, Sendable {
 extension APIRequest {
     /// The verified client certificate's serial: the key into the registry.
     var serial: String { context.peer.serial }
-}
-
-extension BrokerCore {
-    /// The registered caller, or the refusal (403, closing the connection).
-    func identified(_ serial: String) throws -> Actor {
-        switch identify(serial: serial) {
-        case .success(let actor):
-            IdentifiedPrincipal.current?.principal = actor.principal
-            return actor
-        case .failure(let error): throw APIError(error)
-        }
-    }
 }
 
 /// Parses a query parameter as a non-negative integer in `range`.

@@ -1,31 +1,43 @@
+import Engine
 import Foundation
 import HTTPServer
 import TLS
 
-/// The broker's HTTP API: routes, the error envelope and the access log.
+/// The broker's HTTP API over one engine: routes, the error envelope, the access
+/// log, and the long-poll hub the engine's commits wake.
 public final class BrokerService: HTTPResponder {
     public typealias Handler = @Sendable (APIRequest) async throws -> HTTPResponse
 
-    /// The registered principal behind a certificate serial, or the refusal.
-    public typealias Identify = @Sendable (_ serial: String) -> Result<String, APIError>
-
-    /// The share a certificate serial's connections count against (`principal alice`), if any.
-    public typealias ConnectionGroup = @Sendable (_ serial: String) -> String?
-
     private let router: Router<Handler>
-    private let identify: Identify
-    private let group: ConnectionGroup
+    private let engine: BrokerEngine
+    private let hub = LongPollHub()
     private let logger: Logger
+    /// Every route the API serves, `"METHOD /pattern"`; `docs/openapi.json` must describe exactly these.
+    public let routeTable: [String]
 
-    public init(router: Router<Handler>, identify: @escaping Identify, connectionGroup: @escaping ConnectionGroup = { _ in nil }, logger: Logger) {
-        self.router = router
-        self.identify = identify
-        self.group = connectionGroup
+    /// - Parameters:
+    ///   - issuer: signs client certificates (`POST /v1/credentials`, renewals) and the CRL.
+    public init(engine: BrokerEngine, issuer: CredentialIssuer, settings: APISettings, logger: Logger) {
+        self.engine = engine
         self.logger = logger
+        var router = Router<Handler>()
+        BrokerRoutes(core: engine, ca: issuer.ca, issuer: issuer, settings: settings, hub: hub, pollPages: PollPageCache()).register(in: &router)
+        self.router = router
+        routeTable = router.routeTable
+        engine.observeChanges { [hub] agencies in hub.notify(agencies) }
     }
 
-    /// Connections count against their principal's share (`limits.maxConnectionsPerPrincipal`).
-    public func connectionGroup(for peer: PeerCertificate) -> String? { group(peer.serial) }
+    /// Long-polls parked right now.
+    public var parkedLongPolls: Int { hub.waiterCount }
+
+    /// Answers every parked long-poll and parks no more (graceful shutdown).
+    public func close() { hub.close() }
+
+    /// Connections count against their principal's share (`limits.maxConnectionsPerPrincipal`);
+    /// pending certificates count too, since they complete handshakes.
+    public func connectionGroup(for peer: PeerCertificate) -> String? {
+        (try? engine.identify(serial: peer.serial, allowPending: true).get()).map { "principal \($0.principal)" }
+    }
 
     /// Identity wins over everything else: a revoked or disabled credential gets
     /// its 403 (and the connection closed) whatever else is wrong with the request.
@@ -36,9 +48,9 @@ public final class BrokerService: HTTPResponder {
         let identified = IdentifiedPrincipal()
         var response = await IdentifiedPrincipal.$current.withValue(identified) { await route(request, context: context) }
         if identified.principal == nil {
-            switch identify(context.peer.serial) {
-            case .failure(let refusal): response = refusal.response
-            case .success(let principal): identified.principal = principal
+            switch engine.identify(serial: context.peer.serial) {
+            case .failure(let refusal): response = APIError(refusal).response
+            case .success(let actor): identified.principal = actor.principal
             }
         }
         let principal = identified.principal ?? ""
@@ -71,7 +83,7 @@ public final class BrokerService: HTTPResponder {
 }
 
 /// Who the registry said the caller of the current request is, recorded by
-/// `BrokerCore` when it identifies the certificate serial inside the request's task.
+/// `BrokerEngine` when it identifies the certificate serial inside the request's task.
 final class IdentifiedPrincipal: @unchecked Sendable {
     /// Written and read only by the request's own task.
     var principal: String?

@@ -1,5 +1,6 @@
 import Broker
 import BrokerAPI
+import BrokerHost
 import Dispatch
 import Foundation
 import HTTPServer

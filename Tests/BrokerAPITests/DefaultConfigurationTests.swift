@@ -1,4 +1,5 @@
 @testable import BrokerAPI
+@testable import BrokerHost
 import Foundation
 import Testing
 import TestSupport

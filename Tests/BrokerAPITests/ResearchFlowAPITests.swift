@@ -1,4 +1,5 @@
 @_spi(Testing) import BrokerAPI
+@_spi(Testing) import BrokerHost
 import Foundation
 import MaracClient
 import Testing

@@ -1,4 +1,6 @@
 import BrokerAPI
+import BrokerHost
+import Engine
 import Foundation
 import MaracClient
 import Testing

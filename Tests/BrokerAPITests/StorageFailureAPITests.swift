@@ -1,6 +1,7 @@
 import Foundation
 @_spi(Testing) import Journal
 @_spi(Testing) import BrokerAPI
+@_spi(Testing) import BrokerHost
 import MaracClient
 import Testing
 import TestSupport

@@ -109,6 +109,7 @@ struct CaseTests {
             (.principalDisabled, "principal_disabled", 403), (.agencyInactive, "agency_inactive", 403),
             (.credentialUnknown, "credential_unknown", 403), (.credentialExpired, "credential_expired", 403),
             (.credentialNotApproved, "credential_not_approved", 403),
+            (.invalidCSR, "invalid_csr", 422), (.weakKey, "weak_key", 422), (.subjectMismatch, "subject_mismatch", 422),
         ]
         for (code, raw, status) in table {
             #expect(code.rawValue == raw)

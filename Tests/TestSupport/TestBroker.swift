@@ -1,4 +1,5 @@
 import BrokerAPI
+import BrokerHost
 import Foundation
 import HTTPServer
 import MaracClient

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Journal
 import TLS
@@ -162,23 +163,6 @@ public struct BrokerPKI: Sendable {
 
     private func writePrivate(_ path: String, _ bytes: [UInt8], replacing: Bool = false) throws {
         try FileWriter.write(bytes, to: path, mode: 0o600, replacing: replacing)
-    }
-}
-
-/// Start-up configuration or setup is unusable; names the file (and key) at fault.
-public struct BrokerSetupError: Error, CustomStringConvertible, Sendable {
-    public let file: String
-    public let key: String?
-    public let message: String
-
-    public init(file: String, key: String? = nil, message: String) {
-        self.file = file
-        self.key = key
-        self.message = message
-    }
-
-    public var description: String {
-        key.map { "\(file): \($0): \(message)" } ?? "\(file): \(message)"
     }
 }
 

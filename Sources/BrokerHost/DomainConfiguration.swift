@@ -1,4 +1,5 @@
 import Broker
+import Engine
 import Foundation
 
 /// The domain's configuration files in `config/`: `agencies.json`,

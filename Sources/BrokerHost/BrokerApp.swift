@@ -1,6 +1,8 @@
-import Dispatch
-import Foundation
 import Broker
+import BrokerAPI
+import Dispatch
+import Engine
+import Foundation
 import HTTPServer
 import Journal
 import TLS
@@ -12,13 +14,15 @@ public final class BrokerApp: Sendable {
     public let pki: BrokerPKI
     let logger: Logger
     let server: HTTPServer
-    let core: BrokerCore
+    let core: BrokerEngine
+    let journal: Journal
+    let service: BrokerService
     let ca: CertificateAuthority
     private let renewalTimer: DispatchSourceTimerBox
     /// Every route the API serves, `"METHOD /pattern"`; `docs/openapi.json` must describe exactly these.
-    public let routeTable: [String]
+    public var routeTable: [String] { service.routeTable }
     /// Long-polls parked right now: tests wait for a poll to park instead of sleeping.
-    @_spi(Testing) public var parkedLongPolls: Int { core.hub.waiterCount }
+    @_spi(Testing) public var parkedLongPolls: Int { service.parkedLongPolls }
 
     /// Server certificates are checked for renewal this often.
     public static let renewalCheckInterval: DispatchTimeInterval = .seconds(86_400)
@@ -38,19 +42,11 @@ public final class BrokerApp: Sendable {
         if try pki.renewServerCertificateIfNeeded() {
             logger.log("server_certificate_renewed", ["file": pki.serverCertificatePath])
         }
-        let core = try Self.openCore(configuration: configuration, configDirectory: configDirectory, pki: pki, clock: clock, logger: logger)
-        self.core = core
+        (core, journal) = try Self.openEngine(configuration: configuration, configDirectory: configDirectory, pki: pki, clock: clock, logger: logger)
         ca = try pki.loadCA()
-        let context = try pki.serverContext(minimumVersion: configuration.tlsMinimumVersion, verifier: Self.verifier(core))
-        var router = Router<BrokerService.Handler>()
-        BrokerRoutes(core: core, ca: ca, configuration: configuration).register(in: &router)
-        routeTable = router.routeTable
-        let service = BrokerService(router: router, identify: { serial in
-            core.identify(serial: serial).map(\.principal).mapError(APIError.init)
-        }, connectionGroup: { serial in
-            // Pending credentials count too: a certificate awaiting approval completes handshakes.
-            (try? core.identify(serial: serial, allowPending: true).get()).map { "principal \($0.principal)" }
-        }, logger: logger)
+        let context = try pki.serverContext(minimumVersion: configuration.tlsMinimumVersion, verifier: Self.verifier(core, logger: logger))
+        let service = BrokerService(engine: core, issuer: configuration.credentialIssuer(ca), settings: configuration.apiSettings, logger: logger)
+        self.service = service
         server = HTTPServer(
             configuration: ServerConfiguration(host: configuration.listenHost, port: configuration.listenPort,
                                                limits: configuration.limits, maxConnections: configuration.maxConnections,
@@ -64,8 +60,8 @@ public final class BrokerApp: Sendable {
     /// Loads `config/` and the data key, and opens the journal: replaying it, or
     /// bootstrapping a new one with the default agencies and the admin certificate.
     /// - Throws: `BrokerSetupError` naming the file at fault, or a `JournalError` (e.g. `in_use`).
-    static func openCore(configuration: BrokerConfiguration, configDirectory: String, pki: BrokerPKI, anchorMode: JournalAnchor.Mode = .require,
-                         clock: @escaping @Sendable () -> Date, logger: Logger) throws -> BrokerCore {
+    static func openEngine(configuration: BrokerConfiguration, configDirectory: String, pki: BrokerPKI, anchorMode: JournalAnchor.Mode = .require,
+                           clock: @escaping @Sendable () -> Date, logger: Logger) throws -> (BrokerEngine, Journal) {
         let domain = try DomainConfiguration.load(directory: configDirectory, configuration: configuration)
         let key: SymmetricKey
         do { key = try KeyFile.load(from: pki.dataKeyPath) } catch {
@@ -74,7 +70,7 @@ public final class BrokerApp: Sendable {
         var journalOptions = configuration.journalOptions
         journalOptions.anchor = JournalAnchor.Settings(path: pki.journalAnchorPath, mode: anchorMode)
         do {
-            return try openCore(configuration: configuration, domain: domain, key: key, pki: pki, journalOptions: journalOptions, clock: clock, logger: logger)
+            return try openEngine(configuration: configuration, domain: domain, key: key, pki: pki, journalOptions: journalOptions, clock: clock, logger: logger)
         } catch let error as JournalError where error.code == .truncated {
             throw BrokerSetupError(file: pki.journalAnchorPath, message: "\(error.message). Nothing was changed. If the records were really lost (a disk failure), "
                 + "restore data/ from a backup, or record the loss with `maracd journal accept-truncation` (broker stopped; audited)")
@@ -84,29 +80,38 @@ public final class BrokerApp: Sendable {
         }
     }
 
-    private static func openCore(configuration: BrokerConfiguration, domain: DomainConfiguration, key: SymmetricKey, pki: BrokerPKI,
-                                 journalOptions: JournalOptions, clock: @escaping @Sendable () -> Date, logger: Logger) throws -> BrokerCore {
-        try BrokerCore(
-            dataDirectory: configuration.dataDirectory, key: key, policyLoader: domain.policy, rules: domain.rules,
-            returnLimits: configuration.returnLimits,
-            bootstrap: {
-                let admin = try Certificate(pemFile: pki.adminCertificatePath)
-                return BrokerState.bootstrap(agencies: domain.seeds, adminSerial: admin.serial, adminNotAfter: admin.notAfter,
-                                             adminIssuedAt: admin.notBefore)
-            },
-            snapshotPolicy: configuration.snapshots, journalOptions: journalOptions, clock: clock, logger: logger)
+    private static func openEngine(configuration: BrokerConfiguration, domain: DomainConfiguration, key: SymmetricKey, pki: BrokerPKI,
+                                   journalOptions: JournalOptions, clock: @escaping @Sendable () -> Date, logger: Logger) throws -> (BrokerEngine, Journal) {
+        let journal = try Journal.open(directory: configuration.dataDirectory, key: key, options: journalOptions) { message in
+            logger.log("journal", ["message": message])
+        }
+        do {
+            let engine = try BrokerEngine(
+                store: journal, location: configuration.dataDirectory, policyLoader: domain.policy, rules: domain.rules,
+                returnLimits: configuration.returnLimits,
+                bootstrap: {
+                    let admin = try Certificate(pemFile: pki.adminCertificatePath)
+                    return BrokerState.bootstrap(agencies: domain.seeds, adminSerial: admin.serial, adminNotAfter: admin.notAfter,
+                                                 adminIssuedAt: admin.notBefore)
+                },
+                snapshotPolicy: configuration.snapshots, clock: clock, logger: logger)
+            return (engine, journal)
+        } catch {
+            journal.close()
+            throw error
+        }
     }
 
     /// The handshake check: only certificates the registry knows, unrevoked,
     /// of an enabled principal in an active agency, complete a handshake.
     /// A refusal is logged with the certificate's serial and subject, so an administrator can see who was turned away.
-    static func verifier(_ core: BrokerCore) -> @Sendable (PeerCertificate) -> PeerRefusal? {
+    static func verifier(_ core: BrokerEngine, logger: Logger) -> @Sendable (PeerCertificate) -> PeerRefusal? {
         { peer in
             switch core.identify(serial: peer.serial, allowPending: true) {
             case .success: return nil
             case .failure(let error):
-                core.logger.log("certificate_refused", ["serial": peer.serial, "subject": peer.subject, "code": error.code.rawValue,
-                                                        "reason": error.message])
+                logger.log("certificate_refused", ["serial": peer.serial, "subject": peer.subject, "code": error.code.rawValue,
+                                                   "reason": error.message])
                 return error.code == .credentialRevoked ? .revoked : .unknown
             }
         }
@@ -133,7 +138,7 @@ public final class BrokerApp: Sendable {
         renewalTimer.start(interval: Self.renewalCheckInterval) {
             do {
                 guard try pki.renewServerCertificateIfNeeded() else { return }
-                server.replaceTLSContext(try pki.serverContext(minimumVersion: configuration.tlsMinimumVersion, verifier: Self.verifier(core)))
+                server.replaceTLSContext(try pki.serverContext(minimumVersion: configuration.tlsMinimumVersion, verifier: Self.verifier(core, logger: logger)))
                 logger.log("server_certificate_renewed", ["file": pki.serverCertificatePath])
             } catch {
                 logger.log("server_certificate_renewal_failed", ["error": "\(error)"])
@@ -144,7 +149,7 @@ public final class BrokerApp: Sendable {
     /// Approves a credential as the server operator, as `maracd credential approve`
     /// does offline; for embedding and tests, on a running broker.
     public func approveAsOperator(serial: String, operatorName: String) async throws {
-        _ = try await core.approve(serial: serial, operatorName: operatorName)
+        do { _ = try await core.approveAsOperator(serial: serial, operatorName: operatorName) } catch { throw APIError(error) }
     }
 
     /// The bound port.
@@ -157,8 +162,9 @@ public final class BrokerApp: Sendable {
     public func shutdown() async {
         renewalTimer.cancel()
         core.close()
+        service.close()
         await server.shutdown()
-        core.journal.close()
+        journal.close()
     }
 }
 

@@ -1,5 +1,7 @@
 import Broker
+import BrokerAPI
 import Dispatch
+import Engine
 import Foundation
 import HTTPServer
 import Journal
@@ -25,17 +27,20 @@ public enum OfflineCommands {
     /// - Parameters:
     ///   - operatorName: who ran the command (recorded in the audit trail).
     /// - Throws: `BrokerSetupError`/`JournalError` if the broker's files cannot be opened
-    ///   (`in_use` while a broker runs), or `APIError` naming what is wrong with the CSR or principal.
+    ///   (`in_use` while a broker runs), or `EngineError` naming what is wrong with the CSR or principal.
     public static func sign(csrPEM: String, principal: String, validityDays: Int?, configuration: BrokerConfiguration,
                             configDirectory: String, operatorName: String, logger: Logger) throws -> Signed {
-        try withCore(configuration, configDirectory, logger) { core, pki in
-            let routes = CredentialRoutes(core: core, ca: try pki.loadCA(), configuration: configuration)
-            let issued = try routes.issue(.init(principal: principal, csr: csrPEM, validityDays: validityDays), now: core.clock())
-            let actor = operatorActor(operatorName, role: .admin)
-            let credential = NewCredential(serial: issued.serial, principal: issued.principal, issuedAt: core.clock(), notAfter: issued.notAfter)
+        try withEngine(configuration, configDirectory, logger) { engine, _, pki in
+            let issuer = configuration.credentialIssuer(try pki.loadCA())
+            let signed = LockedValue<IssuedCredential>()
             try waitFor {
-                _ = try await core.perform(as: actor) { broker, actor, env in broker.registerCredential(credential, by: actor, env: env) }
+                signed.set(try await engine.execute(as: BrokerEngine.operatorActor(operatorName, role: .admin)) { broker, actor, env in
+                    broker.issueCredential(principal: principal, by: actor, env: env) { principal in
+                        issuer.sign(csrPEM: csrPEM, validityDays: validityDays, for: principal, now: env.now)
+                    }
+                })
             }
+            let issued = signed.value!
             return Signed(serial: issued.serial, notAfter: issued.notAfter, certificate: issued.certificate)
         }
     }
@@ -43,14 +48,14 @@ public enum OfflineCommands {
     /// `maracd credential approve`: approves one coordinator's, SPOC's or auditor's
     /// certificate as the server operator — how the first coordinator's is approved,
     /// when no coordinator exists yet to do it through the API.
-    /// - Throws: as `sign`, or `APIError` (404 no such certificate, 409 already approved,
+    /// - Throws: as `sign`, or `EngineError` (no such certificate; already approved,
     ///   revoked, expired or an administrator's).
     public static func approve(serial: String, configuration: BrokerConfiguration, configDirectory: String,
                                operatorName: String, logger: Logger) throws -> CredentialView {
-        try withCore(configuration, configDirectory, logger) { core, _ in
+        try withEngine(configuration, configDirectory, logger) { engine, _, _ in
             let approved = LockedValue<CredentialView>()
             try waitFor {
-                approved.set(try await core.approve(serial: serial, operatorName: operatorName))
+                approved.set(try await engine.approveAsOperator(serial: serial, operatorName: operatorName))
             }
             return approved.value!
         }
@@ -77,15 +82,15 @@ public enum OfflineCommands {
     ///   in any other way (those are not a truncation); `in_use` while a broker runs.
     public static func acceptTruncation(configuration: BrokerConfiguration, configDirectory: String,
                                         operatorName: String, logger: Logger) throws -> AcceptedTruncation {
-        try withCore(configuration, configDirectory, logger, anchorMode: .acceptTruncation) { core, pki in
-            guard let lost = core.journal.truncation else {
-                throw BrokerSetupError(file: pki.journalAnchorPath, message: "nothing to accept: the journal ends at seq \(core.journal.head.seq), "
+        try withEngine(configuration, configDirectory, logger, anchorMode: .acceptTruncation) { engine, journal, pki in
+            guard let lost = journal.truncation else {
+                throw BrokerSetupError(file: pki.journalAnchorPath, message: "nothing to accept: the journal ends at seq \(journal.head.seq), "
                                        + "at or after its anchor; nothing was changed")
             }
             let reason = "journal truncated: anchor at \(lost.anchor.seq), journal ends at \(lost.end.seq); \(lostRecords(lost)) "
                 + "and \(lost.anchor.seq - lost.end.seq == 1 ? "is" : "are") not in this journal (anchored hash \(lost.anchor.hash.hexString)); accepted by the server operator"
             let record = try record(AuditDetail(action: AuditDetail.Action.journalTruncationAccepted, object: "journal", reason: reason),
-                                    core: core, operatorName: operatorName)
+                                    engine: engine, operatorName: operatorName)
             logger.log("journal_truncation_accepted", ["anchor": Int(lost.anchor.seq), "end": Int(lost.end.seq), "record": Int(record),
                                                        "operator": operatorName])
             return AcceptedTruncation(anchorSeq: lost.anchor.seq, endSeq: lost.end.seq, recordSeq: record, description: lostRecords(lost))
@@ -105,44 +110,39 @@ public enum OfflineCommands {
     /// - Throws: `BrokerSetupError`/`JournalError` (`anchor` if one exists, damage, `in_use`).
     public static func initializeAnchor(configuration: BrokerConfiguration, configDirectory: String,
                                         operatorName: String, logger: Logger) throws -> UInt64 {
-        try withCore(configuration, configDirectory, logger, anchorMode: .create) { core, pki in
-            let head = core.journal.head
+        try withEngine(configuration, configDirectory, logger, anchorMode: .create) { engine, journal, pki in
+            let head = journal.head
             let reason = "journal anchor \(pki.journalAnchorPath) created for a journal that had none; it then ended at seq \(head.seq) (hash \(head.hash.hexString)); "
                 + "records before this one were not anchored"
             let seq = try record(AuditDetail(action: AuditDetail.Action.journalAnchorCreated, object: "journal", reason: reason),
-                                 core: core, operatorName: operatorName)
+                                 engine: engine, operatorName: operatorName)
             logger.log("anchor_created", ["file": pki.journalAnchorPath, "head": Int(head.seq), "record": Int(seq), "operator": operatorName])
             return seq
         }
     }
 
     /// Appends an audit-only entry by the operator through the broker's normal journal path; returns its seq.
-    private static func record(_ audit: AuditDetail, core: BrokerCore, operatorName: String) throws -> UInt64 {
-        let actor = operatorActor(operatorName, role: .admin)
+    private static func record(_ audit: AuditDetail, engine: BrokerEngine, operatorName: String) throws -> UInt64 {
+        let actor = BrokerEngine.operatorActor(operatorName, role: .admin)
         try waitFor {
-            _ = try await core.perform(as: actor) { _, actor, env in
+            try await engine.execute(as: actor) { _, actor, env in
                 .success(Decision(entry: Entry(at: env.now, actor: actor, audit: audit, events: []), reply: ()))
             }
         }
-        return core.durablePosition.seq
+        return engine.durablePosition.seq
     }
 
-    /// The actor recorded for an offline command.
-    static func operatorActor(_ name: String, role: Role) -> Actor {
-        Actor(principal: "offline-\(name)", agency: "", role: role, serial: "OFFLINE")
-    }
-
-    private static func withCore<T>(_ configuration: BrokerConfiguration, _ configDirectory: String, _ logger: Logger,
-                                    anchorMode: JournalAnchor.Mode = .require,
-                                    _ body: (BrokerCore, BrokerPKI) throws -> T) throws -> T {
+    private static func withEngine<T>(_ configuration: BrokerConfiguration, _ configDirectory: String, _ logger: Logger,
+                                      anchorMode: JournalAnchor.Mode = .require,
+                                      _ body: (BrokerEngine, Journal, BrokerPKI) throws -> T) throws -> T {
         let pki = BrokerPKI(directory: configuration.certsDirectory)
-        let core = try BrokerApp.openCore(configuration: configuration, configDirectory: configDirectory, pki: pki, anchorMode: anchorMode,
-                                          clock: { Date() }, logger: logger)
+        let (engine, journal) = try BrokerApp.openEngine(configuration: configuration, configDirectory: configDirectory, pki: pki,
+                                                         anchorMode: anchorMode, clock: { Date() }, logger: logger)
         defer {
-            core.close()
-            core.journal.close()
+            engine.close()
+            journal.close()
         }
-        return try body(core, pki)
+        return try body(engine, journal, pki)
     }
 
     /// Runs async work to completion from synchronous command-line code.

@@ -1,4 +1,6 @@
 import Broker
+import BrokerAPI
+import Engine
 import Foundation
 import HTTPServer
 @_spi(Testing) import Journal
@@ -174,5 +176,17 @@ struct ConfigReader {
         guard let value = object[key] else { return nil }
         guard let nested = value as? [String: Any] else { throw BrokerSetupError(file: file, key: key, message: "must be a JSON object") }
         return nested
+    }
+}
+
+extension BrokerConfiguration {
+    /// What the API's routes need of this configuration.
+    public var apiSettings: APISettings {
+        APISettings(longPollMaxSeconds: longPollMaxSeconds, maxLongPollsPerPrincipal: maxLongPollsPerPrincipal)
+    }
+
+    /// The rules for signing client certificates with `ca`.
+    public func credentialIssuer(_ ca: CertificateAuthority) -> CredentialIssuer {
+        CredentialIssuer(ca: ca, defaultValidityDays: credentialValidityDays, maxValidityDays: credentialMaxValidityDays)
     }
 }

@@ -1,0 +1,344 @@
+import Broker
+import Dispatch
+import Foundation
+import HTTPServer
+import Journal
+import Synchronization
+import TLS
+
+/// The command pipeline: the domain's state behind a lock, made durable by an `EventStore`.
+///
+/// Every command is decided and applied in one critical section, in the order it
+/// is appended to the store, so the next command is always decided against
+/// everything ordered before it. Its answer is released only when the store reports
+/// the entry durable; concurrent commands share one write and one fsync (the
+/// journal's group commit). If a write fails, the engine refuses everything
+/// (`EngineError.storageUnavailable`) until it is restarted and replays what is
+/// durable: it never answers from state that might not be on disk after a failure.
+/// A read that changes nothing waits, too, until every entry ordered before it is
+/// durable, so no answer shows (or hands out a cursor past) a change that could still be lost.
+///
+/// Lock order: `inner`, then the store's own lock (appends are issued while
+/// holding `inner` so that sequence numbers follow decision order).
+public final class BrokerEngine: Sendable {
+    private struct Inner {
+        var broker: Broker
+        /// The sequence number the next appended entry will get.
+        var nextSeq: UInt64
+        /// The last entry known durable.
+        var durable: JournalPosition
+        var inFlight = 0
+        var failure: String?
+        var entriesSinceSnapshot = 0
+        /// Store payload bytes since the last snapshot, and that snapshot's size.
+        var bytesSinceSnapshot = 0
+        var lastSnapshotBytes = 0
+        /// Reads waiting for entries ordered before them to become durable, oldest first.
+        var readers: [(after: UInt64, resume: @Sendable (Result<Void, EngineError>) -> Void)] = []
+    }
+
+    private let inner: Mutex<Inner>
+    /// Where entries are made durable (the journal, or memory in tests).
+    public let store: any EventStore
+    public let clock: @Sendable () -> Date
+    let logger: Logger
+    /// Told, after each durable entry, which agencies' request feeds or pollers it touched.
+    private let changeObserver = Mutex<(@Sendable (Set<String>) -> Void)?>(nil)
+    /// Store completions are handled here, in store order.
+    private let commitQueue = DispatchQueue(label: "marac.commit")
+    private let snapshotQueue = DispatchQueue(label: "marac.snapshot", qos: .utility)
+    private let releases: ReleaseScheduler
+    private let revocations = CRLIssuer()
+
+    /// When snapshots are written (`SnapshotPolicy`).
+    public let snapshotPolicy: SnapshotPolicy
+
+    /// Restores the state from `store` (snapshot + replay) and, on an empty store,
+    /// appends the bootstrap entry: the default agencies and the admin.
+    /// - Parameters:
+    ///   - location: names the store in setup errors (the data directory).
+    /// - Throws: `BrokerSetupError` or `JournalError` naming what is wrong.
+    public init(store: any EventStore, location: String, policyLoader: (Set<String>) throws -> SharingPolicy, rules: DeadlineRules,
+                returnLimits: ReturnLimits = .default, bootstrap: () throws -> Entry, snapshotPolicy: SnapshotPolicy = .default,
+                clock: @escaping @Sendable () -> Date, logger: Logger) throws {
+        self.store = store
+        self.clock = clock
+        self.logger = logger
+        self.snapshotPolicy = snapshotPolicy
+        var state = BrokerState()
+        var replayFrom: UInt64 = 0
+        var snapshotBytes = 0
+        if let snapshot = try store.latestSnapshot() {
+            snapshotBytes = snapshot.state.count
+            do { state = try JSONDecoder().decode(BrokerState.self, from: Data(snapshot.state)) } catch {
+                throw BrokerSetupError(file: location, message: "snapshot at seq \(snapshot.position.seq) cannot be decoded: \(error)")
+            }
+            replayFrom = snapshot.position.seq
+        }
+        var replayed = 0
+        var replayedBytes = 0
+        try store.replay(after: replayFrom) { record in
+            state.apply(try EntryCodec.decode(record), position: EntryCodec.chainPosition(record))
+            replayed += 1
+            replayedBytes += record.payload.count
+        }
+        var head = store.head
+        if head.seq == 0 {
+            let entry = try bootstrap()
+            let record = try Self.appendAndWait(store, try EntryCodec.encode(entry))
+            state.apply(entry, position: EntryCodec.chainPosition(record))
+            head = record.position
+            logger.log("bootstrap", ["agencies": state.agencies.count, "admin": "admin"])
+        }
+        let policy = try policyLoader(Set(state.agencies.keys))
+        let broker = Broker(state: state, policy: policy, rules: rules, returnLimits: returnLimits)
+        inner = Mutex(Inner(broker: broker, nextSeq: head.seq + 1, durable: head, entriesSinceSnapshot: replayed,
+                            bytesSinceSnapshot: replayedBytes, lastSnapshotBytes: snapshotBytes))
+        releases = ReleaseScheduler(queue: commitQueue, clock: clock)
+        logger.log("journal_open", ["head": Int(head.seq), "replayed": replayed, "snapshot": Int(replayFrom)])
+    }
+
+    /// `observer` is called after each durable entry with the agencies whose request feed
+    /// it changed or whose pollers it shut out (the API's long-poll hub wakes them).
+    public func observeChanges(_ observer: @escaping @Sendable (Set<String>) -> Void) {
+        changeObserver.withLock { $0 = observer }
+    }
+
+    // MARK: Commands
+
+    /// Identifies the caller by certificate serial, runs `operation` against the current
+    /// state and, if it produced an entry, orders, applies and stores it. Returns once the
+    /// entry (or, for a read, everything ordered before it) is durable.
+    /// - Parameters:
+    ///   - allowPending: only for what a pending certificate may do (`GET /v1/whoami`).
+    ///   - identified: told who the caller is as soon as that is known (also when the command is then refused).
+    /// - Throws: `EngineError`: the domain's refusal, or storage that has failed.
+    public func execute<Reply: Sendable>(serial: String, allowPending: Bool = false, identified: (Actor) -> Void = { _ in },
+                                         _ operation: (Broker, Actor, Environment) -> Outcome<Reply>) async throws(EngineError) -> (Actor, Reply) {
+        try await execute(identify: { broker, now in broker.identify(serial: serial, at: now, allowPending: allowPending) },
+                          identified: identified, operation)
+    }
+
+    /// Runs `operation` as `actor` without a certificate lookup: for `maracd`'s offline
+    /// commands, run by whoever holds the server's files.
+    public func execute<Reply: Sendable>(as actor: Actor, _ operation: (Broker, Actor, Environment) -> Outcome<Reply>) async throws(EngineError) -> Reply {
+        try await execute(identify: { _, _ in .success(actor) }, identified: { _ in }, operation).1
+    }
+
+    private func execute<Reply: Sendable>(identify: (Broker, Date) -> Result<Actor, DomainError>, identified: (Actor) -> Void,
+                                          _ operation: (Broker, Actor, Environment) -> Outcome<Reply>) async throws(EngineError) -> (Actor, Reply) {
+        let outcome: Result<(Actor, Reply), EngineError> = await withCheckedContinuation { continuation in
+            inner.withLock { inner in
+                if let failure = inner.failure { return continuation.resume(returning: .failure(.storageUnavailable(reason: failure))) }
+                let env = Environment(now: clock(), newID: { SecureRandom.hex(16) })
+                let actor: Actor
+                switch identify(inner.broker, env.now) {
+                case .success(let found): actor = found
+                case .failure(let error): return continuation.resume(returning: .failure(.refused(error)))
+                }
+                identified(actor)
+                let decision: Decision<Reply>
+                switch operation(inner.broker, actor, env) {
+                case .success(let decided): decision = decided
+                case .failure(let error): return continuation.resume(returning: .failure(.refused(error)))
+                }
+                let reply = decision.reply
+                guard let entry = decision.entry else {
+                    let pending = inner.nextSeq - 1
+                    if pending <= inner.durable.seq { return continuation.resume(returning: .success((actor, reply))) }
+                    inner.readers.append((pending, { outcome in continuation.resume(returning: outcome.map { (actor, reply) }) }))
+                    return
+                }
+                enqueue(entry, in: &inner) { outcome in continuation.resume(returning: outcome.map { (actor, reply) }) }
+            }
+        }
+        return try outcome.get()
+    }
+
+    /// The actor recorded for the server operator's commands (`maracd`, run by the OS user `name`).
+    public static func operatorActor(_ name: String, role: Role) -> Actor {
+        Actor(principal: "offline-\(name)", agency: "", role: role, serial: "OFFLINE")
+    }
+
+    /// Approves a credential as the server operator (`maracd credential approve`).
+    public func approveAsOperator(serial: String, operatorName: String) async throws(EngineError) -> CredentialView {
+        try await execute(as: Self.operatorActor(operatorName, role: .coordinator)) { broker, actor, env in
+            broker.approveCredential(serial: serial, by: actor, env: env)
+        }
+    }
+
+    /// Identifies a certificate serial without running anything (handshake hook, pre-checks).
+    /// `allowPending`: the handshake, which a pending certificate completes (it may ask whoami).
+    public func identify(serial: String, allowPending: Bool = false) -> Result<Actor, DomainError> {
+        inner.withLock { $0.broker.identify(serial: serial, at: clock(), allowPending: allowPending) }
+    }
+
+    /// Reads the state under the lock.
+    public func read<T>(_ body: (Broker) throws -> T) rethrows -> T {
+        try inner.withLock { try body($0.broker) }
+    }
+
+    /// Orders, applies and stores one entry; `done` runs once it is durable (or failed).
+    private func enqueue(_ entry: Entry, in inner: inout Inner, done: @escaping @Sendable (Result<Void, EngineError>) -> Void) {
+        let payload: [UInt8]
+        do { payload = try EntryCodec.encode(entry) } catch {
+            return done(.failure(.encodingFailed("\(error)")))
+        }
+        let seq = inner.nextSeq
+        inner.nextSeq += 1
+        inner.inFlight += 1
+        // Read before the entry is applied (a principal moved to another agency is parked under the old
+        // one) and after (a request dispatched and released in the same entry exists only then).
+        let before = Self.agenciesTouched(by: entry, in: inner.broker.state)
+        // Applied now, so the next command is decided against it; the chain hash follows when durable.
+        inner.broker.apply(entry, position: ChainPosition(seq: seq, hash: "", prevHash: ""))
+        let agencies = before.union(Self.agenciesTouched(by: entry, in: inner.broker.state))
+        let reschedules = ReleaseScheduler.changesSchedule(entry)
+        store.append(payload) { [self] result in
+            commitQueue.async { [self] in
+                committed(seq: seq, result: result, agencies: agencies, reschedules: reschedules, done: done)
+            }
+        }
+    }
+
+    private func committed(seq: UInt64, result: Result<JournalRecord, JournalError>, agencies: Set<String>,
+                           reschedules: Bool, done: @Sendable (Result<Void, EngineError>) -> Void) {
+        switch result {
+        case .success(let record) where record.seq == seq:
+            let (snapshot, readers) = inner.withLock { inner -> ((BrokerState, JournalPosition)?, [@Sendable (Result<Void, EngineError>) -> Void]) in
+                inner.inFlight -= 1
+                inner.durable = record.position
+                inner.broker.recordChain(EntryCodec.chainPosition(record))
+                inner.entriesSinceSnapshot += 1
+                inner.bytesSinceSnapshot += record.payload.count
+                let ready = inner.readers.prefix { $0.after <= record.seq }.map(\.resume)
+                inner.readers.removeFirst(ready.count)
+                guard inner.inFlight == 0, snapshotPolicy.isDue(entries: inner.entriesSinceSnapshot, bytes: inner.bytesSinceSnapshot,
+                                                                lastSnapshotBytes: inner.lastSnapshotBytes) else { return (nil, ready) }
+                inner.entriesSinceSnapshot = 0
+                inner.bytesSinceSnapshot = 0
+                return ((inner.broker.state, record.position), ready)
+            }
+            if let (state, position) = snapshot { writeSnapshot(state, at: position) }
+            // The writer is answered first; then the readers and long-polls it was holding up.
+            done(.success(()))
+            readers.forEach { $0(.success(())) }
+            changeObserver.withLock { $0 }?(agencies)
+            if reschedules { armReleaseTimer() }
+        case .success(let record):
+            fail("journal assigned seq \(record.seq) to the entry ordered as \(seq)")
+            done(.failure(.storageUnavailable(reason: "journal order mismatch")))
+        case .failure(let error):
+            fail(error.description)
+            done(.failure(.storageUnavailable(reason: error.description)))
+        }
+    }
+
+    /// Stops serving: every later command, and every read still waiting for durability, is refused.
+    private func fail(_ reason: String) {
+        let (first, readers) = inner.withLock { inner in
+            defer {
+                if inner.failure == nil { inner.failure = reason }
+                inner.readers.removeAll()
+            }
+            return (inner.failure == nil, inner.readers.map(\.resume))
+        }
+        if first { logger.log("storage_failed", ["error": reason]) }
+        readers.forEach { $0(.failure(.storageUnavailable(reason: reason))) }
+    }
+
+    /// The last record known durable (what a checkpoint signs).
+    public var durablePosition: JournalPosition { inner.withLock { $0.durable } }
+
+    /// Storage status for `GET /v1/health`.
+    public var storageStatus: (healthy: Bool, head: UInt64, failure: String?) {
+        let failure = inner.withLock { $0.failure }
+        return (failure == nil && store.isHealthy, store.head.seq, failure)
+    }
+
+    // MARK: Scheduled releases
+
+    /// Releases every request whose `releaseAt` has come, then re-arms the timer for the next one.
+    public func releaseDue() {
+        inner.withLock { inner in
+            guard inner.failure == nil else { return }
+            let env = Environment(now: clock(), newID: { SecureRandom.hex(16) })
+            for entry in inner.broker.releaseDue(env: env) {
+                enqueue(entry, in: &inner) { _ in }
+            }
+        }
+        armReleaseTimer()
+    }
+
+    private func armReleaseTimer() {
+        releases.arm(at: inner.withLock { $0.broker.state.nextScheduledRelease }) { [weak self] in self?.releaseDue() }
+    }
+
+    /// Stops the release timer (graceful shutdown). The store is closed by its owner.
+    public func close() {
+        releases.cancel()
+    }
+
+    // MARK: CRL
+
+    /// The current CRL (PEM), signed by `ca`: reissued when the set of revoked
+    /// certificates changes and daily (see `CRLIssuer`).
+    public func crl(signedBy ca: CertificateAuthority) throws -> [UInt8] {
+        let revoked = inner.withLock { inner in
+            inner.broker.state.credentials.values.compactMap { credential in
+                credential.revokedAt.map { CertificateAuthority.Revocation(serial: credential.serial, revokedAt: $0) }
+            }
+        }
+        return try revocations.crl(revoked: revoked, now: clock(), signedBy: ca)
+    }
+
+    // MARK: Snapshots
+
+    private func writeSnapshot(_ state: BrokerState, at position: JournalPosition) {
+        snapshotQueue.async { [self] in
+            do {
+                let bytes = try EntryCodec.encode(state)
+                try store.writeSnapshot(bytes, at: position)
+                inner.withLock { $0.lastSnapshotBytes = bytes.count }
+                logger.log("snapshot_written", ["seq": Int(position.seq), "bytes": bytes.count])
+            } catch {
+                logger.log("snapshot_failed", ["seq": Int(position.seq), "error": "\(error)"])
+            }
+        }
+    }
+
+    static func appendAndWait(_ store: any EventStore, _ payload: [UInt8]) throws -> JournalRecord {
+        let semaphore = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<JournalRecord, JournalError>?>(nil)
+        store.append(payload) { result in
+            outcome.withLock { $0 = result }
+            semaphore.signal()
+        }
+        semaphore.wait()
+        return try outcome.withLock { $0! }.get()
+    }
+
+    /// Agencies whose parked long-polls an entry must wake, as `state` shows them: those whose
+    /// request feed it changes, and those with a poller it shuts out (a revoked or pending
+    /// certificate, a disabled or changed principal, a deactivated agency), whose woken poll
+    /// then meets the 403 at once instead of at its timeout.
+    static func agenciesTouched(by entry: Entry, in state: BrokerState) -> Set<String> {
+        var agencies = Set<String>()
+        for event in entry.events {
+            switch event {
+            case .requestDispatched(let request) where request.releasedAt != nil: agencies.insert(request.agency)
+            case .requestReleased(let id, _), .extensionGranted(let id, _, _):
+                if let agency = state.requests[id]?.agency { agencies.insert(agency) }
+            case .returnSubmitted(let version): agencies.insert(version.agency)
+            case .credentialRevoked(let serial, _, _), .credentialApprovalChanged(let serial, _):
+                if let principal = state.credentials[serial].flatMap({ state.principals[$0.principal] }) { agencies.insert(principal.agency) }
+            case .principalUpdated(let principal):
+                agencies.insert(principal.agency)
+                if let before = state.principals[principal.id] { agencies.insert(before.agency) }
+            case .agencyUpdated(let agency): agencies.insert(agency.id)
+            default: break
+            }
+        }
+        return agencies
+    }
+}
