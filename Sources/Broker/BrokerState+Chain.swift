@@ -17,7 +17,7 @@ extension BrokerState {
     }
 }
 
-extension Broker {
+extension Domain {
     /// See `BrokerState.recordChain(_:)`.
     public mutating func recordChain(_ position: ChainPosition) {
         state.recordChain(position)

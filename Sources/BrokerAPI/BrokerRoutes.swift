@@ -138,7 +138,7 @@ struct BrokerRoutes: Sendable {
 
     /// Runs one domain operation for the caller and answers its reply as JSON.
     private func reply<R: Encodable & Sendable>(_ request: APIRequest, _ status: HTTPStatus = .ok,
-                                                _ operation: (Broker, Actor, Environment) -> Outcome<R>) async throws -> HTTPResponse {
+                                                _ operation: (Domain, Actor, Environment) -> Outcome<R>) async throws -> HTTPResponse {
         let (_, value) = try await core.perform(serial: request.serial, operation)
         return .json(status, value)
     }

@@ -5,7 +5,7 @@ import HTTPServer
 
 /// Credential administration: sign CSRs, list, revoke (admin); approve (a coordinator
 /// who is not the holder); renew (the holder); and the CRL. Signing is a domain
-/// decision (`Broker.issueCredential`/`renewCredential`) with the `CredentialIssuer`'s
+/// decision (`Domain.issueCredential`/`renewCredential`) with the `CredentialIssuer`'s
 /// rules inside it, so the principal signed for is the one the entry is ordered against.
 
 struct CredentialRoutes: Sendable {

@@ -16,7 +16,7 @@ extension BrokerEngine {
     /// Runs one command for the certificate `serial`, recording the caller for the access log.
     /// - Throws: `APIError`.
     func perform<Reply: Sendable>(serial: String, allowPending: Bool = false,
-                                  _ operation: (Broker, Actor, Environment) -> Outcome<Reply>) async throws -> (Actor, Reply) {
+                                  _ operation: (Domain, Actor, Environment) -> Outcome<Reply>) async throws -> (Actor, Reply) {
         do {
             return try await execute(serial: serial, allowPending: allowPending,
                                      identified: { IdentifiedPrincipal.current?.principal = $0.principal }, operation)

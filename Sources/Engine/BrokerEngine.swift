@@ -22,7 +22,7 @@ import TLS
 /// holding `inner` so that sequence numbers follow decision order).
 public final class BrokerEngine: Sendable {
     private struct Inner {
-        var broker: Broker
+        var broker: Domain
         /// The sequence number the next appended entry will get.
         var nextSeq: UInt64
         /// The last entry known durable.
@@ -91,7 +91,7 @@ public final class BrokerEngine: Sendable {
             logger.log("bootstrap", ["agencies": state.agencies.count, "admin": "admin"])
         }
         let policy = try policyLoader(Set(state.agencies.keys))
-        let broker = Broker(state: state, policy: policy, rules: rules, returnLimits: returnLimits)
+        let broker = Domain(state: state, policy: policy, rules: rules, returnLimits: returnLimits)
         inner = Mutex(Inner(broker: broker, nextSeq: head.seq + 1, durable: head, entriesSinceSnapshot: replayed,
                             bytesSinceSnapshot: replayedBytes, lastSnapshotBytes: snapshotBytes))
         releases = ReleaseScheduler(queue: commitQueue, clock: clock)
@@ -114,19 +114,19 @@ public final class BrokerEngine: Sendable {
     ///   - identified: told who the caller is as soon as that is known (also when the command is then refused).
     /// - Throws: `EngineError`: the domain's refusal, or storage that has failed.
     public func execute<Reply: Sendable>(serial: String, allowPending: Bool = false, identified: (Actor) -> Void = { _ in },
-                                         _ operation: (Broker, Actor, Environment) -> Outcome<Reply>) async throws(EngineError) -> (Actor, Reply) {
+                                         _ operation: (Domain, Actor, Environment) -> Outcome<Reply>) async throws(EngineError) -> (Actor, Reply) {
         try await execute(identify: { broker, now in broker.identify(serial: serial, at: now, allowPending: allowPending) },
                           identified: identified, operation)
     }
 
     /// Runs `operation` as `actor` without a certificate lookup: for `maracd`'s offline
     /// commands, run by whoever holds the server's files.
-    public func execute<Reply: Sendable>(as actor: Actor, _ operation: (Broker, Actor, Environment) -> Outcome<Reply>) async throws(EngineError) -> Reply {
+    public func execute<Reply: Sendable>(as actor: Actor, _ operation: (Domain, Actor, Environment) -> Outcome<Reply>) async throws(EngineError) -> Reply {
         try await execute(identify: { _, _ in .success(actor) }, identified: { _ in }, operation).1
     }
 
-    private func execute<Reply: Sendable>(identify: (Broker, Date) -> Result<Actor, DomainError>, identified: (Actor) -> Void,
-                                          _ operation: (Broker, Actor, Environment) -> Outcome<Reply>) async throws(EngineError) -> (Actor, Reply) {
+    private func execute<Reply: Sendable>(identify: (Domain, Date) -> Result<Actor, DomainError>, identified: (Actor) -> Void,
+                                          _ operation: (Domain, Actor, Environment) -> Outcome<Reply>) async throws(EngineError) -> (Actor, Reply) {
         let outcome: Result<(Actor, Reply), EngineError> = await withCheckedContinuation { continuation in
             inner.withLock { inner in
                 if let failure = inner.failure { return continuation.resume(returning: .failure(.storageUnavailable(reason: failure))) }
@@ -174,7 +174,7 @@ public final class BrokerEngine: Sendable {
     }
 
     /// Reads the state under the lock.
-    public func read<T>(_ body: (Broker) throws -> T) rethrows -> T {
+    public func read<T>(_ body: (Domain) throws -> T) rethrows -> T {
         try inner.withLock { try body($0.broker) }
     }
 

@@ -100,7 +100,7 @@ struct IsolationTests {
         text = text.replacingOccurrences(of: #""victim-contact": ["police", "housing", "victim-support"]"#, with: #""victim-contact": ["housing", "victim-support"]"#)
         text = text.replacingOccurrences(of: #""safe-address": ["police"]"#, with: #""safe-address": []"#)
         let narrowed = try SharingPolicy.load(Data(text.utf8), file: "policy.json", agencies: Set(shippedSeeds().map(\.id)))
-        s.h.broker = Broker(state: s.h.state, policy: narrowed, rules: DeadlineRules(calendar: try shippedCalendar()))
+        s.h.broker = Domain(state: s.h.state, policy: narrowed, rules: DeadlineRules(calendar: try shippedCalendar()))
         let after = try s.h.run(s.h.broker.readRequest(id: request.id, by: s.police, env: s.h.env))
         #expect(after.fields["victim.phone"] == nil && after.fields["victim.safeAddress"] == nil, "\(after.fields.keys.sorted())")
         #expect(after.fields["victim.name"] != nil)

@@ -30,7 +30,7 @@ struct ReplayTests {
         #expect(replayed == s.h.state)
         #expect(replayed.lastSeq == UInt64(s.h.journal.count))
         // A broker over the replayed state answers the same.
-        let again = Broker(state: replayed, policy: s.h.broker.policy, rules: s.h.broker.rules)
+        let again = Domain(state: replayed, policy: s.h.broker.policy, rules: s.h.broker.rules)
         let env = s.h.env
         #expect(json(try again.meetingStatus(id: s.meeting.id, by: s.coordinator, env: env).get().reply)
                 == json(try s.h.broker.meetingStatus(id: s.meeting.id, by: s.coordinator, env: env).get().reply))

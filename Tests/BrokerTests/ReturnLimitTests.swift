@@ -8,7 +8,7 @@ import Testing
 @Suite("Return limits")
 struct ReturnLimitTests {
     func limited(_ s: inout Scenario, _ limits: ReturnLimits) {
-        s.h.broker = Broker(state: s.h.state, policy: s.h.broker.policy, rules: s.h.broker.rules, returnLimits: limits)
+        s.h.broker = Domain(state: s.h.state, policy: s.h.broker.policy, rules: s.h.broker.rules, returnLimits: limits)
     }
 
     @Test("Versions: 20 by default; the 21st is refused and nothing is stored")

@@ -55,7 +55,7 @@ struct TestFailure: Error, CustomStringConvertible {
 /// and decode the entry), apply at the next chain position, reply. Keeps every
 /// journaled entry for replay tests.
 struct Harness {
-    var broker: Broker
+    var broker: Domain
     var now: Date
     let ids = Counter()
     var journal: [(Data, ChainPosition)] = []
@@ -64,7 +64,7 @@ struct Harness {
 
     init(now: Date = date("2027-03-01T09:00:00Z"), policy: SharingPolicy? = nil, rules: DeadlineRules? = nil) throws {
         self.now = now
-        broker = Broker(policy: try policy ?? shippedPolicy(), rules: try rules ?? DeadlineRules(calendar: shippedCalendar()))
+        broker = Domain(policy: try policy ?? shippedPolicy(), rules: try rules ?? DeadlineRules(calendar: shippedCalendar()))
         let boot = BrokerState.bootstrap(agencies: try shippedSeeds(), adminSerial: Harness.adminSerial,
                                          adminNotAfter: now.addingTimeInterval(365 * 86_400), adminIssuedAt: now.addingTimeInterval(-60))
         commit(boot)

@@ -1,6 +1,6 @@
 import Foundation
 
-extension Broker {
+extension Domain {
     // MARK: Meetings
 
     /// `POST /v1/meetings` (coordinator): `startsAt` in the future; both deadlines

@@ -1,6 +1,6 @@
 import Foundation
 
-extension Broker {
+extension Domain {
     // MARK: Dispatch
 
     /// `POST /v1/cases/{id}/research` (coordinator): one request per agency.

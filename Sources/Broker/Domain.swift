@@ -2,7 +2,7 @@ import Foundation
 
 /// The MARAC domain: commands in, journal entries and replies out.
 ///
-/// A `Broker` is the state plus the rules that do not live in the journal (the
+/// A `Domain` is the state plus the rules that do not live in the journal (the
 /// sharing policy and the deadline rules). Every command method is pure: it
 /// checks the caller's role, validates, and returns a `Decision` (an `Entry` to
 /// journal and a reply) or a `DomainError` — it never mutates. The API layer
@@ -11,7 +11,7 @@ import Foundation
 /// Role checks come before existence checks, so a refused role learns nothing
 /// about what exists; anything a permitted caller may not see is `not_found`,
 /// with the same message as for an object that does not exist.
-public struct Broker: Sendable {
+public struct Domain: Sendable {
     /// Everything journaled so far.
     public internal(set) var state: BrokerState
     /// Need-to-know rules.
