@@ -2,9 +2,10 @@
 import PackageDescription
 
 // No package dependencies by design (SPEC §2): the toolchain plus the system's OpenSSL 3.
+// Linux only: the server, the journal and the client call Glibc (epoll, fsync semantics,
+// SO_* options) and are built and tested on Linux alone; no Apple platform is declared.
 let package = Package(
     name: "marac-broker",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "maracd", targets: ["maracd"]),
         .executable(name: "marac", targets: ["marac"]),
@@ -27,7 +28,7 @@ let package = Package(
         .target(name: "BrokerHost", dependencies: ["BrokerAPI", "Engine", "Broker", "Journal", "HTTPServer", "TLS"]),
         .target(name: "MaracClient", dependencies: ["TLS"]),
         .executableTarget(name: "maracd", dependencies: ["BrokerHost", "BrokerAPI", "Broker", "Journal", "HTTPServer", "TLS"]),
-        .executableTarget(name: "marac", dependencies: ["MaracClient"]),
+        .executableTarget(name: "marac", dependencies: ["MaracClient", "TLS"]),
         .executableTarget(name: "journal-bench", dependencies: ["Journal", "TLS"]),
         // Benchmarks against nginx (scripts/bench-vs-nginx.sh) and the fuzz targets (scripts/fuzz.sh;
         // libFuzzer only with -DFUZZING, otherwise marac-fuzz replays files).
@@ -37,7 +38,7 @@ let package = Package(
         .executableTarget(name: "marac-fuzz", dependencies: ["FuzzTargets"]),
 
         // Shared by the test targets: certificates minted per test, a server on port 0, child processes.
-        .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient", "BrokerHost"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient", "BrokerHost", "BrokerAPI"], path: "Tests/TestSupport"),
 
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "MaracClient", "TestSupport"]),
