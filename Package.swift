@@ -16,28 +16,31 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .target(name: "CShims", dependencies: ["COpenSSL"]),
-        .target(name: "TLS", dependencies: ["COpenSSL", "CShims"]),
+        // AES-256-GCM, SHA-256, HMAC, secure random, symmetric keys, hex: the leaf the journal seals with.
+        .target(name: "Crypto", dependencies: ["COpenSSL"]),
+        .target(name: "TLS", dependencies: ["COpenSSL", "CShims", "Crypto"]),
         .target(name: "HTTPServer", dependencies: ["TLS"]),
-        .target(name: "Journal", dependencies: ["TLS"]),
+        .target(name: "Journal", dependencies: ["Crypto"]),
         .target(name: "Broker"),
-        .target(name: "BrokerAPI", dependencies: ["Broker", "Journal", "HTTPServer", "TLS"]),
+        .target(name: "BrokerAPI", dependencies: ["Broker", "Journal", "HTTPServer", "TLS", "Crypto"]),
         .target(name: "MaracClient", dependencies: ["TLS"]),
-        .executableTarget(name: "maracd", dependencies: ["BrokerAPI", "Broker", "Journal", "TLS"]),
+        .executableTarget(name: "maracd", dependencies: ["BrokerAPI", "Broker", "Journal", "TLS", "Crypto"]),
         .executableTarget(name: "marac", dependencies: ["MaracClient"]),
-        .executableTarget(name: "journal-bench", dependencies: ["Journal", "TLS"]),
+        .executableTarget(name: "journal-bench", dependencies: ["Journal", "Crypto"]),
         // Benchmarks against nginx (scripts/bench-vs-nginx.sh) and the fuzz targets (scripts/fuzz.sh;
         // libFuzzer only with -DFUZZING, otherwise marac-fuzz replays files).
         .target(name: "CBenchEpoll"),
         .executableTarget(name: "marac-bench", dependencies: ["MaracClient", "TLS", "CBenchEpoll"]),
-        .target(name: "FuzzTargets", dependencies: ["HTTPServer", "Broker", "Journal", "TLS"]),
+        .target(name: "FuzzTargets", dependencies: ["HTTPServer", "Broker", "Journal", "TLS", "Crypto"]),
         .executableTarget(name: "marac-fuzz", dependencies: ["FuzzTargets"]),
 
         // Shared by the test targets: certificates minted per test, a server on port 0, child processes.
         .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient", "BrokerAPI"], path: "Tests/TestSupport"),
 
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "MaracClient", "TestSupport"]),
-        .testTarget(name: "JournalTests", dependencies: ["Journal", "TLS", "TestSupport"]),
+        .testTarget(name: "JournalTests", dependencies: ["Journal", "Crypto", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "BrokerAPITests", dependencies: ["BrokerAPI", "Journal", "MaracClient", "TLS", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "TestSupport", "Broker", "BrokerAPI", "HTTPServer", "Journal"]),

@@ -9,10 +9,10 @@ public struct SymmetricKey: Sendable, CustomStringConvertible {
     let bytes: [UInt8]
 
     /// Wraps existing key material.
-    /// - Throws: `TLSError.invalidKey` unless exactly 32 bytes are given.
+    /// - Throws: `CryptoError.invalidKey` unless exactly 32 bytes are given.
     public init(bytes: [UInt8]) throws {
         guard bytes.count == Self.byteCount else {
-            throw TLSError(.invalidKey, "a symmetric key must be \(Self.byteCount) bytes, got \(bytes.count)")
+            throw CryptoError(.invalidKey, "a symmetric key must be \(Self.byteCount) bytes, got \(bytes.count)")
         }
         self.bytes = bytes
     }
@@ -83,12 +83,12 @@ public enum AES {
         }
 
         /// Authenticates and decrypts a message made by `seal`.
-        /// - Throws: `TLSError.authenticationFailed` when the key is wrong or any
+        /// - Throws: `CryptoError.authenticationFailed` when the key is wrong or any
         ///   byte of the message or of `authenticating` was changed. No partial
         ///   plaintext is ever returned.
         public static func open(_ sealed: [UInt8], using key: SymmetricKey, authenticating aad: [UInt8] = []) throws -> [UInt8] {
             guard sealed.count >= overhead else {
-                throw TLSError(.authenticationFailed, "sealed message is \(sealed.count) bytes, shorter than the \(overhead)-byte nonce and tag")
+                throw CryptoError(.authenticationFailed, "sealed message is \(sealed.count) bytes, shorter than the \(overhead)-byte nonce and tag")
             }
             guard let ctx = EVP_CIPHER_CTX_new() else { fatalError("EVP_CIPHER_CTX_new: out of memory") }
             defer { EVP_CIPHER_CTX_free(ctx) }
@@ -125,7 +125,7 @@ public enum AES {
             }
             OpenSSLErrorQueue.clear()
             guard ok else {
-                throw TLSError(.authenticationFailed, "AES-GCM authentication failed: wrong key or altered data")
+                throw CryptoError(.authenticationFailed, "AES-GCM authentication failed: wrong key or altered data")
             }
             return Array(plaintext[..<total])
         }

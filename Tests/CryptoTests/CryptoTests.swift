@@ -1,5 +1,5 @@
 import Testing
-@testable import TLS
+@testable import Crypto
 
 @Suite struct CryptoTests {
     @Test func sha256KnownAnswer() {
@@ -20,13 +20,13 @@ import Testing
     @Test func gcmDetectsTamperingWrongKeyAndWrongAAD() throws {
         let key = SymmetricKey.generate()
         let sealed = AES.GCM.seal(Array("secret".utf8), using: key, authenticating: [1])
-        #expect(throws: TLSError.self) { try AES.GCM.open(sealed, using: SymmetricKey.generate(), authenticating: [1]) }
-        #expect(throws: TLSError.self) { try AES.GCM.open(sealed, using: key, authenticating: [2]) }
+        #expect(throws: CryptoError.self) { try AES.GCM.open(sealed, using: SymmetricKey.generate(), authenticating: [1]) }
+        #expect(throws: CryptoError.self) { try AES.GCM.open(sealed, using: key, authenticating: [2]) }
         for index in sealed.indices {
             var flipped = sealed
             flipped[index] ^= 0x01
-            #expect(throws: TLSError.self) { try AES.GCM.open(flipped, using: key, authenticating: [1]) }
+            #expect(throws: CryptoError.self) { try AES.GCM.open(flipped, using: key, authenticating: [1]) }
         }
-        #expect(throws: TLSError.self) { try AES.GCM.open(Array(sealed.prefix(10)), using: key) }
+        #expect(throws: CryptoError.self) { try AES.GCM.open(Array(sealed.prefix(10)), using: key) }
     }
 }
