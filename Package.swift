@@ -17,32 +17,35 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .target(name: "CShims", dependencies: ["COpenSSL"]),
-        .target(name: "TLS", dependencies: ["COpenSSL", "CShims"]),
+        // AES-256-GCM, SHA-256, HMAC, secure random, symmetric keys, hex: the leaf the journal seals with.
+        .target(name: "Crypto", dependencies: ["COpenSSL"]),
+        .target(name: "TLS", dependencies: ["COpenSSL", "CShims", "Crypto"]),
         .target(name: "HTTPServer", dependencies: ["TLS"]),
-        .target(name: "Journal", dependencies: ["TLS"]),
+        .target(name: "Journal", dependencies: ["Crypto"]),
         .target(name: "Broker"),
         // The command pipeline over an event store (the journal, or memory in tests).
-        .target(name: "Engine", dependencies: ["Broker", "Journal", "HTTPServer", "TLS"]),
-        .target(name: "BrokerAPI", dependencies: ["Broker", "Engine", "Journal", "HTTPServer", "TLS"]),
+        .target(name: "Engine", dependencies: ["Broker", "Journal", "HTTPServer", "TLS", "Crypto"]),
+        .target(name: "BrokerAPI", dependencies: ["Broker", "Engine", "Journal", "HTTPServer", "TLS", "Crypto"]),
         // Start-up: configuration, PKI files, opening the journal, the assembled server, offline commands.
-        .target(name: "BrokerHost", dependencies: ["BrokerAPI", "Engine", "Broker", "Journal", "HTTPServer", "TLS"]),
+        .target(name: "BrokerHost", dependencies: ["BrokerAPI", "Engine", "Broker", "Journal", "HTTPServer", "TLS", "Crypto"]),
         .target(name: "MaracClient", dependencies: ["TLS"]),
-        .executableTarget(name: "maracd", dependencies: ["BrokerHost", "BrokerAPI", "Broker", "Journal", "HTTPServer", "TLS"]),
+        .executableTarget(name: "maracd", dependencies: ["BrokerHost", "BrokerAPI", "Broker", "Journal", "HTTPServer", "TLS", "Crypto"]),
         .executableTarget(name: "marac", dependencies: ["MaracClient", "TLS"]),
-        .executableTarget(name: "journal-bench", dependencies: ["Journal", "TLS"]),
+        .executableTarget(name: "journal-bench", dependencies: ["Journal", "Crypto"]),
         // Benchmarks against nginx (scripts/bench-vs-nginx.sh) and the fuzz targets (scripts/fuzz.sh;
         // libFuzzer only with -DFUZZING, otherwise marac-fuzz replays files).
         .target(name: "CBenchEpoll"),
         .executableTarget(name: "marac-bench", dependencies: ["MaracClient", "TLS", "CBenchEpoll"]),
-        .target(name: "FuzzTargets", dependencies: ["HTTPServer", "Broker", "Journal", "TLS"]),
+        .target(name: "FuzzTargets", dependencies: ["HTTPServer", "Broker", "Journal", "TLS", "Crypto"]),
         .executableTarget(name: "marac-fuzz", dependencies: ["FuzzTargets"]),
 
         // Shared by the test targets: certificates minted per test, a server on port 0, child processes.
         .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient", "BrokerHost", "BrokerAPI"], path: "Tests/TestSupport"),
 
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "MaracClient", "TestSupport"]),
-        .testTarget(name: "JournalTests", dependencies: ["Journal", "TLS", "TestSupport"]),
+        .testTarget(name: "JournalTests", dependencies: ["Journal", "Crypto", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Broker", "Journal", "HTTPServer"]),
         .testTarget(name: "BrokerAPITests", dependencies: ["BrokerHost", "BrokerAPI", "Engine", "Broker", "Journal", "MaracClient", "TLS", "TestSupport"]),

@@ -1,5 +1,6 @@
 import Broker
 import BrokerAPI
+import Crypto
 import Dispatch
 import Engine
 import Foundation

@@ -1,4 +1,5 @@
 import Broker
+import Crypto
 import Dispatch
 import Foundation
 import HTTPServer

@@ -1,4 +1,5 @@
 import Broker
+import Crypto
 import Foundation
 import HTTPServer
 import Journal

@@ -1,7 +1,7 @@
 import Broker
+import Crypto
 import Foundation
 import Journal
-import TLS
 
 /// A journal directory whose only segment is a valid header (made once by `Journal.open` under
 /// a fixed key) followed by the input, checked by `Journal.verify`, the offline reader that

@@ -1,4 +1,4 @@
-import TLS
+import Crypto
 
 // On-disk format of a journal directory (version 1). All integers little-endian.
 //

@@ -1,5 +1,5 @@
+import Crypto
 import Foundation
-import TLS
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

@@ -1,5 +1,5 @@
+import Crypto
 import Dispatch
-import TLS
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

@@ -1,4 +1,4 @@
-import TLS
+import Crypto
 
 /// A point in the journal's chain: a record's sequence number and chain hash.
 ///

@@ -1,4 +1,4 @@
-import TLS
+import Crypto
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

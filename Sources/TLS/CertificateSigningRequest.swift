@@ -1,4 +1,5 @@
 internal import COpenSSL
+internal import Crypto
 internal import CShims
 
 /// A PKCS#10 certificate signing request, owning one `X509_REQ`.

@@ -1,4 +1,5 @@
 internal import COpenSSL
+internal import Crypto
 import Foundation
 
 extension CertificateAuthority {

@@ -1,4 +1,4 @@
-internal import COpenSSL
+internal import Crypto
 
 /// An error from the TLS layer, carrying OpenSSL's own reason text.
 ///
@@ -41,24 +41,5 @@ public struct TLSError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Call in the same work item as the failing OpenSSL call.
     static func drain(_ code: Code = .openSSL, _ message: String) -> TLSError {
         TLSError(code, message, openSSLReasons: OpenSSLErrorQueue.drain())
-    }
-}
-
-/// OpenSSL's per-thread error queue.
-enum OpenSSLErrorQueue {
-    /// Empties the queue before a call so that stale errors are not blamed on it.
-    static func clear() { ERR_clear_error() }
-
-    /// Empties the queue and returns each entry's reason text, oldest first.
-    static func drain() -> [String] {
-        var reasons: [String] = []
-        while true {
-            let code = ERR_get_error()
-            if code == 0 { break }
-            var buffer = [CChar](repeating: 0, count: 256)
-            ERR_error_string_n(code, &buffer, buffer.count)
-            reasons.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
-        }
-        return reasons
     }
 }

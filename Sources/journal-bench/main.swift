@@ -6,9 +6,9 @@
 //   journal-bench append-loop --dir DIR --key-file FILE [--appenders N]
 //       appends forever, printing each acknowledged seq on stdout ("seq id"),
 //       one flushed line per record, until killed.
+import Crypto
 import Foundation
 import Journal
-import TLS
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,6 +1,7 @@
 import Broker
 import BrokerAPI
 import BrokerHost
+import Crypto
 import Dispatch
 import Foundation
 import HTTPServer

@@ -1,6 +1,6 @@
+import Crypto
 import Foundation
 import Testing
-import TLS
 @testable import Journal
 
 /// The head anchor: cuts from the journal's end are refused by open and verify

@@ -1,6 +1,6 @@
+import Crypto
 import Foundation
 import Testing
-import TLS
 @testable import Journal
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,6 @@
+import Crypto
 import Foundation
 import Testing
-import TLS
 @testable import Journal
 
 /// Damage and torn writes, test by test (LevelDB `log_test.cc` style).

@@ -1,6 +1,6 @@
+import Crypto
 import Foundation
 import Testing
-import TLS
 import TestSupport
 @_spi(Testing) @testable import Journal
 #if canImport(Glibc)

@@ -1,6 +1,6 @@
+import Crypto
 import Foundation
 import Testing
-import TLS
 @testable import Journal
 
 @Suite struct JournalRoundTripTests {

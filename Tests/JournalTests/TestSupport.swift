@@ -1,6 +1,6 @@
+import Crypto
 import Foundation
 import Testing
-import TLS
 @testable import Journal
 
 /// A fresh directory under the system temp directory, removed when `body` returns or throws.

@@ -1,36 +1,5 @@
 internal import COpenSSL
 
-/// A 256-bit secret key for authenticated encryption.
-///
-/// The bytes never appear in `description`, so a key cannot leak into a log line.
-public struct SymmetricKey: Sendable, CustomStringConvertible {
-    /// Key length in bytes (AES-256).
-    public static let byteCount = 32
-    let bytes: [UInt8]
-
-    /// Wraps existing key material.
-    /// - Throws: `TLSError.invalidKey` unless exactly 32 bytes are given.
-    public init(bytes: [UInt8]) throws {
-        guard bytes.count == Self.byteCount else {
-            throw TLSError(.invalidKey, "a symmetric key must be \(Self.byteCount) bytes, got \(bytes.count)")
-        }
-        self.bytes = bytes
-    }
-
-    /// A fresh random key.
-    public static func generate() -> SymmetricKey {
-        try! SymmetricKey(bytes: SecureRandom.bytes(byteCount))
-    }
-
-    /// The raw key, for writing the key file (mode 0600) only.
-    public var rawBytes: [UInt8] { bytes }
-
-    /// A short fingerprint (first 8 bytes of SHA-256) to tell keys apart in messages.
-    public var fingerprint: String { Array(SHA256.hash(bytes).prefix(8)).hexString }
-
-    public var description: String { "SymmetricKey(fingerprint: \(fingerprint))" }
-}
-
 /// Namespace for AES.
 public enum AES {
     /// AES-256-GCM with a random 96-bit nonce per message, through OpenSSL EVP.
@@ -83,12 +52,12 @@ public enum AES {
         }
 
         /// Authenticates and decrypts a message made by `seal`.
-        /// - Throws: `TLSError.authenticationFailed` when the key is wrong or any
+        /// - Throws: `CryptoError.authenticationFailed` when the key is wrong or any
         ///   byte of the message or of `authenticating` was changed. No partial
         ///   plaintext is ever returned.
         public static func open(_ sealed: [UInt8], using key: SymmetricKey, authenticating aad: [UInt8] = []) throws -> [UInt8] {
             guard sealed.count >= overhead else {
-                throw TLSError(.authenticationFailed, "sealed message is \(sealed.count) bytes, shorter than the \(overhead)-byte nonce and tag")
+                throw CryptoError(.authenticationFailed, "sealed message is \(sealed.count) bytes, shorter than the \(overhead)-byte nonce and tag")
             }
             guard let ctx = EVP_CIPHER_CTX_new() else { fatalError("EVP_CIPHER_CTX_new: out of memory") }
             defer { EVP_CIPHER_CTX_free(ctx) }
@@ -125,7 +94,7 @@ public enum AES {
             }
             OpenSSLErrorQueue.clear()
             guard ok else {
-                throw TLSError(.authenticationFailed, "AES-GCM authentication failed: wrong key or altered data")
+                throw CryptoError(.authenticationFailed, "AES-GCM authentication failed: wrong key or altered data")
             }
             return Array(plaintext[..<total])
         }
