@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Broker", "Journal", "HTTPServer"]),
         .testTarget(name: "BrokerAPITests", dependencies: ["BrokerHost", "BrokerAPI", "Engine", "Broker", "Journal", "MaracClient", "TLS", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "TestSupport", "Broker", "BrokerHost", "BrokerAPI", "HTTPServer", "Journal"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "Crypto", "TestSupport", "Broker", "BrokerHost", "BrokerAPI", "HTTPServer", "Journal"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TLS"]),
     ],
     swiftLanguageModes: [.v6]

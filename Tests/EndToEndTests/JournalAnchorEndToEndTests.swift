@@ -1,5 +1,6 @@
 @_spi(Testing) import BrokerAPI
 @_spi(Testing) import BrokerHost
+import Crypto
 import Foundation
 import Journal
 import MaracClient
@@ -252,13 +253,7 @@ import TLS
     }
 
     static func hex(_ text: String) -> [UInt8] {
-        var out: [UInt8] = []
-        var index = text.startIndex
-        while index < text.endIndex {
-            let next = text.index(index, offsetBy: 2)
-            out.append(UInt8(text[index..<next], radix: 16)!)
-            index = next
-        }
-        return out
+        guard let bytes = [UInt8](hex: text) else { fatalError("not hex: \(text)") }
+        return bytes
     }
 }
