@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import TLS
 @testable import Journal
 
@@ -75,7 +76,7 @@ import TLS
             #expect(files.filter { $0.hasSuffix(".seg") }.count >= 3)
             let sizes = try files.map { try readFile(pristine + "/" + $0).count }
             let total = sizes.reduce(0, +)
-            var rng = SplitMix64(state: 0x5EED)
+            var rng = SplitMix64(seed: 0x5EED)
             let trial = dir + "/trial"
             for _ in 0..<1000 {
                 var offset = Int(rng.next() % UInt64(total))
