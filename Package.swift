@@ -17,26 +17,30 @@ let package = Package(
         ),
         .target(name: "CShims", dependencies: ["COpenSSL"]),
         .target(name: "TLS", dependencies: ["COpenSSL", "CShims"]),
-        .target(name: "HTTPServer", dependencies: ["TLS"]),
+        // JSON reading and writing, RFC 3339, calendar days, the logger: what every layer that
+        // speaks the wire format shares. A leaf: Foundation only.
+        .target(name: "Wire"),
+        .target(name: "HTTPServer", dependencies: ["TLS", "Wire"]),
         .target(name: "Journal", dependencies: ["TLS"]),
         .target(name: "Broker"),
-        .target(name: "BrokerAPI", dependencies: ["Broker", "Journal", "HTTPServer", "TLS"]),
+        .target(name: "BrokerAPI", dependencies: ["Broker", "Journal", "HTTPServer", "TLS", "Wire"]),
         .target(name: "MaracClient", dependencies: ["TLS"]),
-        .executableTarget(name: "maracd", dependencies: ["BrokerAPI", "Broker", "Journal", "TLS"]),
+        .executableTarget(name: "maracd", dependencies: ["BrokerAPI", "Broker", "Journal", "HTTPServer", "TLS", "Wire"]),
         .executableTarget(name: "marac", dependencies: ["MaracClient"]),
         .executableTarget(name: "journal-bench", dependencies: ["Journal", "TLS"]),
         // Benchmarks against nginx (scripts/bench-vs-nginx.sh) and the fuzz targets (scripts/fuzz.sh;
         // libFuzzer only with -DFUZZING, otherwise marac-fuzz replays files).
         .target(name: "CBenchEpoll"),
         .executableTarget(name: "marac-bench", dependencies: ["MaracClient", "TLS", "CBenchEpoll"]),
-        .target(name: "FuzzTargets", dependencies: ["HTTPServer", "Broker", "Journal", "TLS"]),
+        .target(name: "FuzzTargets", dependencies: ["HTTPServer", "Broker", "Journal", "TLS", "Wire"]),
         .executableTarget(name: "marac-fuzz", dependencies: ["FuzzTargets"]),
 
         // Shared by the test targets: certificates minted per test, a server on port 0, child processes.
-        .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient", "BrokerAPI"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient", "BrokerAPI", "Wire"], path: "Tests/TestSupport"),
 
+        .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "MaracClient", "TestSupport"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "MaracClient", "TestSupport", "Wire"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "TLS", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "TestSupport"]),
         .testTarget(name: "BrokerAPITests", dependencies: ["BrokerAPI", "Journal", "MaracClient", "TLS", "TestSupport"]),

@@ -2,6 +2,7 @@ import Foundation
 import HTTPServer
 import Journal
 import TLS
+import Wire
 
 /// `GET /v1/audit/checkpoint`: the journal's durable head, signed by the broker
 /// CA, for auditors to keep outside the broker. `maracd audit verify

@@ -4,6 +4,7 @@ import Broker
 import HTTPServer
 import Journal
 import TLS
+import Wire
 
 /// The whole broker assembled: configuration, PKI, HTTP server and routes.
 /// `maracd serve` runs one; tests start one on port 0 in a temporary directory.

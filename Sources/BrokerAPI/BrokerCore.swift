@@ -5,6 +5,7 @@ import HTTPServer
 import Journal
 import Synchronization
 import TLS
+import Wire
 
 /// The broker's state machine behind a lock, made durable by the journal.
 ///

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import TLS
+import Wire
 
 /// The broker's HTTP API: routes, the error envelope and the access log.
 public final class BrokerService: HTTPResponder {

@@ -5,6 +5,7 @@ import Foundation
 import HTTPServer
 import Journal
 import TLS
+import Wire
 
 /// maracd — the marac-broker server.
 let usage = """

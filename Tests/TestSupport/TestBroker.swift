@@ -4,6 +4,7 @@ import HTTPServer
 import MaracClient
 import Synchronization
 import TLS
+import Wire
 
 /// A clock tests move by hand; the domain reads it, the shipped binary never does.
 public final class TestClock: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
-@testable import HTTPServer
+@testable import Wire
 
 @Suite struct JSONTests {
     struct Meeting: Codable, Equatable {
@@ -44,7 +44,7 @@ import TestSupport
         ("2027-03-24T09:59:59.999999+23:59", 59.999999),
     ])
     func decoderAcceptsAnyOffset(_ text: String, _ delta: Double) throws {
-        let body = [UInt8](#"{"id":"m1","title":"t","startsAt":"\#(text)"}"#)
+        let body = Array(#"{"id":"m1","title":"t","startsAt":"\#(text)"}"#.utf8)
         let meeting = try JSON.decode(Meeting.self, from: body)
         #expect(abs(meeting.startsAt.timeIntervalSince(Self.march23) - delta) < 1e-6)
     }
@@ -55,7 +55,7 @@ import TestSupport
                       "2027-03-23T10:00:00Zjunk", "", "2027-03-23"])
     func decoderRejectsMalformedDates(_ text: String) {
         #expect(JSON.RFC3339.parse(text) == nil)
-        let body = [UInt8](#"{"id":"m1","title":"t","startsAt":"\#(text)"}"#)
+        let body = Array(#"{"id":"m1","title":"t","startsAt":"\#(text)"}"#.utf8)
         #expect(throws: JSONBodyError(message: "\"startsAt\": expected an RFC 3339 date-time such as 2027-03-23T10:00:00Z", keyPath: "startsAt")) {
             try JSON.decode(Meeting.self, from: body)
         }
@@ -96,7 +96,7 @@ import TestSupport
 
     static func decodeError<T: Decodable>(_ type: T.Type, _ body: String) -> JSONBodyError? {
         do {
-            _ = try JSON.decode(type, from: [UInt8](body))
+            _ = try JSON.decode(type, from: Array(body.utf8))
             return nil
         } catch {
             return error
@@ -108,7 +108,6 @@ import TestSupport
         let error = Self.decodeError(Case.self, body)
         #expect(error?.message == "request body is empty; expected a JSON object")
         #expect(error?.code == "invalid_json")
-        #expect(error?.status == .badRequest)
     }
 
     @Test func malformedJSON() {
@@ -154,11 +153,6 @@ import TestSupport
             #expect(!error.message.contains("CodingKeys"), "\(error.message)")
             #expect(!error.message.contains("debugDescription"), "\(error.message)")
         }
-    }
-
-    @Test func errorBodyShape() throws {
-        let text = String(decoding: try JSON.encode(ErrorBody(code: "not_entitled", message: "no")), as: UTF8.self)
-        #expect(text == #"{"error":{"code":"not_entitled","message":"no"}}"#)
     }
 
     @Test func slashesAreNotEscaped() throws {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import HTTPServer
+@testable import Wire
 
 /// `JSONWriter` must write what Foundation's `JSONEncoder` in the API's
 /// configuration writes, byte for byte, and refuse what it refuses.

@@ -1,5 +1,5 @@
 import Foundation
-@testable import HTTPServer
+@testable import Wire
 import Synchronization
 import Testing
 
