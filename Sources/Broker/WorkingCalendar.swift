@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// Working days for deadline arithmetic: Monday to Friday, minus bank holidays.
 ///

@@ -122,7 +122,7 @@ public final class BrokerApp: Sendable {
         }
         for credential in soon.sorted(by: { $0.notAfter < $1.notAfter }) {
             logger.log("credential_expiring", ["serial": credential.serial, "principal": credential.principal,
-                                               "notAfter": JSON.RFC3339.format(credential.notAfter)])
+                                               "notAfter": RFC3339.format(credential.notAfter)])
         }
     }
 

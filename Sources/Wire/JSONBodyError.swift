@@ -55,7 +55,7 @@ public struct JSONBodyError: Error, Sendable, Hashable, CustomStringConvertible 
                     self.init(message: "\"\(path)\" has a value that is not allowed", keyPath: path)
                 } else if detail.contains("does not fit") {
                     self.init(message: "\"\(path)\" is not a number in the allowed range", keyPath: path)
-                } else if detail == JSON.RFC3339.expectation {
+                } else if detail == RFC3339.expectation {
                     self.init(message: "\"\(path)\": \(detail)", keyPath: path)
                 } else {
                     self.init(message: "\"\(path)\" has an invalid value", keyPath: path)
