@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import Broker
+import Wire
 
 /// Everything one agency's SPOC receives: reply bodies and error messages, as JSON.
 struct Transcript {
