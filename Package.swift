@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "BrokerAPI", dependencies: ["Broker", "Journal", "HTTPServer", "TLS", "Wire"]),
         .target(name: "MaracClient", dependencies: ["TLS", "Wire"]),
         .executableTarget(name: "maracd", dependencies: ["BrokerAPI", "Broker", "Journal", "HTTPServer", "TLS", "Wire"]),
-        .executableTarget(name: "marac", dependencies: ["MaracClient", "Wire"]),
+        .executableTarget(name: "marac", dependencies: ["MaracClient", "TLS", "Wire"]),
         .executableTarget(name: "journal-bench", dependencies: ["Journal", "TLS"]),
         // Benchmarks against nginx (scripts/bench-vs-nginx.sh) and the fuzz targets (scripts/fuzz.sh;
         // libFuzzer only with -DFUZZING, otherwise marac-fuzz replays files).
@@ -43,7 +43,7 @@ let package = Package(
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "MaracClient", "TestSupport", "Wire"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "TLS", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "TestSupport", "Wire"]),
-        .testTarget(name: "BrokerAPITests", dependencies: ["BrokerAPI", "Journal", "MaracClient", "TLS", "TestSupport", "Wire"]),
+        .testTarget(name: "BrokerAPITests", dependencies: ["BrokerAPI", "Broker", "Journal", "MaracClient", "TLS", "TestSupport", "Wire"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "TestSupport", "Broker", "BrokerAPI", "HTTPServer", "Journal", "Wire"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TLS"]),
     ],
