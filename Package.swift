@@ -20,36 +20,40 @@ let package = Package(
         // AES-256-GCM, SHA-256, HMAC, secure random, symmetric keys, hex: the leaf the journal seals with.
         .target(name: "Crypto", dependencies: ["COpenSSL"]),
         .target(name: "TLS", dependencies: ["COpenSSL", "CShims", "Crypto"]),
-        .target(name: "HTTPServer", dependencies: ["TLS"]),
+        // JSON reading and writing, RFC 3339, calendar days, the logger: what every layer that
+        // speaks the wire format shares. A leaf: Foundation only.
+        .target(name: "Wire"),
+        .target(name: "HTTPServer", dependencies: ["TLS", "Wire"]),
         .target(name: "Journal", dependencies: ["Crypto"]),
-        .target(name: "Broker"),
+        .target(name: "Broker", dependencies: ["Wire"]),
         // The command pipeline over an event store (the journal, or memory in tests).
-        .target(name: "Engine", dependencies: ["Broker", "Journal", "HTTPServer", "TLS", "Crypto"]),
-        .target(name: "BrokerAPI", dependencies: ["Broker", "Engine", "Journal", "HTTPServer", "TLS", "Crypto"]),
+        .target(name: "Engine", dependencies: ["Broker", "Journal", "TLS", "Crypto", "Wire"]),
+        .target(name: "BrokerAPI", dependencies: ["Broker", "Engine", "Journal", "HTTPServer", "TLS", "Crypto", "Wire"]),
         // Start-up: configuration, PKI files, opening the journal, the assembled server, offline commands.
-        .target(name: "BrokerHost", dependencies: ["BrokerAPI", "Engine", "Broker", "Journal", "HTTPServer", "TLS", "Crypto"]),
-        .target(name: "MaracClient", dependencies: ["TLS"]),
-        .executableTarget(name: "maracd", dependencies: ["BrokerHost", "BrokerAPI", "Broker", "Journal", "HTTPServer", "TLS", "Crypto"]),
-        .executableTarget(name: "marac", dependencies: ["MaracClient", "TLS"]),
+        .target(name: "BrokerHost", dependencies: ["BrokerAPI", "Engine", "Broker", "Journal", "HTTPServer", "TLS", "Crypto", "Wire"]),
+        .target(name: "MaracClient", dependencies: ["TLS", "Wire"]),
+        .executableTarget(name: "maracd", dependencies: ["BrokerHost", "BrokerAPI", "Broker", "Journal", "HTTPServer", "TLS", "Crypto", "Wire"]),
+        .executableTarget(name: "marac", dependencies: ["MaracClient", "TLS", "Wire"]),
         .executableTarget(name: "journal-bench", dependencies: ["Journal", "Crypto"]),
         // Benchmarks against nginx (scripts/bench-vs-nginx.sh) and the fuzz targets (scripts/fuzz.sh;
         // libFuzzer only with -DFUZZING, otherwise marac-fuzz replays files).
         .target(name: "CBenchEpoll"),
-        .executableTarget(name: "marac-bench", dependencies: ["MaracClient", "TLS", "CBenchEpoll"]),
-        .target(name: "FuzzTargets", dependencies: ["HTTPServer", "Broker", "Journal", "TLS", "Crypto"]),
+        .executableTarget(name: "marac-bench", dependencies: ["MaracClient", "TLS", "CBenchEpoll", "Wire"]),
+        .target(name: "FuzzTargets", dependencies: ["HTTPServer", "Broker", "Journal", "TLS", "Crypto", "Wire"]),
         .executableTarget(name: "marac-fuzz", dependencies: ["FuzzTargets"]),
 
         // Shared by the test targets: certificates minted per test, a server on port 0, child processes.
-        .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient", "BrokerHost", "BrokerAPI"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient", "BrokerHost", "BrokerAPI", "Wire"], path: "Tests/TestSupport"),
 
+        .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "MaracClient", "TestSupport"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "MaracClient", "TestSupport", "Wire"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "Crypto", "TestSupport"]),
-        .testTarget(name: "BrokerTests", dependencies: ["Broker"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Broker", "Journal", "HTTPServer"]),
-        .testTarget(name: "BrokerAPITests", dependencies: ["BrokerHost", "BrokerAPI", "Engine", "Broker", "Journal", "MaracClient", "TLS", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "Crypto", "TestSupport", "Broker", "BrokerHost", "BrokerAPI", "HTTPServer", "Journal"]),
+        .testTarget(name: "BrokerTests", dependencies: ["Broker", "TestSupport", "Wire"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Broker", "Journal", "Wire"]),
+        .testTarget(name: "BrokerAPITests", dependencies: ["BrokerHost", "BrokerAPI", "Engine", "Broker", "Journal", "MaracClient", "TLS", "TestSupport", "Wire"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "Crypto", "TestSupport", "Broker", "BrokerHost", "BrokerAPI", "HTTPServer", "Journal", "Wire"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TLS"]),
     ],
     swiftLanguageModes: [.v6]

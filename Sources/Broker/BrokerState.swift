@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// Everything the broker knows, rebuilt by applying journal entries in order.
 ///
@@ -73,7 +74,7 @@ public struct BrokerState: Codable, Sendable, Equatable {
             return .failure(DomainError(.credentialRevoked, "certificate \(key) has been revoked"))
         }
         if now > credential.notAfter {
-            return .failure(DomainError(.credentialExpired, "certificate \(key) expired at \(RFC3339.string(from: credential.notAfter))"))
+            return .failure(DomainError(.credentialExpired, "certificate \(key) expired at \(RFC3339.format(credential.notAfter, fraction: .milliseconds))"))
         }
         guard principal.active else {
             return .failure(DomainError(.principalDisabled, "principal \(principal.id) is disabled"))

@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// What a command needs from the world: the clock and fresh ids. Injected so
 /// that tests use a fixed clock and counter ids, production the system clock

@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// A configuration file that cannot be used: names the file, the key (a path
 /// such as `fields["victim.name"]` or `categories.contact[1]`) and what is wrong,

@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 extension Domain {
     // MARK: Meetings

@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 extension Domain {
     // MARK: Dispatch
@@ -54,14 +55,14 @@ extension Domain {
         }
         if env.now > meeting.dispatchDeadline && !urgent {
             return .failure(DomainError(.dispatchDeadlinePassed,
-                                        "research for this meeting had to be dispatched by \(RFC3339.string(from: meeting.dispatchDeadline)); mark it urgent with a reason to send it now"))
+                                        "research for this meeting had to be dispatched by \(RFC3339.format(meeting.dispatchDeadline, fraction: .milliseconds)); mark it urgent with a reason to send it now"))
         }
         var releaseAt = env.now
         if let requested = order.releaseAt {
             // Urgent or not, a scheduled release is never later than the dispatch deadline:
             // after it, urgent research goes out at once.
             if requested > meeting.dispatchDeadline {
-                return .failure(.invalidField("releaseAt", "must not be later than the dispatch deadline \(RFC3339.string(from: meeting.dispatchDeadline))"))
+                return .failure(.invalidField("releaseAt", "must not be later than the dispatch deadline \(RFC3339.format(meeting.dispatchDeadline, fraction: .milliseconds))"))
             }
             releaseAt = max(requested, env.now)
         }
@@ -207,7 +208,7 @@ extension Domain {
         guard let request = visibleRequest(requestID, to: actor) else { return .failure(.notFound("request")) }
         if env.now > request.effectiveReturnDeadline {
             return .failure(DomainError(.returnDeadlinePassed,
-                                        "the return for this request was due by \(RFC3339.string(from: request.effectiveReturnDeadline)); ask the coordinator for an extension"))
+                                        "the return for this request was due by \(RFC3339.format(request.effectiveReturnDeadline, fraction: .milliseconds)); ask the coordinator for an extension"))
         }
         guard Validate.isText(body.summary, limit: Limits.summaryLength, multiline: true) else {
             return .failure(.invalidField("summary", "must be non-empty, at most \(Limits.summaryLength) characters"))
@@ -277,10 +278,10 @@ extension Domain {
             return .failure(.invalidField("reason", "an extension needs a reason (at most \(Limits.reasonLength) characters)"))
         }
         guard body.until <= meeting.startsAt else {
-            return .failure(.invalidField("until", "must not be later than the meeting start \(RFC3339.string(from: meeting.startsAt))"))
+            return .failure(.invalidField("until", "must not be later than the meeting start \(RFC3339.format(meeting.startsAt, fraction: .milliseconds))"))
         }
         guard body.until > request.returnDeadline, body.until > env.now else {
-            return .failure(.invalidField("until", "must be after the return deadline \(RFC3339.string(from: request.returnDeadline)) and after now"))
+            return .failure(.invalidField("until", "must be after the return deadline \(RFC3339.format(request.returnDeadline, fraction: .milliseconds)) and after now"))
         }
         request.extendedUntil = body.until
         request.extensionReason = body.reason
@@ -311,8 +312,8 @@ extension Domain {
         var lines = [
             "MARAC RESEARCH PACK — OFFICIAL-SENSITIVE",
             "Case: \(record.reference)",
-            "Meeting: \(meeting?.title ?? record.meeting), starts \(meeting.map { RFC3339.string(from: $0.startsAt) } ?? "")",
-            "Generated: \(RFC3339.string(from: env.now))",
+            "Meeting: \(meeting?.title ?? record.meeting), starts \(meeting.map { RFC3339.format($0.startsAt, fraction: .milliseconds) } ?? "")",
+            "Generated: \(RFC3339.format(env.now, fraction: .milliseconds))",
             "Returns in: \(collated.returns.filter { $0.latest != nil }.count) of \(collated.returns.count)",
         ]
         for item in collated.returns {
@@ -323,7 +324,7 @@ extension Domain {
                 lines.append("No return received.")
                 continue
             }
-            lines.append("Return received: \(RFC3339.string(from: latest.submittedAt)) (version \(latest.version) of \(item.versions.count))")
+            lines.append("Return received: \(RFC3339.format(latest.submittedAt, fraction: .milliseconds)) (version \(latest.version) of \(item.versions.count))")
             lines.append("Known to agency: \(latest.knownToAgency ? "yes" : "no")")
             lines.append("Summary:")
             lines.append(contentsOf: indented(latest.summary, by: "  "))

@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// The MARAC domain: commands in, journal entries and replies out.
 ///
@@ -282,8 +283,8 @@ public struct Domain: Sendable {
         guard let current = state.credentials[serial] else { return .notFound("credential") }
         let opens = current.notAfter.addingTimeInterval(-Self.renewalWindow)
         guard now < opens else { return nil }
-        return DomainError(.conflict, "certificate \(current.serial) expires at \(RFC3339.string(from: current.notAfter)): "
-                               + "it may be renewed from \(RFC3339.string(from: opens)) (60 days before)")
+        return DomainError(.conflict, "certificate \(current.serial) expires at \(RFC3339.format(current.notAfter, fraction: .milliseconds)): "
+                               + "it may be renewed from \(RFC3339.format(opens, fraction: .milliseconds)) (60 days before)")
     }
 
     /// `POST /v1/credentials/renew` (the holder of an active, approved certificate, within

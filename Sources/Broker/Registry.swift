@@ -191,16 +191,16 @@ extension Agency {
                 throw ConfigError(file: file, key: key, message: "must be an object")
             }
             try rejectUnknownKeys(fields, allowed: ["id", "name", "kind", "active"], file: file, prefix: key + ".")
-            guard let id = fields["id"]?.stringValue, Validate.isSlug(id) else {
+            guard let id = fields["id"]?.string, Validate.isSlug(id) else {
                 throw ConfigError(file: file, key: key + ".id", message: "must be a lower-case slug such as \"victim-support\"")
             }
             guard !seeds.contains(where: { $0.id == id }) else {
                 throw ConfigError(file: file, key: key + ".id", message: "duplicate agency '\(id)'")
             }
-            guard let name = fields["name"]?.stringValue, Validate.isName(name) else {
+            guard let name = fields["name"]?.string, Validate.isName(name) else {
                 throw ConfigError(file: file, key: key + ".name", message: "must be a non-empty name of at most \(Limits.nameLength) characters")
             }
-            guard let kindText = fields["kind"]?.stringValue, let kind = AgencyKind(rawValue: kindText) else {
+            guard let kindText = fields["kind"]?.string, let kind = AgencyKind(rawValue: kindText) else {
                 throw ConfigError(file: file, key: key + ".kind", message: "must be \"core\" or \"non-core\"")
             }
             var active = true

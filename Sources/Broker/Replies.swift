@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// `{"agencies": [...]}`.
 public struct AgencyList: Codable, Sendable, Equatable {

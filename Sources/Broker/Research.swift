@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// A MARAC meeting; also its API shape `{id, title, startsAt, dispatchDeadline, returnDeadline}`.
 /// The deadlines are computed once, at creation, and journaled with it, so a

@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// How much one research request's return may hold, all versions together
 /// (`limits.maxReturnVersionsPerRequest`, `limits.maxReturnBytesPerRequest` in
@@ -22,9 +23,6 @@ public struct ReturnLimits: Sendable, Equatable {
 
     /// The size of one version's compact JSON encoding, the measure `maxBytes` counts in.
     public static func encodedSize(of version: ResearchReturn) -> Int {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return (try? encoder.encode(version).count) ?? Int.max
+        (try? JSON.encode(version).count) ?? Int.max
     }
 }

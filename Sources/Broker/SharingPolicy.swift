@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// Need-to-know: which agencies may see which case fields (SPEC §5, §7).
 ///
@@ -104,7 +105,7 @@ public struct SharingPolicy: Sendable, Equatable {
             var named = Set<String>()
             var wildcard = false
             for (index, item) in items.enumerated() {
-                guard let id = item.stringValue else {
+                guard let id = item.string else {
                     throw ConfigError(file: file, key: "\(key)[\(index)]", message: "must be a string")
                 }
                 if id == "*" {
@@ -127,7 +128,7 @@ public struct SharingPolicy: Sendable, Equatable {
                 throw ConfigError(file: file, key: key,
                                   message: "a pattern is dotted segments of letters, digits, '_' and '-', or '*' for one segment")
             }
-            guard let category = value.stringValue else {
+            guard let category = value.string else {
                 throw ConfigError(file: file, key: key, message: "must be a category name")
             }
             guard categories[category] != nil else {

@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// Text hygiene (SPEC §10): what the broker accepts in free text, so that
 /// nothing it stores, prints or serves can move a terminal's cursor or make one

@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// Working days for deadline arithmetic: Monday to Friday, minus bank holidays.
 ///
@@ -47,7 +48,7 @@ public struct WorkingCalendar: Sendable, Equatable {
         try rejectUnknownKeys(object, allowed: ["region", "extra", "removed", "comment"], file: file)
         var region = Region.englandAndWales
         if let value = object["region"] {
-            guard let text = value.stringValue, let parsed = Region(rawValue: text) else {
+            guard let text = value.string, let parsed = Region(rawValue: text) else {
                 throw ConfigError(file: file, key: "region",
                                   message: "unknown region (known: \(Region.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
@@ -65,10 +66,10 @@ public struct WorkingCalendar: Sendable, Equatable {
                     throw ConfigError(file: file, key: itemKey, message: "must be an object {\"date\", \"name\"}")
                 }
                 try rejectUnknownKeys(fields, allowed: ["date", "name"], file: file, prefix: itemKey + ".")
-                guard let text = fields["date"]?.stringValue, let date = CivilDate(text) else {
+                guard let text = fields["date"]?.string, let date = CivilDate(text) else {
                     throw ConfigError(file: file, key: itemKey + ".date", message: "must be a date YYYY-MM-DD")
                 }
-                if let name = fields["name"], name.stringValue == nil {
+                if let name = fields["name"], name.string == nil {
                     throw ConfigError(file: file, key: itemKey + ".name", message: "must be a string")
                 }
                 result.insert(date)

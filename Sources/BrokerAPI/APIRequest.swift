@@ -1,5 +1,6 @@
 import HTTPServer
 import TLS
+import Wire
 
 /// One routed request: the HTTP request, the connection's verified peer and the path parameters.
 public struct APIRequest: Sendable {

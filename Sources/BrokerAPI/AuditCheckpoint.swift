@@ -3,6 +3,7 @@ import Foundation
 import HTTPServer
 import Journal
 import TLS
+import Wire
 
 /// `GET /v1/audit/checkpoint`: the journal's durable head, signed by the broker
 /// CA, for auditors to keep outside the broker. `maracd audit verify
@@ -35,7 +36,7 @@ public struct AuditCheckpoint: Codable, Sendable, Equatable {
     /// - Throws: `TLSError` if the CA cannot sign.
     public static func make(position: JournalPosition, at date: Date, signedBy ca: CertificateAuthority) throws -> AuditCheckpoint {
         let hash = position.hash.hexString
-        let at = JSON.RFC3339.format(date)
+        let at = RFC3339.format(date)
         let signature = try ca.sign(canonicalBytes(seq: position.seq, hash: hash, at: at))
         return AuditCheckpoint(seq: position.seq, hash: hash, at: at, signature: Data(signature).base64EncodedString())
     }

@@ -1,6 +1,7 @@
 import Broker
 import Engine
 import Foundation
+import Wire
 import HTTPServer
 import TLS
 

@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import HTTPServer
 import TLS
+import Wire
 
 /// The broker's HTTP API over one engine: routes, the error envelope, the access
 /// log, and the long-poll hub the engine's commits wake.

@@ -7,6 +7,7 @@ import Foundation
 import HTTPServer
 import Journal
 import TLS
+import Wire
 
 /// The whole broker assembled: configuration, PKI, HTTP server and routes.
 /// `maracd serve` runs one; tests start one on port 0 in a temporary directory.
@@ -127,7 +128,7 @@ public final class BrokerApp: Sendable {
         }
         for credential in soon.sorted(by: { $0.notAfter < $1.notAfter }) {
             logger.log("credential_expiring", ["serial": credential.serial, "principal": credential.principal,
-                                               "notAfter": JSON.RFC3339.format(credential.notAfter)])
+                                               "notAfter": RFC3339.format(credential.notAfter)])
         }
     }
 

@@ -7,6 +7,7 @@ import Foundation
 import HTTPServer
 import Journal
 import TLS
+import Wire
 
 /// `maracd`'s offline commands, run by whoever holds the server's files
 /// (bootstrap and disaster recovery). Each opens the journal itself, applies

@@ -2,10 +2,11 @@ import Broker
 import Crypto
 import Dispatch
 import Foundation
-import HTTPServer
+import Wire
 import Journal
 import Synchronization
 import TLS
+import Wire
 
 /// The command pipeline: the domain's state behind a lock, made durable by an `EventStore`.
 ///

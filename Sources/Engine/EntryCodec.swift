@@ -1,7 +1,7 @@
 import Broker
 import Crypto
 import Foundation
-import HTTPServer
+import Wire
 import Journal
 
 /// How entries and snapshots are stored: Foundation's default JSON format, written by

@@ -1,6 +1,7 @@
 import Broker
 import Foundation
 import HTTPServer
+import Wire
 
 /// Every JSON request body the API decodes, through the same strict decoder the routes use
 /// (`JSON.decode`: Codable plus the unknown-key and repeated-key checks).

@@ -1,3 +1,5 @@
+import Wire
+
 /// A response to write: status, headers and a body already encoded to bytes.
 ///
 /// ``serialize(isHEAD:keepAlive:)`` owns the framing headers: it always writes the

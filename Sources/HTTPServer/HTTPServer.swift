@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Synchronization
 import TLS
+import Wire
 #if canImport(Glibc)
 import Glibc
 #endif

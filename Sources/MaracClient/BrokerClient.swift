@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import TLS
+import Wire
 
 /// Files that identify a user to the broker: their certificate and key, and the broker's CA.
 public struct ClientIdentity: Sendable {
@@ -85,14 +86,14 @@ public final class BrokerClient: @unchecked Sendable {
     /// Sends JSON and decodes a JSON answer; an error envelope becomes `ClientError.refused`.
     public func call<Response: Decodable>(_ method: String, _ path: String, json body: (any Encodable)? = nil,
                                           as type: Response.Type = Response.self) async throws -> Response {
-        let response = try await send(method, path, body: try body.map { try ClientJSON.encode($0) })
+        let response = try await send(method, path, body: try body.map { try JSON.encode($0) })
         return try Self.decode(response, as: type)
     }
 
     /// Decodes a 2xx body or turns an error envelope into `ClientError.refused`.
     public static func decode<Response: Decodable>(_ response: ClientResponse, as type: Response.Type) throws -> Response {
         guard (200..<300).contains(response.status) else { throw refusal(response) }
-        do { return try ClientJSON.decoder().decode(type, from: Data(response.body)) } catch {
+        do { return try JSON.makeDecoder().decode(type, from: Data(response.body)) } catch {
             throw ClientError(.protocolViolation, "unexpected answer from the broker: \(error)")
         }
     }
@@ -109,44 +110,5 @@ public final class BrokerClient: @unchecked Sendable {
     /// Closes the kept-alive connection.
     public func close() {
         queue.sync { connection?.close(); connection = nil }
-    }
-}
-
-/// JSON settings matching the broker's: RFC 3339 dates.
-public enum ClientJSON {
-    public static func decoder() -> JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let text = try decoder.singleValueContainer().decode(String.self)
-            guard let date = parseRFC3339(text) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an RFC 3339 time: \(text)"))
-            }
-            return date
-        }
-        return decoder
-    }
-
-    public static func encode(_ value: any Encodable) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(formatRFC3339(date))
-        }
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return [UInt8](try encoder.encode(value))
-    }
-
-    public static func parseRFC3339(_ text: String) -> Date? {
-        let withFraction = ISO8601DateFormatter()
-        withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let plain = ISO8601DateFormatter()
-        plain.formatOptions = [.withInternetDateTime]
-        return plain.date(from: text) ?? withFraction.date(from: text)
-    }
-
-    public static func formatRFC3339(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
     }
 }

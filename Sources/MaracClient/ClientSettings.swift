@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// Where `marac` finds the broker and the user's credential: command-line
 /// flags first, then `MARAC_URL`/`MARAC_CERT`/`MARAC_KEY`/`MARAC_CA`, then a
@@ -118,8 +119,8 @@ public struct ClientSettings: Sendable {
     /// Reads `{"url", "cert", "key", "ca"}`; relative paths are relative to the profile's directory.
     static func readProfile(_ path: String, home: String) throws -> [String: String] {
         guard let data = FileManager.default.contents(atPath: path) else { throw SettingsError("cannot read the profile \(path)") }
-        let json: JSON
-        do { json = try JSON(parsing: [UInt8](data)) } catch let error as ClientError {
+        let json: JSONValue
+        do { json = try JSONValue(parsing: [UInt8](data)) } catch {
             throw SettingsError("profile \(path): \(error.message)")
         }
         guard let members = json.object else { throw SettingsError("profile \(path): must be a JSON object such as {\"url\": \"https://…\", \"ca\": \"ca.pem\"}") }

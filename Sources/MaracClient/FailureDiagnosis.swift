@@ -1,5 +1,6 @@
 import Foundation
 import TLS
+import Wire
 
 /// Turns a connection or TLS failure into the likely cause and what to do
 /// about it, from OpenSSL's reason text (the alert the broker sent, or why we
@@ -15,7 +16,7 @@ public enum FailureDiagnosis {
     public static func likelyCause(of error: ClientError, certificate: Certificate?, trustRoots: [Certificate],
                                    url: String, now: Date = Date()) -> String? {
         let text = error.message.lowercased()
-        let expiry = certificate.map { ClientJSON.formatRFC3339($0.notAfter) } ?? "?"
+        let expiry = certificate.map { RFC3339.format($0.notAfter) } ?? "?"
         let serial = certificate?.serial ?? "?"
         switch error.kind {
         case .connection:

@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// A SPOC's return as written in a file, checked against the SPEC §5 shape
 /// `{knownToAgency, summary, answers, withheld}` before anything is sent, so
@@ -9,11 +10,11 @@ public struct ReturnDraft: Sendable, Equatable {
     public static let allowedKeys: Set<String> = ["knownToAgency", "summary", "answers", "withheld"]
 
     /// The validated body to send.
-    public let body: JSON
+    public let body: JSONValue
 
     /// Checks `json`; when `questionCount` is known, the answers must match it one for one.
     /// - Throws: `ReturnDraft.Invalid` listing every problem found.
-    public init(_ json: JSON, questionCount: Int? = nil) throws {
+    public init(_ json: JSONValue, questionCount: Int? = nil) throws {
         guard let members = json.object else { throw Invalid(problems: ["the return must be a JSON object, not \(json.typeName)"]) }
         var problems: [String] = []
         for key in members.keys.sorted() where !Self.allowedKeys.contains(key) {

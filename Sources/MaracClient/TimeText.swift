@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// How `marac` reads and shows times: deadlines in the user's local time and
 /// in UTC side by side, countdowns a person can take in at a glance, and
@@ -34,13 +35,13 @@ public enum TimeText {
     /// (`2027-01-14T10:00`, `2027-01-14 10:00`), read in `timeZone`.
     public static func parse(_ text: String, timeZone: TimeZone = .current) -> Date? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        if let date = ClientJSON.parseRFC3339(trimmed) { return date }
+        if let date = RFC3339.parse(trimmed) { return date }
         let normalised = trimmed.replacingOccurrences(of: " ", with: "T")
         // Offset without seconds, e.g. 2027-01-14T10:00Z or +01:00.
         if let match = normalised.range(of: #"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$"#, options: .regularExpression) {
             let value = String(normalised[match])
             let split = value.index(value.startIndex, offsetBy: 16)
-            return ClientJSON.parseRFC3339(String(value[..<split]) + ":00" + value[split...])
+            return RFC3339.parse(String(value[..<split]) + ":00" + value[split...])
         }
         for pattern in ["yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm"] {
             let formatter = DateFormatter()

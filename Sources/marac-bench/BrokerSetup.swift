@@ -1,6 +1,7 @@
 import Foundation
 import MaracClient
 import TLS
+import Wire
 
 /// The broker-side fixtures the durable and long-poll loads need, made through the API like
 /// any client would: a bench agency, its SPOC and a coordinator (`enrol`), then meetings, cases
@@ -71,7 +72,7 @@ struct BrokerSetup {
         let coordinator = try connection(certificate: cast.certificate("coordinator"), key: cast.key("coordinator"))
         defer { coordinator.close() }
         let meeting = try Self.call(coordinator, "POST", "/v1/meetings",
-                                    ["title": "Bench meeting", "startsAt": rfc3339(Date().addingTimeInterval(60 * 86_400))], expect: 201)
+                                    ["title": "Bench meeting", "startsAt": RFC3339.format(Date().addingTimeInterval(60 * 86_400))], expect: 201)
         guard let meetingID = meeting["id"] as? String else { throw BenchError("no meeting id") }
         var ids: [String] = []
         for index in 0..<count {
@@ -93,11 +94,5 @@ struct BrokerSetup {
             throw BenchError("no request in \(dispatched)")
         }
         return id
-    }
-
-    func rfc3339(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
     }
 }

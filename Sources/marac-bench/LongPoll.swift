@@ -1,6 +1,7 @@
 import Foundation
 import MaracClient
 import TLS
+import Wire
 
 /// N idle long-polls of the bench agency's SPOC, then one dispatch to that agency: how long
 /// after the dispatch was acknowledged each waiter got its answer, and the server's RSS with
@@ -24,7 +25,7 @@ func longPoll(_ load: Load, _ options: Options, _ setup: BrokerSetup) throws {
     spoc.close()
     let setupConnection = try setup.connection(certificate: cast.certificate("coordinator"), key: cast.key("coordinator"))
     let meeting = try BrokerSetup.call(setupConnection, "POST", "/v1/meetings",
-                                       ["title": "Long-poll bench", "startsAt": setup.rfc3339(Date().addingTimeInterval(60 * 86_400))], expect: 201)
+                                       ["title": "Long-poll bench", "startsAt": RFC3339.format(Date().addingTimeInterval(60 * 86_400))], expect: 201)
     let created = try BrokerSetup.call(setupConnection, "POST", "/v1/cases", [
         "meeting": meeting["id"] as? String ?? "", "reference": "BENCH-POLL", "fields": ["victim.name": "Bench Victim"],
         "consent": ["status": "obtained"],

@@ -1,5 +1,6 @@
 import Foundation
 import MaracClient
+import Wire
 
 /// What an administrator runs: the agency and principal registry, credentials,
 /// and the audit trail (administrators never see case content).
@@ -18,7 +19,7 @@ enum AdminCommands {
         summary: "register an agency (ID: a lower-case slug such as victim-support)", role: role,
         example: "marac agency add womens-aid --name \"Northtown Women's Aid\" --kind non-core"
     ) { run in
-        let body = JSON.object(["id": .string(run.argument(0)), "name": .string(try run.required("--name")),
+        let body = JSONValue.object(["id": .string(run.argument(0)), "name": .string(try run.required("--name")),
                                 "kind": .string(run.option("--kind") ?? "core")])
         try run.show(try run.call("POST", "/v1/agencies", body: body)) { agency in
             run.output.line("Agency \(agency["id"].displayText) (\(agency["name"].displayText), \(agency["kind"].displayText)) registered.")
@@ -44,7 +45,7 @@ enum AdminCommands {
         summary: "register a person or agent (then issue a certificate with marac cert request)", role: role,
         example: "marac principal add police-spoc --name \"DC Sarah Khan\" --agency police --role spoc"
     ) { run in
-        let body = JSON.object(["id": .string(run.argument(0)), "name": .string(try run.required("--name")),
+        let body = JSONValue.object(["id": .string(run.argument(0)), "name": .string(try run.required("--name")),
                                 "agency": .string(try run.required("--agency")), "role": .string(try run.required("--role"))])
         try run.show(try run.call("POST", "/v1/principals", body: body)) { principal in
             let id = principal["id"].displayText
@@ -132,7 +133,7 @@ enum AdminCommands {
         summary: "revoke a certificate now: new handshakes fail, open connections are closed", role: role,
         example: "marac cert revoke 5F3A9C0E1B2D4F6A8C0E2B4D6F8A0C2E --reason \"laptop lost\""
     ) { run in
-        let body = JSON.object(["reason": .string(try run.required("--reason"))])
+        let body = JSONValue.object(["reason": .string(try run.required("--reason"))])
         try run.show(try run.call("POST", "/v1/credentials/\(escaped(run.argument(0).uppercased()))/revoke", body: body)) { credential in
             run.output.line("Certificate \(credential["serial"].displayText) of \(credential["principal"].displayText) (\(credential["agency"].displayText)) revoked at \(credential["revokedAt"].date.map(TimeText.utc) ?? "now"): \(credential["reason"].displayText)")
         }
@@ -158,7 +159,7 @@ enum AdminCommands {
         var filters = ""
         if let theCase = run.option("--case") { filters += "&case=\(escaped(theCase))" }
         if let principal = run.option("--principal") { filters += "&principal=\(escaped(principal))" }
-        var records: [JSON] = []
+        var records: [JSONValue] = []
         while limit.map({ records.count < $0 }) ?? true {
             let pageSize = min(CLILimits.auditPageSize, limit.map { $0 - records.count } ?? CLILimits.auditPageSize)
             let page = try run.call("GET", "/v1/audit?after=\(after)&limit=\(pageSize)\(filters)").json
@@ -166,7 +167,7 @@ enum AdminCommands {
             guard let next = page["next"].int, next > after else { break }
             after = next
         }
-        if run.json { run.output.line(JSON.object(["records": .array(records)]).description); return }
+        if run.json { run.output.line(JSONValue.object(["records": .array(records)]).description); return }
         guard !records.isEmpty else { run.output.line("No audit records."); return }
         run.output.table(["seq", "at (UTC)", "principal", "agency", "action", "object", "fields", "reason"], records.map { record in
             [Output.Cell(record["seq"].displayText), Output.Cell(record["at"].date.map(TimeText.utc) ?? ""), Output.Cell(record["principal"].displayText),
@@ -176,13 +177,13 @@ enum AdminCommands {
     }
 
     /// The field names a record released: per agency for research (`police: a,b; housing: a`), else the list.
-    static func fieldsText(_ record: JSON) -> String {
-        let names = { (list: JSON) in list.array.map(\.displayText).joined(separator: ",") }
+    static func fieldsText(_ record: JSONValue) -> String {
+        let names = { (list: JSONValue) in list.array.map(\.displayText).joined(separator: ",") }
         guard let perAgency = record["releasedTo"].object else { return names(record["fields"]) }
         return perAgency.keys.sorted().map { "\($0): \(names(perAgency[$0]!))" }.joined(separator: "; ")
     }
 
-    static func activeCell(_ active: JSON) -> Output.Cell {
+    static func activeCell(_ active: JSONValue) -> Output.Cell {
         active.bool == false ? Output.Cell("DISABLED", highlight: true) : "yes"
     }
 }

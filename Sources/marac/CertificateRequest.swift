@@ -1,6 +1,7 @@
 import Foundation
 import MaracClient
 import TLS
+import Wire
 
 /// `marac cert request`: the private key is made here, written mode 0600 and
 /// never sent; only a CSR goes to the broker, which signs it for the
@@ -117,7 +118,7 @@ enum CertificateRequest {
             return
         }
 
-        var body: [String: JSON] = ["csr": .string(csrPEM)]
+        var body: [String: JSONValue] = ["csr": .string(csrPEM)]
         if !renewing { body["principal"] = .string(files.principal) }
         if let validity { body["validityDays"] = .number(Double(validity)) }
         let answer: BrokerAnswer
@@ -132,7 +133,7 @@ enum CertificateRequest {
         }
         try writePublic(Array(certificatePEM.utf8), to: files.certificate)
         try writePublic(Array(caPEM.utf8), to: files.ca)
-        let profile = JSON.object(["url": .string(try run.settings().url.value), "cert": .string("\(files.principal).pem"),
+        let profile = JSONValue.object(["url": .string(try run.settings().url.value), "cert": .string("\(files.principal).pem"),
                                    "key": .string("\(files.principal)-key.pem"), "ca": .string("ca.pem")])
         try writePublic(Array((profile.description + "\n").utf8), to: files.profile)
         var written = [(files.certificate, "certificate"), (files.ca, "the broker's CA"), (files.profile, "marac profile for the holder")]

@@ -1,5 +1,6 @@
 import Foundation
 import MaracClient
+import Wire
 
 /// What the MARAC coordinator runs: meetings and their deadlines, cases,
 /// dispatching research, extensions, and the research pack for the chair.
@@ -15,7 +16,7 @@ enum CoordinatorCommands {
         example: "marac meeting create --at \"2027-01-14 10:00\" --title \"MARAC Northtown\""
     ) { run in
         let startsAt = try run.time("--at")!
-        let body = JSON.object(["title": .string(try run.required("--title")), "startsAt": .string(ClientJSON.formatRFC3339(startsAt))])
+        let body = JSONValue.object(["title": .string(try run.required("--title")), "startsAt": .string(RFC3339.format(startsAt))])
         try run.show(try run.call("POST", "/v1/meetings", body: body)) { meeting in
             run.output.line("Meeting \(meeting["id"].displayText) created: \(meeting["title"].displayText)\n")
             printDeadlines(meeting, output: run.output)
@@ -136,9 +137,9 @@ enum CoordinatorCommands {
         if run.flag("--urgent") != (run.option("--reason") != nil) {
             throw UsageError(run.flag("--urgent") ? "--urgent needs --reason TEXT" : "--reason is only for --urgent dispatches", command: run.spec)
         }
-        var body: [String: JSON] = ["agencies": .array(agencies.map(JSON.string)), "questions": .array(questions.map(JSON.string))]
-        if let fields = run.list("--fields") { body["fields"] = .array(fields.map(JSON.string)) }
-        if let releaseAt = try run.time("--release-at") { body["releaseAt"] = .string(ClientJSON.formatRFC3339(releaseAt)) }
+        var body: [String: JSONValue] = ["agencies": .array(agencies.map(JSONValue.string)), "questions": .array(questions.map(JSONValue.string))]
+        if let fields = run.list("--fields") { body["fields"] = .array(fields.map(JSONValue.string)) }
+        if let releaseAt = try run.time("--release-at") { body["releaseAt"] = .string(RFC3339.format(releaseAt)) }
         if run.flag("--urgent") {
             body["urgent"] = .bool(true)
             body["reason"] = .string(try run.required("--reason"))
@@ -162,7 +163,7 @@ enum CoordinatorCommands {
         example: "marac request extend 4f1c9a2e0b7d4c55a1e3d9b8c7f60a12 --until \"2027-01-14 08:00\" --reason \"records system outage\""
     ) { run in
         let until = try run.time("--until")!
-        let body = JSON.object(["until": .string(ClientJSON.formatRFC3339(until)), "reason": .string(try run.required("--reason"))])
+        let body = JSONValue.object(["until": .string(RFC3339.format(until)), "reason": .string(try run.required("--reason"))])
         try run.show(try run.call("POST", "/v1/requests/\(escaped(run.argument(0)))/extension", body: body)) { request in
             let granted = request["extendedUntil"].date ?? until
             run.output.line("Request \(request["id"].displayText) (\(request["reference"].displayText), \(request["agency"].displayText)) may now return until \(TimeText.local(granted)) = \(TimeText.utc(granted)) (\(TimeText.countdown(to: granted)) from now).")
@@ -187,7 +188,7 @@ enum CoordinatorCommands {
     }
 
     /// Start, dispatch and return deadlines in local time and UTC, with time left.
-    static func printDeadlines(_ meeting: JSON, output: Output) {
+    static func printDeadlines(_ meeting: JSONValue, output: Output) {
         let zone = TimeZone.current.identifier
         output.table(["", "local (\(zone))", "UTC", "time left"], [("starts", "startsAt"), ("dispatch by", "dispatchDeadline"), ("returns due", "returnDeadline")].map { label, key in
             guard let date = meeting[key].date else { return [Output.Cell(label), "?", "?", ""] }
@@ -196,7 +197,7 @@ enum CoordinatorCommands {
         })
     }
 
-    static func consentText(_ consent: JSON) -> String {
+    static func consentText(_ consent: JSONValue) -> String {
         guard let status = consent["status"].string else { return "none recorded (research cannot be dispatched)" }
         return consent["lawfulBasis"].string.map { "\(status); lawful basis: \($0)" } ?? status
     }

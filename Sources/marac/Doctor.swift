@@ -1,6 +1,7 @@
 import Foundation
 import MaracClient
 import TLS
+import Wire
 
 /// `marac doctor`: checks, in the order a user would fix them, everything
 /// between this machine and a working call — settings, files, the key file's
@@ -190,7 +191,7 @@ struct Doctor {
             return
         }
         defer { client.close() }
-        guard response.status == 200, let whoami = try? JSON(parsing: response.body) else {
+        guard response.status == 200, let whoami = try? JSONValue(parsing: response.body) else {
             let refusal = BrokerClient.refusal(response)
             add("authenticated", .failure, refusal.description,
                 fix: FailureDiagnosis.likelyCause(of: refusal, certificate: certificate, trustRoots: roots, url: settings.url.value) ?? "ask an administrator")
@@ -199,7 +200,7 @@ struct Doctor {
         add("handshake", .ok, "TLS 1.3 with your certificate")
         add("authenticated", .ok, "as \(whoami["principal"].displayText) (\(whoami["name"].displayText)), \(whoami["role"].displayText) for \(whoami["agency"].displayText)")
         checkClock(response: response, whoami: whoami, certificate: certificate)
-        if let health = try? client.sendBlocking("GET", "/v1/health"), let body = try? JSON(parsing: health.body) {
+        if let health = try? client.sendBlocking("GET", "/v1/health"), let body = try? JSONValue(parsing: health.body) {
             if health.status == 200 {
                 add("broker health", .ok, "status \(body["status"].displayText), storage \(body["storage"].displayText)")
             } else {
@@ -211,7 +212,7 @@ struct Doctor {
 
     /// Compares this machine's clock with the broker's `Date` header; without one,
     /// with the days to expiry the broker computed for the certificate.
-    mutating func checkClock(response: ClientResponse, whoami: JSON, certificate: Certificate) {
+    mutating func checkClock(response: ClientResponse, whoami: JSONValue, certificate: Certificate) {
         let fix = "synchronise this machine's clock (timedatectl set-ntp true); deadlines and certificate checks depend on it"
         if let header = response.header("Date"), let brokerTime = Self.httpDate(header) {
             let skew = Date().timeIntervalSince(brokerTime)
@@ -245,10 +246,10 @@ struct Doctor {
     func report() {
         if run.json {
             let items = checks.map { check in
-                JSON.object(["check": .string(check.name), "status": .string(check.status.rawValue.lowercased()), "detail": .string(check.detail),
-                             "fix": check.fix.map(JSON.string) ?? .null])
+                JSONValue.object(["check": .string(check.name), "status": .string(check.status.rawValue.lowercased()), "detail": .string(check.detail),
+                                  "fix": check.fix.map(JSONValue.string) ?? .null])
             }
-            run.output.line(JSON.object(["ok": .bool(!checks.contains { $0.status == .failure }), "checks": .array(items)]).description)
+            run.output.line(JSONValue.object(["ok": .bool(!checks.contains { $0.status == .failure }), "checks": .array(items)]).description)
             return
         }
         let width = checks.map(\.name.count).max() ?? 0

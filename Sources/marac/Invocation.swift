@@ -1,6 +1,7 @@
 import Foundation
 import MaracClient
 import TLS
+import Wire
 
 /// One run of one command: its parsed arguments, the settings, the broker
 /// client (made on first use) and the output.
@@ -62,8 +63,8 @@ final class Invocation {
     }
 
     /// A JSON file the user named, parsed.
-    func readJSONFile(_ path: String, for name: String) throws -> JSON {
-        do { return try JSON(parsing: try readFile(path, for: name)) } catch let error as ClientError {
+    func readJSONFile(_ path: String, for name: String) throws -> JSONValue {
+        do { return try JSONValue(parsing: try readFile(path, for: name)) } catch let error as JSONValue.NotJSON {
             throw UsageError("\(name): \(path) is \(error.message)", command: spec)
         }
     }
@@ -86,7 +87,7 @@ final class Invocation {
 
     /// Sends a request; any non-2xx answer is thrown as the broker's refusal.
     @discardableResult
-    func call(_ method: String, _ path: String, body: JSON? = nil) throws -> BrokerAnswer {
+    func call(_ method: String, _ path: String, body: JSONValue? = nil) throws -> BrokerAnswer {
         let bytes = body.map { Array($0.description.utf8) }
         let response = try client().sendBlocking(method, path, body: bytes)
         guard (200..<300).contains(response.status) else { throw BrokerClient.refusal(response) }
@@ -94,7 +95,7 @@ final class Invocation {
     }
 
     /// Prints the broker's JSON with `--json`, otherwise runs `human`.
-    func show(_ answer: BrokerAnswer, human: (JSON) throws -> Void) throws {
+    func show(_ answer: BrokerAnswer, human: (JSONValue) throws -> Void) throws {
         if json { output.raw(answer.response.body) } else { try human(answer.json) }
     }
 
@@ -110,7 +111,7 @@ final class Invocation {
 /// A 2xx answer and its body read as JSON.
 struct BrokerAnswer {
     let response: ClientResponse
-    var json: JSON { (try? JSON(parsing: response.body)) ?? .null }
+    var json: JSONValue { (try? JSONValue(parsing: response.body)) ?? .null }
 }
 
 /// Percent-encodes one path segment or query value.

@@ -1,5 +1,6 @@
 import Foundation
 import MaracClient
+import Wire
 
 /// What an agency's SPOC (person or script) runs: list and watch research
 /// requests, read one, and send the return.
@@ -116,7 +117,7 @@ enum SPOCCommands {
     }
 
     /// The full request as the agency sees it.
-    static func printRequest(_ request: JSON, output: Output) {
+    static func printRequest(_ request: JSONValue, output: Output) {
         let due = returnBy(request)
         var rows: [(String, String)] = [
             ("Request", request["id"].displayText), ("Case", "\(request["reference"].displayText) (\(request["case"].displayText))"),
@@ -139,10 +140,10 @@ enum SPOCCommands {
     }
 
     /// The deadline that applies: the extension if one was granted, else the return deadline.
-    static func returnBy(_ request: JSON) -> Date? { request["extendedUntil"].date ?? request["returnDeadline"].date }
+    static func returnBy(_ request: JSONValue) -> Date? { request["extendedUntil"].date ?? request["returnDeadline"].date }
 
     /// A state, upper-case and highlighted when overdue.
-    static func stateCell(_ state: JSON) -> Output.Cell {
+    static func stateCell(_ state: JSONValue) -> Output.Cell {
         state.string == "overdue" ? Output.Cell("OVERDUE", highlight: true) : Output.Cell(state.displayText)
     }
 

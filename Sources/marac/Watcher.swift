@@ -1,5 +1,6 @@
 import Foundation
 import MaracClient
+import Wire
 
 /// `marac requests watch`: a long-poll loop on `GET /v1/requests?after=&wait=`
 /// that an agency can leave running and plug into its own systems.
@@ -79,7 +80,8 @@ struct Watcher {
                     failing = false
                 }
                 backoff.reset()
-                let page = try JSON(parsing: response.body)
+                let page: JSONValue
+                do { page = try JSONValue(parsing: response.body) } catch { throw ClientError(.protocolViolation, error.message) }
                 for summary in page["requests"].array { try handle(summary) }
                 if let next = page["cursor"].string, next != cursor {
                     cursor = next
@@ -108,7 +110,7 @@ struct Watcher {
     }
 
     /// Prints, saves and hands on one request from the change feed, once.
-    mutating func handle(_ summary: JSON) throws {
+    mutating func handle(_ summary: JSONValue) throws {
         guard let id = summary["id"].string else { return }
         if delivered.contains(id) || alreadySaved(id) {
             reportExtension(summary)
@@ -137,13 +139,13 @@ struct Watcher {
     }
 
     /// A one-line notice when a known request's deadline was extended.
-    mutating func reportExtension(_ summary: JSON) {
+    mutating func reportExtension(_ summary: JSONValue) {
         guard let id = summary["id"].string, let until = summary["extendedUntil"].string, extensions[id] != until else { return }
         extensions[id] = until
         if run.json { run.output.raw(Array(summary.description.utf8)) } else { run.output.line(describe(summary, event: "EXTENDED")) }
     }
 
-    func describe(_ summary: JSON, event: String) -> String {
+    func describe(_ summary: JSONValue, event: String) -> String {
         var text = "\(TimeText.utc(Date()))  \(event)  \(summary["id"].displayText)  \(summary["reference"].displayText)  \(summary["agency"].displayText)"
         if let due = SPOCCommands.returnBy(summary) {
             text += "  return by \(TimeText.utc(due)) (\(TimeText.countdown(to: due)))"

@@ -7,6 +7,7 @@ import Foundation
 import HTTPServer
 import Journal
 import TLS
+import Wire
 
 /// maracd — the marac-broker server.
 let usage = """
@@ -86,7 +87,7 @@ func runCertSign(_ flags: [String: String], csrFile: String?) throws {
                                         operatorName: ProcessInfo.processInfo.userName, logger: .standardError)
     if let out = flags["out"] {
         try Data(signed.certificate.utf8).write(to: URL(fileURLWithPath: out))
-        print("wrote \(out): serial \(signed.serial), valid until \(JSON.RFC3339.format(signed.notAfter))")
+        print("wrote \(out): serial \(signed.serial), valid until \(RFC3339.format(signed.notAfter))")
     } else {
         print(signed.certificate, terminator: "")
     }

@@ -2,6 +2,7 @@ import Foundation
 import MaracClient
 import Testing
 import TestSupport
+import Wire
 
 /// A decoded JSON answer, read by key path, so tests check the wire shape the
 /// SPEC promises rather than the server's own Swift types.
@@ -44,7 +45,7 @@ extension BrokerClient {
 }
 
 /// RFC 3339 UTC without fractions, as the broker prints it.
-func rfc3339(_ date: Date) -> String { ClientJSON.formatRFC3339(date) }
+func rfc3339(_ date: Date) -> String { RFC3339.format(date) }
 
 /// A broker with a coordinator and SPOCs enrolled through the API.
 struct Cast {

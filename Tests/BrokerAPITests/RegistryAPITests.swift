@@ -3,6 +3,7 @@ import MaracClient
 import Testing
 import TestSupport
 import TLS
+import Wire
 
 /// Registry, meetings, cases, roles and restart over real TLS (issue 4).
 @Suite(.serialized) struct RegistryAPITests {
@@ -116,7 +117,7 @@ import TLS
             let cast = try await Cast.make(broker, agencies: [])
             // The calendar's hard cases are fixed dates, so the broker's clock is pinned before them
             // (certificates were issued above at the real time, which the TLS handshake checks).
-            broker.clock.set(ClientJSON.parseRFC3339("2026-11-01T00:00:00Z")!)  // clock pinned
+            broker.clock.set(RFC3339.parse("2026-11-01T00:00:00Z")!)  // clock pinned
             let cases: [(startsAt: String, utc: String, dispatch: String, returns: String)] = [
                 // SPEC §4: Easter 2027 and the spring clock change.
                 ("2027-04-01T10:00:00+01:00", "2027-04-01T09:00:00Z", "2027-03-23T10:00:00Z", "2027-03-31T09:00:00Z"),  // clock pinned

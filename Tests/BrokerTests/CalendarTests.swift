@@ -63,16 +63,6 @@ struct CalendarTests {
         #expect(calendar.isWorkingDay(civil("2027-03-30")))
     }
 
-    @Test("CivilDate arithmetic")
-    func civilDates() {
-        #expect(CivilDate(dayNumber: 0).description == "1970-01-01")
-        #expect(civil("2027-04-01").weekday == 4)
-        #expect(civil("2000-02-29").adding(days: 366).description == "2001-03-01")
-        #expect(CivilDate("2027-02-29") == nil)
-        #expect(CivilDate("2027-2-01") == nil)
-        #expect(CivilDate(dayNumber: civil("1969-12-31").dayNumber) == civil("1969-12-31"))
-    }
-
     @Test("A local time that does not exist moves forward by the gap; an ambiguous one takes the earlier instant")
     func gapAndOverlap() {
         let calendar = WorkingCalendar()

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Broker
+import Wire
 
 @Suite("Meetings and cases")
 struct CaseTests {

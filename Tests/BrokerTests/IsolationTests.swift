@@ -1,6 +1,8 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Broker
+import Wire
 
 /// Everything one agency's SPOC receives: reply bodies and error messages, as JSON.
 struct Transcript {
@@ -168,18 +170,5 @@ struct IsolationTests {
                 #expect(!transcript.contains("RET-\(other)") && !transcript.contains("ANS-\(other)") && !transcript.contains("WH-\(other)"))
             }
         }
-    }
-}
-
-/// A small deterministic generator for the property test.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

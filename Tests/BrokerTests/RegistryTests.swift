@@ -160,7 +160,7 @@ struct RegistryTests {
         let byPolice = try s.h.broker.auditRecords(principal: "pat-police", by: auditor).get().reply.records.map(\.action)
         #expect(byPolice == ["request.read"])
         let text = json(s.h.state.audit)
-        for value in Scenario.fields.values.compactMap(\.stringValue) {
+        for value in Scenario.fields.values.compactMap(\.string) {
             #expect(!text.contains(value), "audit holds the value \(value)")
         }
     }

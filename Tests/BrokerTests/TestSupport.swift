@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Broker
+import Wire
 
 /// Parses an RFC 3339 timestamp; crashes the test on a typo.
 func date(_ text: String) -> Date {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Broker
+import Wire
 
 /// SPEC §10 text hygiene: every free-text field normalises `\r\n` and refuses
 /// controls and bidirectional overrides with 422 `invalid_text` naming the field.

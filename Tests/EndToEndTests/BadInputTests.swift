@@ -6,6 +6,7 @@ import MaracClient
 import Testing
 import TestSupport
 import TLS
+import Wire
 
 /// Hostile and malformed input against the whole broker (issue 8): every bad request gets a
 /// refusal with the status SPEC §6 names and a message saying what was wrong, nothing is
@@ -100,7 +101,7 @@ import TLS
             let admin = try broker.adminClient()
             let coordinator = try await broker.enrol("coord", agency: "community-safety", role: "coordinator", admin: admin).client
             let meeting = try await coordinator.send("POST", "/v1/meetings",
-                                                     body: Array(#"{"title":"M","startsAt":"\#(ClientJSON.formatRFC3339(FixtureDates.meetingStart()))"}"#.utf8))
+                                                     body: Array(#"{"title":"M","startsAt":"\#(RFC3339.format(FixtureDates.meetingStart()))"}"#.utf8))
             #expect(meeting.status == 201, "\(meeting.text)")
             let meetingID = try #require((try JSONSerialization.jsonObject(with: Data(meeting.body)) as? [String: Any])?["id"] as? String)
             let before = try await Self.visibleState(admin)

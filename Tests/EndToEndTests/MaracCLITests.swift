@@ -3,6 +3,7 @@ import MaracClient
 import Testing
 import TestSupport
 import TLS
+import Wire
 
 /// The built `marac` binary against a real broker: output, exit codes, files written.
 @Suite(.serialized) struct MaracCLITests {
@@ -105,7 +106,7 @@ import TLS
             #expect(result.status == 0 && result.stdout.contains("police-spoc") && result.stdout.contains("spoc"), "the profile cert request wrote works: \(result.stderr)")
 
             // Coordinator: meeting (both deadlines, local and UTC), case, dispatch.
-            result = try await cli.run(["meeting", "create", "--at", ClientJSON.formatRFC3339(Self.meetingStart), "--title", "MARAC Northtown"], as: coord)
+            result = try await cli.run(["meeting", "create", "--at", RFC3339.format(Self.meetingStart), "--title", "MARAC Northtown"], as: coord)
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stdout.contains("dispatch by") && result.stdout.contains("returns due") && result.stdout.contains(TimeText.utc(Self.meetingStart)))
             #expect(result.stdout.contains("GMT") || result.stdout.contains("BST"), "local time is shown: \(result.stdout)")
@@ -152,7 +153,7 @@ import TLS
 
             // Coordinator: extension, status table, the pack.
             let until = returnDeadline.addingTimeInterval(3_600)
-            result = try await cli.run(["request", "extend", womensAidRequest, "--until", ClientJSON.formatRFC3339(until), "--reason", "records outage"], as: coord)
+            result = try await cli.run(["request", "extend", womensAidRequest, "--until", RFC3339.format(until), "--reason", "records outage"], as: coord)
             #expect(result.status == 0 && result.stdout.contains(TimeText.utc(until)), "\(result.stdout) \(result.stderr)")
             result = try await cli.run(["meeting", "status", meetingID], as: coord)
             let rows = result.stdout.split(separator: "\n")
@@ -227,7 +228,7 @@ import TLS
             // 1: refused by the broker, with its code and message.
             var result = try await cli.run(["agency", "list"], as: spoc)
             #expect(result.status == 1 && result.stderr.contains("403 forbidden") && result.stderr.contains("spoc"), "\(result.stderr)")
-            let meeting = try json(try await cli.run(["meeting", "create", "--at", ClientJSON.formatRFC3339(Self.meetingStart), "--title", "M", "--json"], as: coord))
+            let meeting = try json(try await cli.run(["meeting", "create", "--at", RFC3339.format(Self.meetingStart), "--title", "M", "--json"], as: coord))
             let caseFile = try dir.write("case.json", Array(Self.caseFile.utf8))
             let caseID = try #require(try json(try await cli.run(["case", "create", "--meeting", meeting["id"].string ?? "", "--file", caseFile, "--json"], as: coord))["id"].string)
             let questions = try dir.write("q.txt", Array("Known?\nIncidents?\n".utf8))
@@ -241,7 +242,7 @@ import TLS
             }
             let later = Date().addingTimeInterval(86_400)
             result = try await cli.run(["research", "dispatch", try await newCase("MARAC-LATER"), "--agencies", "police", "--questions-file", questions,
-                                        "--release-at", ClientJSON.formatRFC3339(later)], as: coord)
+                                        "--release-at", RFC3339.format(later)], as: coord)
             #expect(result.status == 0 && result.stdout.contains("scheduled"), "\(result.stdout) \(result.stderr)")
             #expect(!(try await cli.run(["requests"], as: spoc)).stdout.contains("MARAC-LATER"), "nothing is seen before its release")
             result = try await cli.run(["meeting", "status", meeting["id"].string ?? ""], as: coord)
@@ -286,7 +287,7 @@ import TLS
             let dir = try TemporaryDirectory()
             let cli = MaracCLI(home: dir.path("home"), url: broker.url, ca: broker.pki.caCertificatePath)
             let (spoc, coord) = try await policeSPOCAndCoordinator(broker)
-            let meetingID = try json(try await cli.run(["meeting", "create", "--at", ClientJSON.formatRFC3339(Self.meetingStart), "--title", "M", "--json"], as: coord))["id"].string ?? ""
+            let meetingID = try json(try await cli.run(["meeting", "create", "--at", RFC3339.format(Self.meetingStart), "--title", "M", "--json"], as: coord))["id"].string ?? ""
             let questions = try dir.write("q.txt", Array("Known?\n".utf8))
             func dispatch(_ reference: String) async throws -> String {
                 let file = try dir.write("\(reference).json", Array(#"{"reference": "\#(reference)", "fields": {"victim.name": "V"}, "consent": {"status": "obtained"}}"#.utf8))
@@ -310,7 +311,7 @@ import TLS
             #expect(await watch.stop() == 0)
 
             // The saved file is the full request (fields and questions), readable only by its owner.
-            let saved = try JSON(parsing: [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(inbox)/\(first).json"))))
+            let saved = try JSONValue(parsing: [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(inbox)/\(first).json"))))
             #expect(saved["fields"]["victim.name"].string == "V" && saved["questions"].array.count == 1)
             #expect(try mode("\(inbox)/\(first).json") == 0o600)
 
@@ -326,7 +327,7 @@ import TLS
             try await Task.sleep(for: .milliseconds(300))
             #expect(await again.stop() != nil)
             let lines = again.stdout.split(separator: "\n")
-            #expect(lines.count == 1 && (try? JSON(parsing: Array(lines[0].utf8)))?["id"].string == third, "--json prints one object per new request: \(again.stdout)")
+            #expect(lines.count == 1 && (try? JSONValue(parsing: Array(lines[0].utf8)))?["id"].string == third, "--json prints one object per new request: \(again.stdout)")
             let delivered = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map { String($0.split(separator: " ")[0]) }
             #expect(delivered == [first, second, third], "\(delivered)")
         } catch {
@@ -424,7 +425,7 @@ import TLS
                 try FileManager.default.copyItem(atPath: "\(profileDirectory)/\(name)", toPath: dir.path("home/.config/marac/\(name)"))
             }
             result = try await cli.run(["whoami", "--json"])
-            #expect(result.status == 0 && (try? JSON(parsing: Array(result.stdout.utf8)))?["principal"].string == "police-spoc", "\(result.stderr)")
+            #expect(result.status == 0 && (try? JSONValue(parsing: Array(result.stdout.utf8)))?["principal"].string == "police-spoc", "\(result.stderr)")
             let broken = try dir.write("broken.json", Array(#"{"url": "https://x", "certificate": "me.pem"}"#.utf8))
             result = try await cli.run(["whoami"], env: ["MARAC_CONFIG": broken])
             #expect(result.status == 2 && result.stderr.contains("unknown key \"certificate\""), "\(result.stderr)")
@@ -442,9 +443,9 @@ import TLS
                 CLIUser(certificate: coordinator.certificatePath, key: coordinator.keyPath))
     }
 
-    func json(_ result: CLIResult) throws -> JSON {
+    func json(_ result: CLIResult) throws -> JSONValue {
         #expect(result.status == 0, "\(result.stderr)")
-        return try JSON(parsing: Array(result.stdout.utf8))
+        return try JSONValue(parsing: Array(result.stdout.utf8))
     }
 
     func mode(_ path: String) throws -> Int {

@@ -3,6 +3,7 @@ import MaracClient
 import Testing
 import TestSupport
 import TLS
+import Wire
 
 /// The client-side pieces `marac` is built from, without a broker.
 struct MaracClientPieceTests {
@@ -20,31 +21,31 @@ struct MaracClientPieceTests {
     }
 
     @Test func aReturnDraftListsEveryProblemAtOnce() throws {
-        let bad = try JSON(parsing: Array(#"{"knownToAgency": "yes", "summary": " ", "answers": ["a", 2], "withheld": [{"what": "x"}, 3], "extra": true}"#.utf8))
+        let bad = try JSONValue(parsing: Array(#"{"knownToAgency": "yes", "summary": " ", "answers": ["a", 2], "withheld": [{"what": "x"}, 3], "extra": true}"#.utf8))
         let error = try #require(throws: ReturnDraft.Invalid.self) { try ReturnDraft(bad, questionCount: 3) }
         let text = error.description
         for expected in ["unknown key \"extra\"", "knownToAgency: must be true or false", "summary: must be a non-empty string",
                          "answers[1]: must be a string", "asks 3 questions, the file answers 2", "withheld[0].reason", "withheld[1]: must be an object"] {
             #expect(text.contains(expected), "\(expected) in \(text)")
         }
-        let good = try ReturnDraft(try JSON(parsing: Array(#"{"knownToAgency": false, "summary": "Not known.", "answers": ["No"]}"#.utf8)), questionCount: 1)
+        let good = try ReturnDraft(try JSONValue(parsing: Array(#"{"knownToAgency": false, "summary": "Not known.", "answers": ["No"]}"#.utf8)), questionCount: 1)
         #expect(good.body["withheld"] == .array([]), "withheld defaults to none")
         #expect(throws: ReturnDraft.Invalid.self) { try ReturnDraft(.array([])) }
     }
 
     @Test func timesAreReadWithOrWithoutAnOffsetAndCountedDown() throws {
         let london = try #require(TimeZone(identifier: "Europe/London"))
-        #expect(TimeText.parse("2027-04-01T10:00:00+01:00") == ClientJSON.parseRFC3339("2027-04-01T09:00:00Z"))
-        #expect(TimeText.parse("2027-04-01T10:00Z") == ClientJSON.parseRFC3339("2027-04-01T10:00:00Z"))
-        #expect(TimeText.parse("2027-04-01 10:00", timeZone: london) == ClientJSON.parseRFC3339("2027-04-01T09:00:00Z"), "BST")
-        #expect(TimeText.parse("2027-01-14T10:00", timeZone: london) == ClientJSON.parseRFC3339("2027-01-14T10:00:00Z"), "GMT")
+        #expect(TimeText.parse("2027-04-01T10:00:00+01:00") == RFC3339.parse("2027-04-01T09:00:00Z"))
+        #expect(TimeText.parse("2027-04-01T10:00Z") == RFC3339.parse("2027-04-01T10:00:00Z"))
+        #expect(TimeText.parse("2027-04-01 10:00", timeZone: london) == RFC3339.parse("2027-04-01T09:00:00Z"), "BST")
+        #expect(TimeText.parse("2027-01-14T10:00", timeZone: london) == RFC3339.parse("2027-01-14T10:00:00Z"), "GMT")
         #expect(TimeText.parse("next tuesday") == nil)
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         #expect(TimeText.countdown(to: now.addingTimeInterval(5 * 86_400 + 3 * 3_600 + 59), from: now) == "5d 3h")
         #expect(TimeText.countdown(to: now.addingTimeInterval(3 * 3_600 + 12 * 60), from: now) == "3h 12m")
         #expect(TimeText.countdown(to: now.addingTimeInterval(-125 * 60), from: now) == "overdue by 2h 5m")
-        #expect(TimeText.utc(ClientJSON.parseRFC3339("2027-01-13T10:00:00Z")!) == "2027-01-13 10:00 UTC")
-        #expect(TimeText.local(ClientJSON.parseRFC3339("2027-04-01T09:00:00Z")!, timeZone: london).contains("10:00 BST"))
+        #expect(TimeText.utc(RFC3339.parse("2027-01-13T10:00:00Z")!) == "2027-01-13 10:00 UTC")
+        #expect(TimeText.local(RFC3339.parse("2027-04-01T09:00:00Z")!, timeZone: london).contains("10:00 BST"))
     }
 
     @Test func settingsPreferFlagsThenEnvironmentThenTheProfile() throws {

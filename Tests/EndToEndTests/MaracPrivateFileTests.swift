@@ -2,6 +2,7 @@ import Foundation
 import MaracClient
 import Testing
 import TestSupport
+import Wire
 
 /// SPEC §10: files the CLI writes with case content are mode 0600 from the
 /// first byte — created 0600 by `open(2)` itself, never chmod-ed afterwards —
@@ -13,7 +14,7 @@ extension MaracCLITests {
             let dir = try TemporaryDirectory()
             let cli = MaracCLI(home: dir.path("home"), url: broker.url, ca: broker.pki.caCertificatePath)
             let (spoc, coord) = try await policeSPOCAndCoordinator(broker)
-            let meetingID = try json(try await cli.run(["meeting", "create", "--at", ClientJSON.formatRFC3339(Self.meetingStart), "--title", "M", "--json"], as: coord))["id"].string ?? ""
+            let meetingID = try json(try await cli.run(["meeting", "create", "--at", RFC3339.format(Self.meetingStart), "--title", "M", "--json"], as: coord))["id"].string ?? ""
             let caseFile = try dir.write("case.json", Array(#"{"reference": "MARAC-U", "fields": {"victim.name": "V"}, "consent": {"status": "obtained"}}"#.utf8))
             let caseID = try #require(try json(try await cli.run(["case", "create", "--meeting", meetingID, "--file", caseFile, "--json"], as: coord))["id"].string)
             let questions = try dir.write("q.txt", Array("Known?\n".utf8))

@@ -1,7 +1,7 @@
 import Broker
 import Engine
 import Foundation
-import HTTPServer
+import Wire
 import Journal
 import Synchronization
 import Testing

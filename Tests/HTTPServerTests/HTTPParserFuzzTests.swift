@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import HTTPServer
 
 /// Random and mutated inputs: the parser must never crash, must only produce requests, interim

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+import TestSupport
 @testable import Journal
 #if canImport(Glibc)
 import Glibc
@@ -32,7 +33,7 @@ import Glibc
             let key = try KeyFile.create(at: keyPath)
             let data = dir + "/data"
             var acknowledged: [UInt64: String] = [:]
-            var rng = SplitMix64(state: 0xC0FFEE)
+            var rng = SplitMix64(seed: 0xC0FFEE)
             var tornCuts = 0
             for round in 0..<20 {
                 let outPath = dir + "/out-\(round).txt"

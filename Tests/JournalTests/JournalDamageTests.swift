@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+import TestSupport
 @testable import Journal
 
 /// Damage and torn writes, test by test (LevelDB `log_test.cc` style).
@@ -75,7 +76,7 @@ import Testing
             #expect(files.filter { $0.hasSuffix(".seg") }.count >= 3)
             let sizes = try files.map { try readFile(pristine + "/" + $0).count }
             let total = sizes.reduce(0, +)
-            var rng = SplitMix64(state: 0x5EED)
+            var rng = SplitMix64(seed: 0x5EED)
             let trial = dir + "/trial"
             for _ in 0..<1000 {
                 var offset = Int(rng.next() % UInt64(total))

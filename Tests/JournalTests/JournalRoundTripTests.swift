@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+import TestSupport
 @testable import Journal
 
 @Suite struct JournalRoundTripTests {
@@ -8,7 +9,7 @@ import Testing
         try await withTemporaryDirectory { dir in
             let key = SymmetricKey.generate()
             let options = JournalOptions(segmentSize: 2048)
-            var rng = SplitMix64(state: 7)
+            var rng = SplitMix64(seed: 7)
             let payloads = (0..<300).map { i in payload("record \(i) " + String(repeating: "x", count: Int(rng.next() % 120))) }
             let journal = try Journal.open(directory: dir, key: key, options: options)
             #expect(journal.head == .genesis)

@@ -5,6 +5,7 @@ import HTTPServer
 import MaracClient
 import Synchronization
 import TLS
+import Wire
 
 /// A clock tests move by hand; the domain reads it, the shipped binary never does.
 public final class TestClock: Sendable {
@@ -79,14 +80,14 @@ public final class TestBroker: @unchecked Sendable {
     public func enrol(_ id: String, agency: String, role: String, admin: BrokerClient) async throws -> Enrolled {
         struct NewPrincipal: Encodable { let id, name, agency, role: String }
         let created = try await admin.send("POST", "/v1/principals",
-                                           body: try ClientJSON.encode(NewPrincipal(id: id, name: id.capitalized, agency: agency, role: role)))
+                                           body: try JSON.encode(NewPrincipal(id: id, name: id.capitalized, agency: agency, role: role)))
         guard created.status == 201 else { throw BrokerClient.refusal(created) }
         let key = try PrivateKey.generateECDSA()
         let csr = try CertificateSigningRequest.create(key: key, commonName: id, organization: agency)
         struct Issue: Encodable { let principal: String; let csr: String }
         struct Issued: Decodable { let serial: String; let certificate: String; let notAfter: Date }
         let issued = try BrokerClient.decode(
-            try await admin.send("POST", "/v1/credentials", body: try ClientJSON.encode(Issue(principal: id, csr: String(decoding: csr.pemBytes, as: UTF8.self)))),
+            try await admin.send("POST", "/v1/credentials", body: try JSON.encode(Issue(principal: id, csr: String(decoding: csr.pemBytes, as: UTF8.self)))),
             as: Issued.self)
         // Every role but admin starts pending; approved here as the server operator would.
         if role != "admin" { try await app.approveAsOperator(serial: issued.serial, operatorName: "test") }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPServer
 import MaracClient
 import TLS
+import Wire
 
 /// A real `HTTPServer` on an ephemeral loopback port with certificates minted for the test.
 public final class TestServer: @unchecked Sendable {

@@ -175,7 +175,7 @@ extension JSONWriter {
         }
 
         func node<T: Encodable>(for value: T, path: Path?) throws -> Node {
-            if style == .api, T.self == Date.self, let date = value as? Date { return string(JSON.RFC3339.format(date)) }
+            if style == .api, T.self == Date.self, let date = value as? Date { return string(RFC3339.format(date)) }
             // The other types `JSONEncoder` writes its own way, in both styles.
             if T.self == Data.self, let data = value as? Data { return string(data.base64EncodedString()) }
             if T.self == URL.self, let url = value as? URL { return string(url.absoluteString) }

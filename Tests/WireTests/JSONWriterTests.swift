@@ -1,27 +1,11 @@
 import Foundation
 import Testing
-@testable import HTTPServer
+@testable import Wire
 
 /// `JSONWriter` must write what Foundation's `JSONEncoder` in the API's
 /// configuration writes, byte for byte, and refuse what it refuses.
 @Suite struct JSONWriterTests {
     enum Colour: String, Codable { case red, green }
-
-    indirect enum Value: Codable, Equatable {
-        case null, bool(Bool), number(Double), string(String), array([Value]), object([String: Value])
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.singleValueContainer()
-            switch self {
-            case .null: try container.encodeNil()
-            case .bool(let value): try container.encode(value)
-            case .number(let value): try container.encode(value)
-            case .string(let value): try container.encode(value)
-            case .array(let value): try container.encode(value)
-            case .object(let value): try container.encode(value)
-            }
-        }
-    }
 
     struct Inner: Codable {
         let serial: String
@@ -43,7 +27,7 @@ import Testing
         let tiny: Int8
         let ratio: Double
         let whole: Double
-        let fields: [String: Value]
+        let fields: [String: JSONValue]
         let nested: [[String]]
     }
 
@@ -172,7 +156,7 @@ import Testing
 
     @Test func randomValuesMatchFoundation() throws {
         var generator = SystemRandomNumberGenerator()
-        func random(_ depth: Int) -> Value {
+        func random(_ depth: Int) -> JSONValue {
             switch Int.random(in: 0..<(depth > 3 ? 4 : 6), using: &generator) {
             case 0: return .null
             case 1: return .bool(Bool.random(using: &generator))
@@ -182,7 +166,7 @@ import Testing
             }))
             case 4: return .array((0..<Int.random(in: 0..<5, using: &generator)).map { _ in random(depth + 1) })
             default:
-                var object: [String: Value] = [:]
+                var object: [String: JSONValue] = [:]
                 for index in 0..<Int.random(in: 0..<6, using: &generator) { object["k\(Int.random(in: 0..<50, using: &generator))-\(index)"] = random(depth + 1) }
                 return .object(object)
             }

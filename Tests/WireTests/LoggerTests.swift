@@ -1,5 +1,5 @@
 import Foundation
-@testable import HTTPServer
+@testable import Wire
 import Synchronization
 import Testing
 
@@ -41,5 +41,19 @@ struct LoggerTests {
         let capture = Capture()
         capture.logger.log("x", ["int": 42, "negative": -7, "uint": UInt64(9), "double": 1.5, "flag": true, "list": ["a", "b"]])
         #expect(capture.withoutTimes == [#"{"event":"x","time":"T","double":1.5,"flag":true,"int":42,"list":["a","b"],"negative":-7,"uint":9}"# + "\n"])
+    }
+
+    @Test func timesAreRFC3339InUTCWithMilliseconds() throws {
+        let capture = Capture()
+        let before = Date()
+        capture.logger.log("x")
+        capture.logger.logRequest(method: "GET", path: "/", status: 200, durationMilliseconds: 1, serial: "", principal: "")
+        let lines = capture.lines.withLock { $0 }
+        #expect(lines.count == 2)
+        for line in lines {
+            let match = try #require(line.firstMatch(of: /"time":"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)"/), "\(line)")
+            let time = try #require(RFC3339.parse(String(match.1)))
+            #expect(time.timeIntervalSince(before) > -1 && time.timeIntervalSince(before) < 60, "\(line)")
+        }
     }
 }

@@ -1,8 +1,8 @@
 /// JSON string escaping for envelopes written without an encoder (RFC 8259 §7).
-enum JSONString {
+package enum JSONString {
     /// Appends `"…"` with quotes, backslashes and control characters escaped.
     /// Runs of bytes that need no escape are copied in one piece.
-    static func appendQuoted(_ string: String, to out: inout [UInt8]) {
+    package static func appendQuoted(_ string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var string = string
         string.withUTF8 { bytes in

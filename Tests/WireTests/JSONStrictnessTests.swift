@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import HTTPServer
+@testable import Wire
 
 /// A body that decodes is still refused when a key is unknown or repeated.
 @Suite struct JSONStrictnessTests {

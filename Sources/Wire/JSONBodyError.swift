@@ -1,6 +1,8 @@
 import Foundation
 
-/// A request body that is not the JSON the endpoint expects; answered `400 invalid_json`.
+/// A request body that is not the JSON the endpoint expects: what was wrong and at which key
+/// path, in words a client can act on. It lives with the JSON reader that finds these problems
+/// (``JSON/decode(_:from:)``, the strictness checks); HTTPServer answers it `400 invalid_json`.
 public struct JSONBodyError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The envelope code of every JSON body error.
     public static let invalidJSON = "invalid_json"
@@ -14,8 +16,6 @@ public struct JSONBodyError: Error, Sendable, Hashable, CustomStringConvertible 
     public let message: String
     /// The offending key path (`"fields.victim.name"`, `"answers[2]"`), nil for the whole body.
     public let keyPath: String?
-    /// `400 Bad Request`.
-    public var status: HTTPStatus { .badRequest }
 
     /// Creates an error with code ``invalidJSON``.
     public init(message: String, keyPath: String?) {
@@ -55,7 +55,7 @@ public struct JSONBodyError: Error, Sendable, Hashable, CustomStringConvertible 
                     self.init(message: "\"\(path)\" has a value that is not allowed", keyPath: path)
                 } else if detail.contains("does not fit") {
                     self.init(message: "\"\(path)\" is not a number in the allowed range", keyPath: path)
-                } else if detail == JSON.RFC3339.expectation {
+                } else if detail == RFC3339.expectation {
                     self.init(message: "\"\(path)\": \(detail)", keyPath: path)
                 } else {
                     self.init(message: "\"\(path)\" has an invalid value", keyPath: path)

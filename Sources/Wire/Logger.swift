@@ -1,6 +1,4 @@
-import Dispatch
 import Foundation
-import Synchronization
 
 /// One JSON object per line on stderr (SPEC §8). Never pass request or response bodies.
 ///
@@ -21,6 +19,7 @@ public struct Logger: Sendable {
     /// A logger that drops everything.
     public static let silent = Logger { _ in }
 
+    /// A logger handing each line to `sink`; `flush` writes out whatever `sink` buffers.
     public init(sink: @escaping @Sendable (String) -> Void, flush: @escaping @Sendable () -> Void = {}) {
         self.sink = sink
         flusher = flush
@@ -92,76 +91,12 @@ public struct Logger: Sendable {
         }
     }
 
-    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC) without `String(format:)`.
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, milliseconds truncated): the ``RFC3339`` log form, from
+    /// the real-time clock without building a `Date`.
     private static func appendTimestamp(to out: inout [UInt8]) {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        var parts = tm()
-        var seconds = now.tv_sec
-        gmtime_r(&seconds, &parts)
-        func digits(_ value: Int, _ width: Int) {
-            var divisor = 1
-            for _ in 1..<width { divisor *= 10 }
-            var rest = value
-            while divisor > 0 {
-                out.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
-                rest %= divisor
-                divisor /= 10
-            }
-        }
-        digits(Int(parts.tm_year) + 1900, 4); out.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mon) + 1, 2); out.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mday), 2); out.append(UInt8(ascii: "T"))
-        digits(Int(parts.tm_hour), 2); out.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_min), 2); out.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_sec), 2); out.append(UInt8(ascii: "."))
-        digits(Int(now.tv_nsec) / 1_000_000, 3); out.append(UInt8(ascii: "Z"))
+        RFC3339.append(unixSeconds: Int(now.tv_sec), milliseconds: Int(now.tv_nsec) / 1_000_000, to: &out)
     }
 }
 
-/// Lines collected in memory and written to a file descriptor in one `write`
-/// per batch; the lock is held while writing, so batches never reorder or interleave.
-final class BufferedOutput: Sendable {
-    private let fileDescriptor: Int32
-    private let pending = Mutex<(bytes: [UInt8], flushScheduled: Bool)>(([], false))
-    private let timerQueue = DispatchQueue(label: "marac.log.flush")
-    static let delay = DispatchTimeInterval.milliseconds(20)
-    static let batchSize = 32 * 1024
-
-    init(fileDescriptor: Int32) { self.fileDescriptor = fileDescriptor }
-
-    func append(_ line: String) {
-        let schedule = pending.withLock { pending -> Bool in
-            pending.bytes.append(contentsOf: line.utf8)
-            if pending.bytes.count >= Self.batchSize {
-                writeAll(pending.bytes)
-                pending.bytes.removeAll(keepingCapacity: true)
-                return false
-            }
-            defer { pending.flushScheduled = true }
-            return !pending.flushScheduled
-        }
-        if schedule { timerQueue.asyncAfter(deadline: .now() + Self.delay) { [self] in flush() } }
-    }
-
-    func flush() {
-        pending.withLock { pending in
-            pending.flushScheduled = false
-            guard !pending.bytes.isEmpty else { return }
-            writeAll(pending.bytes)
-            pending.bytes.removeAll(keepingCapacity: pending.bytes.capacity <= Self.batchSize * 2)
-        }
-    }
-
-    private func writeAll(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = write(fileDescriptor, raw.baseAddress! + offset, raw.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { return }
-                offset += written
-            }
-        }
-    }
-}

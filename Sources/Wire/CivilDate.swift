@@ -1,7 +1,8 @@
 import Foundation
 
-/// A calendar date with no time and no zone (proleptic Gregorian), used for all
-/// working-day arithmetic so that it never depends on a `Calendar` instance.
+/// A calendar date with no time and no zone (proleptic Gregorian): the one home of calendar
+/// day arithmetic, used for all working-day arithmetic and by ``RFC3339`` so that neither
+/// depends on a `Calendar` instance.
 public struct CivilDate: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
     /// The year, e.g. 2027.
     public let year: Int

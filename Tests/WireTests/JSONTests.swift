@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import HTTPServer
+@testable import Wire
 
 @Suite struct JSONTests {
     struct Meeting: Codable, Equatable {
@@ -43,7 +43,7 @@ import Testing
         ("2027-03-24T09:59:59.999999+23:59", 59.999999),
     ])
     func decoderAcceptsAnyOffset(_ text: String, _ delta: Double) throws {
-        let body = [UInt8](#"{"id":"m1","title":"t","startsAt":"\#(text)"}"#)
+        let body = Array(#"{"id":"m1","title":"t","startsAt":"\#(text)"}"#.utf8)
         let meeting = try JSON.decode(Meeting.self, from: body)
         #expect(abs(meeting.startsAt.timeIntervalSince(Self.march23) - delta) < 1e-6)
     }
@@ -53,17 +53,11 @@ import Testing
                       "2027-03-23T10:00:00.Z", "2027-03-23T10:00:00+0100", "2027-03-23T10:00:00+24:00", "27-03-23T10:00:00Z",
                       "2027-03-23T10:00:00Zjunk", "", "2027-03-23"])
     func decoderRejectsMalformedDates(_ text: String) {
-        #expect(JSON.RFC3339.parse(text) == nil)
-        let body = [UInt8](#"{"id":"m1","title":"t","startsAt":"\#(text)"}"#)
+        #expect(RFC3339.parse(text) == nil)
+        let body = Array(#"{"id":"m1","title":"t","startsAt":"\#(text)"}"#.utf8)
         #expect(throws: JSONBodyError(message: "\"startsAt\": expected an RFC 3339 date-time such as 2027-03-23T10:00:00Z", keyPath: "startsAt")) {
             try JSON.decode(Meeting.self, from: body)
         }
-    }
-
-    @Test func leapDayOfALeapYearIsAccepted() {
-        #expect(JSON.RFC3339.parse("2028-02-29T00:00:00Z") != nil)
-        #expect(JSON.RFC3339.parse("2000-02-29T00:00:00Z") != nil)
-        #expect(JSON.RFC3339.parse("1900-02-29T00:00:00Z") == nil)
     }
 
     @Test func roundTripKeepsWholeSeconds() throws {
@@ -71,31 +65,9 @@ import Testing
         #expect(try JSON.decode(Meeting.self, from: JSON.encode(meeting)) == meeting)
     }
 
-    @Test func formatMatchesFoundationAcrossCenturies() {
-        var rng = SplitMix64(seed: 7)
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        for _ in 0..<2_000 {
-            let seconds = Double(Int64.random(in: -2_208_988_800...32_503_680_000, using: &rng))  // 1900...3000
-            let date = Date(timeIntervalSince1970: seconds)
-            let ours = JSON.RFC3339.format(date)
-            #expect(ours == formatter.string(from: date))
-            #expect(JSON.RFC3339.parse(ours) == date)
-        }
-        #expect(JSON.RFC3339.format(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59Z")
-        #expect(JSON.RFC3339.format(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00Z")
-        // Foundation calls this 0001-01-01 in the Julian calendar; RFC 3339 is proleptic Gregorian.
-        #expect(JSON.RFC3339.format(.distantPast) == "0000-12-30T00:00:00Z")
-        #expect(JSON.RFC3339.format(Date(timeIntervalSince1970: -1e15)) == "0000-01-01T00:00:00Z")
-        #expect(JSON.RFC3339.format(Date(timeIntervalSince1970: .infinity)) == "9999-12-31T23:59:59Z")
-        #expect(JSON.RFC3339.format(Date(timeIntervalSince1970: .nan)) == "1970-01-01T00:00:00Z")
-        #expect(JSON.RFC3339.parse("0000-01-01T00:00:00Z") == Date(timeIntervalSince1970: -62_167_219_200))
-        #expect(JSON.RFC3339.parse("9999-12-31T23:59:59Z") == Date(timeIntervalSince1970: 253_402_300_799))
-    }
-
     static func decodeError<T: Decodable>(_ type: T.Type, _ body: String) -> JSONBodyError? {
         do {
-            _ = try JSON.decode(type, from: [UInt8](body))
+            _ = try JSON.decode(type, from: Array(body.utf8))
             return nil
         } catch {
             return error
@@ -107,7 +79,6 @@ import Testing
         let error = Self.decodeError(Case.self, body)
         #expect(error?.message == "request body is empty; expected a JSON object")
         #expect(error?.code == "invalid_json")
-        #expect(error?.status == .badRequest)
     }
 
     @Test func malformedJSON() {
@@ -153,11 +124,6 @@ import Testing
             #expect(!error.message.contains("CodingKeys"), "\(error.message)")
             #expect(!error.message.contains("debugDescription"), "\(error.message)")
         }
-    }
-
-    @Test func errorBodyShape() throws {
-        let text = String(decoding: try JSON.encode(ErrorBody(code: "not_entitled", message: "no")), as: UTF8.self)
-        #expect(text == #"{"error":{"code":"not_entitled","message":"no"}}"#)
     }
 
     @Test func slashesAreNotEscaped() throws {
