@@ -10,6 +10,8 @@ let package = Package(
         .executable(name: "marac", targets: ["marac"]),
     ],
     targets: [
+        // System calls, file descriptors and atomic file writes: Foundation and Glibc only.
+        .target(name: "POSIX"),
         .systemLibrary(
             name: "COpenSSL",
             pkgConfig: "openssl",
@@ -35,6 +37,7 @@ let package = Package(
         // Shared by the test targets: certificates minted per test, a server on port 0, child processes.
         .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient", "BrokerAPI"], path: "Tests/TestSupport"),
 
+        .testTarget(name: "POSIXTests", dependencies: ["POSIX", "TestSupport"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "MaracClient", "TestSupport"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "TLS", "TestSupport"]),
