@@ -19,7 +19,7 @@ let package = Package(
         ),
         .target(name: "CShims", dependencies: ["COpenSSL"]),
         .target(name: "TLS", dependencies: ["COpenSSL", "CShims"]),
-        .target(name: "HTTPServer", dependencies: ["TLS"]),
+        .target(name: "HTTPServer", dependencies: ["TLS", "POSIX"]),
         .target(name: "Journal", dependencies: ["TLS", "POSIX"]),
         .target(name: "Broker"),
         .target(name: "BrokerAPI", dependencies: ["Broker", "Journal", "HTTPServer", "TLS"]),

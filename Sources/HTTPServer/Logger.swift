@@ -2,6 +2,8 @@ import Dispatch
 import Foundation
 import Synchronization
 
+import POSIX
+
 /// One JSON object per line on stderr (SPEC §8). Never pass request or response bodies.
 ///
 /// Access-log lines (`request`) are buffered and written at most 20 ms later
@@ -154,14 +156,7 @@ final class BufferedOutput: Sendable {
     }
 
     private func writeAll(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = write(fileDescriptor, raw.baseAddress! + offset, raw.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { return }
-                offset += written
-            }
-        }
+        // A log that cannot be written has nowhere to report it: the batch is dropped.
+        try? FileDescriptor.writeAll(bytes, to: fileDescriptor, context: "to the log")
     }
 }
