@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "Journal", dependencies: ["TLS", "POSIX"]),
         .target(name: "Broker"),
         .target(name: "BrokerAPI", dependencies: ["Broker", "Journal", "HTTPServer", "TLS"]),
-        .target(name: "MaracClient", dependencies: ["TLS"]),
+        .target(name: "MaracClient", dependencies: ["TLS", "POSIX"]),
         .executableTarget(name: "maracd", dependencies: ["BrokerAPI", "Broker", "Journal", "TLS"]),
         .executableTarget(name: "marac", dependencies: ["MaracClient"]),
         .executableTarget(name: "journal-bench", dependencies: ["Journal", "TLS"]),
