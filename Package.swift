@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["TLS", "POSIX"]),
         .target(name: "Journal", dependencies: ["TLS", "POSIX"]),
         .target(name: "Broker"),
-        .target(name: "BrokerAPI", dependencies: ["Broker", "Journal", "HTTPServer", "TLS"]),
+        .target(name: "BrokerAPI", dependencies: ["Broker", "Journal", "HTTPServer", "TLS", "POSIX"]),
         .target(name: "MaracClient", dependencies: ["TLS", "POSIX"]),
         .executableTarget(name: "maracd", dependencies: ["BrokerAPI", "Broker", "Journal", "TLS"]),
         .executableTarget(name: "marac", dependencies: ["MaracClient"]),

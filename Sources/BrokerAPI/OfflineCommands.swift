@@ -5,6 +5,8 @@ import HTTPServer
 import Journal
 import TLS
 
+import Synchronization
+
 /// `maracd`'s offline commands, run by whoever holds the server's files
 /// (bootstrap and disaster recovery). Each opens the journal itself, applies
 /// the same checks as the API, and records what it did in the journal exactly
@@ -48,11 +50,12 @@ public enum OfflineCommands {
     public static func approve(serial: String, configuration: BrokerConfiguration, configDirectory: String,
                                operatorName: String, logger: Logger) throws -> CredentialView {
         try withCore(configuration, configDirectory, logger) { core, _ in
-            let approved = LockedValue<CredentialView>()
+            let approved = Mutex<CredentialView?>(nil)
             try waitFor {
-                approved.set(try await core.approve(serial: serial, operatorName: operatorName))
+                let view = try await core.approve(serial: serial, operatorName: operatorName)
+                approved.withLock { $0 = view }
             }
-            return approved.value!
+            return approved.withLock { $0! }
         }
     }
 
@@ -148,19 +151,12 @@ public enum OfflineCommands {
     /// Runs async work to completion from synchronous command-line code.
     private static func waitFor(_ body: @escaping @Sendable () async throws -> Void) throws {
         let done = DispatchSemaphore(value: 0)
-        let outcome = LockedValue<Error>()
+        let outcome = Mutex<(any Error)?>(nil)
         Task {
-            do { try await body() } catch { outcome.set(error) }
+            do { try await body() } catch { outcome.withLock { $0 = error } }
             done.signal()
         }
         done.wait()
-        if let error = outcome.value { throw error }
+        if let error = outcome.withLock({ $0 }) { throw error }
     }
-}
-
-private final class LockedValue<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: T?
-    func set(_ value: T) { lock.withLock { stored = value } }
-    var value: T? { lock.withLock { stored } }
 }
