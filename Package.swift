@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "BrokerAPI", dependencies: ["Broker", "Journal", "HTTPServer", "TLS", "POSIX"]),
         .target(name: "MaracClient", dependencies: ["TLS", "POSIX"]),
         .executableTarget(name: "maracd", dependencies: ["BrokerAPI", "Broker", "Journal", "TLS"]),
-        .executableTarget(name: "marac", dependencies: ["MaracClient"]),
+        .executableTarget(name: "marac", dependencies: ["MaracClient", "POSIX"]),
         .executableTarget(name: "journal-bench", dependencies: ["Journal", "TLS"]),
         // Benchmarks against nginx (scripts/bench-vs-nginx.sh) and the fuzz targets (scripts/fuzz.sh;
         // libFuzzer only with -DFUZZING, otherwise marac-fuzz replays files).
