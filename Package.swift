@@ -26,11 +26,11 @@ let package = Package(
         .target(name: "MaracClient", dependencies: ["TLS", "POSIX"]),
         .executableTarget(name: "maracd", dependencies: ["BrokerAPI", "Broker", "Journal", "TLS"]),
         .executableTarget(name: "marac", dependencies: ["MaracClient", "POSIX"]),
-        .executableTarget(name: "journal-bench", dependencies: ["Journal", "TLS"]),
+        .executableTarget(name: "journal-bench", dependencies: ["Journal", "TLS", "POSIX"]),
         // Benchmarks against nginx (scripts/bench-vs-nginx.sh) and the fuzz targets (scripts/fuzz.sh;
         // libFuzzer only with -DFUZZING, otherwise marac-fuzz replays files).
         .target(name: "CBenchEpoll"),
-        .executableTarget(name: "marac-bench", dependencies: ["MaracClient", "TLS", "CBenchEpoll"]),
+        .executableTarget(name: "marac-bench", dependencies: ["MaracClient", "TLS", "CBenchEpoll", "POSIX"]),
         .target(name: "FuzzTargets", dependencies: ["HTTPServer", "Broker", "Journal", "TLS"]),
         .executableTarget(name: "marac-fuzz", dependencies: ["FuzzTargets"]),
 
