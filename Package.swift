@@ -11,6 +11,8 @@ let package = Package(
         .executable(name: "marac", targets: ["marac"]),
     ],
     targets: [
+        // System calls, file descriptors and atomic file writes: Foundation and Glibc only.
+        .target(name: "POSIX"),
         .systemLibrary(
             name: "COpenSSL",
             pkgConfig: "openssl",
@@ -21,24 +23,24 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["COpenSSL"]),
         .target(name: "TLS", dependencies: ["COpenSSL", "CShims", "Crypto"]),
         // JSON reading and writing, RFC 3339, calendar days, the logger: what every layer that
-        // speaks the wire format shares. A leaf: Foundation only.
-        .target(name: "Wire"),
-        .target(name: "HTTPServer", dependencies: ["TLS", "Wire"]),
-        .target(name: "Journal", dependencies: ["Crypto"]),
+        // speaks the wire format shares. Foundation and POSIX only.
+        .target(name: "Wire", dependencies: ["POSIX"]),
+        .target(name: "HTTPServer", dependencies: ["TLS", "Wire", "POSIX"]),
+        .target(name: "Journal", dependencies: ["Crypto", "POSIX"]),
         .target(name: "Broker", dependencies: ["Wire"]),
         // The command pipeline over an event store (the journal, or memory in tests).
         .target(name: "Engine", dependencies: ["Broker", "Journal", "TLS", "Crypto", "Wire"]),
-        .target(name: "BrokerAPI", dependencies: ["Broker", "Engine", "Journal", "HTTPServer", "TLS", "Crypto", "Wire"]),
+        .target(name: "BrokerAPI", dependencies: ["Broker", "Engine", "Journal", "HTTPServer", "TLS", "Crypto", "Wire", "POSIX"]),
         // Start-up: configuration, PKI files, opening the journal, the assembled server, offline commands.
-        .target(name: "BrokerHost", dependencies: ["BrokerAPI", "Engine", "Broker", "Journal", "HTTPServer", "TLS", "Crypto", "Wire"]),
-        .target(name: "MaracClient", dependencies: ["TLS", "Wire"]),
+        .target(name: "BrokerHost", dependencies: ["BrokerAPI", "Engine", "Broker", "Journal", "HTTPServer", "TLS", "Crypto", "Wire", "POSIX"]),
+        .target(name: "MaracClient", dependencies: ["TLS", "Wire", "POSIX"]),
         .executableTarget(name: "maracd", dependencies: ["BrokerHost", "BrokerAPI", "Broker", "Journal", "HTTPServer", "TLS", "Crypto", "Wire"]),
-        .executableTarget(name: "marac", dependencies: ["MaracClient", "TLS", "Wire"]),
-        .executableTarget(name: "journal-bench", dependencies: ["Journal", "Crypto"]),
+        .executableTarget(name: "marac", dependencies: ["MaracClient", "TLS", "Wire", "POSIX"]),
+        .executableTarget(name: "journal-bench", dependencies: ["Journal", "Crypto", "POSIX"]),
         // Benchmarks against nginx (scripts/bench-vs-nginx.sh) and the fuzz targets (scripts/fuzz.sh;
         // libFuzzer only with -DFUZZING, otherwise marac-fuzz replays files).
         .target(name: "CBenchEpoll"),
-        .executableTarget(name: "marac-bench", dependencies: ["MaracClient", "TLS", "CBenchEpoll", "Wire"]),
+        .executableTarget(name: "marac-bench", dependencies: ["MaracClient", "TLS", "CBenchEpoll", "Wire", "POSIX"]),
         .target(name: "FuzzTargets", dependencies: ["HTTPServer", "Broker", "Journal", "TLS", "Crypto", "Wire"]),
         .executableTarget(name: "marac-fuzz", dependencies: ["FuzzTargets"]),
 
@@ -47,6 +49,7 @@ let package = Package(
 
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
+        .testTarget(name: "POSIXTests", dependencies: ["POSIX", "TestSupport"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "MaracClient", "TestSupport", "Wire"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "Crypto", "TestSupport"]),

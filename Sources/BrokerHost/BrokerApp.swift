@@ -9,6 +9,8 @@ import Journal
 import TLS
 import Wire
 
+import Synchronization
+
 /// The whole broker assembled: configuration, PKI, HTTP server and routes.
 /// `maracd serve` runs one; tests start one on port 0 in a temporary directory.
 public final class BrokerApp: Sendable {
@@ -171,19 +173,20 @@ public final class BrokerApp: Sendable {
 }
 
 /// A repeating Dispatch timer owned by one object (Dispatch sources are thread-safe).
-final class DispatchSourceTimerBox: @unchecked Sendable {
-    private var timer: DispatchSourceTimer?
-    private let lock = NSLock()
+final class DispatchSourceTimerBox: Sendable {
+    private let timer = Mutex<DispatchSourceTimer?>(nil)
 
     func start(interval: DispatchTimeInterval, _ body: @escaping @Sendable () -> Void) {
-        let timer = DispatchSource.makeTimerSource(queue: .global())
-        timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .seconds(60))
-        timer.setEventHandler(handler: body)
-        lock.withLock { self.timer = timer }
-        timer.resume()
+        timer.withLock { timer in
+            let source = DispatchSource.makeTimerSource(queue: .global())
+            source.schedule(deadline: .now() + interval, repeating: interval, leeway: .seconds(60))
+            source.setEventHandler(handler: body)
+            source.resume()
+            timer = source
+        }
     }
 
     func cancel() {
-        lock.withLock { timer?.cancel(); timer = nil }
+        timer.withLock { $0?.cancel(); $0 = nil }
     }
 }

@@ -3,6 +3,8 @@ import Foundation
 import Journal
 import TLS
 
+import POSIX
+
 /// The broker's development PKI under `certs/`: CA, server certificate, the
 /// first admin's client certificate and the data-encryption key. Made with
 /// the OpenSSL API (never the `openssl` binary); private keys are mode 0600.
@@ -99,8 +101,14 @@ public struct BrokerPKI: Sendable {
     /// - Throws: `BrokerSetupError` naming the file, its mode and the fix (`chmod 600 FILE`).
     public func checkPrivateKeyModes() throws {
         for path in privateKeyPaths {
-            var info = stat()
-            guard stat(path, &info) == 0 else { continue }
+            let info: stat
+            do {
+                info = try FileSystem.status(of: path)
+            } catch let error as SystemError where error.errno == ENOENT {
+                continue
+            } catch {
+                throw BrokerSetupError(file: path, message: "cannot check the private key's mode: \(error)")
+            }
             let mode = UInt32(info.st_mode) & 0o777
             guard mode & 0o077 == 0 else {
                 let octal = String(mode, radix: 8)
@@ -158,42 +166,23 @@ public struct BrokerPKI: Sendable {
     private func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
     private func writePublic(_ path: String, _ bytes: [UInt8], replacing: Bool = false) throws {
-        try FileWriter.write(bytes, to: path, mode: 0o644, replacing: replacing)
+        try write(bytes, to: path, mode: 0o644, replacing: replacing)
     }
 
     private func writePrivate(_ path: String, _ bytes: [UInt8], replacing: Bool = false) throws {
-        try FileWriter.write(bytes, to: path, mode: 0o600, replacing: replacing)
+        try write(bytes, to: path, mode: 0o600, replacing: replacing)
     }
-}
 
-/// Atomic, durable file writes with an explicit mode.
-enum FileWriter {
-    /// Writes `bytes` to a temporary file with `mode`, fsyncs it and renames it into place.
+    /// Atomic, durable, with the mode from the first byte (`AtomicFile`).
     /// Without `replacing`, an existing file is an error (never overwritten).
-    static func write(_ bytes: [UInt8], to path: String, mode: mode_t, replacing: Bool) throws {
-        if !replacing && FileManager.default.fileExists(atPath: path) {
+    /// - Throws: `BrokerSetupError` naming the file.
+    private func write(_ bytes: [UInt8], to path: String, mode: mode_t, replacing: Bool) throws {
+        do {
+            try AtomicFile.write(bytes, to: path, mode: mode, existing: replacing ? .replace : .refuse)
+        } catch let error as SystemError where error.errno == EEXIST && !replacing {
             throw BrokerSetupError(file: path, message: "already exists; refusing to overwrite")
+        } catch let error as SystemError {
+            throw BrokerSetupError(file: path, message: "cannot store: \(error)")
         }
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw BrokerSetupError(file: path, message: "cannot create: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        fchmod(fd, mode)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                unlink(temporary)
-                throw BrokerSetupError(file: path, message: "cannot write: \(String(cString: strerror(errno)))")
-            }
-            offset += written
-        }
-        guard fsync(fd) == 0, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw BrokerSetupError(file: path, message: "cannot store: \(String(cString: strerror(errno)))")
-        }
-        let directory = open((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY)
-        if directory >= 0 { fsync(directory); close(directory) }
     }
 }

@@ -7,6 +7,7 @@ import Foundation
 import HTTPServer
 import Journal
 import TLS
+import Synchronization
 import Wire
 
 /// `maracd`'s offline commands, run by whoever holds the server's files
@@ -34,15 +35,16 @@ public enum OfflineCommands {
                             configDirectory: String, operatorName: String, logger: Logger) throws -> Signed {
         try withEngine(configuration, configDirectory, logger) { engine, _, pki in
             let issuer = configuration.credentialIssuer(try pki.loadCA())
-            let signed = LockedValue<IssuedCredential>()
+            let signed = Mutex<IssuedCredential?>(nil)
             try waitFor {
-                signed.set(try await engine.execute(as: BrokerEngine.operatorActor(operatorName, role: .admin)) { broker, actor, env in
+                let issued = try await engine.execute(as: BrokerEngine.operatorActor(operatorName, role: .admin)) { broker, actor, env in
                     broker.issueCredential(principal: principal, by: actor, env: env) { principal in
                         issuer.sign(csrPEM: csrPEM, validityDays: validityDays, for: principal, now: env.now)
                     }
-                })
+                }
+                signed.withLock { $0 = issued }
             }
-            let issued = signed.value!
+            let issued = signed.withLock { $0! }
             return Signed(serial: issued.serial, notAfter: issued.notAfter, certificate: issued.certificate)
         }
     }
@@ -55,11 +57,12 @@ public enum OfflineCommands {
     public static func approve(serial: String, configuration: BrokerConfiguration, configDirectory: String,
                                operatorName: String, logger: Logger) throws -> CredentialView {
         try withEngine(configuration, configDirectory, logger) { engine, _, _ in
-            let approved = LockedValue<CredentialView>()
+            let approved = Mutex<CredentialView?>(nil)
             try waitFor {
-                approved.set(try await engine.approveAsOperator(serial: serial, operatorName: operatorName))
+                let view = try await engine.approveAsOperator(serial: serial, operatorName: operatorName)
+                approved.withLock { $0 = view }
             }
-            return approved.value!
+            return approved.withLock { $0! }
         }
     }
 
@@ -150,19 +153,12 @@ public enum OfflineCommands {
     /// Runs async work to completion from synchronous command-line code.
     private static func waitFor(_ body: @escaping @Sendable () async throws -> Void) throws {
         let done = DispatchSemaphore(value: 0)
-        let outcome = LockedValue<Error>()
+        let outcome = Mutex<(any Error)?>(nil)
         Task {
-            do { try await body() } catch { outcome.set(error) }
+            do { try await body() } catch { outcome.withLock { $0 = error } }
             done.signal()
         }
         done.wait()
-        if let error = outcome.value { throw error }
+        if let error = outcome.withLock({ $0 }) { throw error }
     }
-}
-
-private final class LockedValue<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: T?
-    func set(_ value: T) { lock.withLock { stored = value } }
-    var value: T? { lock.withLock { stored } }
 }

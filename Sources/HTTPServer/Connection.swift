@@ -6,6 +6,8 @@ import TLS
 import Glibc
 #endif
 
+import POSIX
+
 /// One client connection: a non-blocking socket, its TLS session, an HTTP
 /// parser and the request in progress.
 ///
@@ -150,13 +152,9 @@ final class Connection: @unchecked Sendable {
         }
     }
 
-    /// One `read` of the socket into a scratch buffer; `received` sees the bytes read.
+    /// One read of the socket into a scratch buffer; `received` sees the bytes read.
     private func readSocket(_ received: (UnsafeRawBufferPointer) -> Void) throws -> IOResult<Int> {
-        try withUnsafeTemporaryAllocation(byteCount: Self.socketReadSize, alignment: 1) { buffer in
-            let outcome = try systemCall("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
-            if case .done(let count) = outcome, count > 0 { received(UnsafeRawBufferPointer(rebasing: buffer[..<count])) }
-            return outcome
-        }
+        try Socket.receive(fd, bufferSize: Self.socketReadSize, received)
     }
 
     private func advanceTLS() {
@@ -334,7 +332,11 @@ final class Connection: @unchecked Sendable {
     private func linger() {
         if peerFinished { return closeNow() }
         phase = .lingering
-        guard Glibc.shutdown(fd, Int32(SHUT_WR)) == 0 else { return closeNow() }
+        do {
+            try blockingSystemCall("shutdown", "of connection \(id)") { Glibc.shutdown(fd, Int32(SHUT_WR)) }
+        } catch {
+            return closeNow()  // the peer has already gone (ENOTCONN): nothing to linger for
+        }
         arm(after: Self.lingerTimeout)
         resumeReading()
         discardInput()
@@ -435,7 +437,7 @@ final class Connection: @unchecked Sendable {
         readSource = nil
         writeSource = nil
         socketClosed = true
-        Glibc.close(fd)
+        FileDescriptor.close(descriptor: fd)
         server.connectionClosed(self)
     }
 }

@@ -7,6 +7,8 @@ import Wire
 import Glibc
 #endif
 
+import POSIX
+
 /// An event-driven HTTPS/1.1 server: one listening socket and non-blocking
 /// connections on Dispatch sources, OpenSSL in memory-BIO mode. Idle
 /// connections cost memory, never a thread.
@@ -73,23 +75,24 @@ public final class HTTPServer: Sendable {
     /// - Throws: `SystemError` naming the failing call (e.g. `bind 127.0.0.1:8443: Address already in use`).
     public func start() throws {
         let address = try SocketAddress(host: configuration.host, port: configuration.port)
-        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemError(call: "socket", errno: errno) }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        let listening = "\(configuration.host):\(configuration.port)"
+        let fd = try blockingSystemCall("socket", listening) {
+            socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
+        let port: Int
         do {
-            guard address.withSockAddr({ bind(fd, $0, $1) }) == 0 else {
-                throw SystemError(call: "bind \(configuration.host):\(configuration.port)", errno: errno)
-            }
-            guard listen(fd, configuration.listenBacklog) == 0 else { throw SystemError(call: "listen", errno: errno) }
+            // Without SO_REUSEADDR a restart cannot bind while old connections linger in TIME_WAIT: refuse to start instead.
+            try Socket.setOption(fd, level: SOL_SOCKET, SO_REUSEADDR, to: Int32(1), name: "SO_REUSEADDR on \(listening)")
+            try blockingSystemCall("bind", listening) { address.withSockAddr { bind(fd, $0, $1) } }
+            try blockingSystemCall("listen", listening) { listen(fd, configuration.listenBacklog) }
+            port = try SocketAddress.localPort(of: fd)
         } catch {
-            close(fd)
+            FileDescriptor.close(descriptor: fd)
             throw error
         }
-        let port = SocketAddress.localPort(of: fd)
         let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: acceptQueue)
         source.setEventHandler { [self] in acceptConnections(fd) }
-        source.setCancelHandler { close(fd) }
+        source.setCancelHandler { FileDescriptor.close(descriptor: fd) }
         state.withLock {
             $0.listenFD = fd
             $0.listenSource = ListenSource(source: source)
@@ -132,24 +135,39 @@ public final class HTTPServer: Sendable {
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let result = withUnsafeMutablePointer(to: &storage) { pointer in
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                    try? systemCall("accept") { accept(listenFD, address, &length) }
+                    Result { () throws(SystemError) in try systemCall("accept") { accept(listenFD, address, &length) } }
                 }
             }
-            guard let result else {
+            let fd: Int32
+            switch result {
+            case .success(.done(let accepted)): fd = accepted
+            case .success(.wouldBlock): return
+            case .failure(let error):
                 // EMFILE/ENFILE and friends: back off briefly instead of spinning on the ready socket.
-                logger.log("accept_failed", ["error": String(cString: strerror(errno))])
+                logger.log("accept_failed", ["error": "\(error)"])
                 state.withLock { $0.listenSource }?.source.suspend()
                 acceptQueue.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in
                     state.withLock { $0.listenSource }?.source.resume()
                 }
                 return
             }
-            guard case .done(let fd) = result else { return }
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            var one: Int32 = 1
-            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             let remote = SocketAddress.describe(storage)
+            do {
+                // Linux's accept does not pass O_NONBLOCK on, and the connection's Dispatch sources need it;
+                // FD_CLOEXEC keeps the socket out of child processes. Without either the connection is not served.
+                try Socket.setNonBlocking(fd)
+                try Socket.setCloseOnExec(fd)
+            } catch {
+                FileDescriptor.close(descriptor: fd)
+                logger.log("connection_failed", ["remote": remote, "error": "\(error)"])
+                continue
+            }
+            do {
+                // TCP_NODELAY only saves latency on small responses: a socket that refuses it is logged and still served.
+                try Socket.setOption(fd, level: Int32(IPPROTO_TCP), TCP_NODELAY, to: Int32(1), name: "TCP_NODELAY")
+            } catch {
+                logger.log("socket_option_failed", ["remote": remote, "error": "\(error)"])
+            }
             let address = SocketAddress.host(of: storage)
             let id: UInt64 = state.withLock { state in
                 defer { state.nextConnectionID += 1 }
@@ -160,12 +178,12 @@ public final class HTTPServer: Sendable {
                 connection = try Connection(id: id, fd: fd, remoteAddress: remote, server: self,
                                             context: tlsContext.withLock { $0 }, limits: configuration.limits)
             } catch {
-                close(fd)
+                FileDescriptor.close(descriptor: fd)
                 logger.log("connection_failed", ["remote": remote, "error": "\(error)"])
                 continue
             }
             if let refusal = admit(connection, from: address) {
-                close(fd)
+                FileDescriptor.close(descriptor: fd)
                 logger.log("connection_refused", ["remote": remote, "reason": refusal])
                 continue
             }

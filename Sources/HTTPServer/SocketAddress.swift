@@ -3,6 +3,8 @@ import Foundation
 import Glibc
 #endif
 
+import POSIX
+
 /// An IPv4 or IPv6 socket address parsed from a literal (no DNS lookups).
 struct SocketAddress {
     let family: Int32
@@ -35,10 +37,16 @@ struct SocketAddress {
         return withUnsafePointer(to: &copy) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(length)) } }
     }
 
-    static func localPort(of fd: Int32) -> Int {
+    /// The port a bound socket listens on (the one chosen for port 0).
+    /// - Throws: `SystemError` from getsockname.
+    static func localPort(of fd: Int32) throws -> Int {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        try withUnsafeMutablePointer(to: &storage) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                _ = try blockingSystemCall("getsockname") { getsockname(fd, address, &length) }
+            }
+        }
         return port(of: storage)
     }
 

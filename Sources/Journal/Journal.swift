@@ -8,6 +8,9 @@ import Musl
 import Darwin
 #endif
 
+import POSIX
+import Synchronization
+
 /// A durable, encrypted, hash-chained, append-only log in segment files under
 /// one directory (the on-disk format is described in `DiskFormat.swift`).
 ///
@@ -26,14 +29,14 @@ public final class Journal: Sendable {
     let key: SymmetricKey
     let options: JournalOptions
     let log: @Sendable (String) -> Void
-    let shared: LockBox<Shared>
+    let shared: Mutex<Shared>
     let writer: Writer
     /// Keeps the head anchor following the durable head (nil without `JournalOptions.anchor`).
     let anchorWriter: AnchorWriter?
     /// Opened in `JournalAnchor.Mode.acceptTruncation`: how far the journal fell short of its anchor (nil if it did not).
     public let truncation: JournalTruncation?
     /// Serialises snapshot writing and segment removal. Order: may take `shared`'s lock inside.
-    let snapshotLock = LockBox(())
+    let snapshotLock = Mutex(())
 
     struct PendingAppend {
         let payloads: [[UInt8]]
@@ -84,7 +87,7 @@ public final class Journal: Sendable {
         self.options = options
         self.log = log
         self.writer = writer
-        self.shared = LockBox(Shared(head: head))
+        self.shared = Mutex(Shared(head: head))
         writer.queue.setSpecific(key: Self.writerQueueKey, value: ObjectIdentifier(writer))
     }
 
@@ -103,8 +106,12 @@ public final class Journal: Sendable {
     ///   number for any other damage (nothing is skipped); `.io` if the
     ///   directory or a file cannot be created, read or synced.
     public static func open(directory: String, key: SymmetricKey, options: JournalOptions = .init(), log: @escaping @Sendable (String) -> Void = { _ in }) throws -> Journal {
+        try JournalError.mappingSystemErrors { try lockAndOpen(directory: directory, key: key, options: options, log: log) }
+    }
+
+    private static func lockAndOpen(directory: String, key: SymmetricKey, options: JournalOptions, log: @escaping @Sendable (String) -> Void) throws -> Journal {
         let directory = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
-        try Syscall.makeDirectories(directory)
+        try FileSystem.makeDirectories(directory)
         let lockFile = try FileDescriptor.open(directory + "/" + lockFileName, flags: O_RDWR | O_CREAT)
         // A child process forked by this one holds a copy of the lock until it execs, so a lock
         // that is busy is retried briefly; a broker that really has the journal open holds it for good.
@@ -138,7 +145,7 @@ public final class Journal: Sendable {
     private static func openLocked(directory: String, key: SymmetricKey, options: JournalOptions, log: @escaping @Sendable (String) -> Void) throws -> Journal {
         let catalog = try SegmentCatalog.load(directory: directory, key: key)
         for temporary in catalog.temporaries {
-            try Syscall.unlink(temporary, missingOK: true)
+            try FileSystem.unlink(temporary, missingOK: true)
             log("journal: removed unfinished temporary file \(temporary)")
         }
         let anchoring = try AnchorCheck(options.anchor, catalog: catalog, directory: directory, key: key, log: log)
@@ -220,10 +227,10 @@ public final class Journal: Sendable {
         if truncation != nil, head.seq < anchor.seq {
             // Accepting a loss: snapshots of the lost records' state cannot be used; they are set aside, not deleted.
             for snapshot in catalog.snapshots where snapshot.seq > head.seq {
-                try Syscall.rename(snapshot.path, snapshot.path + lostSuffix)
+                try FileSystem.rename(snapshot.path, snapshot.path + lostSuffix)
                 log("journal: set aside snapshot \(snapshot.path) as \(snapshot.path + lostSuffix): it is at seq \(snapshot.seq), after the journal's end at seq \(head.seq)")
             }
-            try Syscall.syncDirectory(directory)
+            try FileSystem.syncDirectory(directory)
             return try openLocked(directory: directory, key: key, options: options, log: log)
         }
         guard head.seq >= anchor.seq else {
@@ -251,8 +258,8 @@ public final class Journal: Sendable {
     /// Removes a last segment whose header was never completely written (a crash while creating it).
     private static func removeTornSegment(_ catalog: SegmentCatalog, directory: String, log: @Sendable (String) -> Void) throws {
         guard let torn = catalog.tornLast else { return }
-        try Syscall.unlink(torn.path)
-        try Syscall.syncDirectory(directory)
+        try FileSystem.unlink(torn.path)
+        try FileSystem.syncDirectory(directory)
         log("journal: removed segment \(torn.path) whose header was never completely written (\(torn.size) bytes; crash while creating it)")
     }
 
@@ -264,11 +271,11 @@ public final class Journal: Sendable {
         do {
             try file.writeAll(DiskFormat.encodeSegmentHeader(index: index, firstSeq: firstSeq, prevHash: prevHash, key: key), at: 0)
             try file.syncData()
-            try Syscall.syncDirectory(directory)
+            try FileSystem.syncDirectory(directory)
         } catch {
             file.close()
-            try? Syscall.unlink(path, missingOK: true)
-            try? Syscall.syncDirectory(directory)
+            try? FileSystem.unlink(path, missingOK: true)
+            try? FileSystem.syncDirectory(directory)
             throw error
         }
         return file
@@ -490,6 +497,10 @@ public final class Journal: Sendable {
     ///   record; `.invalidArgument` if records after `seq` were removed by the
     ///   retention policy; `.io`; or whatever `body` throws.
     public func replay(after seq: UInt64, _ body: (JournalRecord) throws -> Void) throws {
+        try JournalError.mappingSystemErrors { try replayRecords(after: seq, body) }
+    }
+
+    private func replayRecords(after seq: UInt64, _ body: (JournalRecord) throws -> Void) throws {
         let limit = head.seq
         guard seq < limit else { return }
         let segments = try SegmentCatalog.load(directory: directory, key: key).segments
@@ -525,7 +536,7 @@ public final class Journal: Sendable {
     /// - Throws: `.invalidArgument` if `position` is not in the chain; `.io` if
     ///   it cannot be written (no partial snapshot is ever taken for a whole one).
     public func writeSnapshot(_ state: [UInt8], at position: JournalPosition) throws {
-        try snapshotLock.withLock { _ in
+        try JournalError.mappingSystemErrors { try snapshotLock.withLock { _ in
             let current = head
             var matches = false
             if position.seq == current.seq {
@@ -544,21 +555,9 @@ public final class Journal: Sendable {
                 throw JournalError(.invalidArgument, "snapshot position (\(position)) is not a record of journal \(directory), whose head is seq \(current.seq)", seq: position.seq)
             }
             let path = directory + "/" + DiskFormat.snapshotName(position.seq)
-            let temporary = path + DiskFormat.tempSuffix
-            let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
-            do {
-                try file.writeAll(DiskFormat.encodeSnapshot(state, at: position, key: key), at: 0)
-                try file.sync()
-                file.close()
-                try Syscall.rename(temporary, path)
-                try Syscall.syncDirectory(directory)
-            } catch {
-                file.close()
-                try? Syscall.unlink(temporary, missingOK: true)
-                throw error
-            }
+            try AtomicFile.write(DiskFormat.encodeSnapshot(state, at: position, key: key), to: path, mode: 0o600)
             try pruneAfterSnapshot()
-        }
+        } }
     }
 
     /// Removes snapshots beyond `snapshotsToKeep` and segments the retention policy lets go.
@@ -566,7 +565,7 @@ public final class Journal: Sendable {
         let catalog = try SegmentCatalog.load(directory: directory, key: key)
         var removed = false
         for old in catalog.snapshots.dropLast(max(1, options.snapshotsToKeep)) {
-            try Syscall.unlink(old.path, missingOK: true)
+            try FileSystem.unlink(old.path, missingOK: true)
             removed = true
         }
         if let keep = options.segmentRetention.keepAtLeast, let latest = catalog.snapshots.last {
@@ -577,24 +576,24 @@ public final class Journal: Sendable {
                 removable += 1
             }
             for segment in segments.prefix(removable) {
-                try Syscall.unlink(segment.path)
+                try FileSystem.unlink(segment.path)
                 log("journal: removed segment \(segment.path) (records before seq \(segments[removable].header.firstSeq), covered by the snapshot at seq \(latest.seq))")
                 removed = true
             }
         }
-        if removed { try Syscall.syncDirectory(directory) }
+        if removed { try FileSystem.syncDirectory(directory) }
     }
 
     /// The newest snapshot, decrypted, or nil if none was written.
     /// - Throws: `.corrupt` or `.wrongKey` if the newest snapshot file is damaged
     ///   (older ones are never used silently in its place); `.io`.
     public func latestSnapshot() throws -> JournalSnapshot? {
-        try snapshotLock.withLock { _ in
+        try JournalError.mappingSystemErrors { try snapshotLock.withLock { _ in
             guard let latest = try SegmentCatalog.load(directory: directory, key: key).snapshots.last else { return nil }
             let file = try FileDescriptor.open(latest.path, flags: O_RDONLY)
             defer { file.close() }
             return try DiskFormat.decodeSnapshot(try file.readAll(), path: latest.path, key: key)
-        }
+        } }
     }
 
     // MARK: - Closing

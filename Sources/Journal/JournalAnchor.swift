@@ -8,6 +8,9 @@ import Musl
 import Darwin
 #endif
 
+import POSIX
+import Synchronization
+
 // Anchor file (version 1): ASCII text, five lines, each ending in "\n".
 //
 //   JRNL-ANCHOR-v1
@@ -100,10 +103,10 @@ public struct JournalAnchor: Sendable, Equatable, CustomStringConvertible {
             defer { file.close() }
             guard try file.size() <= 4096 else { throw JournalError(.anchor, "journal anchor \(path) is too large to be an anchor", path: path) }
             bytes = try file.readAll()
-        } catch let error as JournalError where error.errno == ENOENT {
+        } catch let error as SystemError where error.errno == ENOENT {
             return nil
-        } catch let error as JournalError where error.code == .io {
-            throw JournalError(.anchor, "cannot read journal anchor \(path): \(error.message)", path: path, errno: error.errno)
+        } catch let error as SystemError {
+            throw JournalError(.anchor, "cannot read journal anchor \(path): \(error)", path: path, errno: error.errno)
         }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         func value(_ index: Int, _ name: String) -> String? {
@@ -126,24 +129,11 @@ public struct JournalAnchor: Sendable, Equatable, CustomStringConvertible {
         return JournalAnchor(position: JournalPosition(seq: seq, hash: hash))
     }
 
-    /// Writes the anchor for `position` at `path` atomically: a temporary file
-    /// created 0600, fsynced, renamed over `path`, and the directory fsynced.
+    /// Writes the anchor for `position` at `path` atomically (`AtomicFile`): a temporary
+    /// file created 0600, fsynced, renamed over `path`, and the directory fsynced.
     /// - Throws: `JournalError` `.io` naming the file; `path` is then unchanged.
     public static func write(_ position: JournalPosition, path: String, key: SymmetricKey) throws {
-        let temporary = path + DiskFormat.tempSuffix
-        let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
-        do {
-            try file.setMode(0o600)
-            try file.writeAll(encode(position, key: key), at: 0)
-            try file.sync()
-            file.close()
-            try Syscall.rename(temporary, path)
-            try Syscall.syncDirectory(parentDirectory(of: path))
-        } catch {
-            file.close()
-            try? Syscall.unlink(temporary, missingOK: true)
-            throw error
-        }
+        try JournalError.mappingSystemErrors { try AtomicFile.write(encode(position, key: key), to: path, mode: 0o600) }
     }
 }
 
@@ -175,13 +165,13 @@ final class AnchorWriter: Sendable {
         var lastWrite: ContinuousClock.Instant?
         var failing = false
     }
-    private let state: LockBox<State>
+    private let state: Mutex<State>
 
     init(path: String, key: SymmetricKey, head: JournalPosition, written: JournalPosition?, held: Bool, log: @escaping @Sendable (String) -> Void) {
         self.path = path
         self.key = key
         self.log = log
-        state = LockBox(State(latest: head, written: written, held: held))
+        state = Mutex(State(latest: head, written: written, held: held))
     }
 
     /// The journal's head moved to `position` (durable): schedule a write.

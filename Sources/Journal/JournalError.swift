@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import POSIX
 
 /// An error from the journal: what went wrong, and where, precisely enough to act on.
 ///
@@ -73,9 +67,14 @@ public struct JournalError: Error, CustomStringConvertible, Sendable, Equatable 
     /// The message, which already names file, offset, sequence number and errno.
     public var description: String { message }
 
-    /// A system call error: `"<call> <context>: <strerror> (errno N)"`.
-    static func system(_ call: String, errno number: Int32, _ context: String, path: String?) -> JournalError {
-        JournalError(.io, "\(call) \(context): \(errorText(number))", path: path, errno: number)
+    /// A failed system call as `.io`, with its message (`"<call> <context>: <strerror> (errno N)"`), path and errno.
+    init(_ error: SystemError) {
+        self.init(.io, error.description, path: error.path, errno: error.errno)
+    }
+
+    /// Runs `body`, reporting a failed system call as `.io`: the journal's public calls throw only `JournalError`.
+    static func mappingSystemErrors<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as SystemError { throw JournalError(error) }
     }
 
     /// Damage found in a segment.
@@ -86,11 +85,6 @@ public struct JournalError: Error, CustomStringConvertible, Sendable, Equatable 
 
     /// Any error as a `JournalError` (errors thrown inside the module already are).
     static func wrap(_ error: any Error) -> JournalError {
-        (error as? JournalError) ?? JournalError(.io, "\(error)")
+        (error as? JournalError) ?? (error as? SystemError).map { JournalError($0) } ?? JournalError(.io, "\(error)")
     }
-}
-
-/// `strerror` text with the number, e.g. `"No space left on device (errno 28)"`.
-func errorText(_ number: Int32) -> String {
-    "\(String(cString: strerror(number))) (errno \(number))"
 }

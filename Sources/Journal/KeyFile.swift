@@ -7,32 +7,26 @@ import Musl
 import Darwin
 #endif
 
+import POSIX
+
 /// The journal key's file: 64 lower-case hex digits and a newline, mode 0600,
 /// kept outside the data directory.
 public enum KeyFile {
     /// Writes a new random key to `path` and returns it.
     ///
-    /// The file is created with `O_EXCL`, so an existing key (and the journal it
-    /// opens) is never overwritten; it is fsynced, as is its directory.
+    /// The file is written whole under a temporary name and linked into place
+    /// (`AtomicFile`, `.refuse`), so an existing key (and the journal it opens) is
+    /// never overwritten and no reader sees half a key; it is fsynced, as is its directory.
     /// - Throws: `JournalError` `.keyFile` if `path` exists, `.io` if it cannot be written.
     @discardableResult
     public static func create(at path: String) throws -> SymmetricKey {
         let key = SymmetricKey.generate()
-        let file: FileDescriptor
         do {
-            file = try FileDescriptor.open(path, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
-        } catch let error as JournalError where error.errno == EEXIST {
+            try AtomicFile.write(Array((key.rawBytes.hexString + "\n").utf8), to: path, mode: 0o600, existing: .refuse)
+        } catch let error as SystemError where error.errno == EEXIST {
             throw JournalError(.keyFile, "key file \(path) already exists; refusing to overwrite a key", path: path, errno: EEXIST)
-        }
-        defer { file.close() }
-        do {
-            try file.setMode(0o600)
-            try file.writeAll(Array((key.rawBytes.hexString + "\n").utf8), at: 0)
-            try file.sync()
-            try Syscall.syncDirectory(parentDirectory(of: path))
-        } catch {
-            try? Syscall.unlink(path, missingOK: true)
-            throw error
+        } catch let error as SystemError {
+            throw JournalError(error)
         }
         return key
     }
@@ -44,11 +38,11 @@ public enum KeyFile {
         let file: FileDescriptor
         do {
             file = try FileDescriptor.open(path, flags: O_RDONLY)
-        } catch let error as JournalError {
-            throw JournalError(.keyFile, "cannot open key file \(path): \(error.errno.map(errorText) ?? error.message)", path: path, errno: error.errno)
+        } catch let error as SystemError {
+            throw JournalError(.keyFile, "cannot open key file \(path): \(error.reason)", path: path, errno: error.errno)
         }
         defer { file.close() }
-        let info = try file.status()
+        let info = try JournalError.mappingSystemErrors { try file.status() }
         let mode = UInt32(info.st_mode) & 0o777
         guard mode & 0o077 == 0 else {
             throw JournalError(.keyFile, "key file \(path) has mode \(String(mode, radix: 8)); it must not be accessible to group or others (chmod 600 \(path))", path: path)
@@ -56,20 +50,13 @@ public enum KeyFile {
         guard info.st_size <= 4096 else {
             throw JournalError(.keyFile, "key file \(path) is \(info.st_size) bytes; expected 64 hex digits", path: path)
         }
-        let text = String(decoding: try file.readAll(), as: UTF8.self).trimmingASCIIWhitespace()
+        let text = String(decoding: try JournalError.mappingSystemErrors { try file.readAll() }, as: UTF8.self).trimmingASCIIWhitespace()
         guard text.utf8.count == SymmetricKey.byteCount * 2, let bytes = [UInt8](hex: text) else {
             throw JournalError(.keyFile, "key file \(path) does not hold a \(SymmetricKey.byteCount)-byte key as \(SymmetricKey.byteCount * 2) hex digits", path: path)
         }
         return try SymmetricKey(bytes: bytes)
     }
 
-}
-
-/// The directory part of a path ("." when there is none).
-func parentDirectory(of path: String) -> String {
-    guard let slash = path.lastIndex(of: "/") else { return "." }
-    let parent = String(path[..<slash])
-    return parent.isEmpty ? "/" : parent
 }
 
 extension String {

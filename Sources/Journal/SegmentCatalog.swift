@@ -7,6 +7,8 @@ import Musl
 import Darwin
 #endif
 
+import POSIX
+
 /// One segment file and its authenticated header.
 struct SegmentInfo {
     let index: UInt64
@@ -32,7 +34,7 @@ struct SegmentCatalog {
     static func load(directory: String, key: SymmetricKey) throws -> SegmentCatalog {
         var catalog = SegmentCatalog()
         var indices: [(UInt64, String)] = []
-        for name in try Syscall.listDirectory(directory) {
+        for name in try FileSystem.listDirectory(directory) {
             if let index = DiskFormat.segmentIndex(fromName: name) {
                 indices.append((index, name))
             } else if let seq = DiskFormat.snapshotSeq(fromName: name) {

@@ -7,6 +7,8 @@ import Musl
 import Darwin
 #endif
 
+import POSIX
+
 /// The result of an offline check of a whole journal directory (`Journal.verify`).
 public struct VerifyReport: Sendable, CustomStringConvertible {
     /// The directory checked.
@@ -86,8 +88,7 @@ extension Journal {
         var anchorRead: JournalPosition?
         var confirmed: [JournalPosition] = []
         do {
-            var isDirectory = stat()
-            guard stat(directory, &isDirectory) == 0, (isDirectory.st_mode & S_IFMT) == S_IFDIR else {
+            guard let info = try? FileSystem.status(of: directory), (info.st_mode & S_IFMT) == S_IFDIR else {
                 throw JournalError(.io, "journal directory \(directory) does not exist or is not a directory", path: directory)
             }
             let catalog = try SegmentCatalog.load(directory: directory, key: key)

@@ -4,6 +4,8 @@ import TLS
 import Glibc
 #endif
 
+import POSIX
+
 /// A response read off the wire.
 public struct ClientResponse: Sendable {
     public let status: Int
@@ -23,7 +25,8 @@ public struct ClientResponse: Sendable {
 /// benchmarks. Not Sendable: one thread uses it at a time. Every socket
 /// operation has a timeout, so a silent server cannot hang the caller.
 public final class HTTPSConnection {
-    private let fd: Int32
+    /// The socket; it closes itself if the connection is dropped without `close()`.
+    private let socket: FileDescriptor
     private let session: TLSSession
     private var inbound: [UInt8] = []
     private var inboundOffset = 0
@@ -37,25 +40,23 @@ public final class HTTPSConnection {
     /// - Throws: `ClientError` `.connection` (refused, unreachable, timeout) or `.tls` (with OpenSSL's reason).
     public init(host: String, port: Int, context: TLSContext, timeout: TimeInterval = 30) throws {
         self.host = host
-        fd = try Self.connect(host: host, port: port, timeout: timeout)
+        socket = try Self.connect(host: host, port: port, timeout: timeout)
         do {
             session = try TLSSession(context: context)
             try handshake()
         } catch {
-            Glibc.close(fd)
+            socket.close()
             isOpen = false
             throw error
         }
     }
-
-    deinit { if isOpen { Glibc.close(fd) } }
 
     /// Closes the connection, sending close_notify first.
     public func close() {
         guard isOpen else { return }
         session.shutdown()
         try? flush()
-        Glibc.close(fd)
+        socket.close()
         isOpen = false
     }
 
@@ -163,7 +164,7 @@ public final class HTTPSConnection {
             let result: TLSSession.ReadResult
             do { result = try session.read(into: &inbound) } catch {
                 isOpen = false
-                Glibc.close(fd)
+                socket.close()
                 throw ClientError(.tls, "\(error)")
             }
             switch result {
@@ -176,36 +177,52 @@ public final class HTTPSConnection {
         }
     }
 
+    /// The socket's descriptor while the connection is open.
+    /// - Throws: `ClientError` `.connection` once it is closed (after an error, or `Connection: close`).
+    private func openSocket() throws -> Int32 {
+        guard isOpen else { throw ClientError(.connection, "connection is closed") }
+        return socket.rawValue
+    }
+
     private func flush() throws {
+        let fd = try openSocket()
         var out: [UInt8] = []
         session.drainOutput(into: &out)
         var offset = 0
         while offset < out.count {
-            let sent = out.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if sent < 0 {
-                if errno == EINTR { continue }
-                throw ClientError(.connection, "send: \(String(cString: strerror(errno)))")
+            let result: IOResult<Int>
+            do {
+                result = try out.withUnsafeBytes { bytes in
+                    try systemCall("send") { Glibc.send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
+                }
+            } catch {
+                throw ClientError(.connection, "\(error)")
             }
-            offset += sent
+            switch result {
+            case .done(let sent): offset += sent
+            // A blocking socket reports EAGAIN when SO_SNDTIMEO runs out.
+            case .wouldBlock: throw ClientError(.connection, "timed out sending to the broker")
+            }
         }
     }
 
     private func receiveFromSocket() throws {
-        while true {
-            let got = withUnsafeTemporaryAllocation(byteCount: 16 * 1024, alignment: 1) { buffer in
-                let got = recv(fd, buffer.baseAddress, buffer.count, 0)
-                if got > 0 { session.receive(UnsafeRawBufferPointer(rebasing: buffer[..<got])) }
-                return got
-            }
-            if got > 0 { return }
-            if got == 0 { throw ClientError(.connection, "the broker closed the connection") }
-            if errno == EINTR { continue }
-            if errno == EAGAIN || errno == EWOULDBLOCK { throw ClientError(.connection, "timed out waiting for the broker") }
-            throw ClientError(.connection, "recv: \(String(cString: strerror(errno)))")
+        let fd = try openSocket()
+        let result: IOResult<Int>
+        do {
+            result = try Socket.receive(fd, bufferSize: 16 * 1024) { session.receive($0) }
+        } catch {
+            throw ClientError(.connection, "\(error)")
+        }
+        switch result {
+        case .done(0): throw ClientError(.connection, "the broker closed the connection")
+        case .done: return
+        // A blocking socket reports EAGAIN when SO_RCVTIMEO runs out.
+        case .wouldBlock: throw ClientError(.connection, "timed out waiting for the broker")
         }
     }
 
-    private static func connect(host: String, port: Int, timeout: TimeInterval) throws -> Int32 {
+    private static func connect(host: String, port: Int, timeout: TimeInterval) throws -> FileDescriptor {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_family = AF_UNSPEC
@@ -220,16 +237,25 @@ public final class HTTPSConnection {
         var candidate: UnsafeMutablePointer<addrinfo>? = first
         while let info = candidate {
             candidate = info.pointee.ai_next
-            let fd = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard fd >= 0 else { lastError = errno; continue }
-            var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1_000_000))
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-            var one: Int32 = 1
-            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            if Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 { return fd }
+            let opened: FileDescriptor
+            do {
+                let fd = try blockingSystemCall("socket") { Glibc.socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+                opened = FileDescriptor(takingOwnershipOf: fd, path: "\(host):\(port)")
+                // The timeouts are what keep a silent broker from hanging the caller: a socket without them is not used.
+                let tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1_000_000))
+                try Socket.setOption(fd, level: SOL_SOCKET, SO_RCVTIMEO, to: tv, name: "SO_RCVTIMEO")
+                try Socket.setOption(fd, level: SOL_SOCKET, SO_SNDTIMEO, to: tv, name: "SO_SNDTIMEO")
+            } catch {
+                lastError = error.errno
+                continue
+            }
+            // TCP_NODELAY only saves latency: the connection is used without it.
+            try? Socket.setOption(opened.rawValue, level: Int32(IPPROTO_TCP), TCP_NODELAY, to: Int32(1), name: "TCP_NODELAY")
+            // Not through systemCall: an interrupted blocking connect goes on in the background and a retry
+            // reports EALREADY, so a failed or interrupted connect moves on to the next address.
+            if Glibc.connect(opened.rawValue, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 { return opened }
             lastError = errno
-            Glibc.close(fd)
+            opened.close()
         }
         throw ClientError(.connection, "cannot connect to \(host):\(port): \(String(cString: strerror(lastError)))")
     }

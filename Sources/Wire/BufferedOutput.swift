@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import POSIX
 import Synchronization
 
 /// Lines collected in memory and written to a file descriptor in one `write`
@@ -37,14 +38,7 @@ final class BufferedOutput: Sendable {
     }
 
     private func writeAll(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = write(fileDescriptor, raw.baseAddress! + offset, raw.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { return }
-                offset += written
-            }
-        }
+        // A log that cannot be written has nowhere to report it: the batch is dropped.
+        try? FileDescriptor.writeAll(bytes, to: fileDescriptor, context: "to the log")
     }
 }

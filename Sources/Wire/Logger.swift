@@ -1,5 +1,7 @@
 import Foundation
 
+import POSIX
+
 /// One JSON object per line on stderr (SPEC §8). Never pass request or response bodies.
 ///
 /// Access-log lines (`request`) are buffered and written at most 20 ms later
@@ -99,4 +101,3 @@ public struct Logger: Sendable {
         RFC3339.append(unixSeconds: Int(now.tv_sec), milliseconds: Int(now.tv_nsec) / 1_000_000, to: &out)
     }
 }
-

@@ -15,6 +15,8 @@ import Glibc
 import Darwin
 #endif
 
+import POSIX
+
 enum BenchDefaults {
     static let seconds = 3.0
     static let payloadBytes = 4096
@@ -35,12 +37,10 @@ func option(_ name: String, in arguments: [String]) -> String? {
 
 /// Writes one whole line to stdout with a single write(2), so a kill never splits it.
 func emitLine(_ text: String) {
-    let bytes = Array((text + "\n").utf8)
-    var done = 0
-    while done < bytes.count {
-        let n = bytes.withUnsafeBytes { write(1, $0.baseAddress! + done, bytes.count - done) }
-        if n < 0 { if errno == EINTR { continue }; exit(3) }
-        done += n
+    do {
+        try FileDescriptor.writeAll(Array((text + "\n").utf8), to: STDOUT_FILENO, context: "to standard output")
+    } catch {
+        exit(3)
     }
 }
 

@@ -4,6 +4,8 @@ import TLS
 import Glibc
 #endif
 
+import POSIX
+
 /// Monotonic seconds, for every figure the benchmark reports.
 func monotonicNow() -> Double {
     var t = timespec()
@@ -34,24 +36,29 @@ final class BenchConnection {
     /// - Throws: `BenchError` when no socket can be made or the connect fails at once.
     init(slot: Int, address: SocketTarget, context: TLSContext) throws {
         self.slot = slot
-        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw BenchError("socket: \(String(cString: strerror(errno)))") }
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        let fd: Int32
+        do {
+            fd = try blockingSystemCall("socket") { socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        } catch {
+            throw BenchError("\(error)")
+        }
+        // TCP_NODELAY only saves latency: the connection is measured without it rather than not at all.
+        try? Socket.setOption(fd, level: Int32(IPPROTO_TCP), TCP_NODELAY, to: Int32(1), name: "TCP_NODELAY")
+        // Not through systemCall: a non-blocking connect answers EINPROGRESS and the poll loop sees it finish.
         let result = address.withSockaddr { Glibc.connect(fd, $0, $1) }
         guard result == 0 || errno == EINPROGRESS else {
             let reason = String(cString: strerror(errno))
-            Glibc.close(fd)
+            FileDescriptor.close(descriptor: fd)
             throw BenchError("connect: \(reason)")
         }
         self.fd = fd
         do { session = try TLSSession(context: context) } catch {
-            Glibc.close(fd)
+            FileDescriptor.close(descriptor: fd)
             throw error
         }
     }
 
-    deinit { if phase != .closed { Glibc.close(fd) } }
+    deinit { if phase != .closed { FileDescriptor.close(descriptor: fd) } }
 
     /// The poll events this connection waits for.
     var events: Int16 {
@@ -62,7 +69,7 @@ final class BenchConnection {
     func close() {
         guard phase != .closed else { return }
         phase = .closed
-        Glibc.close(fd)
+        FileDescriptor.close(descriptor: fd)
     }
 
     /// Encrypts and sends one request; the response comes back from `handle(events:)`.
@@ -118,28 +125,32 @@ final class BenchConnection {
     /// Reads all available ciphertext into the session; false when the peer closed.
     private func receive() throws -> Bool {
         while true {
-            let got = withUnsafeTemporaryAllocation(byteCount: 32 * 1024, alignment: 1) { buffer -> Int in
-                let got = recv(fd, buffer.baseAddress, buffer.count, 0)
-                if got > 0 { session.receive(UnsafeRawBufferPointer(rebasing: buffer[..<got])) }
-                return got
+            let outcome: IOResult<Int>
+            do {
+                outcome = try Socket.receive(fd, bufferSize: 32 * 1024) { session.receive($0) }
+            } catch {
+                throw BenchError("\(error)")
             }
-            if got > 0 { continue }
-            if got == 0 { return false }
-            if errno == EINTR { continue }
-            if errno == EAGAIN || errno == EWOULDBLOCK { return true }
-            throw BenchError("recv: \(String(cString: strerror(errno)))")
+            switch outcome {
+            case .done(0): return false
+            case .done: continue
+            case .wouldBlock: return true
+            }
         }
     }
 
     private func flush() throws {
         session.drainOutput(into: &outbound)
         while outboundOffset < outbound.count {
-            let sent = outbound.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + outboundOffset, $0.count - outboundOffset, Int32(MSG_NOSIGNAL)) }
-            if sent < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK { return }
-                throw BenchError("send: \(String(cString: strerror(errno)))")
+            let outcome: IOResult<Int>
+            do {
+                outcome = try outbound.withUnsafeBytes { bytes in
+                    try systemCall("send") { Glibc.send(fd, bytes.baseAddress! + outboundOffset, bytes.count - outboundOffset, Int32(MSG_NOSIGNAL)) }
+                }
+            } catch {
+                throw BenchError("\(error)")
             }
+            guard case .done(let sent) = outcome else { return }
             outboundOffset += sent
         }
         outbound.removeAll(keepingCapacity: true)

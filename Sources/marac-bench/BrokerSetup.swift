@@ -3,6 +3,8 @@ import MaracClient
 import TLS
 import Wire
 
+import POSIX
+
 /// The broker-side fixtures the durable and long-poll loads need, made through the API like
 /// any client would: a bench agency, its SPOC and a coordinator (`enrol`), then meetings, cases
 /// and dispatches (SPEC §7).
@@ -52,7 +54,7 @@ struct BrokerSetup {
             guard let certificate = issued["certificate"] as? String else { throw BenchError("no certificate in \(issued)") }
             try Data(certificate.utf8).write(to: URL(fileURLWithPath: "\(directory)/\(role).pem"))
             let keyPath = "\(directory)/\(role)-key.pem"
-            _ = FileManager.default.createFile(atPath: keyPath, contents: Data(try key.pemBytes()), attributes: [.posixPermissions: 0o600])
+            try AtomicFile.write(try key.pemBytes(), to: keyPath, mode: 0o600)
         }
         try Data(agency.utf8).write(to: URL(fileURLWithPath: "\(directory)/agency"))
         admin.close()

@@ -19,6 +19,8 @@ import TLS
 import Glibc
 #endif
 
+import Synchronization
+
 struct Options {
     let mode: String
     private var values: [String: String] = [:]
@@ -125,11 +127,10 @@ struct Load: Sendable {
 }
 
 /// The server's CPU time when the measured window opened, taken on a sampler thread.
-final class CPUSample: @unchecked Sendable {
-    private let lock = NSLock()
-    private var seconds: Double?
-    func set(_ value: Double?) { lock.withLock { seconds = value } }
-    var value: Double? { lock.withLock { seconds } }
+final class CPUSample: Sendable {
+    private let seconds = Mutex<Double?>(nil)
+    func set(_ value: Double?) { seconds.withLock { $0 = value } }
+    var value: Double? { seconds.withLock { $0 } }
 }
 
 func raiseFileLimit() {

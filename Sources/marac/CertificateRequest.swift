@@ -3,6 +3,8 @@ import MaracClient
 import TLS
 import Wire
 
+import POSIX
+
 /// `marac cert request`: the private key is made here, written mode 0600 and
 /// never sent; only a CSR goes to the broker, which signs it for the
 /// registered principal. Optionally also a password-protected PKCS#12 for a browser.
@@ -176,15 +178,18 @@ enum CertificateRequest {
         return first
     }
 
-    /// Creates `path` with mode 0600 from the start, so the secret is never readable by others, even briefly.
+    /// Writes `path` with mode 0600 from the start, so the secret is never readable by others, even briefly;
+    /// a file already there is replaced (atomically) only when `replacing`.
     static func writePrivate(_ bytes: [UInt8], to path: String, replacing: Bool = false) throws {
-        if replacing { unlink(path) }
-        try PrivateFile.create(path, with: bytes, exitCode: Marac.ExitCode.usage)
+        try PrivateFile.write(bytes, to: path, existing: replacing ? .replace : .refuse, exitCode: Marac.ExitCode.usage)
     }
 
+    /// Writes a certificate or request (mode 0644) atomically.
     static func writePublic(_ bytes: [UInt8], to path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o644]) else {
-            throw CommandFailure(exitCode: Marac.ExitCode.usage, message: "cannot write \(path)")
+        do {
+            try AtomicFile.write(bytes, to: path, mode: 0o644)
+        } catch {
+            throw CommandFailure(exitCode: Marac.ExitCode.usage, message: "cannot write \(path): \(error)")
         }
     }
 }

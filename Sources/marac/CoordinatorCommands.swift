@@ -180,7 +180,7 @@ enum CoordinatorCommands {
         let answer = try run.call("GET", "/v1/cases/\(escaped(run.argument(0)))/returns\(query)")
         guard let file = run.option("--output") else { run.output.raw(answer.response.body); return }
         do {
-            try PrivateFile.replace(file, with: answer.response.body, exitCode: Marac.ExitCode.usage)
+            try PrivateFile.write(answer.response.body, to: file, exitCode: Marac.ExitCode.usage)
         } catch let failure as CommandFailure {
             throw CommandFailure(exitCode: failure.exitCode, message: "-o: \(failure.message)")
         }

@@ -2,6 +2,8 @@ import Foundation
 import MaracClient
 import Wire
 
+import POSIX
+
 /// `marac requests watch`: a long-poll loop on `GET /v1/requests?after=&wait=`
 /// that an agency can leave running and plug into its own systems.
 ///
@@ -157,13 +159,25 @@ struct Watcher {
     /// One watcher per save directory: two would race to deliver the same request.
     func lockSaveDirectory() throws {
         guard let saveDirectory else { return }
-        let fd = open("\(saveDirectory)/.marac-lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw UsageError("--save: cannot create a lock file in \(saveDirectory): \(String(cString: strerror(errno)))", command: run.spec) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
+        let path = "\(saveDirectory)/.marac-lock"
+        let locked: IOResult<Int32>
+        let fd: Int32
+        do {
+            fd = try blockingSystemCall("open", "of \(path)", path: path) { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
+        } catch {
+            throw UsageError("--save: cannot create a lock file in \(saveDirectory): \(error.reason)", command: run.spec)
+        }
+        do {
+            locked = try systemCall("flock", "of \(path)", path: path) { flock(fd, LOCK_EX | LOCK_NB) }
+        } catch {
+            FileDescriptor.close(descriptor: fd)
+            throw UsageError("--save: cannot lock \(path): \(error.reason)", command: run.spec)
+        }
+        guard case .done = locked else {
+            FileDescriptor.close(descriptor: fd)
             throw UsageError("--save: another marac requests watch is already delivering into \(saveDirectory)", command: run.spec)
         }
-        // Held, deliberately, until the process exits.
+        // Held, deliberately, until the process exits: the descriptor is never closed.
     }
 
     func alreadySaved(_ id: String) -> Bool {
@@ -173,12 +187,12 @@ struct Watcher {
 
     /// Writes via a temporary file and rename, mode 0600 from the first byte, so a reader never sees half a request.
     func write(_ bytes: [UInt8], to path: String) throws {
-        try PrivateFile.replace(path, with: bytes, exitCode: Marac.ExitCode.refused)
+        try PrivateFile.write(bytes, to: path, exitCode: Marac.ExitCode.refused)
     }
 
     func saveCursor() {
         guard let saveDirectory, let cursor else { return }
-        try? PrivateFile.replace("\(saveDirectory)/\(Self.cursorFile)", with: Array((cursor + "\n").utf8), exitCode: Marac.ExitCode.refused)
+        try? PrivateFile.write(Array((cursor + "\n").utf8), to: "\(saveDirectory)/\(Self.cursorFile)", exitCode: Marac.ExitCode.refused)
     }
 
     /// Runs `sh -c 'CMD "$1"' marac PATH` and waits; a failing command is reported, not fatal.
