@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// Why the broker refused a command or a caller.
 ///
@@ -62,34 +63,19 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
         /// A certificate signing request naming another subject than the registry's (422).
         public static let subjectMismatch = Code(rawValue: "subject_mismatch")
 
-        /// The one table mapping every domain code to its HTTP status. Codes not
-        /// in the table (added by other modules) answer 400.
-        public static let httpStatusTable: [Code: Int] = [
-            .invalid: 400,
-            .forbidden: 403,
-            .notEntitled: 403,
-            .credentialUnknown: 403,
-            .credentialRevoked: 403,
-            .credentialExpired: 403,
-            .principalDisabled: 403,
-            .agencyInactive: 403,
-            .credentialNotApproved: 403,
-            .notFound: 404,
-            .conflict: 409,
-            .dispatchDeadlinePassed: 409,
-            .returnDeadlinePassed: 409,
-            .returnLimitReached: 409,
-            .validationFailed: 422,
-            .invalidText: 422,
-            .unknownField: 422,
-            .consentMissing: 422,
-            .invalidCSR: 422,
-            .weakKey: 422,
-            .subjectMismatch: 422,
+        /// Every code the domain produces. Their statuses and meanings live in the one
+        /// registry of wire codes, `Wire.ErrorCode` (a test keeps every one registered).
+        public static let all: [Code] = [
+            .invalid, .forbidden, .notEntitled, .credentialUnknown, .credentialRevoked, .credentialExpired, .principalDisabled,
+            .agencyInactive, .credentialNotApproved, .notFound, .conflict, .dispatchDeadlinePassed, .returnDeadlinePassed,
+            .returnLimitReached, .validationFailed, .invalidText, .unknownField, .consentMissing, .invalidCSR, .weakKey, .subjectMismatch,
         ]
 
-        /// The HTTP status the API answers with for this code.
-        public var httpStatus: Int { Code.httpStatusTable[self] ?? 400 }
+        /// Every domain code with the HTTP status the registry gives it.
+        public static var httpStatusTable: [Code: Int] { Dictionary(uniqueKeysWithValues: all.map { ($0, $0.httpStatus) }) }
+
+        /// The HTTP status the API answers with for this code (from `Wire.ErrorCode`; 400 if unregistered).
+        public var httpStatus: Int { ErrorCode(rawValue: rawValue).status }
     }
 
     /// The stable API code.

@@ -1,8 +1,9 @@
 import Broker
 import HTTPServer
+import Wire
 
 /// An API refusal: a stable snake_case code, its HTTP status and a message
-/// that names what was wrong. The one table of codes lives in `APIError.Code`.
+/// that names what was wrong. Every code is registered, with its status, in `Wire.ErrorCode`.
 public struct APIError: Error, Sendable, CustomStringConvertible {
     public let status: HTTPStatus
     public let code: String
@@ -10,9 +11,10 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     /// Close the connection after this answer (a revoked or disabled credential).
     public let closesConnection: Bool
 
-    public init(_ status: HTTPStatus, _ code: String, _ message: String, closesConnection: Bool = false) {
-        self.status = status
-        self.code = code
+    /// A refusal with a registered code; its status comes from the registry (`Wire.ErrorCode`).
+    public init(_ code: ErrorCode, _ message: String, closesConnection: Bool = false) {
+        self.status = HTTPStatus.from(code: code.status)
+        self.code = code.rawValue
         self.message = message
         self.closesConnection = closesConnection
     }
@@ -23,10 +25,10 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         .error(status, code: code, message: message, headers: closesConnection ? ["Connection": "close"] : HTTPHeaders())
     }
 
-    static func notFound(_ what: String) -> APIError { APIError(.notFound, "not_found", "\(what) does not exist") }
-    static func forbidden(_ message: String) -> APIError { APIError(.forbidden, "forbidden", message) }
-    static func badRequest(_ message: String) -> APIError { APIError(.badRequest, "invalid_request", message) }
-    static func storageUnavailable(_ message: String) -> APIError { APIError(.serviceUnavailable, "storage_unavailable", message) }
+    static func notFound(_ what: String) -> APIError { APIError(.notFound, "\(what) does not exist") }
+    static func forbidden(_ message: String) -> APIError { APIError(.forbidden, message) }
+    static func badRequest(_ message: String) -> APIError { APIError(.invalidRequest, message) }
+    static func storageUnavailable(_ message: String) -> APIError { APIError(.storageUnavailable, message) }
 }
 
 extension APIError {
@@ -34,7 +36,6 @@ extension APIError {
     /// Identity refusals (revoked, expired, unknown, disabled, inactive, not approved) also close the connection.
     init(_ error: DomainError) {
         let identityCodes: Set<DomainError.Code> = [.credentialRevoked, .credentialExpired, .credentialUnknown, .principalDisabled, .agencyInactive, .credentialNotApproved]
-        self.init(HTTPStatus.from(code: error.code.httpStatus),
-                  error.code.rawValue, error.message, closesConnection: identityCodes.contains(error.code))
+        self.init(ErrorCode(rawValue: error.code.rawValue), error.message, closesConnection: identityCodes.contains(error.code))
     }
 }

@@ -14,7 +14,7 @@ public struct APIRequest: Sendable {
     /// Decodes the JSON body, or refuses with 400 naming what is wrong.
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
         do { return try JSON.decode(type, from: http.body) } catch {
-            throw APIError(.badRequest, error.code, error.message)
+            throw APIError(ErrorCode(rawValue: error.code), error.message)
         }
     }
 
@@ -22,7 +22,7 @@ public struct APIRequest: Sendable {
     public func expectEmptyBody() throws {
         let trimmed = http.body.filter { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
         guard trimmed.isEmpty || trimmed == Array("{}".utf8) else {
-            throw APIError(.badRequest, "invalid_json", "\(http.method) \(http.path) takes no body (send none, or {})")
+            throw APIError(.invalidJSON, "\(http.method) \(http.path) takes no body (send none, or {})")
         }
     }
 }

@@ -97,7 +97,7 @@ struct BrokerRoutes: Sendable {
                 let (_, pack) = try await core.perform(serial: request.serial) { broker, actor, env in broker.researchPack(caseID: id, by: actor, env: env) }
                 return .text(.ok, pack)
             case let other?:
-                throw APIError(.badRequest, "invalid", "format: must be json or text, got \(other)")
+                throw APIError(.invalid, "format: must be json or text, got \(other)")
             }
         }
 
@@ -168,7 +168,7 @@ struct BrokerRoutes: Sendable {
             if !page.isEmpty || remaining <= .zero || hub.isClosed { return page.response }
             let limit = settings.maxLongPollsPerPrincipal
             guard await hub.wait(agency: actor.agency, principal: actor.principal, limit: limit, seen: seen, timeout: remaining) else {
-                throw APIError(.tooManyRequests, "too_many_waiters",
+                throw APIError(.tooManyWaiters,
                                "\(actor.principal) already has \(limit) long-polls waiting (limits.maxLongPollsPerPrincipal): poll from one watcher, or without wait=")
             }
         }
@@ -217,7 +217,7 @@ extension APIRequest {
 /// Parses a query parameter as a non-negative integer in `range`.
 func parseInteger(_ text: String, name: String, in range: ClosedRange<UInt64>) throws -> UInt64 {
     guard text.count <= 20, text.allSatisfy(\.isASCII), let value = UInt64(text), range.contains(value) else {
-        throw APIError(.badRequest, "invalid", "\(name): must be an integer in \(range.lowerBound)…\(range.upperBound), got \"\(text.prefix(40))\"")
+        throw APIError(.invalid, "\(name): must be an integer in \(range.lowerBound)…\(range.upperBound), got \"\(text.prefix(40))\"")
     }
     return value
 }

@@ -66,7 +66,7 @@ public final class BrokerService: HTTPResponder {
         let response: HTTPResponse
         switch router.match(method: request.method, path: request.path) {
         case .notFound:
-            response = APIError(.notFound, "not_found", "no such endpoint: \(request.path)").response
+            response = APIError(.notFound, "no such endpoint: \(request.path)").response
         case .methodNotAllowed(let allowed):
             response = .methodNotAllowed(allowed: allowed, method: request.method)
         case .found(let handler, let parameters):
@@ -76,7 +76,7 @@ public final class BrokerService: HTTPResponder {
                 response = error.response
             } catch {
                 logger.log("internal_error", ["method": request.method, "path": request.path, "error": "\(error)"])
-                response = APIError(.internalServerError, "internal_error", "the broker could not complete the request").response
+                response = APIError(.internalError, "the broker could not complete the request").response
             }
         }
         return response

@@ -1,6 +1,7 @@
 import Broker
 import Engine
 import Foundation
+import Wire
 import HTTPServer
 
 /// Credential administration: sign CSRs, list, revoke (admin); approve (a coordinator
@@ -40,10 +41,10 @@ struct CredentialRoutes: Sendable {
         router.add("GET", "/v1/credentials") { request in
             let query = request.http.query
             if let status = query["status"], !["active", "expired", "revoked"].contains(status) {
-                throw APIError(.badRequest, "invalid", "status: must be active, expired or revoked, got \(status)")
+                throw APIError(.invalid, "status: must be active, expired or revoked, got \(status)")
             }
             if let approval = query["approval"], !["pending", "approved", "not-needed"].contains(approval) {
-                throw APIError(.badRequest, "invalid", "approval: must be pending, approved or not-needed, got \(approval)")
+                throw APIError(.invalid, "approval: must be pending, approved or not-needed, got \(approval)")
             }
             let (_, list) = try await core.perform(serial: request.serial) { broker, actor, env in broker.listCredentials(by: actor, env: env) }
             let expiringOnly = query["expiring"] == "true"

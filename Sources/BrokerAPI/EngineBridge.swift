@@ -1,3 +1,4 @@
+import Wire
 import Broker
 import Engine
 
@@ -6,8 +7,8 @@ extension APIError {
     public init(_ error: EngineError) {
         switch error {
         case .refused(let domain): self.init(domain)
-        case .storageUnavailable: self.init(.serviceUnavailable, "storage_unavailable", error.description)
-        case .encodingFailed: self.init(.internalServerError, "internal_error", error.description)
+        case .storageUnavailable: self.init(.storageUnavailable, error.description)
+        case .encodingFailed: self.init(.internalError, error.description)
         }
     }
 }

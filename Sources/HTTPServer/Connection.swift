@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Synchronization
 import TLS
+import Wire
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -234,8 +235,8 @@ final class Connection: @unchecked Sendable {
     private func dispatch(_ request: HTTPRequest) {
         guard let peer else { closeNow(); return }
         if let overShare {
-            server.logger.log("request_rejected", ["connection": id, "status": 429, "code": "too_many_connections", "message": overShare])
-            send(.error(.tooManyRequests, code: "too_many_connections", message: overShare), isHEAD: request.isHEAD, keepAlive: false)
+            server.logger.log("request_rejected", ["connection": id, "status": 429, "code": ErrorCode.tooManyConnections.rawValue, "message": overShare])
+            send(.error(ErrorCode.tooManyConnections, message: overShare), isHEAD: request.isHEAD, keepAlive: false)
             return
         }
         processing = true
@@ -387,7 +388,7 @@ final class Connection: @unchecked Sendable {
         let what = phase == .handshaking ? "handshake" : (parser.isMidRequest ? "request" : "idle")
         server.logger.log("connection_timeout", ["connection": id, "remote": remoteAddress, "waiting_for": what])
         if phase == .open && parser.isMidRequest {
-            send(.error(.requestTimeout, code: "request_timeout", message: "the request was not received in time"), isHEAD: false, keepAlive: false)
+            send(.error(ErrorCode.requestTimeout, message: "the request was not received in time"), isHEAD: false, keepAlive: false)
         } else {
             closeGracefully()
         }

@@ -41,7 +41,7 @@ public struct HTTPResponse: Sendable, Equatable {
             headers.replaceOrAdd(name: "Content-Type", value: jsonContentType)
             return HTTPResponse(status: status, headers: headers, body: try JSON.encode(value))
         } catch {
-            return .error(.internalServerError, code: "internal_error", message: "the response could not be encoded")
+            return .error(ErrorCode.internalError, message: "the response could not be encoded")
         }
     }
 
@@ -61,6 +61,11 @@ public struct HTTPResponse: Sendable, Equatable {
         return HTTPResponse(status: status, headers: headers, body: body)
     }
 
+    /// The envelope for a registered code, with the status the registry (`Wire.ErrorCode`) gives it.
+    public static func error(_ code: ErrorCode, message: String, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        .error(HTTPStatus.from(code: code.status), code: code.rawValue, message: message, headers: headers)
+    }
+
     /// The answer to a request the parser refused; the connection must close after it.
     public static func error(_ parseError: HTTPParseError) -> HTTPResponse {
         .error(parseError.status, code: parseError.code, message: parseError.message)
@@ -73,7 +78,7 @@ public struct HTTPResponse: Sendable, Equatable {
 
     /// `405` with the `Allow` header listing `allowed` (as returned by ``Router/match(method:path:)``).
     public static func methodNotAllowed(allowed: [String], method: String) -> HTTPResponse {
-        .error(.methodNotAllowed, code: "method_not_allowed",
+        .error(ErrorCode.methodNotAllowed,
                message: "method \(method) is not allowed here; allowed: \(allowed.joined(separator: ", "))",
                headers: ["Allow": allowed.joined(separator: ", ")])
     }
@@ -81,7 +86,7 @@ public struct HTTPResponse: Sendable, Equatable {
     /// `408 request_timeout`, for a client that did not finish a request within
     /// ``HTTPLimits/headerTimeout`` or ``HTTPLimits/bodyTimeout``; the connection closes after it.
     public static func requestTimeout(after timeout: Duration) -> HTTPResponse {
-        .error(.requestTimeout, code: "request_timeout",
+        .error(ErrorCode.requestTimeout,
                message: "the request was not received completely within \(timeout.components.seconds) seconds")
     }
 

@@ -66,7 +66,8 @@ public struct HTTPStatus: Sendable, Hashable, CustomStringConvertible {
     public static func from(code: Int) -> HTTPStatus {
         let named: [HTTPStatus] = [.ok, .created, .noContent, .badRequest, .forbidden, .notFound, .methodNotAllowed, .requestTimeout,
                                    .conflict, .lengthRequired, .contentTooLarge, .expectationFailed, .unprocessableContent,
-                                   .requestHeaderFieldsTooLarge, .internalServerError, .notImplemented, .serviceUnavailable]
+                                   .tooManyRequests, .requestHeaderFieldsTooLarge, .internalServerError, .notImplemented, .serviceUnavailable,
+                                   .httpVersionNotSupported]
         return named.first { $0.code == code } ?? HTTPStatus(code: code, reasonPhrase: "Status \(code)")
     }
 

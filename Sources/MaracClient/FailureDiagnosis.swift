@@ -82,16 +82,18 @@ public enum FailureDiagnosis {
                 return "your certificate (serial \(serial)) expired at \(expiry): ask an administrator for a new one (marac cert request)"
             }
             return nil
-        case .refused(_, let code):
+        case .refused(_, let text):
+            let code = ErrorCode(rawValue: text)
             switch code {
-            case "credential_revoked":
+            case .credentialRevoked:
                 return "your certificate (serial \(serial)) was revoked: ask an administrator for a new one (marac cert request)"
-            case "credential_not_approved":
+            case .credentialNotApproved:
                 return "a coordinator has not yet approved your certificate (serial \(serial)): ask one to run marac cert approve \(serial)"
-            case "principal_disabled", "agency_inactive":
-                return "an administrator disabled your \(code == "agency_inactive" ? "agency" : "principal"): ask them to enable it"
+            case .principalDisabled, .agencyInactive:
+                return "an administrator disabled your \(code == .agencyInactive ? "agency" : "principal"): ask them to enable it"
             default:
-                return nil
+                // Every other registered code says what it means (the registry the broker answers from).
+                return code.meaning.map { "\(text): \($0)" }
             }
         case .protocolViolation:
             return "the server at \(url) did not answer like a marac broker: check the URL"

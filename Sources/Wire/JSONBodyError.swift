@@ -5,7 +5,7 @@ import Foundation
 /// (``JSON/decode(_:from:)``, the strictness checks); HTTPServer answers it `400 invalid_json`.
 public struct JSONBodyError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The envelope code of every JSON body error.
-    public static let invalidJSON = "invalid_json"
+    public static let invalidJSON = ErrorCode.invalidJSON.rawValue
 
     static let numberDoesNotFit =
         "request body contains a number that does not fit the expected type, such as a fraction where a whole number is expected"
