@@ -69,28 +69,28 @@ desc   an agency the request does not go to may see "*" (every invited agency) f
 + guard let category = classify(path)
 
 @ released-fields-not-rechecked
-file   Sources/Broker/Broker+Research.swift
+file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.(IsolationTests|ResearchFlowTests|PolicyTests)|BrokerAPITests\.ResearchFlowAPITests
 desc   fields fixed at dispatch are delivered even when the current policy no longer allows them
 - for name in request.fieldNames where policy.isVisible(name, to: request.agency, invited: invited) {
 + for name in request.fieldNames {
 
 @ narrowing-not-entitled-accepted
-file   Sources/Broker/Broker+Research.swift
+file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.(ResearchFlowTests|CaseTests)|BrokerAPITests\.RegistryAPITests
 desc   a narrowing naming a field the agency is not entitled to is accepted (no 403 not_entitled)
 - if let refused = narrowing.first(where: { !entitled.contains($0) }) {
 + if let refused = narrowing.first(where: { _ in entitled.isEmpty && !entitled.isEmpty }) {
 
 @ spoc-reads-other-agency-request
-file   Sources/Broker/Broker+Research.swift
+file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.(IsolationTests|ResearchFlowTests)|BrokerAPITests\.ResearchFlowAPITests
 desc   a SPOC can read another agency's released request (and its return)
 - case .spoc: return request.agency == actor.agency && request.releasedAt != nil ? request : nil
 + case .spoc: return request.releasedAt != nil ? request : nil
 
 @ spoc-reads-scheduled-request
-file   Sources/Broker/Broker+Research.swift
+file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.(IsolationTests|ResearchFlowTests)|BrokerAPITests\.ResearchFlowAPITests
 desc   a SPOC can read its agency's request before its scheduled release
 - case .spoc: return request.agency == actor.agency && request.releasedAt != nil ? request : nil
@@ -105,14 +105,14 @@ desc   the long-poll page cache ignores the agency: one agency's GET /v1/request
 
 # --- 404, not 403, for what another agency holds ---------------------------------------------------------
 @ other-agency-request-403
-file   Sources/Broker/Broker+Research.swift
+file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.(IsolationTests|ResearchFlowTests)|BrokerAPITests\.ResearchFlowAPITests
 desc   reading a request that exists but is not the caller's answers 403 (leaks that it exists) instead of 404
 - guard var request = visibleRequest(id, to: actor) else { return .failure(.notFound("request")) }
 + guard var request = visibleRequest(id, to: actor) else { return .failure(state.requests[id] == nil ? .notFound("request") : .forbidden("read requests", role: actor.role, allowed: [.spoc, .coordinator])) }
 
 @ other-agency-return-403
-file   Sources/Broker/Broker+Research.swift
+file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.(IsolationTests|ResearchFlowTests)|BrokerAPITests\.ResearchFlowAPITests
 desc   reading another agency's return answers 403 (leaks that it exists) instead of 404
 - return .failure(.notFound("return"))
@@ -120,56 +120,56 @@ desc   reading another agency's return answers 403 (leaks that it exists) instea
 
 # --- role checks on routes -------------------------------------------------------------------------------
 @ dispatch-allowed-to-spoc
-file   Sources/Broker/Broker+Research.swift
+file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.(RegistryTests|ResearchFlowTests)|BrokerAPITests\.RegistryAPITests
 desc   a SPOC may dispatch research (coordinator-only route)
 - require(actor, [.coordinator], to: "dispatch research")
 + require(actor, [.coordinator, .spoc], to: "dispatch research")
 
 @ read-case-allowed-to-admin
-file   Sources/Broker/Broker+Cases.swift
+file   Sources/Broker/Domain+Cases.swift
 filter BrokerTests\.CaseTests|BrokerAPITests\.RegistryAPITests
 desc   an administrator may read a case's fields (coordinator-only route; admins never see case content)
 - require(actor, [.coordinator], to: "read cases")
 + require(actor, [.coordinator, .admin], to: "read cases")
 
 @ audit-allowed-to-spoc
-file   Sources/Broker/Broker.swift
+file   Sources/Broker/Domain.swift
 filter BrokerTests\.RegistryTests|BrokerAPITests\.RegistryAPITests
 desc   a SPOC may read the audit log (admin and auditor only)
 - require(actor, [.admin, .auditor], to: "read the audit log")
 + require(actor, [.admin, .auditor, .spoc], to: "read the audit log")
 
 @ revoke-allowed-to-coordinator
-file   Sources/Broker/Broker.swift
+file   Sources/Broker/Domain.swift
 filter BrokerTests\.RegistryTests|BrokerAPITests\.(RegistryAPITests|CredentialAPITests)
 desc   a coordinator may revoke credentials (admin-only route)
 - require(actor, [.admin], to: "revoke credentials")
 + require(actor, [.admin, .coordinator], to: "revoke credentials")
 
 @ approve-allowed-to-admin
-file   Sources/Broker/Broker.swift
+file   Sources/Broker/Domain.swift
 filter BrokerTests\.RegistryTests|BrokerAPITests\.(CredentialAPITests|RegistryAPITests)
 desc   an administrator may approve credentials, so an admin alone can give access to cases
 - require(actor, [.coordinator], to: "approve credentials")
 + require(actor, [.coordinator, .admin], to: "approve credentials")
 
 @ self-approval-allowed
-file   Sources/Broker/Broker.swift
+file   Sources/Broker/Domain.swift
 filter BrokerTests\.RegistryTests|BrokerAPITests\.CredentialAPITests
 desc   a coordinator may approve a certificate issued to itself (an admin-made second certificate)
 - guard principal.id != actor.principal else {
 + guard principal.id != actor.principal || true else {
 
 @ new-credential-approved
-file   Sources/Broker/Broker.swift
+file   Sources/Broker/Domain.swift
 filter BrokerTests\.RegistryTests|BrokerAPITests\.CredentialAPITests
 desc   a certificate the admin issues starts approved (the issue-13 attack: admin signs a CSR for a coordinator)
 -                                     approval: .pending)
 +                                     approval: .approved(by: actor.principal, at: env.now))
 
 @ renewal-window-ignored
-file   Sources/Broker/Broker.swift
+file   Sources/Broker/Domain.swift
 filter BrokerAPITests\.CredentialAPITests
 desc   a holder may renew at any time (the 60-day window is not checked in the domain or the route)
 -         guard now < opens else { return nil }
@@ -184,18 +184,18 @@ desc   a revoked credential is still identified (requests and handshakes accepte
 + if credential.revokedAt != nil && credential.revokedAt == nil {
 
 @ handshake-hook-accepts-refused
-file   Sources/BrokerAPI/BrokerApp.swift
+file   Sources/BrokerHost/BrokerApp.swift
 filter BrokerAPITests\.CredentialAPITests
 desc   the TLS handshake completes for certificates the registry refuses (unknown, revoked, disabled...)
 - return error.code == .credentialRevoked ? .revoked : .unknown
 + return nil
 
 @ crl-cache-after-revocation
-file   Sources/BrokerAPI/BrokerCore.swift
+file   Sources/Engine/CRLIssuer.swift
 filter BrokerAPITests\.CredentialAPITests
-desc   the cached CRL is served after a revocation (revoked-count condition dropped)
-- if let cache = inner.crl, cache.revoked == revoked.count,
-+ if let cache = inner.crl,
+desc   the cached CRL is served after a revocation (revoked-set condition dropped)
+- if let issued = last, issued.revoked == serials, now >= issued.issuedAt,
++ if let issued = last, now >= issued.issuedAt,
 
 @ close-header-socket-kept-open
 file   Sources/HTTPServer/Connection.swift
@@ -205,7 +205,7 @@ desc   a response that says Connection: close (403 credential_revoked) leaves th
 + let keepAlive = request.keepAlive && !draining && !peerFinished; if responderCloses && keepAlive { var bytes: [UInt8] = []; response.write(into: &bytes, isHEAD: request.method == "HEAD", keepAlive: false); writePlaintext(bytes); resumeReading(); processNext(); flushTLS(); return }
 
 @ moved-principal-keeps-certificates
-file   Sources/Broker/Broker.swift
+file   Sources/Broker/Domain.swift
 filter BrokerTests\.RegistryTests|BrokerAPITests\.CredentialAPITests
 desc   moving a principal to another agency does not revoke its certificates (whose subject names the old agency)
 - where credential.principal == id && credential.revokedAt == nil {
@@ -241,14 +241,14 @@ desc   a principal of an inactive agency is identified
 + guard let agency = agencies[principal.agency] else {
 
 @ approval-kept-on-role-change
-file   Sources/Broker/Broker.swift
+file   Sources/Broker/Domain.swift
 filter BrokerTests\.RegistryTests|BrokerAPITests\.CredentialAPITests
 desc   changing a principal's role (or agency alone) keeps its certificates' approval
 - where credential.principal == id && credential.revokedAt == nil && credential.approval != .pending {
 + where credential.principal == id && credential.revokedAt == nil && credential.approval != .pending && false {
 
 @ revocation-does-not-wake-polls
-file   Sources/BrokerAPI/BrokerCore.swift
+file   Sources/Engine/BrokerEngine.swift
 filter BrokerAPITests\.FairShareAPITests
 desc   a revoked or shut-out principal's parked long-poll is answered only at its timeout
 -             case .agencyUpdated(let agency): agencies.insert(agency.id)
@@ -276,7 +276,7 @@ desc   one silent host may hold every slot in unfinished handshakes (maxHandshak
 +             if handshaking >= configuration.maxHandshakesPerAddress && false {
 
 @ cursor-reveals-journal-position
-file   Sources/Broker/Broker+Research.swift
+file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.ResearchFlowTests
 desc   the SPOC cursor moves with the journal (others' activity shows in it)
 -         let head = released.map { $0.feedPosition ?? 1 }.max() ?? 0
@@ -297,21 +297,21 @@ desc   maracd audit verify says OK for a journal cut shorter than its head ancho
 +                 if let anchorRead, let anchorPath, highest < anchorRead.seq, false {
 
 @ return-version-cap-ignored
-file   Sources/Broker/Broker+Research.swift
+file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.ReturnLimitTests|BrokerAPITests\.ReturnLimitAPITests
 desc   a request's return may hold any number of versions (memory and every snapshot grow without bound)
 -         guard request.returns.count < returnLimits.maxVersions else {
 +         guard request.returns.count < returnLimits.maxVersions || true else {
 
 @ credential-issued-to-disabled-principal
-file   Sources/BrokerAPI/CredentialRoutes.swift
+file   Sources/Broker/Domain.swift
 filter BrokerAPITests\.CredentialAPITests
 desc   POST /v1/credentials signs a certificate for a disabled principal
 - guard principal.active else {
 + guard principal.active || !principal.active else {
 
 @ weak-rsa-key-accepted
-file   Sources/BrokerAPI/CredentialRoutes.swift
+file   Sources/Engine/CredentialIssuer.swift
 filter BrokerAPITests\.CredentialAPITests|TLSTests\.PKITests
 desc   a CSR with a 1024-bit RSA key is signed
 - case (.rsa, _, let bits) where bits >= 2048: break
@@ -319,7 +319,7 @@ desc   a CSR with a 1024-bit RSA key is signed
 
 # --- audit log -------------------------------------------------------------------------------------------
 @ audit-admin-sees-case-text
-file   Sources/Broker/Broker.swift
+file   Sources/Broker/Domain.swift
 filter BrokerTests\.RegistryTests|BrokerAPITests\.ResearchFlowAPITests
 desc   administrators reading the audit log see the coordinator's case reasons (urgent dispatch, extension)
 - records.append(actor.role == .admin ? record.withoutCaseText : record)
@@ -363,35 +363,35 @@ desc   a segment header's seal is not checked (altered header, or another key, a
 
 # --- deadlines -------------------------------------------------------------------------------------------
 @ dispatch-deadline-exclusive
-file   Sources/Broker/Broker+Research.swift
+file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.ResearchFlowTests|BrokerAPITests\.ResearchFlowAPITests
 desc   dispatch exactly at the dispatch deadline is refused (> became >=)
 - if env.now > meeting.dispatchDeadline && !urgent {
 + if env.now >= meeting.dispatchDeadline && !urgent {
 
 @ return-deadline-exclusive
-file   Sources/Broker/Broker+Research.swift
+file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.ResearchFlowTests|BrokerAPITests\.ResearchFlowAPITests
 desc   a return exactly at the (possibly extended) deadline is refused (> became >=)
 - if env.now > request.effectiveReturnDeadline {
 + if env.now >= request.effectiveReturnDeadline {
 
 @ return-deadline-ignores-extension
-file   Sources/Broker/Broker+Research.swift
+file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.ResearchFlowTests|BrokerAPITests\.ResearchFlowAPITests
 desc   a granted extension does not let the agency return after the original deadline
 - if env.now > request.effectiveReturnDeadline {
 + if env.now > request.returnDeadline {
 
 @ extension-past-meeting-start
-file   Sources/Broker/Broker+Research.swift
+file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.ResearchFlowTests|BrokerAPITests\.ResearchFlowAPITests
 desc   an extension may run past the meeting's start (until <= startsAt check always passes)
 - guard body.until <= meeting.startsAt else {
 + guard body.until <= meeting.startsAt || body.until > meeting.startsAt else {
 
 @ extension-until-start-refused
-file   Sources/Broker/Broker+Research.swift
+file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.ResearchFlowTests|BrokerAPITests\.ResearchFlowAPITests
 desc   an extension until exactly the meeting start is refused (<= became <)
 - guard body.until <= meeting.startsAt else {
@@ -399,28 +399,28 @@ desc   an extension until exactly the meeting start is refused (<= became <)
 
 # --- text and field validation ---------------------------------------------------------------------------
 @ unknown-field-accepted
-file   Sources/Broker/Broker+Cases.swift
+file   Sources/Broker/Domain+Cases.swift
 filter BrokerTests\.CaseTests|BrokerAPITests\.RegistryAPITests
 desc   a case field the policy does not classify is stored (no 422 unknown_field: default deny lost)
 - guard policy.classify(path) != nil else {
 + guard policy.classify(path) != nil || SharingPolicy.isValidPath(path) else {
 
 @ dispatch-without-consent
-file   Sources/Broker/Broker+Research.swift
+file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.(CaseTests|ResearchFlowTests)|BrokerAPITests\.RegistryAPITests
 desc   research is dispatched for a case without a consent record (no 422 consent_missing)
 - guard record.consent != nil else {
 + guard record.consent != nil || record.consent == nil else {
 
 @ not-obtained-without-lawful-basis
-file   Sources/Broker/Broker+Cases.swift
+file   Sources/Broker/Domain+Cases.swift
 filter BrokerTests\.CaseTests|BrokerAPITests\.RegistryAPITests
 desc   consent "not-obtained" is accepted without a lawful basis
 - if consent.status == .notObtained && consent.lawfulBasis == nil {
 + if consent.status == .notObtained && consent.lawfulBasis == nil && consent.status == .obtained {
 
 @ urgent-without-reason
-file   Sources/Broker/Broker+Research.swift
+file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.ResearchFlowTests|BrokerAPITests\.ResearchFlowAPITests
 desc   an urgent dispatch (after the deadline) is accepted without a reason
 - if urgent {
