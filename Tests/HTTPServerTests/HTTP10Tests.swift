@@ -7,8 +7,8 @@ import TLS
 
 /// SPEC §10: an HTTP/1.0 client gets `Connection: keep-alive` when the
 /// connection is kept; otherwise `Connection: close` and the connection closes.
-/// (ApacheBench `-k` is such a client, but it cannot present a client
-/// certificate; Python's `http.client` speaking HTTP/1.0 stands in for it.)
+/// Independent HTTP/1.0 clients: ApacheBench `-k` (with `-E`, its client certificate)
+/// and Python's `http.client` speaking HTTP/1.0.
 @Suite(.serialized) struct HTTP10Tests {
     @Test func serializationSaysKeepAliveOnlyToHTTP10() {
         let response = HTTPResponse.text(.ok, "ok")
@@ -36,6 +36,29 @@ import TLS
             #expect(answer.status == 200 && answer.text.contains("\"\(path)\""), "\(answer.text)")
             #expect(answer.header("Connection") == "keep-alive")
         }
+        await server.stop()
+    }
+
+    /// ApacheBench speaks HTTP/1.0 and, with `-k`, asks for keep-alive: every request after the
+    /// first must travel on a kept connection, so all of them count as keep-alive requests.
+    @Test func apacheBenchKeepAliveReusesItsConnections() async throws {
+        try #require(Tool.available("ab"), "ab (apache2-utils) is needed")
+        let pki = try TestPKI()
+        let server = try TestServer(pki: pki, responder: EchoResponder())
+        let alice = try pki.client("alice")
+        let combined = try TemporaryDirectory()
+        let pem = try combined.write("alice-combined.pem",
+                                     Array(try String(contentsOfFile: alice.certificatePath, encoding: .utf8).utf8)
+                                         + Array(try String(contentsOfFile: alice.keyPath, encoding: .utf8).utf8))
+        let kept = try await Tool.runAsync("ab", ["-k", "-n", "50", "-c", "2", "-E", pem, "https://127.0.0.1:\(server.port)/ab"])
+        #expect(kept.status == 0, "\(kept.stdout) \(kept.stderr)")
+        #expect(kept.stdout.contains("Complete requests:      50"), "\(kept.stdout)")
+        #expect(kept.stdout.contains("Failed requests:        0"), "\(kept.stdout)")
+        #expect(kept.stdout.contains("Keep-Alive requests:    50"), "\(kept.stdout)")
+        // Without -k every request is answered Connection: close on its own connection.
+        let closed = try await Tool.runAsync("ab", ["-n", "10", "-c", "1", "-E", pem, "https://127.0.0.1:\(server.port)/ab"])
+        #expect(closed.stdout.contains("Complete requests:      10") && closed.stdout.contains("Failed requests:        0"), "\(closed.stdout)")
+        #expect(!closed.stdout.contains("Keep-Alive requests:    1"), "no request travelled on a kept connection: \(closed.stdout)")
         await server.stop()
     }
 
