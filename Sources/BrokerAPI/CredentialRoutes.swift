@@ -83,8 +83,12 @@ struct CredentialRoutes: Sendable {
             return .json(.created, issued)
         }
         router.add("GET", "/v1/crl") { request in
-            _ = try core.identified(request.serial)
-            var response = HTTPResponse(status: .ok, body: try core.crl(signedBy: issuer.ca))
+            // Identified like every read: refused once storage has failed, and answered only when
+            // everything ordered before it is durable, so the CA never signs a revocation that could be lost.
+            _ = try await core.perform(serial: request.serial) { _, _, _ in .success(Decision(entry: nil, reply: ())) }
+            let pem: [UInt8]
+            do { pem = try core.crl(signedBy: issuer.ca) } catch let error as EngineError { throw APIError(error) }
+            var response = HTTPResponse(status: .ok, body: pem)
             response.headers.add(name: "Content-Type", value: "application/x-pem-file")
             return response
         }

@@ -285,9 +285,11 @@ public final class BrokerEngine: Sendable {
 
     /// The current CRL (PEM), signed by `ca`: reissued when the set of revoked
     /// certificates changes and daily (see `CRLIssuer`).
+    /// - Throws: `EngineError.storageUnavailable` once a write has failed (nothing is signed from that state).
     public func crl(signedBy ca: CertificateAuthority) throws -> [UInt8] {
-        let revoked = inner.withLock { inner in
-            inner.broker.state.credentials.values.compactMap { credential in
+        let revoked = try inner.withLock { inner throws(EngineError) in
+            if let failure = inner.failure { throw .storageUnavailable(reason: failure) }
+            return inner.broker.state.credentials.values.compactMap { credential in
                 credential.revokedAt.map { CertificateAuthority.Revocation(serial: credential.serial, revokedAt: $0) }
             }
         }

@@ -119,6 +119,33 @@ import Glibc
         try await Self.expectEverythingAcknowledgedSurvives(broker, cast, acknowledged)
         await broker.stop()
     }
+
+    /// Attack: a revocation whose write failed is in memory only. `GET /v1/crl` must not hand out a
+    /// CA-signed CRL built from that state (it would list a revocation the restarted broker never
+    /// made): like every other read after a failed write, it answers 503 storage_unavailable.
+    @Test func theCRLIsRefusedAfterAFailedWrite() async throws {
+        let faults = FaultInjection()
+        let broker = try TestBroker { $0.journalFaults = faults }
+        let cast = try await Cast.make(broker, agencies: ["police"])
+        let spoc = cast.spocs["police"]!
+        #expect(try await cast.admin.send("GET", "/v1/crl").status == 200)
+        faults.failSyncs(errno: EIO)
+        let revoke = try await cast.admin.json("POST", "/v1/credentials/\(spoc.serial)/revoke", ["reason": "laptop stolen"])
+        #expect(revoke.status == 503 && revoke.errorCode == "storage_unavailable", "\(revoke.text)")
+        for client in [cast.admin, cast.coordinator.client] {
+            let crl = try await client.send("GET", "/v1/crl")
+            #expect(crl.status == 503 && crl.errorCode == "storage_unavailable", "\(crl.status) \(crl.text)")
+        }
+        await broker.stop()
+        faults.clear()
+        try await broker.restart()
+        let admin = try broker.adminClient()
+        let crl = try await admin.send("GET", "/v1/crl")
+        let path = try broker.directory.write("crl-after-restart.pem", crl.body, mode: 0o644)
+        let text = try await Tool.runAsync("openssl", ["crl", "-in", path, "-noout", "-text"])
+        #expect(crl.status == 200 && text.status == 0 && !text.stdout.contains(spoc.serial), "the unacknowledged revocation is not durable: \(text.stdout)")
+        await broker.stop()
+    }
 }
 
 extension TLS.Certificate {
