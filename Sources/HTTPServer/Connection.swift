@@ -170,7 +170,17 @@ final class Connection: @unchecked Sendable {
             }
             phase = .open
             peer = session.peerCertificate
-            if let peer { overShare = server.handshakeCompleted(self, peer: peer) }
+            if let peer {
+                switch server.handshakeCompleted(self, peer: peer) {
+                case .admitted: break
+                case .overShare(let message): overShare = message
+                case .refused(let reason):
+                    // Closed at once, like a connection refused at accept: no lingering in a slot.
+                    server.logger.log("connection_refused", ["connection": id, "remote": remoteAddress, "reason": reason])
+                    closeNow()
+                    return
+                }
+            }
             arm(after: limits.idleTimeout)
         }
         guard phase == .open else { return }

@@ -36,6 +36,8 @@ public final class HTTPServer: Sendable {
         var handshakesByAddress: [String: Int] = [:]
         /// Open connections by peer group (`maxConnectionsPerGroup`).
         var connectionsByGroup: [String: Int] = [:]
+        /// Connections beyond their group's share, waiting to answer their first request 429 (at most a share's worth).
+        var overShareByGroup: [String: Int] = [:]
         var nextConnectionID: UInt64 = 1
         var shuttingDown = false
         var boundPort = 0
@@ -66,6 +68,8 @@ public final class HTTPServer: Sendable {
         let address: String
         var handshaking = true
         var group: String?
+        /// Set while it waits, over its group's share, for the first request to refuse.
+        var overShareGroup: String?
     }
 
     /// Number of open connections.
@@ -208,24 +212,40 @@ public final class HTTPServer: Sendable {
         }
     }
 
+    /// What a connection whose handshake just completed may do.
+    enum Share {
+        case admitted
+        /// Over its group's share: its first request is answered `429 too_many_connections` with this message.
+        case overShare(String)
+        /// Over its share with a share's worth already waiting for their 429: closed at once, for this reason.
+        case refused(String)
+    }
+
     /// The handshake verified `peer`: the connection stops counting against its address's
-    /// handshakes and starts counting against its peer group. Returns the refusal to answer
-    /// its first request with when the group already holds its share.
-    func handshakeCompleted(_ connection: Connection, peer: PeerCertificate) -> String? {
+    /// handshakes and starts counting against its peer group. Beyond the group's share it waits
+    /// for its first request to refuse, and still counts (a silent one would otherwise hold a slot
+    /// outside every share until the idle timeout); beyond a share's worth of those, it is closed.
+    func handshakeCompleted(_ connection: Connection, peer: PeerCertificate) -> Share {
         let group = responder.connectionGroup(for: peer)
         return state.withLock { state in
-            guard var entry = state.connections[connection.id], entry.handshaking else { return nil }
+            guard var entry = state.connections[connection.id], entry.handshaking else { return .admitted }
             entry.handshaking = false
             Self.release(&state.handshakesByAddress, entry.address)
             defer { state.connections[connection.id] = entry }
-            guard let group else { return nil }
+            guard let group else { return .admitted }
             let held = state.connectionsByGroup[group, default: 0]
             guard held < configuration.maxConnectionsPerGroup else {
-                return "\(group) already has \(held) connections open, the most one client may hold: reuse one, or close those not in use"
+                let waiting = state.overShareByGroup[group, default: 0]
+                guard waiting < configuration.maxConnectionsPerGroup else {
+                    return .refused("\(group) already has \(held) connections open and \(waiting) more waiting to be refused (maxConnectionsPerGroup)")
+                }
+                state.overShareByGroup[group] = waiting + 1
+                entry.overShareGroup = group
+                return .overShare("\(group) already has \(held) connections open, the most one client may hold: reuse one, or close those not in use")
             }
             state.connectionsByGroup[group] = held + 1
             entry.group = group
-            return nil
+            return .admitted
         }
     }
 
@@ -239,6 +259,7 @@ public final class HTTPServer: Sendable {
             if let entry = state.connections.removeValue(forKey: connection.id) {
                 if entry.handshaking { Self.release(&state.handshakesByAddress, entry.address) }
                 if let group = entry.group { Self.release(&state.connectionsByGroup, group) }
+                if let group = entry.overShareGroup { Self.release(&state.overShareByGroup, group) }
             }
             guard state.shuttingDown, state.connections.isEmpty else { return [] }
             let callbacks = state.onIdle

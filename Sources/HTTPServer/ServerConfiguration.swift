@@ -11,7 +11,8 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections: Int
     /// Open connections one peer group may hold (see `HTTPResponder.connectionGroup(for:)`);
     /// a connection beyond it completes its handshake and has its first request answered
-    /// `429 too_many_connections`, then closed.
+    /// `429 too_many_connections`, then closed. As many again may wait for that answer; further
+    /// ones are closed once their handshake completes.
     public var maxConnectionsPerGroup: Int
     /// Connections from one client address still in their TLS handshake; more are closed at
     /// once, so a host that connects and stays silent holds only this many slots until the

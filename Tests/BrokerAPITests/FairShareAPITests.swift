@@ -114,6 +114,80 @@ import TestSupport
         await broker.stop()
     }
 
+    /// Attack: the SPOC completes handshakes and never sends a request. A connection beyond its share
+    /// only learns of its 429 on a first request, so a silent one must still count: at most a share's
+    /// worth wait for their 429, further ones are closed after the handshake, and the coordinator gets in.
+    @Test func aSPOCHoldingSilentConnectionsBeyondItsShareCannotTakeEverySlot() async throws {
+        try #require(Tool.available("python3"), "python3 is needed")
+        let broker = try TestBroker { configuration in
+            configuration.maxConnections = 10
+            configuration.maxConnectionsPerPrincipal = 3
+            configuration.limits.idleTimeout = .seconds(60)   // the silent connections are not timed out during the test
+        }
+        do {
+            let cast = try await Cast.make(broker, agencies: ["police"])
+            let spoc = cast.spocs["police"]!
+            let ready = broker.directory.path("attack-ready"), go = broker.directory.path("attack-go")
+            async let attack = Tool.runAsync("python3", ["-c", Self.holdSilentConnections(broker, spoc, count: 12, ready: ready, go: go)])
+            #expect(await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: ready) }, "the attack never finished connecting")
+            let coordinator = try cast.coordinator.reconnected(to: broker)
+            let meetings = try await coordinator.client.json("GET", "/v1/meetings")
+            #expect(meetings.status == 200, "\(meetings.text)")
+            FileManager.default.createFile(atPath: go, contents: nil)
+            let transcript = try await attack
+            let lines = transcript.stdout.split(separator: "\n").map(String.init)
+            #expect(transcript.status == 0, "\(transcript.stdout) \(transcript.stderr)")
+            // Its share (3) plus as many waiting for their 429, at most; the rest were closed.
+            #expect(lines.filter { $0.hasSuffix("open") }.count <= 6, "\(lines)")
+            #expect(lines.filter { $0.hasSuffix("closed") }.count >= 6, "\(lines)")
+            // Once the SPOC's connections are closed, its share is free again.
+            #expect(await eventually { (try? await spoc.reconnected(to: broker).client.json("GET", "/v1/whoami").status) == 200 })
+        } catch {
+            await broker.stop()
+            throw error
+        }
+        await broker.stop()
+    }
+
+    /// `count` TLS connections as the SPOC that complete their handshake and never send a request;
+    /// prints whether the broker closed each, writes `ready`, waits for `go`, closes them.
+    static func holdSilentConnections(_ broker: TestBroker, _ spoc: Enrolled, count: Int, ready: String, go: String) -> String {
+        """
+        import ssl, socket, os, select, time
+        ctx = ssl.create_default_context(cafile="\(broker.pki.caCertificatePath)")
+        ctx.load_cert_chain("\(spoc.certificatePath)", "\(spoc.keyPath)")
+        held = []
+        for i in range(\(count)):
+            try:
+                s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", \(broker.port)), timeout=20), server_hostname="127.0.0.1")
+                held.append(s)
+            except (ssl.SSLError, OSError) as e:
+                print("tls", i, "refused", e, "closed", flush=True)
+        time.sleep(2)
+        for i, s in enumerate(held):
+            s.setblocking(False)
+            state = "open"
+            try:
+                while True:
+                    if s.recv(4096) == b"":
+                        state = "closed"
+                        break
+            except (ssl.SSLWantReadError, BlockingIOError):
+                pass
+            except (ssl.SSLError, OSError):
+                state = "closed"
+            if state == "closed":
+                s.close()
+            print("tls", i, state, flush=True)
+        open("\(ready)", "w").close()
+        deadline = time.monotonic() + 60
+        while not os.path.exists("\(go)") and time.monotonic() < deadline:
+            select.select([], [], [], 0.01)
+        for s in held:
+            s.close()
+        """
+    }
+
     /// Six TLS connections as the SPOC (one `GET /v1/whoami` each, kept open), then six bare TCP
     /// sockets from 127.0.0.2 that never speak; prints what happened to each, writes `ready`,
     /// waits for `go`, and asks once more on every SPOC connection it was allowed to keep.
