@@ -83,17 +83,7 @@ import TestSupport
         do {
             let cast = try await Cast.make(broker, agencies: ["police"])
             let spoc = cast.spocs["police"]!
-            let ready = broker.directory.path("attack-ready"), go = broker.directory.path("attack-go")
-            async let attack = Tool.runAsync("python3", ["-c", Self.takeEverySlot(broker, spoc, ready: ready, go: go)])
-            #expect(await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: ready) }, "the attack never finished connecting")
-            // A new connection for the coordinator (not the one Cast.make left open) is served.
-            let coordinator = try cast.coordinator.reconnected(to: broker)
-            let meetings = try await coordinator.client.json("GET", "/v1/meetings")
-            #expect(meetings.status == 200, "\(meetings.text)")
-            FileManager.default.createFile(atPath: go, contents: nil)
-            let transcript = try await attack
-            let lines = transcript.stdout.split(separator: "\n").map(String.init)
-            #expect(transcript.status == 0, "\(transcript.stdout) \(transcript.stderr)")
+            let (transcript, lines) = try await Self.coordinatorGetsIn(broker, cast) { ready, go in Self.takeEverySlot(broker, spoc, ready: ready, go: go) }
             // The SPOC's first three connections are served; every further one is told why and closed.
             #expect(lines.filter { $0.hasPrefix("spoc") && $0.hasSuffix("HTTP/1.1 200 OK") }.count == 3, "\(lines)")
             let refused = lines.filter { $0.hasPrefix("spoc") && $0.contains("429") }
@@ -127,16 +117,9 @@ import TestSupport
         do {
             let cast = try await Cast.make(broker, agencies: ["police"])
             let spoc = cast.spocs["police"]!
-            let ready = broker.directory.path("attack-ready"), go = broker.directory.path("attack-go")
-            async let attack = Tool.runAsync("python3", ["-c", Self.holdSilentConnections(broker, spoc, count: 12, ready: ready, go: go)])
-            #expect(await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: ready) }, "the attack never finished connecting")
-            let coordinator = try cast.coordinator.reconnected(to: broker)
-            let meetings = try await coordinator.client.json("GET", "/v1/meetings")
-            #expect(meetings.status == 200, "\(meetings.text)")
-            FileManager.default.createFile(atPath: go, contents: nil)
-            let transcript = try await attack
-            let lines = transcript.stdout.split(separator: "\n").map(String.init)
-            #expect(transcript.status == 0, "\(transcript.stdout) \(transcript.stderr)")
+            let (_, lines) = try await Self.coordinatorGetsIn(broker, cast) { ready, go in
+                Self.holdSilentConnections(broker, spoc, count: 12, ready: ready, go: go)
+            }
             // Its share (3) plus as many waiting for their 429, at most; the rest were closed.
             #expect(lines.filter { $0.hasSuffix("open") }.count <= 6, "\(lines)")
             #expect(lines.filter { $0.hasSuffix("closed") }.count >= 6, "\(lines)")
@@ -151,6 +134,24 @@ import TestSupport
 
     /// `count` TLS connections as the SPOC that complete their handshake and never send a request;
     /// prints whether the broker closed each, writes `ready`, waits for `go`, closes them.
+    /// Runs the Python attacker `script(ready, go)`; once it has written `ready` (every connection it
+    /// could get is open), a new coordinator connection (not the one Cast.make left open) must be
+    /// served. Then `go` lets the attacker finish; returns its transcript and output lines.
+    static func coordinatorGetsIn(_ broker: TestBroker, _ cast: Cast, attack script: (_ ready: String, _ go: String) -> String) async throws
+        -> (transcript: ToolResult, lines: [String]) {
+        let ready = broker.directory.path("attack-ready"), go = broker.directory.path("attack-go")
+        let source = script(ready, go)
+        async let attack = Tool.runAsync("python3", ["-c", source])
+        #expect(await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: ready) }, "the attack never finished connecting")
+        let coordinator = try cast.coordinator.reconnected(to: broker)
+        let meetings = try await coordinator.client.json("GET", "/v1/meetings")
+        #expect(meetings.status == 200, "the coordinator was shut out: \(meetings.text)")
+        FileManager.default.createFile(atPath: go, contents: nil)
+        let transcript = try await attack
+        #expect(transcript.status == 0, "\(transcript.stdout) \(transcript.stderr)")
+        return (transcript, transcript.stdout.split(separator: "\n").map(String.init))
+    }
+
     static func holdSilentConnections(_ broker: TestBroker, _ spoc: Enrolled, count: Int, ready: String, go: String) -> String {
         """
         import ssl, socket, os, select, time
