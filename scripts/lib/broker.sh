@@ -5,10 +5,11 @@
 # Starts maracd on $port with $work/data and $work/certs; returns when it listens.
 start_broker() {
     # The loads spread 90 return versions over each request (--versions-per-request 90) and park
-    # every long-poll waiter as the one bench SPOC: allow 100 versions per request and 10,000 waiters
-    # per principal instead of the defaults (20 and 4), everything else the embedded defaults.
+    # every long-poll waiter as the one bench SPOC, all from 127.0.0.1: allow 100 versions per
+    # request, and 10,000 waiters, 20,000 connections per principal and 20,000 handshakes per
+    # address instead of the defaults (20, 4, 64 and 32); everything else the embedded defaults.
     mkdir -p "$work/no-config"
-    printf '{"limits": {"maxReturnVersionsPerRequest": 100, "maxReturnBytesPerRequest": 67108864, "maxLongPollsPerPrincipal": 10000}}\n' > "$work/no-config/broker.json"
+    printf '{"limits": {"maxReturnVersionsPerRequest": 100, "maxReturnBytesPerRequest": 67108864, "maxLongPollsPerPrincipal": 10000, "maxConnectionsPerPrincipal": 20000, "maxHandshakesPerAddress": 20000}}\n' > "$work/no-config/broker.json"
     (ulimit -n "$(ulimit -Hn)"; exec "$bin/maracd" serve --data "$work/data" --certs "$work/certs" --config "$work/no-config" \
         --listen "127.0.0.1:$port" 2>>"$work/maracd.log") &
     maracd_pid=$!
