@@ -146,7 +146,7 @@ import TestSupport
         let coordinator = try cast.coordinator.reconnected(to: broker)
         let meetings = try await coordinator.client.json("GET", "/v1/meetings")
         #expect(meetings.status == 200, "the coordinator was shut out: \(meetings.text)")
-        FileManager.default.createFile(atPath: go, contents: nil)
+        #expect(FileManager.default.createFile(atPath: go, contents: nil), "cannot signal the attacker")
         let transcript = try await attack
         #expect(transcript.status == 0, "\(transcript.stdout) \(transcript.stderr)")
         return (transcript, transcript.stdout.split(separator: "\n").map(String.init))
