@@ -83,12 +83,12 @@ struct CredentialRoutes: Sendable {
             return .json(.created, issued)
         }
         router.add("GET", "/v1/crl") { request in
-            // Identified like every read: refused once storage has failed, and answered only when
-            // everything ordered before it is durable, so the CA never signs a revocation that could be lost.
-            _ = try await core.perform(serial: request.serial) { _, _, _ in .success(Decision(entry: nil, reply: ())) }
-            let pem: [UInt8]
-            do { pem = try core.crl(signedBy: issuer.ca) } catch let error as EngineError { throw APIError(error) }
-            var response = HTTPResponse(status: .ok, body: pem)
+            // The revocations are read like every read: refused once storage has failed, and answered only
+            // when everything ordered before them is durable, so the CA never signs a revocation that could be lost.
+            let (_, revoked) = try await core.perform(serial: request.serial) { domain, _, _ in
+                .success(Decision(entry: nil, reply: BrokerEngine.revocations(in: domain)))
+            }
+            var response = HTTPResponse(status: .ok, body: try core.crl(of: revoked, signedBy: issuer.ca))
             response.headers.add(name: "Content-Type", value: "application/x-pem-file")
             return response
         }

@@ -283,17 +283,18 @@ public final class BrokerEngine: Sendable {
 
     // MARK: CRL
 
-    /// The current CRL (PEM), signed by `ca`: reissued when the set of revoked
-    /// certificates changes and daily (see `CRLIssuer`).
-    /// - Throws: `EngineError.storageUnavailable` once a write has failed (nothing is signed from that state).
-    public func crl(signedBy ca: CertificateAuthority) throws -> [UInt8] {
-        let revoked = try inner.withLock { inner throws(EngineError) in
-            if let failure = inner.failure { throw .storageUnavailable(reason: failure) }
-            return inner.broker.state.credentials.values.compactMap { credential in
-                credential.revokedAt.map { CertificateAuthority.Revocation(serial: credential.serial, revokedAt: $0) }
-            }
+    /// The revoked certificates in `domain`'s state, as a CRL lists them. Read it inside
+    /// `execute`, so the list is one that is durable (a read waits for everything before it).
+    public static func revocations(in domain: Domain) -> [CertificateAuthority.Revocation] {
+        domain.state.credentials.values.compactMap { credential in
+            credential.revokedAt.map { CertificateAuthority.Revocation(serial: credential.serial, revokedAt: $0) }
         }
-        return try revocations.crl(revoked: revoked, now: clock(), signedBy: ca)
+    }
+
+    /// The CRL (PEM) listing `revoked`, signed by `ca`: reissued when the set changes and
+    /// daily (see `CRLIssuer`).
+    public func crl(of revoked: [CertificateAuthority.Revocation], signedBy ca: CertificateAuthority) throws -> [UInt8] {
+        try revocations.crl(revoked: revoked, now: clock(), signedBy: ca)
     }
 
     // MARK: Snapshots
