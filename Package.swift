@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "TLSTests", dependencies: ["TLS"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "MaracClient", "TestSupport", "Wire"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "Crypto", "TestSupport"]),
-        .testTarget(name: "BrokerTests", dependencies: ["Broker", "TestSupport", "Wire"]),
+        .testTarget(name: "BrokerTests", dependencies: ["Broker", "Engine", "Journal", "Crypto", "TestSupport", "Wire"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Broker", "Journal", "Wire"]),
         .testTarget(name: "BrokerAPITests", dependencies: ["BrokerHost", "BrokerAPI", "Engine", "Broker", "Journal", "MaracClient", "TLS", "TestSupport", "Wire"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "Crypto", "TestSupport", "Broker", "BrokerHost", "BrokerAPI", "HTTPServer", "Journal", "Wire"]),

@@ -2,7 +2,6 @@ import Crypto
 import Foundation
 import Journal
 import Synchronization
-import TLS
 
 /// An `EventStore` in memory, for fast tests of the engine and the domain: the same
 /// ordering, chaining and snapshot contract as the journal, nothing on disk. Each
@@ -36,8 +35,14 @@ public final class InMemoryEventStore: EventStore {
     public func failWrites() { state.withLock { $0.failing = true } }
 
     public func append(_ payload: [UInt8], completion: @escaping @Sendable (Result<JournalRecord, JournalError>) -> Void) {
+        completion(appendNow(payload))
+    }
+
+    /// `append` without the callback: a memory store is durable at once, so domain tests
+    /// can commit each entry in line and apply it at the record's chain position.
+    public func appendNow(_ payload: [UInt8]) -> Result<JournalRecord, JournalError> {
         let now = clock()
-        let result: Result<JournalRecord, JournalError> = state.withLock { state in
+        return state.withLock { state in
             if state.closed { return .failure(JournalError(.closed, "the store is closed")) }
             if state.failing { return .failure(JournalError(.writeFailed, "write failed (injected)")) }
             let previous = state.records.last?.position ?? .genesis
@@ -51,7 +56,6 @@ public final class InMemoryEventStore: EventStore {
             state.records.append(record)
             return .success(record)
         }
-        completion(result)
     }
 
     public func replay(after seq: UInt64, _ body: (JournalRecord) throws -> Void) throws {

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import Broker
+@testable import Engine
+import Crypto
 
 @Suite("Registry and identity")
 struct RegistryTests {
@@ -125,12 +127,14 @@ struct RegistryTests {
         var s = try Scenario()
         let listed = try s.h.broker.auditRecords(limit: 500, by: s.auditor).get().reply.records
         let entry = try #require(s.h.broker.readCase(id: s.caseRecord.id, by: s.coordinator, env: s.h.env).get().entry)
-        let seq = (listed.last?.seq ?? 0) + 1
+        let record = s.h.append(entry)
+        let seq = record.seq
+        #expect(seq == (listed.last?.seq ?? 0) + 1)
         s.h.broker.apply(entry, position: ChainPosition(seq: seq, hash: "", prevHash: ""))
         #expect(try s.h.broker.auditRecords(limit: 500, by: s.auditor).get().reply.records == listed)
-        s.h.broker.recordChain(ChainPosition(seq: seq, hash: "hash-\(seq)", prevHash: "hash-\(seq - 1)"))
+        s.h.broker.recordChain(EntryCodec.chainPosition(record))
         let after = try s.h.broker.auditRecords(limit: 500, by: s.auditor).get().reply.records
-        #expect(after.count == listed.count + 1 && after.last?.action == "case.read" && after.last?.hash == "hash-\(seq)")
+        #expect(after.count == listed.count + 1 && after.last?.action == "case.read" && after.last?.hash == record.hash.hexString)
     }
 
     @Test("Audit log: admin and auditor only, paged, filtered, never values")
@@ -150,7 +154,8 @@ struct RegistryTests {
         let created = try #require(s.h.state.audit.first { $0.action == "case.create" })
         #expect(created.principal == "cora" && created.agency == "community-safety" && created.serial == s.coordinator.serial)
         #expect(created.fields == Scenario.fields.keys.sorted())
-        #expect(created.hash == "hash-\(created.seq)" && created.prevHash == "hash-\(created.seq - 1)")
+        let chain = s.h.journal.map { $0.hash.hexString }
+        #expect(created.hash == chain[Int(created.seq) - 1] && created.prevHash == chain[Int(created.seq) - 2])
 
         _ = try s.h.run(s.dispatch(["police"]))
         let request = try #require(s.h.state.requests.values.first)

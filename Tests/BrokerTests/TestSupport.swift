@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import Broker
+@testable import Engine
+import Journal
 import Wire
 
 /// Parses an RFC 3339 timestamp; crashes the test on a typo.
@@ -52,14 +54,14 @@ struct TestFailure: Error, CustomStringConvertible {
     let description: String
 }
 
-/// A broker driven like the API layer drives it: decide, journal (here: encode
-/// and decode the entry), apply at the next chain position, reply. Keeps every
-/// journaled entry for replay tests.
+/// A broker driven like the engine drives it: decide, append the entry's stored form to
+/// an event store (the engine's `InMemoryEventStore`, real SHA-256 chain), decode it back,
+/// apply it at the record's chain position, reply. The store keeps every entry for replay tests.
 struct Harness {
     var broker: Domain
     var now: Date
     let ids = Counter()
-    var journal: [(Data, ChainPosition)] = []
+    let store = InMemoryEventStore()
 
     static let adminSerial = "A0"
 
@@ -78,14 +80,20 @@ struct Harness {
 
     var state: BrokerState { broker.state }
 
+    /// Every record the store holds, in order.
+    var journal: [JournalRecord] { store.records }
+
+    /// Appends `entry` as the engine does and returns its record, without applying it.
+    func append(_ entry: Entry) -> JournalRecord {
+        let payload = try! EntryCodec.encode(entry)
+        return try! store.appendNow(payload).get()
+    }
+
     mutating func commit(_ entry: Entry) {
-        let data = try! JSONEncoder().encode(entry)
-        let decoded = try! JSONDecoder().decode(Entry.self, from: data)
+        let record = append(entry)
+        let decoded = try! EntryCodec.decode(record)
         precondition(decoded == entry, "entry does not round-trip")
-        let seq = UInt64(journal.count + 1)
-        let position = ChainPosition(seq: seq, hash: "hash-\(seq)", prevHash: seq == 1 ? "" : "hash-\(seq - 1)")
-        journal.append((data, position))
-        broker.apply(decoded, position: position)
+        broker.apply(decoded, position: EntryCodec.chainPosition(record))
     }
 
     /// Runs an outcome: on success journals and applies its entry and returns the reply.
@@ -137,11 +145,11 @@ struct Harness {
         return try broker.identify(serial: serial, at: now, allowPending: true).get()
     }
 
-    /// Replays the journal into a fresh state.
+    /// Replays the store into a fresh state, as the engine does at startup.
     func replayed() -> BrokerState {
         var state = BrokerState()
-        for (data, position) in journal {
-            state.apply(try! JSONDecoder().decode(Entry.self, from: data), position: position)
+        try! store.replay(after: 0) { record in
+            state.apply(try EntryCodec.decode(record), position: EntryCodec.chainPosition(record))
         }
         return state
     }
