@@ -56,6 +56,25 @@ import Testing
         #expect(replayed.read(\.state).lastSeq == 5)
     }
 
+    /// The observer once grew two thunks per commit (a bare closure in a `Mutex`), so every
+    /// commit cost more than the last and the nesting eventually overflowed the stack. 40,000
+    /// commits finish in seconds now; with that defect they take minutes (or crash).
+    @Test(.timeLimit(.minutes(1)))
+    func theChangeObserverCostsTheSameAfterManyCommits() async throws {
+        let store = InMemoryEventStore()
+        let engine = try Self.engine(on: store)
+        let calls = Atomic<Int>(0)
+        engine.observeChanges { _ in calls.add(1, ordering: .relaxed) }
+        _ = try await Self.createAgency(engine, "x-fire")
+        for round in 0..<40_000 {
+            _ = try await engine.execute(serial: Self.adminSerial) { broker, actor, env in
+                broker.updateAgency(id: "x-fire", AgencyPatch(name: "Fire \(round)"), by: actor, env: env)
+            }
+        }
+        #expect(calls.load(ordering: .relaxed) == 40_001)
+        #expect(store.records.count == 40_002)
+    }
+
     @Test func aRefusedCommandStoresNothingAndSaysWho() async throws {
         let store = InMemoryEventStore()
         let engine = try Self.engine(on: store)
