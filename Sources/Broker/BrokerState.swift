@@ -140,6 +140,8 @@ public struct BrokerState: Codable, Sendable, Equatable {
             guard requests[id]?.acknowledgedAt == nil else { return }
             requests[id]?.acknowledgedAt = at
         case .returnSubmitted(let version):
+            guard let request = requests[version.request] else { return }
+            requests[version.request]?.returnBytes = request.totalReturnBytes + ReturnLimits.encodedSize(of: version)
             requests[version.request]?.returns.append(version)
             markChanged(version.request, seq: seq)
         case .extensionGranted(let id, let until, let reason):

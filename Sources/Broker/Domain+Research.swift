@@ -239,7 +239,7 @@ extension Domain {
         let version = ResearchReturn(request: requestID, agency: request.agency, version: request.returns.count + 1,
                                      submittedAt: env.now, knownToAgency: body.knownToAgency, summary: body.summary,
                                      answers: body.answers, withheld: withheld)
-        let total = (request.returns + [version]).reduce(0) { $0 + ReturnLimits.encodedSize(of: $1) }
+        let total = request.totalReturnBytes + ReturnLimits.encodedSize(of: version)
         guard total <= returnLimits.maxBytes else {
             return .failure(DomainError(.returnLimitReached,
                                         "limits.maxReturnBytesPerRequest: with this version the return would hold \(total) bytes, "

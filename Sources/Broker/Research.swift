@@ -180,6 +180,15 @@ public struct ResearchRequest: Codable, Sendable, Equatable {
     /// cursor, which so reveals nothing of other agencies' activity. Nil in requests from a
     /// snapshot written before feed positions existed, which count as position 1.
     public var feedPosition: UInt64?
+    /// The compact JSON size of all `returns` together (what `limits.maxReturnBytesPerRequest`
+    /// counts), kept as versions are applied so a new version costs one encoding, not one per
+    /// version. Nil in a dispatch entry and in snapshots from before it was kept: then counted.
+    public var returnBytes: Int?
+
+    /// The size `limits.maxReturnBytesPerRequest` counts: `returnBytes`, or counted when not kept.
+    public var totalReturnBytes: Int {
+        returnBytes ?? returns.reduce(0) { $0 + ReturnLimits.encodedSize(of: $1) }
+    }
 
     /// The deadline a return must meet: the extension if granted, else the return deadline.
     public var effectiveReturnDeadline: Date { extendedUntil ?? returnDeadline }

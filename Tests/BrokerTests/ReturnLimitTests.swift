@@ -70,4 +70,27 @@ struct ReturnLimitTests {
             }
         }
     }
+
+    @Test("Bytes: the kept total equals every version counted, and a state from an older snapshot (no total kept) counts them")
+    func keptTotal() throws {
+        var s = try Scenario()
+        let request = try s.h.run(s.dispatch(["police"])).requests[0]
+        for index in 1...3 { try s.h.run(s.h.broker.submitReturn(requestID: request.id, s.answer("v\(index)"), by: s.police, env: s.h.env)) }
+        let stored = try #require(s.h.state.requests[request.id])
+        let counted = stored.returns.reduce(0) { $0 + ReturnLimits.encodedSize(of: $1) }
+        #expect(stored.returnBytes == counted && stored.totalReturnBytes == counted)
+
+        // As decoded from a snapshot written before the total was kept.
+        var old = s.h.state
+        old.requests[request.id]?.returnBytes = nil
+        s.h.broker = Domain(state: old, policy: s.h.broker.policy, rules: s.h.broker.rules,
+                            returnLimits: ReturnLimits(maxVersions: 20, maxBytes: counted + 10))
+        let before = s.h.journal.count
+        let refused = try s.h.refusal(s.h.broker.submitReturn(requestID: request.id, s.answer("v4"), by: s.police, env: s.h.env))
+        #expect(refused.code == .returnLimitReached && refused.message.hasPrefix("limits.maxReturnBytesPerRequest: "), "\(refused.message)")
+        #expect(s.h.journal.count == before)
+        s.h.broker = Domain(state: old, policy: s.h.broker.policy, rules: s.h.broker.rules, returnLimits: .default)
+        let fourth = try s.h.run(s.h.broker.submitReturn(requestID: request.id, s.answer("v4"), by: s.police, env: s.h.env))
+        #expect(s.h.state.requests[request.id]?.returnBytes == counted + ReturnLimits.encodedSize(of: fourth))
+    }
 }
