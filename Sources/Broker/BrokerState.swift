@@ -20,6 +20,11 @@ public struct BrokerState: Codable, Sendable, Equatable {
     public internal(set) var meetings: [String: Meeting] = [:]
     /// Cases by id.
     public internal(set) var cases: [String: Case] = [:]
+    /// Referrals by id; nil in snapshots written before referrals existed.
+    public internal(set) var referrals: [String: Referral]?
+    /// Agencies invited to each meeting by the coordinator (beyond those with a request for it);
+    /// nil in snapshots written before invitations existed.
+    public internal(set) var invitations: [String: [String]]?
     /// Research requests by id, each with its return versions.
     public internal(set) var requests: [String: ResearchRequest] = [:]
     /// The audit log, in journal order.
@@ -148,6 +153,21 @@ public struct BrokerState: Codable, Sendable, Equatable {
             requests[id]?.extendedUntil = until
             requests[id]?.extensionReason = reason
             markChanged(id, seq: seq)
+        case .referralSubmitted(let referral):
+            referrals = referrals ?? [:]
+            referrals?[referral.id] = referral
+        case .referralDecided(let id, let decision):
+            guard referrals?[id] != nil else { return }
+            referrals?[id]?.decision = decision
+            referrals?[id]?.state = decision.state
+            referrals?[id]?.case = decision.case
+        case .caseListed(let id, let listing):
+            guard let record = cases[id] else { return }
+            cases[id]?.listings = record.allListings + [listing]
+        case .meetingInvited(let meeting, let agencies):
+            var all = invitations ?? [:]
+            all[meeting] = Array(Set(all[meeting] ?? []).union(agencies)).sorted()
+            invitations = all
         }
     }
 
@@ -178,9 +198,11 @@ public struct BrokerState: Codable, Sendable, Equatable {
         requests.values.contains { $0.agency == agency && $0.releasedAt != nil && ($0.feedPosition ?? 1) > cursor.position }
     }
 
-    /// Meetings the agency is invited to: those where it has a released request.
+    /// Meetings the agency is invited to: those where it has a released request, and those the coordinator invited it to.
     func invitedMeetings(of agency: String) -> Set<String> {
-        Set(requests.values.filter { $0.agency == agency && $0.releasedAt != nil }.map(\.meeting))
+        var meetings = Set(requests.values.filter { $0.agency == agency && $0.releasedAt != nil }.map(\.meeting))
+        for (meeting, agencies) in invitations ?? [:] where agencies.contains(agency) { meetings.insert(meeting) }
+        return meetings
     }
 }
 

@@ -139,8 +139,10 @@ public struct NewMeeting: Codable, Sendable {
     public var title: String
     /// In the future.
     public var startsAt: Date
+    /// The panel that meets; default the first of `panels.json`.
+    public var panel: String?
     /// Creates a body.
-    public init(title: String, startsAt: Date) { self.title = title; self.startsAt = startsAt }
+    public init(title: String, startsAt: Date, panel: String? = nil) { self.title = title; self.startsAt = startsAt; self.panel = panel }
 }
 
 /// `POST /v1/cases`.
@@ -173,11 +175,13 @@ public struct DispatchOrder: Codable, Sendable {
     public var urgent: Bool?
     /// Why it is urgent.
     public var reason: String?
+    /// The listing's meeting the research is for; default the case's latest listing.
+    public var meeting: String?
     /// Creates a body.
     public init(agencies: [String], questions: [String], fields: [String]? = nil, releaseAt: Date? = nil,
-                urgent: Bool? = nil, reason: String? = nil) {
+                urgent: Bool? = nil, reason: String? = nil, meeting: String? = nil) {
         self.agencies = agencies; self.questions = questions; self.fields = fields
-        self.releaseAt = releaseAt; self.urgent = urgent; self.reason = reason
+        self.releaseAt = releaseAt; self.urgent = urgent; self.reason = reason; self.meeting = meeting
     }
 }
 

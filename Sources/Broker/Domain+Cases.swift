@@ -4,8 +4,8 @@ import Wire
 extension Domain {
     // MARK: Meetings
 
-    /// `POST /v1/meetings` (coordinator): `startsAt` in the future; both deadlines
-    /// computed now and journaled with the meeting.
+    /// `POST /v1/meetings` (coordinator): `startsAt` in the future; the panel's deadlines
+    /// (research, returns, referrals, acceptance, agenda) computed now and journaled with the meeting.
     public func createMeeting(_ body: NewMeeting, by actor: Actor, env: Environment) -> Outcome<Meeting> {
         if let error = require(actor, [.coordinator], to: "create meetings") { return .failure(error) }
         var body = body
@@ -16,9 +16,18 @@ extension Domain {
         guard body.startsAt > env.now else {
             return .failure(.invalidField("startsAt", "must be in the future"))
         }
-        let deadlines = rules.deadlines(startsAt: body.startsAt)
+        let panelID = body.panel ?? panels.first.id
+        guard let panel = panels[panelID] else {
+            return .failure(.invalidField("panel", "no panel \(panelID.prefix(Limits.idLength)) (see GET /v1/panels)"))
+        }
+        let deadlines = panel.deadlineRules(calendar: rules.calendar).deadlines(startsAt: body.startsAt)
+        // Referral and acceptance leads are calendar days, at the meeting's local wall-clock time.
+        let local = rules.calendar.localDate(of: body.startsAt)
+        func daysBefore(_ days: Int) -> Date { rules.calendar.instant(on: local.date.adding(days: -days), secondsOfDay: local.secondsOfDay) }
         let meeting = Meeting(id: env.newID(), title: body.title, startsAt: body.startsAt,
-                              dispatchDeadline: deadlines.dispatch, returnDeadline: deadlines.return)
+                              dispatchDeadline: deadlines.dispatch, returnDeadline: deadlines.return, panel: panel.id,
+                              referralDeadline: daysBefore(panel.referralLeadDays), acceptanceDeadline: daysBefore(panel.acceptanceLeadDays),
+                              agendaAt: body.startsAt.addingTimeInterval(-Double(panel.agendaLeadHours) * 3600))
         return .success(Decision(entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.meetingCreate, object: meeting.id),
                                               [.meetingCreated(meeting: meeting)]), reply: meeting))
     }
@@ -83,12 +92,13 @@ extension Domain {
         guard Validate.isText(body.reference, limit: Limits.referenceLength) else {
             return .failure(.invalidField("reference", "must be non-empty, at most \(Limits.referenceLength) characters"))
         }
-        if state.cases.values.contains(where: { $0.meeting == body.meeting && $0.reference == body.reference }) {
+        if state.cases.values.contains(where: { $0.isListed(at: body.meeting) && $0.reference == body.reference }) {
             return .failure(DomainError(.conflict, "the meeting already has a case \(body.reference)"))
         }
         if let consent = body.consent, let error = validate(consent) { return .failure(error) }
         if let error = validate(fields: body.fields) { return .failure(error) }
-        let record = Case(id: env.newID(), meeting: body.meeting, reference: body.reference, fields: body.fields, consent: body.consent)
+        let record = Case(id: env.newID(), meeting: body.meeting, reference: body.reference, fields: body.fields, consent: body.consent,
+                          state: .open, listings: [Listing(meeting: body.meeting, kind: .new, slot: nil)], panel: panel(of: meeting).id)
         return .success(Decision(
             entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.caseCreate, object: record.id, fields: record.fields.keys.sorted()),
                          [.caseCreated(case: record)]),

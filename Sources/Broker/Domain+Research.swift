@@ -21,7 +21,15 @@ extension Domain {
         if let error = TextHygiene.clean(&order.questions, field: "questions") { return .failure(error) }
         if let error = TextHygiene.clean(&order.reason, field: "reason") { return .failure(error) }
         guard let record = state.cases[caseID] else { return .failure(.notFound("case")) }
-        guard let meeting = state.meetings[record.meeting] else { return .failure(.notFound("case")) }
+        guard record.currentState == .open else {
+            return .failure(DomainError(.conflict, "case \(record.reference) is \(record.currentState.rawValue); it takes no research"))
+        }
+        // Research is for one listing: the meeting named, else the case's latest listing.
+        let meetingID = order.meeting ?? record.allListings.last?.meeting ?? record.meeting
+        guard record.isListed(at: meetingID) else {
+            return .failure(.invalidField("meeting", "case \(record.reference) is not listed at meeting \(meetingID.prefix(Limits.idLength))"))
+        }
+        guard let meeting = state.meetings[meetingID] else { return .failure(.notFound("case")) }
         guard record.consent != nil else {
             return .failure(DomainError(.consentMissing, "case \(record.reference) has no consent record; record consent or a lawful basis first"))
         }
@@ -85,8 +93,8 @@ extension Domain {
         } else {
             for agency in order.agencies { names[agency] = entitledNames(agency).sorted() }
         }
-        if let existing = state.requests.values.first(where: { $0.case == caseID && invited.contains($0.agency) }) {
-            return .failure(DomainError(.conflict, "agency \(existing.agency) already has request \(existing.id) for this case"))
+        if let existing = state.requests.values.first(where: { $0.case == caseID && $0.meeting == meeting.id && invited.contains($0.agency) }) {
+            return .failure(DomainError(.conflict, "agency \(existing.agency) already has request \(existing.id) for this case at this meeting"))
         }
         var events: [Event] = []
         var releases: [Event] = []

@@ -21,14 +21,18 @@ public struct Domain: Sendable {
     public let rules: DeadlineRules
     /// How many versions, and how many bytes in all, one request's return may hold.
     public let returnLimits: ReturnLimits
+    /// The panels hosted (`panels.json`); each meeting takes its deadlines from its panel.
+    public let panels: PanelSet
 
-    /// Creates a broker over a state (empty, replayed or from a snapshot).
+    /// Creates a broker over a state (empty, replayed or from a snapshot). Without `panels`,
+    /// one default panel with `rules`' deadlines and no referral rules.
     public init(state: BrokerState = BrokerState(), policy: SharingPolicy, rules: DeadlineRules = DeadlineRules(),
-                returnLimits: ReturnLimits = .default) {
+                returnLimits: ReturnLimits = .default, panels: PanelSet? = nil) {
         self.state = state
         self.policy = policy
         self.rules = rules
         self.returnLimits = returnLimits
+        self.panels = panels ?? .single(rules: rules)
     }
 
     /// Applies a journaled entry (see `BrokerState.apply`).

@@ -42,6 +42,10 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
         /// A return would exceed `limits.maxReturnVersionsPerRequest` or
         /// `limits.maxReturnBytesPerRequest`; the message names the limit (409).
         public static let returnLimitReached = Code(rawValue: "return_limit_reached")
+        /// A referral that fails one of its panel's hard rules; the message lists every rule's outcome (422).
+        public static let screeningFailed = Code(rawValue: "screening_failed")
+        /// A referral for a meeting after the meeting's referral deadline (409).
+        public static let referralDeadlinePassed = Code(rawValue: "referral_deadline_passed")
         /// The command conflicts with the current state (duplicate id, wrong state) (409).
         public static let conflict = Code(rawValue: "conflict")
         /// The caller's certificate serial is not registered (403).
@@ -69,6 +73,7 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
             .invalid, .forbidden, .notEntitled, .credentialUnknown, .credentialRevoked, .credentialExpired, .principalDisabled,
             .agencyInactive, .credentialNotApproved, .notFound, .conflict, .dispatchDeadlinePassed, .returnDeadlinePassed,
             .returnLimitReached, .validationFailed, .invalidText, .unknownField, .consentMissing, .invalidCSR, .weakKey, .subjectMismatch,
+            .screeningFailed, .referralDeadlinePassed,
         ]
 
         /// Every domain code with the HTTP status the registry gives it.

@@ -34,6 +34,14 @@ public enum Event: Codable, Sendable, Equatable {
     case returnSubmitted(return: ResearchReturn)
     /// A request's return deadline extended.
     case extensionGranted(request: String, until: Date, reason: String)
+    /// A referral made by an agency, with its screening outcome.
+    case referralSubmitted(referral: Referral)
+    /// The coordinator's decision on a referral (an acceptance's case is a `caseCreated` in the same entry).
+    case referralDecided(referral: String, decision: ReferralDecision)
+    /// A case listed again, at a later meeting.
+    case caseListed(case: String, listing: Listing)
+    /// Agencies invited to a meeting beyond those with a request for it.
+    case meetingInvited(meeting: String, agencies: [String])
 }
 
 /// What an entry is audited as: never field values or return text.
@@ -81,6 +89,10 @@ public struct AuditDetail: Codable, Sendable, Equatable {
         public static let returnSubmit = "return.submit", returnRead = "return.read"
         /// Collation.
         public static let returnsCollate = "case.returns", researchPack = "case.pack"
+        /// Referrals (SPEC §11.2).
+        public static let referralSubmit = "referral.submit", referralRead = "referral.read", referralDecide = "referral.decide"
+        /// Cases across meetings and the agenda (SPEC §11.3, §11.4).
+        public static let caseList = "case.list", meetingInvite = "meeting.invite"
         /// The journal's head anchor created for a journal written before anchoring (`maracd journal anchor --init`).
         public static let journalAnchorCreated = "journal.anchor_created"
         /// Records lost from the journal's end, accepted by the operator (`maracd journal accept-truncation`).

@@ -255,6 +255,14 @@ enum Validate {
     /// A display name.
     static func isName(_ text: String) -> Bool { isText(text, limit: Limits.nameLength) }
 
+    /// A meeting time slot, `HH:MM` on the 24-hour clock.
+    static func isSlot(_ text: String) -> Bool {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ $0.count == 2 && $0.allSatisfy { ("0"..."9").contains($0) } }),
+              let hours = Int(parts[0]), let minutes = Int(parts[1]) else { return false }
+        return hours < 24 && minutes < 60
+    }
+
     /// An upper-case hex certificate serial without separators.
     static func isSerial(_ text: String) -> Bool {
         !text.isEmpty && text.count <= 40 && text.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || ("A"..."F").contains($0) }

@@ -1,9 +1,11 @@
 import Foundation
 import Wire
 
-/// A MARAC meeting; also its API shape `{id, title, startsAt, dispatchDeadline, returnDeadline}`.
-/// The deadlines are computed once, at creation, and journaled with it, so a
-/// later calendar change does not move the deadlines of existing meetings.
+/// A MARAC meeting; also its API shape `{id, title, startsAt, dispatchDeadline, returnDeadline,
+/// panel, referralDeadline, acceptanceDeadline, agendaAt}`. The deadlines are computed once, at
+/// creation, from the panel and calendar, and journaled with it, so a later configuration
+/// change does not move the deadlines of existing meetings. The panel's fields are absent
+/// from meetings journaled before panels existed (they belong to the default panel).
 public struct Meeting: Codable, Sendable, Equatable {
     /// Opaque id.
     public var id: String
@@ -15,20 +17,34 @@ public struct Meeting: Codable, Sendable, Equatable {
     public var dispatchDeadline: Date
     /// Returns are due by then (unless extended).
     public var returnDeadline: Date
+    /// The panel that meets (nil: journaled before panels, the default panel).
+    public var panel: String?
+    /// Referrals for this meeting close then (`referralLeadDays` calendar days before).
+    public var referralDeadline: Date?
+    /// Referrals accepted later need `urgent` with a reason (`acceptanceLeadDays` calendar days before).
+    public var acceptanceDeadline: Date?
+    /// Invited SPOCs see the agenda from then (`agendaLeadHours` before).
+    public var agendaAt: Date?
 
     /// Creates a meeting.
-    public init(id: String, title: String, startsAt: Date, dispatchDeadline: Date, returnDeadline: Date) {
+    public init(id: String, title: String, startsAt: Date, dispatchDeadline: Date, returnDeadline: Date,
+                panel: String? = nil, referralDeadline: Date? = nil, acceptanceDeadline: Date? = nil, agendaAt: Date? = nil) {
         self.id = id
         self.title = title
         self.startsAt = startsAt
         self.dispatchDeadline = dispatchDeadline
         self.returnDeadline = returnDeadline
+        self.panel = panel
+        self.referralDeadline = referralDeadline
+        self.acceptanceDeadline = acceptanceDeadline
+        self.agendaAt = agendaAt
     }
 }
 
 extension Case {
     /// Encodes `consent` as `null` when absent, so the shape is always
-    /// `{id, meeting, reference, fields, consent}`.
+    /// `{id, meeting, reference, fields, consent, state, listings}` (plus `panel`,
+    /// `caseType` and `referral` when known). `meeting` is the first listing's.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
@@ -36,6 +52,41 @@ extension Case {
         try container.encode(reference, forKey: .reference)
         try container.encode(fields, forKey: .fields)
         try container.encode(consent, forKey: .consent)
+        try container.encode(currentState, forKey: .state)
+        try container.encode(allListings, forKey: .listings)
+        try container.encodeIfPresent(panel, forKey: .panel)
+        try container.encodeIfPresent(caseType, forKey: .caseType)
+        try container.encodeIfPresent(referral, forKey: .referral)
+    }
+
+    /// `state`, open for cases journaled before states existed.
+    public var currentState: CaseState { state ?? .open }
+
+    /// `listings`, or the one listing (new, at `meeting`) of a case journaled before listings existed.
+    public var allListings: [Listing] { listings ?? [Listing(meeting: meeting, kind: .new, slot: nil)] }
+
+    /// Whether the case is listed at `meeting`.
+    public func isListed(at meeting: String) -> Bool { allListings.contains { $0.meeting == meeting } }
+}
+
+/// Where a case stands (SPEC §11.3).
+public enum CaseState: String, Codable, Sendable {
+    case open, closed, erased
+}
+
+/// A case on one meeting's agenda: its first hearing (`new`) or a later one (`review`).
+public struct Listing: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable { case new, review }
+    /// The meeting.
+    public var meeting: String
+    public var kind: Kind
+    /// The time slot given, `HH:MM` local time, if any.
+    public var slot: String?
+
+    public init(meeting: String, kind: Kind, slot: String?) {
+        self.meeting = meeting
+        self.kind = kind
+        self.slot = slot
     }
 }
 
@@ -72,14 +123,30 @@ public struct Case: Codable, Sendable, Equatable {
     public var fields: [String: JSONValue]
     /// The consent record; research cannot be dispatched without one.
     public var consent: Consent?
+    /// Nil in cases journaled before case states: open.
+    public var state: CaseState?
+    /// Every meeting the case is listed at, in listing order; nil in cases journaled before listings.
+    public var listings: [Listing]?
+    /// The panel that hears it (nil: journaled before panels; its first meeting's panel).
+    public var panel: String?
+    /// The referral's case type, e.g. `asb`, when the case came from a referral.
+    public var caseType: String?
+    /// The referral it was accepted from.
+    public var referral: String?
 
     /// Creates a case.
-    public init(id: String, meeting: String, reference: String, fields: [String: JSONValue], consent: Consent?) {
+    public init(id: String, meeting: String, reference: String, fields: [String: JSONValue], consent: Consent?,
+                state: CaseState? = nil, listings: [Listing]? = nil, panel: String? = nil, caseType: String? = nil, referral: String? = nil) {
         self.id = id
         self.meeting = meeting
         self.reference = reference
         self.fields = fields
         self.consent = consent
+        self.state = state
+        self.listings = listings
+        self.panel = panel
+        self.caseType = caseType
+        self.referral = referral
     }
 }
 

@@ -88,6 +88,36 @@ struct BrokerRoutes: Sendable {
             let body = try request.decode(DispatchOrder.self)
             return try await reply(request, .created) { broker, actor, env in broker.dispatch(caseID: request.parameter("id"), body, by: actor, env: env) }
         }
+        router.add("POST", "/v1/cases/{id}/listings") { request in
+            let body = try request.decode(NewListing.self)
+            return try await reply(request, .created) { broker, actor, env in broker.relistCase(caseID: request.parameter("id"), body, by: actor, env: env) }
+        }
+        router.add("GET", "/v1/meetings/{id}/agenda") { request in
+            try await reply(request) { broker, actor, env in broker.agenda(meetingID: request.parameter("id"), by: actor, env: env) }
+        }
+        router.add("POST", "/v1/meetings/{id}/invitations") { request in
+            let body = try request.decode(Invitation.self)
+            return try await reply(request) { broker, actor, env in broker.invite(meetingID: request.parameter("id"), body, by: actor, env: env) }
+        }
+
+        // Panels and referrals (SPEC §11.1, §11.2)
+        router.add("GET", "/v1/panels") { request in
+            try await reply(request) { broker, actor, _ in broker.listPanels(by: actor) }
+        }
+        router.add("POST", "/v1/referrals") { request in
+            let body = try request.decode(NewReferral.self)
+            return try await reply(request, .created) { broker, actor, env in broker.submitReferral(body, by: actor, env: env) }
+        }
+        router.add("GET", "/v1/referrals") { request in
+            try await reply(request) { broker, actor, _ in broker.listReferrals(by: actor) }
+        }
+        router.add("GET", "/v1/referrals/{id}") { request in
+            try await reply(request) { broker, actor, env in broker.referral(id: request.parameter("id"), by: actor, env: env) }
+        }
+        router.add("POST", "/v1/referrals/{id}/decision") { request in
+            let body = try request.decode(DecisionOrder.self)
+            return try await reply(request) { broker, actor, env in broker.decideReferral(id: request.parameter("id"), body, by: actor, env: env) }
+        }
         router.add("GET", "/v1/cases/{id}/returns") { request in
             let id = request.parameter("id")
             switch request.http.query["format"] {

@@ -92,7 +92,7 @@ public final class BrokerApp: Sendable {
         do {
             let engine = try BrokerEngine(
                 store: journal, location: configuration.dataDirectory, policyLoader: domain.policy, rules: domain.rules,
-                returnLimits: configuration.returnLimits,
+                returnLimits: configuration.returnLimits, panels: domain.panels,
                 bootstrap: {
                     let admin = try Certificate(pemFile: pki.adminCertificatePath)
                     return BrokerState.bootstrap(agencies: domain.seeds, adminSerial: admin.serial, adminNotAfter: admin.notAfter,

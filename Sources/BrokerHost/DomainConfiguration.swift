@@ -3,12 +3,14 @@ import Engine
 import Foundation
 
 /// The domain's configuration files in `config/`: `agencies.json`,
-/// `calendar.json` and `policy.json`. An absent file means the embedded
-/// default (`DefaultConfiguration`); an unreadable or invalid one stops start
-/// with a message naming the file and the key.
+/// `calendar.json`, `policy.json` and `panels.json`. An absent file means the embedded
+/// default (`DefaultConfiguration`; for `panels.json`, one panel `default` with
+/// `broker.json`'s deadlines and no referral rules); an unreadable or invalid one stops
+/// start with a message naming the file and the key.
 struct DomainConfiguration: Sendable {
     let seeds: [AgencySeed]
     let rules: DeadlineRules
+    let panels: PanelSet
     /// Loads the policy once the registry's agencies are known (seeds plus agencies created since).
     let policy: @Sendable (Set<String>) throws -> SharingPolicy
 
@@ -42,11 +44,21 @@ struct DomainConfiguration: Sendable {
         let (policyPath, policyData) = try read("policy.json")
         let seedIDs = Set(seeds.map(\.id))
         // Validate now, so a broken policy stops start before the journal is touched.
-        _ = try wrap { () throws(ConfigError) in try SharingPolicy.load(policyData, file: policyPath, agencies: seedIDs) }
+        let policy = try wrap { () throws(ConfigError) in try SharingPolicy.load(policyData, file: policyPath, agencies: seedIDs) }
+        let rules = DeadlineRules(calendar: calendar, researchLeadWorkingDays: configuration.researchLeadWorkingDays,
+                                  returnDeadlineHours: configuration.returnDeadlineHours)
+        var panels = PanelSet.single(rules: rules)
+        let panelsPath = (directory as NSString).appendingPathComponent("panels.json")
+        if FileManager.default.fileExists(atPath: panelsPath) {
+            guard let data = FileManager.default.contents(atPath: panelsPath) else {
+                throw BrokerSetupError(file: panelsPath, message: "exists but cannot be read")
+            }
+            panels = try wrap { () throws(ConfigError) in try PanelSet.load(data, file: panelsPath, policy: policy) }
+        }
         return DomainConfiguration(
             seeds: seeds,
-            rules: DeadlineRules(calendar: calendar, researchLeadWorkingDays: configuration.researchLeadWorkingDays,
-                                 returnDeadlineHours: configuration.returnDeadlineHours),
+            rules: rules,
+            panels: panels,
             policy: { agencies in
                 try wrap { () throws(ConfigError) in try SharingPolicy.load(policyData, file: policyPath, agencies: agencies.union(seedIDs)) }
             })

@@ -68,6 +68,22 @@ public struct CivilDate: Hashable, Comparable, Codable, Sendable, CustomStringCo
     /// The date `days` days later (earlier if negative).
     public func adding(days: Int) -> CivilDate { CivilDate(dayNumber: dayNumber + days) }
 
+    /// The same day `months` calendar months later (earlier if negative), clamped to the
+    /// month's last day: 31 May minus 3 months is 28 (or 29) February.
+    public func adding(months: Int) -> CivilDate {
+        let index = year * 12 + (month - 1) + months
+        let newYear = index >= 0 ? index / 12 : (index - 11) / 12
+        let newMonth = index - newYear * 12 + 1
+        return CivilDate(year: newYear, month: newMonth, day: min(day, CivilDate.daysIn(month: newMonth, year: newYear)))!
+    }
+
+    /// Whole years from `self` (a date of birth) to `date`: the age on that date.
+    public func years(until date: CivilDate) -> Int {
+        var years = date.year - year
+        if (date.month, date.day) < (month, day) { years -= 1 }
+        return years
+    }
+
     /// `YYYY-MM-DD`.
     public var description: String {
         let y = String(year)

@@ -45,6 +45,15 @@ import Wire
             let pendingCSR = String(decoding: try CertificateSigningRequest.create(key: try PrivateKey.generateECDSA(), commonName: "pending", organization: nil).pemBytes,
                                     as: UTF8.self)
             let pendingSerial = try #require(try await cast.admin.json("POST", "/v1/credentials", ["principal": "pending", "csr": pendingCSR]).json["serial"].string)
+            // A referral by the police SPOC (the first panel, domestic abuse) and a later meeting to list the case at again.
+            let referralBody: @Sendable () -> [String: Any] = {
+                ["caseType": "domestic-abuse", "fields": ["victim.name": "Jane Doe", "victim.dateOfBirth": "1990-01-01"],
+                 "consent": ["status": "obtained"], "criteria": ["visible-high-risk"], "reason": "DASH 16 ticks"]
+            }
+            let referral = try await cast.spocs["police"]!.client.json("POST", "/v1/referrals", referralBody())
+            let referralID = try #require(referral.json["id"].string, "\(referral.text)")
+            let laterMeetingID = try #require(try await cast.coordinator.client.json(
+                "POST", "/v1/meetings", ["title": "Later", "startsAt": rfc3339(FixtureDates.laterMeetingStart())]).json["id"].string)
 
             let calls: [Call] = [
                 Call("GET", "/v1/whoami", coordinator: 200, spoc: 200, admin: 200, auditor: 200),
@@ -72,6 +81,16 @@ import Wire
                 Call("PUT", "/v1/cases/\(caseID)/consent", body: { ["status": "obtained"] }, coordinator: 200),
                 Call("POST", "/v1/cases/\(caseID)/research", body: { ["agencies": ["housing"], "questions": ["Known?"]] }, coordinator: 201),
                 Call("GET", "/v1/cases/\(caseID)/returns", coordinator: 200),
+                Call("POST", "/v1/cases/\(caseID)/listings", body: { ["meeting": laterMeetingID, "kind": "review"] }, coordinator: 201),
+                // The police SPOC is invited (it has a request), but the agenda opens 24 hours before the meeting.
+                Call("GET", "/v1/meetings/\(meetingID)/agenda", coordinator: 200, spoc: 404),
+                Call("POST", "/v1/meetings/\(meetingID)/invitations", body: { ["agencies": ["education"]] }, coordinator: 200),
+                Call("GET", "/v1/panels", coordinator: 200, spoc: 200, admin: 200, auditor: 200),
+                Call("POST", "/v1/referrals", body: referralBody, spoc: 201),
+                Call("GET", "/v1/referrals", coordinator: 200, spoc: 200),
+                Call("GET", "/v1/referrals/\(referralID)", coordinator: 200, spoc: 200),
+                Call("POST", "/v1/referrals/\(referralID)/decision",
+                     body: { ["decision": "declined", "reason": "Below threshold", "advice": "Refer to the IDVA service"] }, coordinator: 200),
                 Call("GET", "/v1/requests", spoc: 200),
                 Call("GET", "/v1/requests/\(requestID)", coordinator: 200, spoc: 200),
                 Call("PUT", "/v1/requests/\(requestID)/return", body: { ["knownToAgency": false, "summary": "No trace", "answers": ["No"], "withheld": []] }, spoc: 200),
@@ -82,7 +101,7 @@ import Wire
             ]
             // Every answer, success or refusal, has the shape docs/openapi.json gives it.
             let document = try OpenAPIDocument.load()
-            let ids = [meetingID, caseID, requestID, spareSerial, pendingSerial, "probation", "temp", "pending"]
+            let ids = [meetingID, caseID, requestID, spareSerial, pendingSerial, "probation", "temp", "pending", referralID, laterMeetingID]
             func pattern(of path: String) -> String {
                 var pattern = path.split(separator: "?").first.map(String.init) ?? path
                 for id in ids { pattern = pattern.replacingOccurrences(of: "/\(id)", with: [spareSerial, pendingSerial].contains(id) ? "/{serial}" : "/{id}") }

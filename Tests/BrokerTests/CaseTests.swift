@@ -12,7 +12,8 @@ struct CaseTests {
         let meeting = try h.run(h.broker.createMeeting(NewMeeting(title: "MARAC April", startsAt: date("2027-04-01T09:00:00Z")), by: coordinator, env: h.env))
         #expect(meeting.dispatchDeadline == date("2027-03-23T10:00:00Z"))
         #expect(meeting.returnDeadline == date("2027-03-31T09:00:00Z"))
-        #expect(json(meeting) == #"{"dispatchDeadline":"2027-03-23T10:00:00Z","id":"id-1","returnDeadline":"2027-03-31T09:00:00Z","startsAt":"2027-04-01T09:00:00Z","title":"MARAC April"}"#)
+        // The default panel's deadlines too: referrals 14 and acceptance 7 calendar days before at 10:00 local, the agenda 24 hours before.
+        #expect(json(meeting) == #"{"acceptanceDeadline":"2027-03-25T10:00:00Z","agendaAt":"2027-03-31T09:00:00Z","dispatchDeadline":"2027-03-23T10:00:00Z","id":"id-1","panel":"default","referralDeadline":"2027-03-18T10:00:00Z","returnDeadline":"2027-03-31T09:00:00Z","startsAt":"2027-04-01T09:00:00Z","title":"MARAC April"}"#)
         let past = try h.refusal(h.broker.createMeeting(NewMeeting(title: "Old", startsAt: h.now), by: coordinator, env: h.env))
         #expect(past.code == .validationFailed && past.message.hasPrefix("startsAt:"))
         let untitled = try h.refusal(h.broker.createMeeting(NewMeeting(title: "  ", startsAt: date("2027-05-01T09:00:00Z")), by: coordinator, env: h.env))
@@ -106,6 +107,7 @@ struct CaseTests {
             (.consentMissing, "consent_missing", 422), (.notEntitled, "not_entitled", 403),
             (.dispatchDeadlinePassed, "dispatch_deadline_passed", 409), (.returnDeadlinePassed, "return_deadline_passed", 409),
             (.returnLimitReached, "return_limit_reached", 409),
+            (.referralDeadlinePassed, "referral_deadline_passed", 409), (.screeningFailed, "screening_failed", 422),
             (.conflict, "conflict", 409), (.credentialRevoked, "credential_revoked", 403),
             (.principalDisabled, "principal_disabled", 403), (.agencyInactive, "agency_inactive", 403),
             (.credentialUnknown, "credential_unknown", 403), (.credentialExpired, "credential_expired", 403),

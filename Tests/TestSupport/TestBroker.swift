@@ -33,10 +33,12 @@ public final class TestBroker: @unchecked Sendable {
             .appendingPathComponent("config").path
     }
 
-    public init(now: Date = Date(), directory: TemporaryDirectory? = nil, configure: (inout BrokerConfiguration) -> Void = { _ in }) throws {
+    /// - Parameter configDirectory: the domain configuration (default: the repository's config/).
+    public init(now: Date = Date(), directory: TemporaryDirectory? = nil, configDirectory: String? = nil,
+                configure: (inout BrokerConfiguration) -> Void = { _ in }) throws {
         self.directory = try directory ?? TemporaryDirectory()
         clock = TestClock(now)
-        configDirectory = Self.repositoryConfig
+        self.configDirectory = configDirectory ?? Self.repositoryConfig
         var configuration = BrokerConfiguration()
         configuration.listenPort = 0
         configuration.certsDirectory = self.directory.path("certs")
@@ -45,7 +47,7 @@ public final class TestBroker: @unchecked Sendable {
         self.configuration = configuration
         let pki = BrokerPKI(directory: configuration.certsDirectory)
         try pki.initialize()
-        app = try Self.makeApp(configuration, configDirectory, clock, logLines)
+        app = try Self.makeApp(configuration, self.configDirectory, clock, logLines)
         try app.start()
     }
 
