@@ -33,4 +33,27 @@ import TestSupport
             "\(error)".contains("agencies.json")
         }
     }
+
+    /// Without `panels.json`: one panel `default` with broker.json's deadlines (SPEC §11.1); a broken
+    /// one stops start naming the file and the key.
+    @Test func panelsDefaultToOneAndABrokenFileStopsStart() throws {
+        let dir = try TemporaryDirectory()
+        var configuration = BrokerConfiguration()
+        configuration.researchLeadWorkingDays = 4
+        let plain = try DomainConfiguration.load(directory: dir.path("config"), configuration: configuration)
+        #expect(plain.panels.panels.map(\.id) == ["default"] && plain.panels.first.researchLeadWorkingDays == 4 && plain.panels.first.rules.isEmpty)
+        let shipped = try DomainConfiguration.load(directory: TestBroker.repositoryConfig, configuration: BrokerConfiguration())
+        #expect(shipped.panels.panels.map(\.id) == ["domestic-abuse", "community"])
+
+        try FileManager.default.createDirectory(atPath: dir.path("config"), withIntermediateDirectories: true)
+        let broken = try String(contentsOfFile: TestBroker.repositoryConfig + "/panels.json", encoding: .utf8)
+            .replacingOccurrences(of: #""kind": "countWithin""#, with: #""kind": "countSometimes""#)
+        try Data(broken.utf8).write(to: URL(fileURLWithPath: dir.path("config/panels.json")))
+        #expect {
+            try DomainConfiguration.load(directory: dir.path("config"), configuration: BrokerConfiguration())
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("panels.json") && text.contains("panels[1].rules[2].kind") && text.contains("countSometimes")
+        }
+    }
 }
