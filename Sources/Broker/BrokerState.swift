@@ -25,6 +25,8 @@ public struct BrokerState: Codable, Sendable, Equatable {
     /// Agencies invited to each meeting by the coordinator (beyond those with a request for it);
     /// nil in snapshots written before invitations existed.
     public internal(set) var invitations: [String: [String]]?
+    /// Field corrections per case, oldest first; nil in snapshots written before corrections existed.
+    public internal(set) var corrections: [String: [FieldCorrection]]?
     /// Research requests by id, each with its return versions.
     public internal(set) var requests: [String: ResearchRequest] = [:]
     /// The audit log, in journal order.
@@ -138,8 +140,10 @@ public struct BrokerState: Codable, Sendable, Equatable {
             requests[request.id] = request
             markChanged(request.id, seq: seq)
         case .requestReleased(let id, let at):
-            guard requests[id]?.releasedAt == nil else { return }
+            guard let request = requests[id], request.releasedAt == nil else { return }
             requests[id]?.releasedAt = at
+            // What it releases is the case as it is now: later corrections do not change it.
+            requests[id]?.caseVersion = cases[request.case]?.version
             markChanged(id, seq: seq)
         case .requestAcknowledged(let id, let at, _):
             guard requests[id]?.acknowledgedAt == nil else { return }
@@ -164,6 +168,15 @@ public struct BrokerState: Codable, Sendable, Equatable {
         case .caseListed(let id, let listing):
             guard let record = cases[id] else { return }
             cases[id]?.listings = record.allListings + [listing]
+        case .fieldsCorrected(let id, let correction):
+            guard var record = cases[id] else { return }
+            for path in correction.remove { record.fields.removeValue(forKey: path) }
+            for (path, value) in correction.set { record.fields[path] = value }
+            record.version = correction.version
+            cases[id] = record
+            var all = corrections ?? [:]
+            all[id, default: []].append(correction)
+            corrections = all
         case .meetingInvited(let meeting, let agencies):
             var all = invitations ?? [:]
             all[meeting] = Array(Set(all[meeting] ?? []).union(agencies)).sorted()
@@ -196,6 +209,17 @@ public struct BrokerState: Codable, Sendable, Equatable {
     /// long-poll wake-up test).
     public func hasChanges(for agency: String, after cursor: RequestCursor) -> Bool {
         requests.values.contains { $0.agency == agency && $0.releasedAt != nil && ($0.feedPosition ?? 1) > cursor.position }
+    }
+
+    /// The case's fields as they were at `version` (the corrections after it undone, newest first).
+    func fields(of caseID: String, at version: Int) -> [String: JSONValue] {
+        guard let record = cases[caseID] else { return [:] }
+        var fields = record.fields
+        for correction in (corrections?[caseID] ?? []).reversed() where correction.version > version {
+            for path in correction.added { fields.removeValue(forKey: path) }
+            for (path, value) in correction.replaced { fields[path] = value }
+        }
+        return fields
     }
 
     /// Meetings the agency is invited to: those where it has a released request, and those the coordinator invited it to.

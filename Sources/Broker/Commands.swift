@@ -177,11 +177,16 @@ public struct DispatchOrder: Codable, Sendable {
     public var reason: String?
     /// The listing's meeting the research is for; default the case's latest listing.
     public var meeting: String?
+    /// `follow-up`: research after that meeting has started, with its own `returnBy`.
+    public var kind: String?
+    /// A follow-up's return deadline (in the future, at most 90 days ahead).
+    public var returnBy: Date?
     /// Creates a body.
     public init(agencies: [String], questions: [String], fields: [String]? = nil, releaseAt: Date? = nil,
-                urgent: Bool? = nil, reason: String? = nil, meeting: String? = nil) {
+                urgent: Bool? = nil, reason: String? = nil, meeting: String? = nil, kind: String? = nil, returnBy: Date? = nil) {
         self.agencies = agencies; self.questions = questions; self.fields = fields
         self.releaseAt = releaseAt; self.urgent = urgent; self.reason = reason; self.meeting = meeting
+        self.kind = kind; self.returnBy = returnBy
     }
 }
 
@@ -209,4 +214,19 @@ public struct ExtensionGrant: Codable, Sendable {
     public var reason: String
     /// Creates a body.
     public init(until: Date, reason: String) { self.until = until; self.reason = reason }
+}
+
+/// `PATCH /v1/cases/{id}/fields`: a correction of a case's fields.
+public struct FieldPatch: Codable, Sendable {
+    /// Paths to set (each classified by the sharing policy).
+    public var set: [String: JSONValue]?
+    /// Paths to remove (each on the case).
+    public var remove: [String]?
+    /// Why, for the audit trail.
+    public var reason: String
+    /// If given, the case's current version: a correction based on an older one is refused (409).
+    public var version: Int?
+    public init(set: [String: JSONValue]? = nil, remove: [String]? = nil, reason: String, version: Int? = nil) {
+        self.set = set; self.remove = remove; self.reason = reason; self.version = version
+    }
 }

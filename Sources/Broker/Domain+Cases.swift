@@ -128,6 +128,54 @@ extension Domain {
             reply: record))
     }
 
+    /// `PATCH /v1/cases/{id}/fields` (coordinator, open case): sets and removes fields with a
+    /// reason. The result is policy-checked like a new case; the case's version goes up by one;
+    /// the audit trail names the paths, never the values. Requests released before keep the
+    /// values they released. With `version`, a correction based on an older version is 409.
+    public func correctFields(caseID: String, _ patch: FieldPatch, by actor: Actor, env: Environment) -> Outcome<Case> {
+        if let error = require(actor, [.coordinator], to: "correct cases") { return .failure(error) }
+        var patch = patch
+        if let error = TextHygiene.clean(&patch.reason, field: "reason") { return .failure(error) }
+        var set = patch.set ?? [:]
+        for path in set.keys.sorted() {
+            if let error = TextHygiene.clean(&set[path]!, field: "set[\"\(path.prefix(Limits.fieldPathLength))\"]") { return .failure(error) }
+        }
+        let remove = patch.remove ?? []
+        guard var record = state.cases[caseID] else { return .failure(.notFound("case")) }
+        guard record.currentState == .open else {
+            return .failure(DomainError(.conflict, "case \(record.reference) is \(record.currentState.rawValue); its fields cannot change"))
+        }
+        if let expected = patch.version, expected != (record.version ?? 0) {
+            return .failure(DomainError(.conflict, "case \(record.reference) is at version \(record.version ?? 0), not \(expected); read it again"))
+        }
+        guard !set.isEmpty || !remove.isEmpty else { return .failure(.invalidField("set", "set or remove at least one field")) }
+        guard Validate.isText(patch.reason, limit: Limits.reasonLength, multiline: true) else {
+            return .failure(.invalidField("reason", "must be non-empty, at most \(Limits.reasonLength) characters"))
+        }
+        for (index, path) in remove.enumerated() {
+            guard record.fields[path] != nil else {
+                return .failure(.invalidField("remove[\(index)]", "the case has no field \"\(path.prefix(Limits.fieldPathLength))\""))
+            }
+            guard set[path] == nil, !remove[..<index].contains(path) else {
+                return .failure(.invalidField("remove[\(index)]", "\(path) is named twice"))
+            }
+        }
+        var fields = record.fields
+        for path in remove { fields.removeValue(forKey: path) }
+        for (path, value) in set { fields[path] = value }
+        if let error = validate(fields: fields) { return .failure(error) }
+        let changed = Set(set.keys).union(remove)
+        let correction = FieldCorrection(version: (record.version ?? 0) + 1, set: set, remove: remove, reason: patch.reason,
+                                         replaced: record.fields.filter { changed.contains($0.key) },
+                                         added: changed.filter { record.fields[$0] == nil }.sorted())
+        record.fields = fields
+        record.version = correction.version
+        return .success(Decision(
+            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.caseCorrect, object: caseID, fields: changed.sorted(), reason: patch.reason),
+                         [.fieldsCorrected(case: caseID, correction: correction)]),
+            reply: record))
+    }
+
     func validate(_ consent: Consent) -> DomainError? {
         if let basis = consent.lawfulBasis, !Validate.isText(basis, limit: Limits.lawfulBasisLength, multiline: true) {
             return .invalidField("consent.lawfulBasis", "must be non-empty, at most \(Limits.lawfulBasisLength) characters")

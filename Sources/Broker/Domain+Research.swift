@@ -58,10 +58,32 @@ extension Domain {
         } else if order.reason != nil {
             return .failure(.invalidField("reason", "only an urgent dispatch has a reason"))
         }
-        guard env.now < meeting.startsAt else {
-            return .failure(DomainError(.conflict, "meeting \(meeting.id) has already started"))
+        // Follow-up research: after the meeting has started, with its own return deadline.
+        var followUp = false
+        var dispatchDeadline = meeting.dispatchDeadline, returnDeadline = meeting.returnDeadline
+        switch order.kind {
+        case nil:
+            if order.returnBy != nil { return .failure(.invalidField("returnBy", "only follow-up research has its own returnBy")) }
+        case "follow-up":
+            guard env.now >= meeting.startsAt else {
+                return .failure(.invalidField("kind", "follow-up research is asked after the meeting; meeting \(meeting.id) has not started"))
+            }
+            guard let returnBy = order.returnBy, returnBy > env.now, returnBy <= env.now.addingTimeInterval(Double(Limits.followUpDays) * 86_400) else {
+                return .failure(.invalidField("returnBy", "follow-up research needs a returnBy in the next \(Limits.followUpDays) days"))
+            }
+            guard order.releaseAt == nil, order.urgent == nil else {
+                return .failure(.invalidField("kind", "follow-up research goes out at once; it has no releaseAt or urgent"))
+            }
+            followUp = true
+            dispatchDeadline = env.now
+            returnDeadline = returnBy
+        case let other?:
+            return .failure(.invalidField("kind", "must be \"follow-up\" or absent, not \(other.prefix(Limits.idLength))"))
         }
-        if env.now > meeting.dispatchDeadline && !urgent {
+        guard followUp || env.now < meeting.startsAt else {
+            return .failure(DomainError(.conflict, "meeting \(meeting.id) has already started; ask follow-up research (kind \"follow-up\" with returnBy)"))
+        }
+        if !followUp && env.now > meeting.dispatchDeadline && !urgent {
             return .failure(DomainError(.dispatchDeadlinePassed,
                                         "research for this meeting had to be dispatched by \(RFC3339.format(meeting.dispatchDeadline, fraction: .milliseconds)); mark it urgent with a reason to send it now"))
         }
@@ -93,7 +115,11 @@ extension Domain {
         } else {
             for agency in order.agencies { names[agency] = entitledNames(agency).sorted() }
         }
-        if let existing = state.requests.values.first(where: { $0.case == caseID && $0.meeting == meeting.id && invited.contains($0.agency) }) {
+        // One request per agency per listing; a follow-up while the agency's last follow-up is unanswered is refused too.
+        if let existing = state.requests.values.first(where: {
+            $0.case == caseID && $0.meeting == meeting.id && invited.contains($0.agency)
+                && (($0.followUp ?? false) == followUp) && (!followUp || $0.returns.isEmpty)
+        }) {
             return .failure(DomainError(.conflict, "agency \(existing.agency) already has request \(existing.id) for this case at this meeting"))
         }
         var events: [Event] = []
@@ -103,13 +129,14 @@ extension Domain {
             var request = ResearchRequest(
                 id: env.newID(), case: caseID, meeting: meeting.id, agency: agency, questions: order.questions,
                 fieldNames: names[agency] ?? [], invited: order.agencies, urgent: urgent, reason: reason, releaseAt: releaseAt,
-                dispatchDeadline: meeting.dispatchDeadline, returnDeadline: meeting.returnDeadline,
+                dispatchDeadline: dispatchDeadline, returnDeadline: returnDeadline,
                 dispatchedAt: env.now, dispatchedBy: actor.principal, releasedAt: nil, acknowledgedAt: nil,
-                extendedUntil: nil, extensionReason: nil, returns: [], createdSeq: 0, changedSeq: 0)
+                extendedUntil: nil, extensionReason: nil, returns: [], createdSeq: 0, changedSeq: 0, followUp: followUp ? true : nil)
             events.append(.requestDispatched(request: request))
             if releaseAt <= env.now {
                 releases.append(.requestReleased(request: request.id, at: env.now))
                 request.releasedAt = env.now
+                request.caseVersion = record.version
             }
             views.append(view(request, at: env.now))
         }
@@ -354,14 +381,16 @@ extension Domain {
 
     // MARK: Views
 
-    /// The fields of `request` its agency may see now: the names fixed at
-    /// dispatch, still allowed by the current policy, with the case's values.
+    /// The fields of `request` its agency may see now: the names fixed at dispatch, still
+    /// allowed by the current policy, with the values the case had when the request was released
+    /// (a later correction does not change what was released; an unreleased one shows the case now).
     func releasedFields(_ request: ResearchRequest) -> [String: JSONValue] {
         guard let record = state.cases[request.case] else { return [:] }
+        let values = request.releasedAt == nil ? record.fields : state.fields(of: request.case, at: request.caseVersion ?? 0)
         let invited = Set(request.invited)
         var fields: [String: JSONValue] = [:]
         for name in request.fieldNames where policy.isVisible(name, to: request.agency, invited: invited) {
-            if let value = record.fields[name] { fields[name] = value }
+            if let value = values[name] { fields[name] = value }
         }
         return fields
     }
@@ -371,7 +400,8 @@ extension Domain {
                     meeting: request.meeting, agency: request.agency, state: request.state(at: now), urgent: request.urgent,
                     reason: request.reason, questions: request.questions, fields: releasedFields(request),
                     releaseAt: request.releaseAt, dispatchDeadline: request.dispatchDeadline,
-                    returnDeadline: request.returnDeadline, extendedUntil: request.extendedUntil)
+                    returnDeadline: request.returnDeadline, extendedUntil: request.extendedUntil,
+                    kind: request.followUp == true ? "follow-up" : nil)
     }
 
     func status(_ request: ResearchRequest, at now: Date) -> RequestStatus {

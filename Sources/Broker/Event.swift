@@ -40,6 +40,8 @@ public enum Event: Codable, Sendable, Equatable {
     case referralDecided(referral: String, decision: ReferralDecision)
     /// A case listed again, at a later meeting.
     case caseListed(case: String, listing: Listing)
+    /// A case's fields corrected (the new version).
+    case fieldsCorrected(case: String, correction: FieldCorrection)
     /// Agencies invited to a meeting beyond those with a request for it.
     case meetingInvited(meeting: String, agencies: [String])
 }
@@ -92,7 +94,7 @@ public struct AuditDetail: Codable, Sendable, Equatable {
         /// Referrals (SPEC §11.2).
         public static let referralSubmit = "referral.submit", referralRead = "referral.read", referralDecide = "referral.decide"
         /// Cases across meetings and the agenda (SPEC §11.3, §11.4).
-        public static let caseList = "case.list", meetingInvite = "meeting.invite"
+        public static let caseList = "case.list", meetingInvite = "meeting.invite", caseCorrect = "case.correct"
         /// The journal's head anchor created for a journal written before anchoring (`maracd journal anchor --init`).
         public static let journalAnchorCreated = "journal.anchor_created"
         /// Records lost from the journal's end, accepted by the operator (`maracd journal accept-truncation`).

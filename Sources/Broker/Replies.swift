@@ -111,6 +111,8 @@ public struct RequestView: Codable, Sendable, Equatable {
     public var returnDeadline: Date
     /// Extended return deadline, if granted.
     public var extendedUntil: Date?
+    /// `follow-up` for research asked after the meeting; absent for the meeting's own research.
+    public var kind: String?
 }
 
 /// `{"requests": [...]}`: the answer to a dispatch.

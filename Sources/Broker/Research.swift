@@ -57,6 +57,7 @@ extension Case {
         try container.encodeIfPresent(panel, forKey: .panel)
         try container.encodeIfPresent(caseType, forKey: .caseType)
         try container.encodeIfPresent(referral, forKey: .referral)
+        try container.encodeIfPresent(version, forKey: .version)
     }
 
     /// `state`, open for cases journaled before states existed.
@@ -67,6 +68,21 @@ extension Case {
 
     /// Whether the case is listed at `meeting`.
     public func isListed(at meeting: String) -> Bool { allListings.contains { $0.meeting == meeting } }
+}
+
+/// One correction of a case's fields (`PATCH /v1/cases/{id}/fields`): the values it sets, the
+/// paths it removes, and what the changed paths held before, so that a request released before
+/// it still shows what it released. Kept in the state, never in API replies.
+public struct FieldCorrection: Codable, Sendable, Equatable {
+    /// The case's version after it.
+    public var version: Int
+    public var set: [String: JSONValue]
+    public var remove: [String]
+    public var reason: String
+    /// The previous values of the changed paths that existed.
+    public var replaced: [String: JSONValue]
+    /// The changed paths that did not exist before.
+    public var added: [String]
 }
 
 /// Where a case stands (SPEC §11.3).
@@ -133,6 +149,8 @@ public struct Case: Codable, Sendable, Equatable {
     public var caseType: String?
     /// The referral it was accepted from.
     public var referral: String?
+    /// How many times the fields were corrected (nil: never).
+    public var version: Int?
 
     /// Creates a case.
     public init(id: String, meeting: String, reference: String, fields: [String: JSONValue], consent: Consent?,
@@ -251,6 +269,11 @@ public struct ResearchRequest: Codable, Sendable, Equatable {
     /// counts), kept as versions are applied so a new version costs one encoding, not one per
     /// version. Nil in a dispatch entry and in snapshots from before it was kept: then counted.
     public var returnBytes: Int?
+    /// The case's version when the request was released (nil: 0, or not released): its fields are
+    /// shown as they were then, whatever corrections follow.
+    public var caseVersion: Int?
+    /// Research asked after the meeting (`kind: "follow-up"`), with its own return deadline.
+    public var followUp: Bool?
 
     /// The size `limits.maxReturnBytesPerRequest` counts: `returnBytes`, or counted when not kept.
     public var totalReturnBytes: Int {

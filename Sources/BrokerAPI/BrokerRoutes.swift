@@ -88,6 +88,10 @@ struct BrokerRoutes: Sendable {
             let body = try request.decode(DispatchOrder.self)
             return try await reply(request, .created) { broker, actor, env in broker.dispatch(caseID: request.parameter("id"), body, by: actor, env: env) }
         }
+        router.add("PATCH", "/v1/cases/{id}/fields") { request in
+            let body = try request.decode(FieldPatch.self)
+            return try await reply(request) { broker, actor, env in broker.correctFields(caseID: request.parameter("id"), body, by: actor, env: env) }
+        }
         router.add("POST", "/v1/cases/{id}/listings") { request in
             let body = try request.decode(NewListing.self)
             return try await reply(request, .created) { broker, actor, env in broker.relistCase(caseID: request.parameter("id"), body, by: actor, env: env) }

@@ -81,6 +81,7 @@ import Wire
                 Call("PUT", "/v1/cases/\(caseID)/consent", body: { ["status": "obtained"] }, coordinator: 200),
                 Call("POST", "/v1/cases/\(caseID)/research", body: { ["agencies": ["housing"], "questions": ["Known?"]] }, coordinator: 201),
                 Call("GET", "/v1/cases/\(caseID)/returns", coordinator: 200),
+                Call("PATCH", "/v1/cases/\(caseID)/fields", body: { ["set": ["victim.alias": "JD"], "reason": "Alias confirmed by police"] }, coordinator: 200),
                 Call("POST", "/v1/cases/\(caseID)/listings", body: { ["meeting": laterMeetingID, "kind": "review"] }, coordinator: 201),
                 // The police SPOC is invited (it has a request), but the agenda opens 24 hours before the meeting.
                 Call("GET", "/v1/meetings/\(meetingID)/agenda", coordinator: 200, spoc: 404),
