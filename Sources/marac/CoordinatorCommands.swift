@@ -11,12 +11,15 @@ enum CoordinatorCommands {
     static let createMeeting = CommandSpec(
         path: ["meeting", "create"],
         options: [.init(name: "--at", value: "TIME", help: "start: 2027-01-14T10:00:00Z, 2027-01-14T10:00+01:00, or 2027-01-14 10:00 in local time", required: true),
-                  .init(name: "--title", value: "TEXT", help: "title, e.g. \"MARAC Northtown January\"", required: true)],
-        summary: "create a meeting; prints its dispatch and return deadlines in local time and UTC", role: role,
+                  .init(name: "--title", value: "TEXT", help: "title, e.g. \"MARAC Northtown January\"", required: true),
+                  .init(name: "--panel", value: "ID", help: "the panel that meets (default: the broker's first; see marac panel list)")],
+        summary: "create a meeting; prints its referral, dispatch, return and agenda deadlines in local time and UTC", role: role,
         example: "marac meeting create --at \"2027-01-14 10:00\" --title \"MARAC Northtown\""
     ) { run in
         let startsAt = try run.time("--at")!
-        let body = JSONValue.object(["title": .string(try run.required("--title")), "startsAt": .string(RFC3339.format(startsAt))])
+        var members: [String: JSONValue] = ["title": .string(try run.required("--title")), "startsAt": .string(RFC3339.format(startsAt))]
+        if let panel = run.option("--panel") { members["panel"] = .string(panel) }
+        let body = JSONValue.object(members)
         try run.show(try run.call("POST", "/v1/meetings", body: body)) { meeting in
             run.output.line("Meeting \(meeting["id"].displayText) created: \(meeting["title"].displayText)\n")
             printDeadlines(meeting, output: run.output)
@@ -190,7 +193,12 @@ enum CoordinatorCommands {
     /// Start, dispatch and return deadlines in local time and UTC, with time left.
     static func printDeadlines(_ meeting: JSONValue, output: Output) {
         let zone = TimeZone.current.identifier
-        output.table(["", "local (\(zone))", "UTC", "time left"], [("starts", "startsAt"), ("dispatch by", "dispatchDeadline"), ("returns due", "returnDeadline")].map { label, key in
+        if let panel = meeting["panel"].string { output.line("Panel: \(panel)\n") }
+        var rows = [("starts", "startsAt"), ("dispatch by", "dispatchDeadline"), ("returns due", "returnDeadline")]
+        if !meeting["referralDeadline"].isNull {
+            rows = [("referrals close", "referralDeadline"), ("accepted until", "acceptanceDeadline")] + rows + [("agenda to SPOCs", "agendaAt")]
+        }
+        output.table(["", "local (\(zone))", "UTC", "time left"], rows.map { label, key in
             guard let date = meeting[key].date else { return [Output.Cell(label), "?", "?", ""] }
             return [Output.Cell(label), Output.Cell(TimeText.local(date)), Output.Cell(TimeText.utc(date)),
                     Output.Cell(TimeText.countdown(to: date), highlight: date < Date())]
