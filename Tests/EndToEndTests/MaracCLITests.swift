@@ -196,6 +196,54 @@ import Wire
         }
     }
 
+    /// SPEC §11.1–11.4 through the CLI: a police SPOC refers a DA case, a minor's referral is refused
+    /// (exit 1, every outcome named), the coordinator accepts, relists for review, corrects a field,
+    /// invites an agency and reads the agenda; the SPOC sees its referral's outcome and no agenda yet.
+    @Test func aReferralToTheAgendaThroughTheCLI() async throws {
+        try await withTestBroker { broker in
+            let dir = try TemporaryDirectory()
+            let cli = MaracCLI(home: dir.path("home"), url: broker.url, ca: broker.pki.caCertificatePath)
+            let (spoc, coord) = try await policeSPOCAndCoordinator(broker)
+            var result = try await cli.run(["panel", "list"], as: spoc)
+            #expect(result.status == 0 && result.stdout.contains("domestic-abuse — Domestic Abuse MARAC") && result.stdout.contains("minimumAge"), "\(result.stdout)")
+            let meeting = try json(try await cli.run(["meeting", "create", "--at", RFC3339.format(Self.meetingStart), "--title", "DA MARAC", "--json"], as: coord))
+            let meetingID = try #require(meeting["id"].string)
+            #expect(meeting["panel"].string == "domestic-abuse" && meeting["referralDeadline"].string != nil)
+            let later = try json(try await cli.run(["meeting", "create", "--at", RFC3339.format(Self.meetingStart.addingTimeInterval(28 * 86_400)),
+                                                    "--title", "DA MARAC next", "--json"], as: coord))
+
+            let referral = #"{"caseType": "domestic-abuse", "criteria": ["visible-high-risk"], "reason": "DASH 17 ticks", "consent": {"status": "obtained"}, "fields": {"victim.name": "Dana Example", "victim.dateOfBirth": "1990-01-01", "victim.phone": "07700 900001"}}"#
+            let file = try dir.write("referral.json", Array(referral.utf8))
+            result = try await cli.run(["referral", "submit", "--file", file, "--meeting", meetingID], as: spoc)
+            #expect(result.status == 0 && result.stdout.contains("minimumAge (hard)") && result.stdout.contains("passed"), "\(result.stdout) \(result.stderr)")
+            let minor = try dir.write("minor.json", Array(referral.replacingOccurrences(of: "1990-01-01", with: RFC3339.format(Date()).prefix(4).description + "-01-01").utf8))
+            result = try await cli.run(["referral", "submit", "--file", minor], as: spoc)
+            #expect(result.status == 1 && result.stderr.contains("422 screening_failed") && result.stderr.contains("minimumAge failed (hard)"), "\(result.stderr)")
+            let referralID = try #require(try json(try await cli.run(["referral", "list", "--json"], as: spoc))["referrals"].array.last?["id"].string)
+
+            result = try await cli.run(["referral", "decide", referralID, "--accept", "--decline"], as: coord)
+            #expect(result.status == 2, "one decision at a time: \(result.stderr)")
+            result = try await cli.run(["referral", "decide", referralID, "--accept", "--meeting", meetingID, "--slot", "10:30", "--reference", "DA-1"], as: coord)
+            #expect(result.status == 0 && result.stdout.contains("Accepted: case") && result.stdout.contains("at 10:30"), "\(result.stdout) \(result.stderr)")
+            let caseID = try #require(try json(try await cli.run(["referral", "show", referralID, "--json"], as: spoc))["case"].string)
+            result = try await cli.run(["referral", "show", referralID], as: spoc)
+            #expect(result.stdout.contains("accepted by coord") && result.stdout.contains("at 10:30"), "\(result.stdout)")
+
+            result = try await cli.run(["case", "relist", caseID, "--meeting", later["id"].string ?? ""], as: coord)
+            #expect(result.status == 0 && result.stdout.contains("listed at 2 meetings"), "\(result.stdout) \(result.stderr)")
+            result = try await cli.run(["case", "fields", caseID, "--remove", "victim.phone", "--reason", "number no longer in use", "--version", "0"], as: coord)
+            #expect(result.status == 0 && result.stdout.contains("version 1"), "\(result.stdout) \(result.stderr)")
+            result = try await cli.run(["case", "fields", caseID, "--remove", "victim.name", "--reason", "stale", "--version", "0"], as: coord)
+            #expect(result.status == 1 && result.stderr.contains("409 conflict"), "\(result.stderr)")
+            result = try await cli.run(["meeting", "invite", meetingID, "--agencies", "housing"], as: coord)
+            #expect(result.status == 0 && result.stdout.contains("Invited: housing"))
+            result = try await cli.run(["meeting", "agenda", meetingID], as: coord)
+            #expect(result.status == 0 && result.stdout.contains("10:30") && result.stdout.contains("DA-1") && result.stdout.contains(caseID), "\(result.stdout)")
+            result = try await cli.run(["meeting", "agenda", meetingID], as: spoc)
+            #expect(result.status == 1 && result.stderr.contains("404 not_found"), "before agendaAt: \(result.stderr)")
+        }
+    }
+
     @Test func exitCodesSeparateUsageRefusalAndConnectionFailures() async throws {
         try await withTestBroker { broker in
             let dir = try TemporaryDirectory()
