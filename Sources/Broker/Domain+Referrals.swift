@@ -305,6 +305,24 @@ extension Domain {
             reply: record))
     }
 
+    /// `GET /v1/cases?meeting=&state=` (coordinator): cases without their fields, by reference;
+    /// `meeting` keeps those listed at it, `state` those in it.
+    public func listCases(meeting: String?, state wanted: String?, by actor: Actor) -> Outcome<CaseList> {
+        if let error = require(actor, [.coordinator], to: "list cases") { return .failure(error) }
+        var stateFilter: CaseState?
+        if let wanted {
+            guard let parsed = CaseState(rawValue: wanted) else { return .failure(DomainError(.invalid, "state: must be open, closed or erased")) }
+            stateFilter = parsed
+        }
+        let items = state.cases.values
+            .filter { record in meeting.map { record.isListed(at: $0) } ?? true }
+            .filter { record in stateFilter.map { record.currentState == $0 } ?? true }
+            .sorted { ($0.reference, $0.id) < ($1.reference, $1.id) }
+            .map { CaseList.Item(id: $0.id, reference: $0.reference, state: $0.currentState, panel: panel(of: $0).id, caseType: $0.caseType,
+                                 listings: $0.allListings, version: $0.version) }
+        return .success(Decision(entry: nil, reply: CaseList(cases: items)))
+    }
+
     // MARK: Agenda
 
     /// `POST /v1/meetings/{id}/invitations` (coordinator): invites agencies (e.g. non-core ones)

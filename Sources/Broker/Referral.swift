@@ -168,3 +168,17 @@ public struct Agenda: Codable, Sendable, Equatable {
     public var publishedAt: Date?
     public var items: [Item]
 }
+
+/// `GET /v1/cases`: the coordinator's list, without fields (`GET /v1/cases/{id}` has them, audited).
+public struct CaseList: Codable, Sendable, Equatable {
+    public struct Item: Codable, Sendable, Equatable {
+        public var id: String
+        public var reference: String
+        public var state: CaseState
+        public var panel: String?
+        public var caseType: String?
+        public var listings: [Listing]
+        public var version: Int?
+    }
+    public var cases: [Item]
+}

@@ -77,6 +77,10 @@ struct BrokerRoutes: Sendable {
             let body = try request.decode(NewCase.self)
             return try await reply(request, .created) { broker, actor, env in broker.createCase(body, by: actor, env: env) }
         }
+        router.add("GET", "/v1/cases") { request in
+            let query = request.http.query
+            return try await reply(request) { broker, actor, _ in broker.listCases(meeting: query["meeting"], state: query["state"], by: actor) }
+        }
         router.add("GET", "/v1/cases/{id}") { request in
             try await reply(request) { broker, actor, env in broker.readCase(id: request.parameter("id"), by: actor, env: env) }
         }

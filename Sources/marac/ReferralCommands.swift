@@ -5,7 +5,7 @@ import Wire
 /// The MARAC cycle before the meeting (SPEC §11.1–11.4): panels, referrals by SPOCs and the
 /// coordinator's decisions, cases listed again, field corrections, invitations and the agenda.
 enum ReferralCommands {
-    static let all: [CommandSpec] = [panels, submit, list, show, decide, relist, correct, agenda, invite]
+    static let all: [CommandSpec] = [panels, submit, list, show, decide, cases, relist, correct, agenda, invite]
 
     static let panels = CommandSpec(
         path: ["panel", "list"], summary: "the panels this broker hosts: case types, lead times, criteria and rules", role: "Anyone",
@@ -141,6 +141,28 @@ enum ReferralCommands {
             default:
                 run.output.line("Declined; the referring agency sees the reason and advice.")
             }
+        }
+    }
+
+    static let cases = CommandSpec(
+        path: ["case", "list"],
+        options: [.init(name: "--meeting", value: "ID", help: "only cases listed at this meeting"),
+                  .init(name: "--state", value: "STATE", help: "open, closed or erased")],
+        summary: "cases with their state and listings (no fields)", role: CoordinatorCommands.role,
+        example: "marac case list --state open"
+    ) { run in
+        var query: [String] = []
+        if let meeting = run.option("--meeting") { query.append("meeting=\(escaped(meeting))") }
+        if let state = run.option("--state") { query.append("state=\(escaped(state))") }
+        try run.show(try run.call("GET", "/v1/cases" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))) { answer in
+            let cases = answer["cases"].array
+            guard !cases.isEmpty else { run.output.line("No cases."); return }
+            run.output.table(["reference", "state", "panel", "type", "listings", "case"], cases.map { item in
+                [Output.Cell(item["reference"].displayText), Output.Cell(item["state"].displayText), Output.Cell(item["panel"].displayText),
+                 Output.Cell(item["caseType"].isNull ? "" : item["caseType"].displayText),
+                 Output.Cell(item["listings"].array.map { "\($0["kind"].displayText) \($0["meeting"].displayText.prefix(8))" }.joined(separator: ", ")),
+                 Output.Cell(item["id"].displayText)]
+            })
         }
     }
 

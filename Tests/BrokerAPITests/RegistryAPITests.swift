@@ -77,6 +77,7 @@ import Wire
                 Call("GET", "/v1/meetings/\(meetingID)/status", coordinator: 200),
                 Call("POST", "/v1/cases", body: { ["meeting": meetingID, "reference": "MARAC-2027-0099", "fields": ["victim.name": "X"],
                                                   "consent": ["status": "obtained"]] }, coordinator: 201),
+                Call("GET", "/v1/cases?state=open", coordinator: 200),
                 Call("GET", "/v1/cases/\(caseID)", coordinator: 200),
                 Call("PUT", "/v1/cases/\(caseID)/consent", body: { ["status": "obtained"] }, coordinator: 200),
                 Call("POST", "/v1/cases/\(caseID)/research", body: { ["agencies": ["housing"], "questions": ["Known?"]] }, coordinator: 201),
