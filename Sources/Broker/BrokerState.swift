@@ -25,6 +25,10 @@ public struct BrokerState: Codable, Sendable, Equatable {
     /// Agencies invited to each meeting by the coordinator (beyond those with a request for it);
     /// nil in snapshots written before invitations existed.
     public internal(set) var invitations: [String: [String]]?
+    /// Actions by id; nil in snapshots written before actions existed.
+    public internal(set) var actions: [String: Action]?
+    /// The last action-feed position given out per agency (`Action.feedPosition`).
+    public internal(set) var actionFeed: [String: UInt64]?
     /// Field corrections per case, oldest first; nil in snapshots written before corrections existed.
     public internal(set) var corrections: [String: [FieldCorrection]]?
     /// Research requests by id, each with its return versions.
@@ -177,6 +181,25 @@ public struct BrokerState: Codable, Sendable, Equatable {
             var all = corrections ?? [:]
             all[id, default: []].append(correction)
             corrections = all
+        case .actionAgreed(let action):
+            actions = actions ?? [:]
+            actions?[action.id] = action
+            markActionChanged(action.id)
+        case .actionCompleted(let id, let at, let note):
+            guard actions?[id]?.state == .open else { return }
+            actions?[id]?.state = .completed
+            actions?[id]?.completedAt = at
+            actions?[id]?.note = note
+            markActionChanged(id)
+        case .actionCancelled(let id, let at, let reason):
+            guard actions?[id]?.state == .open else { return }
+            actions?[id]?.state = .cancelled
+            actions?[id]?.cancelledAt = at
+            actions?[id]?.cancelReason = reason
+            markActionChanged(id)
+        case .caseClosed(let id, let at, _):
+            cases[id]?.state = .closed
+            cases[id]?.closedAt = at
         case .meetingInvited(let meeting, let agencies):
             var all = invitations ?? [:]
             all[meeting] = Array(Set(all[meeting] ?? []).union(agencies)).sorted()
@@ -209,6 +232,16 @@ public struct BrokerState: Codable, Sendable, Equatable {
     /// long-poll wake-up test).
     public func hasChanges(for agency: String, after cursor: RequestCursor) -> Bool {
         requests.values.contains { $0.agency == agency && $0.releasedAt != nil && ($0.feedPosition ?? 1) > cursor.position }
+    }
+
+    /// Gives action `id` the next position in its owner agency's action feed.
+    private mutating func markActionChanged(_ id: String) {
+        guard let agency = actions?[id]?.ownerAgency else { return }
+        var feed = actionFeed ?? [:]
+        let next = (feed[agency] ?? 0) + 1
+        feed[agency] = next
+        actionFeed = feed
+        actions?[id]?.feedPosition = next
     }
 
     /// The case's fields as they were at `version` (the corrections after it undone, newest first).

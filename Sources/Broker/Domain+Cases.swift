@@ -62,7 +62,9 @@ extension Domain {
         guard state.meetings[id] != nil else { return .failure(.notFound("meeting")) }
         let rows = state.requests.values.filter { $0.meeting == id }.map { status($0, at: env.now) }
             .sorted { ($0.reference, $0.agency, $0.id) < ($1.reference, $1.agency, $1.id) }
-        return .success(Decision(entry: nil, reply: MeetingStatus(requests: rows)))
+        let actions = (state.actions ?? [:]).values.filter { $0.meeting == id }.map { ActionView($0, at: env.now) }
+            .sorted { ($0.reference, $0.ownerAgency, $0.id) < ($1.reference, $1.ownerAgency, $1.id) }
+        return .success(Decision(entry: nil, reply: MeetingStatus(requests: rows, actions: actions)))
     }
 
     // MARK: Cases

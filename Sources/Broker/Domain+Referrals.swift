@@ -361,7 +361,8 @@ extension Domain {
         var items: [Agenda.Item] = []
         for record in state.cases.values {
             guard let listing = record.allListings.first(where: { $0.meeting == meetingID }) else { continue }
-            var item = Agenda.Item(slot: listing.slot, reference: record.reference, kind: listing.kind)
+            let open = openActions(of: record.id).filter { coordinator || $0.ownerAgency == actor.agency }.count
+            var item = Agenda.Item(slot: listing.slot, reference: record.reference, kind: listing.kind, openActions: open)
             if coordinator {
                 item.case = record.id
                 item.agencies = Set(state.requests.values.filter { $0.case == record.id && $0.meeting == meetingID }.map(\.agency)).sorted()

@@ -241,6 +241,9 @@ extension Domain {
             body.withheld = withheld
         }
         guard let request = visibleRequest(requestID, to: actor) else { return .failure(.notFound("request")) }
+        if let record = state.cases[request.case], record.currentState != .open {
+            return .failure(DomainError(.conflict, "case \(record.reference) is \(record.currentState.rawValue); it takes no returns"))
+        }
         if env.now > request.effectiveReturnDeadline {
             return .failure(DomainError(.returnDeadlinePassed,
                                         "the return for this request was due by \(RFC3339.format(request.effectiveReturnDeadline, fraction: .milliseconds)); ask the coordinator for an extension"))

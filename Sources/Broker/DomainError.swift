@@ -46,6 +46,8 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let screeningFailed = Code(rawValue: "screening_failed")
         /// A referral for a meeting after the meeting's referral deadline (409).
         public static let referralDeadlinePassed = Code(rawValue: "referral_deadline_passed")
+        /// A case closed while actions are open; the message names them (409).
+        public static let actionsOpen = Code(rawValue: "actions_open")
         /// The command conflicts with the current state (duplicate id, wrong state) (409).
         public static let conflict = Code(rawValue: "conflict")
         /// The caller's certificate serial is not registered (403).
@@ -73,7 +75,7 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
             .invalid, .forbidden, .notEntitled, .credentialUnknown, .credentialRevoked, .credentialExpired, .principalDisabled,
             .agencyInactive, .credentialNotApproved, .notFound, .conflict, .dispatchDeadlinePassed, .returnDeadlinePassed,
             .returnLimitReached, .validationFailed, .invalidText, .unknownField, .consentMissing, .invalidCSR, .weakKey, .subjectMismatch,
-            .screeningFailed, .referralDeadlinePassed,
+            .screeningFailed, .referralDeadlinePassed, .actionsOpen,
         ]
 
         /// Every domain code with the HTTP status the registry gives it.

@@ -42,6 +42,14 @@ public enum Event: Codable, Sendable, Equatable {
     case caseListed(case: String, listing: Listing)
     /// A case's fields corrected (the new version).
     case fieldsCorrected(case: String, correction: FieldCorrection)
+    /// An action agreed for an agency.
+    case actionAgreed(action: Action)
+    /// An action completed by its owner agency.
+    case actionCompleted(action: String, at: Date, note: String)
+    /// An action cancelled by the coordinator.
+    case actionCancelled(action: String, at: Date, reason: String)
+    /// A case closed by the coordinator.
+    case caseClosed(case: String, at: Date, reason: String)
     /// Agencies invited to a meeting beyond those with a request for it.
     case meetingInvited(meeting: String, agencies: [String])
 }
@@ -94,7 +102,9 @@ public struct AuditDetail: Codable, Sendable, Equatable {
         /// Referrals (SPEC §11.2).
         public static let referralSubmit = "referral.submit", referralRead = "referral.read", referralDecide = "referral.decide"
         /// Cases across meetings and the agenda (SPEC §11.3, §11.4).
-        public static let caseList = "case.list", meetingInvite = "meeting.invite", caseCorrect = "case.correct"
+        public static let caseList = "case.list", meetingInvite = "meeting.invite", caseCorrect = "case.correct", caseClose = "case.close"
+        /// Actions (SPEC §11.5).
+        public static let actionAgree = "action.agree", actionComplete = "action.complete", actionCancel = "action.cancel"
         /// The journal's head anchor created for a journal written before anchoring (`maracd journal anchor --init`).
         public static let journalAnchorCreated = "journal.anchor_created"
         /// Records lost from the journal's end, accepted by the operator (`maracd journal accept-truncation`).

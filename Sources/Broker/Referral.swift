@@ -163,6 +163,8 @@ public struct Agenda: Codable, Sendable, Equatable {
         public var `case`: String?
         /// Agencies with a request for the case at this meeting (coordinator only).
         public var agencies: [String]?
+        /// Open actions on the case: all of them for the coordinator, the agency's own for a SPOC.
+        public var openActions: Int
     }
     public var meeting: Meeting
     public var publishedAt: Date?

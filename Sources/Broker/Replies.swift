@@ -197,6 +197,8 @@ public struct RequestStatus: Codable, Sendable, Equatable {
 public struct MeetingStatus: Codable, Sendable, Equatable {
     /// Every request of the meeting.
     public var requests: [RequestStatus]
+    /// Every action the meeting agreed, with its state (`overdue` while open past `dueAt`).
+    public var actions: [ActionView]
 }
 
 /// One agency's part of a case's collated returns.

@@ -58,6 +58,7 @@ extension Case {
         try container.encodeIfPresent(caseType, forKey: .caseType)
         try container.encodeIfPresent(referral, forKey: .referral)
         try container.encodeIfPresent(version, forKey: .version)
+        try container.encodeIfPresent(closedAt, forKey: .closedAt)
     }
 
     /// `state`, open for cases journaled before states existed.
@@ -151,6 +152,8 @@ public struct Case: Codable, Sendable, Equatable {
     public var referral: String?
     /// How many times the fields were corrected (nil: never).
     public var version: Int?
+    /// When the case was closed.
+    public var closedAt: Date?
 
     /// Creates a case.
     public init(id: String, meeting: String, reference: String, fields: [String: JSONValue], consent: Consent?,

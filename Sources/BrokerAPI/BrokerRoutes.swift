@@ -108,6 +108,35 @@ struct BrokerRoutes: Sendable {
             return try await reply(request) { broker, actor, env in broker.invite(meetingID: request.parameter("id"), body, by: actor, env: env) }
         }
 
+        // Actions and closure (SPEC §11.5, §11.3)
+        router.add("POST", "/v1/cases/{id}/actions") { request in
+            let body = try request.decode(NewAction.self)
+            return try await reply(request, .created) { broker, actor, env in broker.agreeAction(caseID: request.parameter("id"), body, by: actor, env: env) }
+        }
+        router.add("POST", "/v1/cases/{id}/close") { request in
+            let body = try request.decode(Reasoned.self)
+            return try await reply(request) { broker, actor, env in broker.closeCase(caseID: request.parameter("id"), body, by: actor, env: env) }
+        }
+        router.add("GET", "/v1/actions") { request in
+            let after = request.http.query["after"]
+            return try await longPoll(request) { broker, actor, env in
+                broker.actions(after: after, by: actor, env: env).map { decision in
+                    Decision(entry: nil, reply: PollPageCache.Page(response: .json(.ok, decision.reply), isEmpty: decision.reply.actions.isEmpty))
+                }
+            }
+        }
+        router.add("GET", "/v1/actions/{id}") { request in
+            try await reply(request) { broker, actor, env in broker.action(id: request.parameter("id"), by: actor, env: env) }
+        }
+        router.add("POST", "/v1/actions/{id}/complete") { request in
+            let body = try request.decode(ActionCompletion.self)
+            return try await reply(request) { broker, actor, env in broker.completeAction(id: request.parameter("id"), body, by: actor, env: env) }
+        }
+        router.add("POST", "/v1/actions/{id}/cancel") { request in
+            let body = try request.decode(Reasoned.self)
+            return try await reply(request) { broker, actor, env in broker.cancelAction(id: request.parameter("id"), body, by: actor, env: env) }
+        }
+
         // Panels and referrals (SPEC §11.1, §11.2)
         router.add("GET", "/v1/panels") { request in
             try await reply(request) { broker, actor, _ in broker.listPanels(by: actor) }
@@ -187,6 +216,17 @@ struct BrokerRoutes: Sendable {
     /// caller's agency is durable, or `wait` seconds pass.
     private func poll(_ request: APIRequest) async throws -> HTTPResponse {
         let after = request.http.query["after"]
+        return try await longPoll(request) { broker, actor, env in
+            // Woken pollers of one agency ask the same question: the page is computed and encoded once.
+            pollPages.page(agency: actor.agency, role: actor.role, cursor: after ?? "", seq: broker.state.lastSeq, now: env.now) {
+                broker.requests(after: after, by: actor, env: env).map(\.reply)
+            }.map { Decision(entry: nil, reply: $0) }
+        }
+    }
+
+    /// A long-poll of one of the caller's agency's feeds (`wait=` seconds at most): `page` is asked
+    /// at once and again each time a change for the agency is durable, until it is not empty.
+    private func longPoll(_ request: APIRequest, page pageOf: @escaping @Sendable (Domain, Actor, Environment) -> Outcome<PollPageCache.Page>) async throws -> HTTPResponse {
         let wait = try request.http.query["wait"].map {
             Int(try parseInteger($0, name: "wait", in: 0...UInt64(settings.longPollMaxSeconds)))
         } ?? 0
@@ -194,14 +234,7 @@ struct BrokerRoutes: Sendable {
         let deadline = ContinuousClock.now + .seconds(wait)
         while true {
             let seen = hub.generation(of: actor.agency)
-            // Woken pollers of one agency ask the same question: the page is computed and encoded once.
-            let (_, page) = try await core.perform(serial: request.serial) { broker, actor, env -> Outcome<PollPageCache.Page> in
-                let computed = pollPages.page(agency: actor.agency, role: actor.role, cursor: after ?? "",
-                                                   seq: broker.state.lastSeq, now: env.now) {
-                    broker.requests(after: after, by: actor, env: env).map(\.reply)
-                }
-                return computed.map { Decision(entry: nil, reply: $0) }
-            }
+            let (_, page) = try await core.perform(serial: request.serial, pageOf)
             let remaining = deadline - ContinuousClock.now
             if !page.isEmpty || remaining <= .zero || hub.isClosed { return page.response }
             let limit = settings.maxLongPollsPerPrincipal

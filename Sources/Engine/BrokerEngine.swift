@@ -341,6 +341,9 @@ public final class BrokerEngine: Sendable {
                 agencies.insert(principal.agency)
                 if let before = state.principals[principal.id] { agencies.insert(before.agency) }
             case .agencyUpdated(let agency): agencies.insert(agency.id)
+            case .actionAgreed(let action): agencies.insert(action.ownerAgency)
+            case .actionCompleted(let id, _, _), .actionCancelled(let id, _, _):
+                if let agency = state.actions?[id]?.ownerAgency { agencies.insert(agency) }
             default: break
             }
         }

@@ -69,6 +69,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomSt
         Entry(code: .returnDeadlinePassed, status: 409, meaning: "a return after its (possibly extended) deadline"),
         Entry(code: .returnLimitReached, status: 409, meaning: "a return past limits.maxReturnVersionsPerRequest or limits.maxReturnBytesPerRequest"),
         Entry(code: .referralDeadlinePassed, status: 409, meaning: "a referral for a meeting after the meeting's referral deadline; refer it for the next meeting"),
+        Entry(code: .actionsOpen, status: 409, meaning: "a case closed while any of its actions is open; the message names them"),
         Entry(code: .screeningFailed, status: 422, meaning: "a referral that fails a hard rule of its panel (case type, age); the message lists every rule's outcome"),
         // Fair shares.
         Entry(code: .tooManyWaiters, status: 429, meaning: "the principal already has limits.maxLongPollsPerPrincipal long-polls parked"),
@@ -135,6 +136,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let returnLimitReached = ErrorCode("return_limit_reached")
     public static let referralDeadlinePassed = ErrorCode("referral_deadline_passed")
     public static let screeningFailed = ErrorCode("screening_failed")
+    public static let actionsOpen = ErrorCode("actions_open")
     public static let tooManyWaiters = ErrorCode("too_many_waiters")
     public static let tooManyConnections = ErrorCode("too_many_connections")
     public static let storageUnavailable = ErrorCode("storage_unavailable")

@@ -52,6 +52,7 @@ import Wire
             }
             let referral = try await cast.spocs["police"]!.client.json("POST", "/v1/referrals", referralBody())
             let referralID = try #require(referral.json["id"].string, "\(referral.text)")
+            let closingCaseID = try #require(try await cast.case(meeting: meetingID, reference: "MARAC-2027-0100", fields: ["victim.name": "Ann"])["id"].string)
             let laterMeetingID = try #require(try await cast.coordinator.client.json(
                 "POST", "/v1/meetings", ["title": "Later", "startsAt": rfc3339(FixtureDates.laterMeetingStart())]).json["id"].string)
 
@@ -98,12 +99,20 @@ import Wire
                 Call("PUT", "/v1/requests/\(requestID)/return", body: { ["knownToAgency": false, "summary": "No trace", "answers": ["No"], "withheld": []] }, spoc: 200),
                 Call("GET", "/v1/requests/\(requestID)/return", coordinator: 200, spoc: 200),
                 Call("POST", "/v1/requests/\(requestID)/extension", body: { ["until": rfc3339(ResearchFlowAPITests.meetingStart.addingTimeInterval(-3_600)), "reason": "Outage"] }, coordinator: 200),
+                // Actions are agreed at or after the meeting, which is weeks away: 409; no action exists to read, complete or cancel.
+                Call("POST", "/v1/cases/\(caseID)/actions", body: { ["ownerAgency": "police", "text": "Serve the notice", "dueAt": rfc3339(FixtureDates.laterMeetingStart())] },
+                     coordinator: 409),
+                Call("GET", "/v1/actions", spoc: 200),
+                Call("GET", "/v1/actions/none", coordinator: 404, spoc: 404),
+                Call("POST", "/v1/actions/none/complete", body: { ["note": "Done"] }, spoc: 404),
+                Call("POST", "/v1/actions/none/cancel", body: { ["reason": "Not needed"] }, coordinator: 404),
+                Call("POST", "/v1/cases/\(closingCaseID)/close", body: { ["reason": "Risk reduced"] }, coordinator: 200),
                 Call("GET", "/v1/audit", admin: 200, auditor: 200),
                 Call("GET", "/v1/audit/checkpoint", admin: 200, auditor: 200),
             ]
             // Every answer, success or refusal, has the shape docs/openapi.json gives it.
             let document = try OpenAPIDocument.load()
-            let ids = [meetingID, caseID, requestID, spareSerial, pendingSerial, "probation", "temp", "pending", referralID, laterMeetingID]
+            let ids = [meetingID, caseID, requestID, spareSerial, pendingSerial, "probation", "temp", "pending", referralID, laterMeetingID, closingCaseID, "none"]
             func pattern(of path: String) -> String {
                 var pattern = path.split(separator: "?").first.map(String.init) ?? path
                 for id in ids { pattern = pattern.replacingOccurrences(of: "/\(id)", with: [spareSerial, pendingSerial].contains(id) ? "/{serial}" : "/{id}") }

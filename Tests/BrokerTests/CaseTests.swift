@@ -108,6 +108,7 @@ struct CaseTests {
             (.dispatchDeadlinePassed, "dispatch_deadline_passed", 409), (.returnDeadlinePassed, "return_deadline_passed", 409),
             (.returnLimitReached, "return_limit_reached", 409),
             (.referralDeadlinePassed, "referral_deadline_passed", 409), (.screeningFailed, "screening_failed", 422),
+            (.actionsOpen, "actions_open", 409),
             (.conflict, "conflict", 409), (.credentialRevoked, "credential_revoked", 403),
             (.principalDisabled, "principal_disabled", 403), (.agencyInactive, "agency_inactive", 403),
             (.credentialUnknown, "credential_unknown", 403), (.credentialExpired, "credential_expired", 403),
