@@ -22,11 +22,10 @@ extension Domain {
         }
         let deadlines = panel.deadlineRules(calendar: rules.calendar).deadlines(startsAt: body.startsAt)
         // Referral and acceptance leads are calendar days, at the meeting's local wall-clock time.
-        let local = rules.calendar.localDate(of: body.startsAt)
-        func daysBefore(_ days: Int) -> Date { rules.calendar.instant(on: local.date.adding(days: -days), secondsOfDay: local.secondsOfDay) }
         let meeting = Meeting(id: env.newID(), title: body.title, startsAt: body.startsAt,
                               dispatchDeadline: deadlines.dispatch, returnDeadline: deadlines.return, panel: panel.id,
-                              referralDeadline: daysBefore(panel.referralLeadDays), acceptanceDeadline: daysBefore(panel.acceptanceLeadDays),
+                              referralDeadline: daysBefore(body.startsAt, panel.referralLeadDays),
+                              acceptanceDeadline: daysBefore(body.startsAt, panel.acceptanceLeadDays),
                               agendaAt: body.startsAt.addingTimeInterval(-Double(panel.agendaLeadHours) * 3600))
         return .success(Decision(entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.meetingCreate, object: meeting.id),
                                               [.meetingCreated(meeting: meeting)]), reply: meeting))

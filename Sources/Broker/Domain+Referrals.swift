@@ -16,6 +16,23 @@ extension Domain {
         return state.meetings[record.meeting].map { panel(of: $0) } ?? panels.first
     }
 
+    /// When referrals for the meeting close: journaled with it, or (a meeting journaled before
+    /// panels) computed from its panel now.
+    func referralDeadline(of meeting: Meeting) -> Date {
+        meeting.referralDeadline ?? daysBefore(meeting.startsAt, panel(of: meeting).referralLeadDays)
+    }
+
+    /// When acceptance without `urgent` ends (journaled, or computed as `referralDeadline(of:)`).
+    func acceptanceDeadline(of meeting: Meeting) -> Date {
+        meeting.acceptanceDeadline ?? daysBefore(meeting.startsAt, panel(of: meeting).acceptanceLeadDays)
+    }
+
+    /// `days` calendar days before `instant`, at its local wall-clock time.
+    func daysBefore(_ instant: Date, _ days: Int) -> Date {
+        let local = rules.calendar.localDate(of: instant)
+        return rules.calendar.instant(on: local.date.adding(days: -days), secondsOfDay: local.secondsOfDay)
+    }
+
     /// When invited SPOCs may see the meeting's agenda.
     func agendaAt(_ meeting: Meeting) -> Date {
         meeting.agendaAt ?? meeting.startsAt.addingTimeInterval(-Double(panel(of: meeting).agendaLeadHours) * 3600)
@@ -47,13 +64,19 @@ extension Domain {
         guard let panel = panels[panelID] else {
             return .failure(.invalidField("panel", "no panel \(panelID.prefix(Limits.idLength)) (see GET /v1/panels)"))
         }
+        let waiting = (state.referrals ?? [:]).values.filter { $0.agency == actor.agency && $0.state == .submitted }.count
+        guard waiting < Limits.waitingReferralsPerAgency else {
+            return .failure(DomainError(.conflict, "agency \(actor.agency) already has \(waiting) referrals awaiting a decision "
+                                        + "(at most \(Limits.waitingReferralsPerAgency)); nothing was stored"))
+        }
         var meeting: Meeting?
         if let id = body.meeting {
             guard let found = state.meetings[id], self.panel(of: found).id == panel.id else {
                 return .failure(.invalidField("meeting", "no meeting \(id.prefix(Limits.idLength)) of panel \(panel.id)"))
             }
             guard env.now < found.startsAt else { return .failure(DomainError(.conflict, "meeting \(found.id) has already started")) }
-            if let deadline = found.referralDeadline, env.now > deadline {
+            let deadline = referralDeadline(of: found)
+            if env.now > deadline {
                 return .failure(DomainError(.referralDeadlinePassed,
                                             "referrals for meeting \(found.id) closed at \(RFC3339.format(deadline, fraction: .milliseconds)); refer it for the next meeting"))
             }
@@ -213,7 +236,8 @@ extension Domain {
             }
             guard env.now < meeting.startsAt else { return .failure(DomainError(.conflict, "meeting \(meeting.id) has already started")) }
             if let slot = order.slot, !Validate.isSlot(slot) { return .failure(.invalidField("slot", "must be a time HH:MM")) }
-            if let deadline = meeting.acceptanceDeadline, env.now > deadline {
+            let deadline = acceptanceDeadline(of: meeting)
+            if env.now > deadline {
                 guard order.urgent == true else {
                     return .failure(DomainError(.conflict, "acceptance for meeting \(meeting.id) closed at \(RFC3339.format(deadline, fraction: .milliseconds)); "
                                                 + "accept it as urgent with a reason, or for a later meeting"))
@@ -232,6 +256,8 @@ extension Domain {
             if state.cases.values.contains(where: { $0.isListed(at: meeting.id) && $0.reference == reference }) {
                 return .failure(DomainError(.conflict, "the meeting already has a case \(reference)"))
             }
+            // The policy may have narrowed since the referral: nothing unclassified becomes a case.
+            if let error = validate(fields: referral.fields) { return .failure(error) }
             let record = Case(id: env.newID(), meeting: meeting.id, reference: reference, fields: referral.fields, consent: referral.consent,
                               state: .open, listings: [Listing(meeting: meeting.id, kind: .new, slot: order.slot)],
                               panel: referral.panel, caseType: referral.caseType, referral: referral.id)
@@ -239,6 +265,8 @@ extension Domain {
             decision.slot = order.slot
             decision.case = record.id
             events.append(.caseCreated(case: record))
+            // The referrer represents the case at the meeting (the seeds): its agency is invited.
+            events.append(.meetingInvited(meeting: meeting.id, agencies: [referral.agency]))
             created = record
         case .declined:
             switch (text(order.reason, "reason"), text(order.advice, "advice")) {
@@ -294,6 +322,10 @@ extension Domain {
         }
         guard env.now < meeting.startsAt else { return .failure(DomainError(.conflict, "meeting \(meeting.id) has already started")) }
         guard !record.isListed(at: meeting.id) else { return .failure(DomainError(.conflict, "case \(record.reference) is already listed at meeting \(meeting.id)")) }
+        let lastHearing = record.allListings.compactMap { state.meetings[$0.meeting]?.startsAt }.max() ?? .distantPast
+        guard meeting.startsAt > lastHearing else {
+            return .failure(.invalidField("meeting", "a review is at a later meeting than the case's last listing (\(RFC3339.format(lastHearing)))"))
+        }
         if let slot = body.slot, !Validate.isSlot(slot) { return .failure(.invalidField("slot", "must be a time HH:MM")) }
         if state.cases.values.contains(where: { $0.isListed(at: meeting.id) && $0.reference == record.reference }) {
             return .failure(DomainError(.conflict, "the meeting already has a case \(record.reference)"))
@@ -339,7 +371,9 @@ extension Domain {
         }
         let all = Set(state.invitations?[meetingID] ?? []).union(body.agencies).sorted()
         return .success(Decision(
-            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.meetingInvite, object: meetingID),
+            // Audited as a release of the meeting and its agenda (no field) to each agency invited.
+            entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.meetingInvite, object: meetingID,
+                                                 releasedTo: Dictionary(uniqueKeysWithValues: Set(body.agencies).map { ($0, [String]()) })),
                          [.meetingInvited(meeting: meetingID, agencies: body.agencies)]),
             reply: Invitation(agencies: all)))
     }

@@ -25,7 +25,8 @@ extension Domain {
             return .failure(DomainError(.conflict, "case \(record.reference) is \(record.currentState.rawValue); it takes no research"))
         }
         // Research is for one listing: the meeting named, else the case's latest listing.
-        let meetingID = order.meeting ?? record.allListings.last?.meeting ?? record.meeting
+        let latest = record.allListings.max { (state.meetings[$0.meeting]?.startsAt ?? .distantPast) < (state.meetings[$1.meeting]?.startsAt ?? .distantPast) }
+        let meetingID = order.meeting ?? latest?.meeting ?? record.meeting
         guard record.isListed(at: meetingID) else {
             return .failure(.invalidField("meeting", "case \(record.reference) is not listed at meeting \(meetingID.prefix(Limits.idLength))"))
         }
@@ -315,7 +316,13 @@ extension Domain {
         guard Validate.isText(body.reason, limit: Limits.reasonLength, multiline: true) else {
             return .failure(.invalidField("reason", "an extension needs a reason (at most \(Limits.reasonLength) characters)"))
         }
-        guard body.until <= meeting.startsAt else {
+        if request.followUp == true {
+            // Follow-up research is after the meeting: its extension is bounded like its returnBy.
+            let latest = env.now.addingTimeInterval(Double(Limits.followUpDays) * 86_400)
+            guard body.until <= latest else {
+                return .failure(.invalidField("until", "a follow-up's extension must be within \(Limits.followUpDays) days"))
+            }
+        } else if body.until > meeting.startsAt {
             return .failure(.invalidField("until", "must not be later than the meeting start \(RFC3339.format(meeting.startsAt, fraction: .milliseconds))"))
         }
         guard body.until > request.returnDeadline, body.until > env.now else {
@@ -331,32 +338,46 @@ extension Domain {
 
     /// `GET /v1/cases/{id}/returns` (coordinator): every request of the case with
     /// its returns, ordered by agency id. Audited.
-    public func collatedReturns(caseID: String, by actor: Actor, env: Environment) -> Outcome<CaseReturns> {
+    public func collatedReturns(caseID: String, meeting: String? = nil, by actor: Actor, env: Environment) -> Outcome<CaseReturns> {
         if let error = require(actor, [.coordinator], to: "collate returns") { return .failure(error) }
         guard let record = state.cases[caseID] else { return .failure(.notFound("case")) }
+        guard let meetingID = packMeeting(record, named: meeting) else {
+            return .failure(.invalidField("meeting", "case \(record.reference) is not listed at meeting \(meeting?.prefix(Limits.idLength) ?? "")"))
+        }
         return .success(Decision(
             entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.returnsCollate, object: caseID), []),
-            reply: collate(record, at: env.now)))
+            reply: collate(record, meeting: meetingID, at: env.now)))
+    }
+
+    /// The listing a pack is for: the one named, else the case's latest by meeting start.
+    func packMeeting(_ record: Case, named: String?) -> String? {
+        if let named { return record.isListed(at: named) ? named : nil }
+        return record.allListings.max { (state.meetings[$0.meeting]?.startsAt ?? .distantPast) < (state.meetings[$1.meeting]?.startsAt ?? .distantPast) }?.meeting
+            ?? record.meeting
     }
 
     /// `GET /v1/cases/{id}/returns?format=text` (coordinator): the plain-text
     /// research pack for the chair, ordered by agency, with each agency's answers,
     /// withheld list and the time its return came in. Audited.
-    public func researchPack(caseID: String, by actor: Actor, env: Environment) -> Outcome<String> {
+    public func researchPack(caseID: String, meeting meetingName: String? = nil, by actor: Actor, env: Environment) -> Outcome<String> {
         if let error = require(actor, [.coordinator], to: "collate returns") { return .failure(error) }
         guard let record = state.cases[caseID] else { return .failure(.notFound("case")) }
-        let collated = collate(record, at: env.now)
-        let meeting = state.meetings[record.meeting]
+        guard let meetingID = packMeeting(record, named: meetingName) else {
+            return .failure(.invalidField("meeting", "case \(record.reference) is not listed at meeting \(meetingName?.prefix(Limits.idLength) ?? "")"))
+        }
+        let collated = collate(record, meeting: meetingID, at: env.now)
+        let meeting = state.meetings[meetingID]
+        let listing = record.allListings.first { $0.meeting == meetingID }
         var lines = [
             "MARAC RESEARCH PACK — OFFICIAL-SENSITIVE",
-            "Case: \(record.reference)",
-            "Meeting: \(meeting?.title ?? record.meeting), starts \(meeting.map { RFC3339.format($0.startsAt, fraction: .milliseconds) } ?? "")",
+            "Case: \(record.reference)" + (listing?.kind == .review ? " (review)" : ""),
+            "Meeting: \(meeting?.title ?? meetingID), starts \(meeting.map { RFC3339.format($0.startsAt, fraction: .milliseconds) } ?? "")",
             "Generated: \(RFC3339.format(env.now, fraction: .milliseconds))",
             "Returns in: \(collated.returns.filter { $0.latest != nil }.count) of \(collated.returns.count)",
         ]
         for item in collated.returns {
             lines.append("")
-            lines.append("== \(item.agencyName) (\(item.agency)) ==")
+            lines.append("== \(item.agencyName) (\(item.agency))\(item.kind == "follow-up" ? ", follow-up" : "") ==")
             lines.append("Request: \(item.request) — \(item.state.rawValue)")
             guard let latest = item.latest else {
                 lines.append("No return received.")
@@ -414,15 +435,16 @@ extension Domain {
                       returnedAt: request.returns.last?.submittedAt, extendedUntil: request.extendedUntil)
     }
 
-    func collate(_ record: Case, at now: Date) -> CaseReturns {
-        let items = state.requests.values.filter { $0.case == record.id }
-            .sorted { ($0.agency, $0.id) < ($1.agency, $1.id) }
+    /// The returns for one listing's meeting: its research, then its follow-ups, by agency and dispatch time.
+    func collate(_ record: Case, meeting: String, at now: Date) -> CaseReturns {
+        let items = state.requests.values.filter { $0.case == record.id && $0.meeting == meeting }
+            .sorted { ($0.followUp ?? false ? 1 : 0, $0.agency, $0.dispatchedAt, $0.id) < ($1.followUp ?? false ? 1 : 0, $1.agency, $1.dispatchedAt, $1.id) }
             .map { request in
                 CollatedReturn(request: request.id, agency: request.agency, agencyName: state.agencies[request.agency]?.name ?? request.agency,
                                state: request.state(at: now), questions: request.questions,
-                               latest: request.returns.last, versions: request.returns)
+                               latest: request.returns.last, versions: request.returns, kind: request.followUp == true ? "follow-up" : nil)
             }
-        return CaseReturns(id: record.id, reference: record.reference, meeting: record.meeting, returns: items)
+        return CaseReturns(id: record.id, reference: record.reference, meeting: meeting, returns: items)
     }
 
     private func indented(_ text: String, by prefix: String) -> [String] {

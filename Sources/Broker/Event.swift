@@ -173,7 +173,8 @@ public struct AuditRecord: Codable, Sendable, Equatable {
     public var object: String
     /// Field names released.
     public var fields: [String]?
-    /// Research released: agency → the field names that agency was sent.
+    /// Research released: agency → the field names that agency was sent; on an invitation,
+    /// each agency given the meeting and its agenda → no field.
     public var releasedTo: [String: [String]]?
     /// Urgent or extension reason.
     public var reason: String?
@@ -184,12 +185,16 @@ public struct AuditRecord: Codable, Sendable, Equatable {
 }
 
 extension AuditRecord {
-    /// Actions whose reason is a coordinator's free text about a case.
-    static let caseTextActions: Set<String> = [AuditDetail.Action.dispatch, AuditDetail.Action.requestExtend]
+    /// The only actions whose reason an administrator sees: the registry's and the journal's own.
+    /// Every other reason (urgent dispatch, extension, decline, correction, closure, cancellation,
+    /// and whatever action comes next) is a coordinator's free text about a case: withheld by default.
+    static let registryReasonActions: Set<String> = [
+        AuditDetail.Action.credentialRevoke, AuditDetail.Action.journalAnchorCreated, AuditDetail.Action.journalTruncationAccepted,
+    ]
 
     /// The record as an administrator sees it: a case-related reason replaced by a notice.
     var withoutCaseText: AuditRecord {
-        guard reason != nil, Self.caseTextActions.contains(action) else { return self }
+        guard reason != nil, !Self.registryReasonActions.contains(action) else { return self }
         var copy = self
         copy.reason = "(withheld from administrators: case text)"
         return copy

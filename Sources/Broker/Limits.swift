@@ -48,6 +48,8 @@ public enum Limits {
     // The most versions and bytes of one request's return are configurable: `ReturnLimits`.
     /// Largest page of requests or audit records.
     public static let pageSize = 500
+    /// Referrals one agency may have awaiting the coordinator's decision.
+    public static let waitingReferralsPerAgency = 200
     /// Longest action text or completion note.
     public static let actionTextLength = 2_000
     /// How far ahead a follow-up's return deadline may be.

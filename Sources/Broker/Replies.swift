@@ -217,6 +217,8 @@ public struct CollatedReturn: Codable, Sendable, Equatable {
     public var latest: ResearchReturn?
     /// Every version.
     public var versions: [ResearchReturn]
+    /// `follow-up` for research asked after the meeting.
+    public var kind: String?
 }
 
 /// `GET /v1/cases/{id}/returns`: `{id, reference, meeting, returns}`, ordered by agency.

@@ -157,11 +157,14 @@ struct BrokerRoutes: Sendable {
         }
         router.add("GET", "/v1/cases/{id}/returns") { request in
             let id = request.parameter("id")
+            let meeting = request.http.query["meeting"]
             switch request.http.query["format"] {
             case nil, "json":
-                return try await reply(request) { broker, actor, env in broker.collatedReturns(caseID: id, by: actor, env: env) }
+                return try await reply(request) { broker, actor, env in broker.collatedReturns(caseID: id, meeting: meeting, by: actor, env: env) }
             case "text":
-                let (_, pack) = try await core.perform(serial: request.serial) { broker, actor, env in broker.researchPack(caseID: id, by: actor, env: env) }
+                let (_, pack) = try await core.perform(serial: request.serial) { broker, actor, env in
+                    broker.researchPack(caseID: id, meeting: meeting, by: actor, env: env)
+                }
                 return .text(.ok, pack)
             case let other?:
                 throw APIError(.invalid, "format: must be json or text, got \(other)")

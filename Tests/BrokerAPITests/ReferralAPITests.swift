@@ -124,8 +124,9 @@ import Wire
 
     @Test func decisionsCasesAcrossMeetingsAndTheAgenda() async throws {
         try await withTestBroker { broker in
-            let cast = try await Cast.make(broker, agencies: ["housing", "police"])
+            let cast = try await Cast.make(broker, agencies: ["housing", "police", "probation"])
             let housing = cast.spocs["housing"]!.client, police = cast.spocs["police"]!.client, coordinator = cast.coordinator.client
+            let probation = cast.spocs["probation"]!.client
             let first = FixtureDates.meetingStart(), second = FixtureDates.laterMeetingStart()
             let m1 = try #require(try await coordinator.json("POST", "/v1/meetings", ["title": "CR MARAC 1", "startsAt": rfc3339(first), "panel": "community"]).json["id"].string)
             let m2 = try #require(try await coordinator.json("POST", "/v1/meetings", ["title": "CR MARAC 2", "startsAt": rfc3339(second), "panel": "community"]).json["id"].string)
@@ -175,10 +176,12 @@ import Wire
             let item = policeAgenda.json["items"][0]
             #expect(item["reference"].string == "CR-2027-007" && item["kind"].string == "new" && !item["case"].exists && !item["agencies"].exists)
             #expect(!policeAgenda.text.contains("Vera") && !policeAgenda.text.contains(caseID), "no field and no case id: \(policeAgenda.text)")
-            // Housing has no request at this meeting: not invited, 404 — until the coordinator invites it.
-            #expect(try await housing.json("GET", "/v1/meetings/\(m1)/agenda").status == 404)
-            #expect(try await coordinator.json("POST", "/v1/meetings/\(m1)/invitations", ["agencies": ["housing"]]).status == 200)
+            // Housing referred the case, so it is invited to the meeting that hears it (the referrer represents the case).
             #expect(try await housing.json("GET", "/v1/meetings/\(m1)/agenda").status == 200)
+            // Probation has no request and no referral here: 404 — until the coordinator invites it.
+            #expect(try await probation.json("GET", "/v1/meetings/\(m1)/agenda").status == 404)
+            #expect(try await coordinator.json("POST", "/v1/meetings/\(m1)/invitations", ["agencies": ["probation"]]).status == 200)
+            #expect(try await probation.json("GET", "/v1/meetings/\(m1)/agenda").status == 200)
             #expect(try await cast.admin.json("GET", "/v1/meetings/\(m1)/agenda").status == 403)
 
             // Acceptance after the acceptance deadline needs urgent with a reason.
