@@ -325,12 +325,12 @@ desc   administrators reading the audit log see the coordinator's case reasons (
 - records.append(actor.role == .admin ? record.withoutCaseText : record)
 + records.append(record)
 
-@ audit-extension-reason-shown
+@ audit-decline-reason-shown
 file   Sources/Broker/Event.swift
-filter BrokerTests\.RegistryTests|BrokerAPITests\.ResearchFlowAPITests
-desc   an extension's reason is not withheld from administrators in the audit log
-- static let caseTextActions: Set<String> = [AuditDetail.Action.dispatch, AuditDetail.Action.requestExtend]
-+ static let caseTextActions: Set<String> = [AuditDetail.Action.dispatch]
+filter BrokerTests\.ReviewAttackTests|BrokerTests\.RegistryTests
+desc   a declined referral's reason is shown to administrators in the audit log
+- AuditDetail.Action.credentialRevoke, AuditDetail.Action.journalAnchorCreated, AuditDetail.Action.journalTruncationAccepted,
++ AuditDetail.Action.credentialRevoke, AuditDetail.Action.journalAnchorCreated, AuditDetail.Action.journalTruncationAccepted, AuditDetail.Action.referralDecide,
 
 # --- journal: hash chain, snapshot anchor, AEAD ----------------------------------------------------------
 @ journal-record-not-bound-to-chain
@@ -366,8 +366,8 @@ desc   a segment header's seal is not checked (altered header, or another key, a
 file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.ResearchFlowTests|BrokerAPITests\.ResearchFlowAPITests
 desc   dispatch exactly at the dispatch deadline is refused (> became >=)
-- if env.now > meeting.dispatchDeadline && !urgent {
-+ if env.now >= meeting.dispatchDeadline && !urgent {
+- if !followUp && env.now > meeting.dispatchDeadline && !urgent {
++ if !followUp && env.now >= meeting.dispatchDeadline && !urgent {
 
 @ return-deadline-exclusive
 file   Sources/Broker/Domain+Research.swift
@@ -387,15 +387,15 @@ desc   a granted extension does not let the agency return after the original dea
 file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.ResearchFlowTests|BrokerAPITests\.ResearchFlowAPITests
 desc   an extension may run past the meeting's start (until <= startsAt check always passes)
-- guard body.until <= meeting.startsAt else {
-+ guard body.until <= meeting.startsAt || body.until > meeting.startsAt else {
+- } else if body.until > meeting.startsAt {
++ } else if body.until > meeting.startsAt && false {
 
 @ extension-until-start-refused
 file   Sources/Broker/Domain+Research.swift
 filter BrokerTests\.ResearchFlowTests|BrokerAPITests\.ResearchFlowAPITests
 desc   an extension until exactly the meeting start is refused (<= became <)
-- guard body.until <= meeting.startsAt else {
-+ guard body.until < meeting.startsAt else {
+- } else if body.until > meeting.startsAt {
++ } else if body.until >= meeting.startsAt {
 
 # --- text and field validation ---------------------------------------------------------------------------
 @ unknown-field-accepted
