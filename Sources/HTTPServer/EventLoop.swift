@@ -108,9 +108,12 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     /// Starts the loop's thread.
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "marac-loop-\(index)"
-        thread.start()
+        let name = "marac-loop-\(index)"
+        // Named from inside: Foundation names the system thread (top, perf, /proc) only for the current thread.
+        Thread { [self] in
+            Thread.current.name = name
+            run()
+        }.start()
     }
 
     var inLoop: Bool { threadID.load(ordering: .acquiring) == UInt(pthread_self()) }
