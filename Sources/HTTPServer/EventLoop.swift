@@ -258,7 +258,10 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
                 switch tokens[slot] {
                 case Self.wakeToken: emptyWakeFD()
                 case Self.listenToken: acceptPending = true
-                case let id: connections[id]?.handle(events: events[slot], now: now)
+                case let id:
+                    // Looked up, then called: handling may remove it from `connections`.
+                    // An unknown id is a connection closed earlier in this batch.
+                    if let connection = connections[id] { connection.handle(events: events[slot], now: now) }
                 }
             }
             takeInbox()
