@@ -157,7 +157,7 @@ import Glibc
         await server.stop()
     }
 
-    /// The sweeper closes a connection that handshook and went quiet, and a socket that never
+    /// The timeouts (once a sweeper, now each event loop's timer wheel) close a connection that handshook and went quiet, and a socket that never
     /// started its handshake; an answered request moved the deadline forward, not away. (Two
     /// servers, so that the handshake of the first is not itself raced against a short timeout.)
     @Test func quietConnectionsAreClosedByTheTimeoutSweeper() async throws {
