@@ -273,6 +273,9 @@ final class Connection: TimerWheel.Timed, @unchecked Sendable {
         guard let peer else { return perform(machine.close(), now: 0) }
         let context = RequestContext(peer: peer, connectionID: id, remoteAddress: remoteAddress, receivedAt: .now)
         let responder = server.responder
+        // The responder may take long (a long-poll waits up to a minute): the output buffer
+        // kept from the last write (the handshake's flight, a response) is not held meanwhile.
+        if outbound.isEmpty { outbound = [] }
         loop.requestStarted()
         // The responder runs on this connection's loop (its task executor), so the answer is
         // written where it is computed; an engine call hops to the engine and back, once.
