@@ -1,8 +1,10 @@
 #define _GNU_SOURCE
 #include "CEpoll.h"
 
+#include <errno.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <pthread.h>
 
 const uint32_t shim_EPOLLIN = EPOLLIN;
 const uint32_t shim_EPOLLOUT = EPOLLOUT;
@@ -33,4 +35,11 @@ int shim_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
 int shim_accept4(int fd, struct sockaddr *address, socklen_t *length) {
     return accept4(fd, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+int shim_name_this_thread(const char *name) {
+    // pthread_setname_np returns an error number instead of setting errno.
+    int error = pthread_setname_np(pthread_self(), name);
+    if (error != 0) { errno = error; return -1; }
+    return 0;
 }

@@ -108,12 +108,7 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     /// Starts the loop's thread.
     func start() {
-        let name = "marac-loop-\(index)"
-        // Named from inside: Foundation names the system thread (top, perf, /proc) only for the current thread.
-        Thread { [self] in
-            Thread.current.name = name
-            run()
-        }.start()
+        Thread { [self] in run() }.start()
     }
 
     var inLoop: Bool { threadID.load(ordering: .acquiring) == UInt(pthread_self()) }
@@ -222,6 +217,10 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
     func requestFinished() { requestsInFlight -= 1 }
 
     private func run() {
+        // Named by the thread itself, before it serves anything (top, perf and /proc show it;
+        // a thread otherwise inherits its creator's name). A name is a convenience: a failure
+        // (ERANGE, impossible for this length) is not worth stopping for.
+        _ = try? blockingSystemCall("pthread_setname_np", "marac-loop-\(index)") { shim_name_this_thread("marac-loop-\(index)") }
         threadID.store(UInt(pthread_self()), ordering: .releasing)
         var tokens = [UInt64](repeating: 0, count: Self.eventsPerWait)
         var events = [UInt32](repeating: 0, count: Self.eventsPerWait)
