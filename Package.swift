@@ -25,7 +25,9 @@ let package = Package(
         // JSON reading and writing, RFC 3339, calendar days, the logger: what every layer that
         // speaks the wire format shares. Foundation and POSIX only.
         .target(name: "Wire", dependencies: ["POSIX"]),
-        .target(name: "HTTPServer", dependencies: ["TLS", "Wire", "POSIX"]),
+        // epoll, eventfd and accept4 behind plain C functions, for the server's event loops (no OpenSSL).
+        .target(name: "CEpoll"),
+        .target(name: "HTTPServer", dependencies: ["TLS", "CEpoll", "Wire", "POSIX"]),
         .target(name: "Journal", dependencies: ["Crypto", "POSIX"]),
         .target(name: "Broker", dependencies: ["Wire"]),
         // The command pipeline over an event store (the journal, or memory in tests).

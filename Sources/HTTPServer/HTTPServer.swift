@@ -1,4 +1,4 @@
-import Dispatch
+internal import CEpoll
 import Foundation
 import Synchronization
 import TLS
@@ -9,28 +9,23 @@ import Glibc
 
 import POSIX
 
-/// An event-driven HTTPS/1.1 server: one listening socket and non-blocking
-/// connections on Dispatch sources, OpenSSL in memory-BIO mode. Idle
+/// An event-driven HTTPS/1.1 server on its own epoll event loops: one listening socket accepted
+/// by the first loop, each connection handed to a loop in turn and served there for its whole
+/// life (reads, writes, TLS on memory BIOs, its timeouts, and its requests' tasks). Idle
 /// connections cost memory, never a thread.
 ///
-/// Timeouts are kept by one sweeper rather than a timer per connection: each
-/// connection publishes its deadline, and a repeating timer (an eighth of the
-/// shortest timeout, 10 ms to 1 s) hands the overdue ones back to their queues.
+/// Timeouts are kept by each loop's timer wheel (see `TimerWheel`), not a timer per connection.
 public final class HTTPServer: Sendable {
     public let configuration: ServerConfiguration
     let responder: any HTTPResponder
     let logger: Logger
     private let tlsContext: Mutex<TLSContext>
-    /// Connection queues target this non-overcommitting queue, so the thread
-    /// count follows the CPU count, not the connection count.
-    let connectionTargetQueue = DispatchQueue(label: "marac.connections", attributes: .concurrent, target: .global())
-    private let acceptQueue = DispatchQueue(label: "marac.accept")
     private let state = Mutex(State())
-    private let sweepQueue = DispatchQueue(label: "marac.timeouts")
 
     private struct State {
-        var listenFD: Int32 = -1
-        var listenSource: ListenSource?
+        var loops: [EventLoop] = []
+        /// The loop the next accepted connection goes to (round robin).
+        var nextLoop = 0
         var connections: [UInt64: Registered] = [:]
         /// Connections still in their handshake, by client address (`maxHandshakesPerAddress`).
         var handshakesByAddress: [String: Int] = [:]
@@ -42,7 +37,6 @@ public final class HTTPServer: Sendable {
         var shuttingDown = false
         var boundPort = 0
         var onIdle: [@Sendable () -> Void] = []
-        var sweeper: TimerSource?
     }
 
     /// - Parameters:
@@ -75,7 +69,7 @@ public final class HTTPServer: Sendable {
     /// Number of open connections.
     public var connectionCount: Int { state.withLock { $0.connections.count } }
 
-    /// Binds, listens and starts accepting.
+    /// Binds, listens, starts the event loops and accepting.
     /// - Throws: `SystemError` naming the failing call (e.g. `bind 127.0.0.1:8443: Address already in use`).
     public func start() throws {
         let address = try SocketAddress(host: configuration.host, port: configuration.port)
@@ -84,88 +78,62 @@ public final class HTTPServer: Sendable {
             socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         }
         let port: Int
+        var loops: [EventLoop] = []
         do {
             // Without SO_REUSEADDR a restart cannot bind while old connections linger in TIME_WAIT: refuse to start instead.
             try Socket.setOption(fd, level: SOL_SOCKET, SO_REUSEADDR, to: Int32(1), name: "SO_REUSEADDR on \(listening)")
             try blockingSystemCall("bind", listening) { address.withSockAddr { bind(fd, $0, $1) } }
             try blockingSystemCall("listen", listening) { listen(fd, configuration.listenBacklog) }
             port = try SocketAddress.localPort(of: fd)
+            for index in 0..<max(1, configuration.eventLoops) {
+                loops.append(try EventLoop(index: index))
+            }
         } catch {
             FileDescriptor.close(descriptor: fd)
+            loops.forEach { $0.discard() }
             throw error
         }
-        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: acceptQueue)
-        source.setEventHandler { [self] in acceptConnections(fd) }
-        source.setCancelHandler { FileDescriptor.close(descriptor: fd) }
         state.withLock {
-            $0.listenFD = fd
-            $0.listenSource = ListenSource(source: source)
+            $0.loops = loops
             $0.boundPort = port
         }
-        source.resume()
-        startSweeper()
-        logger.log("listening", ["address": "\(configuration.host):\(port)"])
-    }
-
-    /// How often the sweeper looks for overdue connections.
-    var sweepInterval: Duration {
-        let limits = configuration.limits
-        let shortest = min(limits.headerTimeout, limits.idleTimeout, limits.bodyTimeout)
-        return min(max(shortest / 8, .milliseconds(10)), .seconds(1))
-    }
-
-    private func startSweeper() {
-        let timer = DispatchSource.makeTimerSource(queue: sweepQueue)
-        let interval = sweepInterval.components
-        let nanoseconds = Int(interval.seconds) * 1_000_000_000 + Int(interval.attoseconds / 1_000_000_000)
-        timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: .nanoseconds(nanoseconds), leeway: .nanoseconds(nanoseconds / 4))
-        timer.setEventHandler { [weak self] in self?.sweep() }
-        state.withLock { $0.sweeper = TimerSource(source: timer) }
-        timer.resume()
-    }
-
-    private func sweep() {
-        let connections = state.withLock { $0.connections.values.map(\.connection) }
-        let now = DispatchTime.now().uptimeNanoseconds
-        for connection in connections where connection.isOverdue(at: now) {
-            connection.timeoutDue()
+        loops.forEach { $0.start() }
+        let acceptor = loops[0]
+        acceptor.execute { [self] in
+            do {
+                try acceptor.listen(on: fd) { [self] in acceptConnections(fd, on: acceptor) }
+            } catch {
+                // Registering a fresh socket in a fresh epoll set fails only without memory (ENOMEM).
+                logger.log("listen_failed", ["error": "\(error)"])
+                FileDescriptor.close(descriptor: fd)
+            }
         }
+        logger.log("listening", ["address": "\(configuration.host):\(port)", "event_loops": loops.count])
     }
 
-    private func acceptConnections(_ listenFD: Int32) {
-        dispatchPrecondition(condition: .onQueue(acceptQueue))
+    /// One round of `accept` on the acceptor loop: each connection goes to the next loop.
+    private func acceptConnections(_ listenFD: Int32, on acceptor: EventLoop) -> EventLoop.AcceptOutcome {
         for _ in 0..<64 {
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let result = withUnsafeMutablePointer(to: &storage) { pointer in
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                    Result { () throws(SystemError) in try systemCall("accept") { accept(listenFD, address, &length) } }
+                    Result { () throws(SystemError) in
+                        // accept4 sets O_NONBLOCK (epoll needs it) and FD_CLOEXEC (keeps the socket out of child processes) in the same call.
+                        try systemCall("accept4") { shim_accept4(listenFD, address, &length) }
+                    }
                 }
             }
             let fd: Int32
             switch result {
             case .success(.done(let accepted)): fd = accepted
-            case .success(.wouldBlock): return
+            case .success(.wouldBlock): return .drained
             case .failure(let error):
                 // EMFILE/ENFILE and friends: back off briefly instead of spinning on the ready socket.
                 logger.log("accept_failed", ["error": "\(error)"])
-                state.withLock { $0.listenSource }?.source.suspend()
-                acceptQueue.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in
-                    state.withLock { $0.listenSource }?.source.resume()
-                }
-                return
+                return .failed
             }
             let remote = SocketAddress.describe(storage)
-            do {
-                // Linux's accept does not pass O_NONBLOCK on, and the connection's Dispatch sources need it;
-                // FD_CLOEXEC keeps the socket out of child processes. Without either the connection is not served.
-                try Socket.setNonBlocking(fd)
-                try Socket.setCloseOnExec(fd)
-            } catch {
-                FileDescriptor.close(descriptor: fd)
-                logger.log("connection_failed", ["remote": remote, "error": "\(error)"])
-                continue
-            }
             do {
                 // TCP_NODELAY only saves latency on small responses: a socket that refuses it is logged and still served.
                 try Socket.setOption(fd, level: Int32(IPPROTO_TCP), TCP_NODELAY, to: Int32(1), name: "TCP_NODELAY")
@@ -173,13 +141,16 @@ public final class HTTPServer: Sendable {
                 logger.log("socket_option_failed", ["remote": remote, "error": "\(error)"])
             }
             let address = SocketAddress.host(of: storage)
-            let id: UInt64 = state.withLock { state in
-                defer { state.nextConnectionID += 1 }
-                return state.nextConnectionID
+            let (id, loop): (UInt64, EventLoop) = state.withLock { state in
+                defer {
+                    state.nextConnectionID += 1
+                    state.nextLoop = (state.nextLoop + 1) % state.loops.count
+                }
+                return (state.nextConnectionID, state.loops[state.nextLoop])
             }
             let connection: Connection
             do {
-                connection = try Connection(id: id, fd: fd, remoteAddress: remote, server: self,
+                connection = try Connection(id: id, fd: fd, remoteAddress: remote, loop: loop, server: self,
                                             context: tlsContext.withLock { $0 }, limits: configuration.limits)
             } catch {
                 FileDescriptor.close(descriptor: fd)
@@ -191,8 +162,13 @@ public final class HTTPServer: Sendable {
                 logger.log("connection_refused", ["remote": remote, "reason": refusal])
                 continue
             }
-            connection.start()
+            if loop === acceptor {
+                loop.adopt(connection)
+            } else {
+                loop.execute { loop.adopt(connection) }
+            }
         }
+        return .more
     }
 
     /// Registers a new connection, or says why it may not have a slot.
@@ -271,48 +247,55 @@ public final class HTTPServer: Sendable {
 
     /// Graceful shutdown: stop accepting, let in-flight requests finish and
     /// close idle connections; after the grace period, close the rest.
-    /// Returns when every connection is closed.
+    /// Returns when every connection is closed; each loop's thread then ends
+    /// once the tasks of its requests are done.
     public func shutdown() async {
-        let (listener, connections): (ListenSource?, [Connection]) = state.withLock {
+        let (loops, connections): ([EventLoop], [Connection]) = state.withLock {
             $0.shuttingDown = true
-            let source = $0.listenSource
-            $0.listenSource = nil
-            return (source, $0.connections.values.map(\.connection))
+            return ($0.loops, $0.connections.values.map(\.connection))
         }
-        listener?.source.cancel()
+        if let acceptor = loops.first {
+            // Closed before this returns: a client connecting afterwards is refused.
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let queued = acceptor.execute {
+                    acceptor.stopListening()
+                    continuation.resume()
+                }
+                if !queued { continuation.resume() }  // stopped by an earlier shutdown
+            }
+        }
         logger.log("shutting_down", ["open_connections": connections.count])
-        connections.forEach { $0.drain() }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let once = Mutex(false)
-            let finish: @Sendable () -> Void = {
-                if once.withLock({ done in defer { done = true }; return !done }) { continuation.resume() }
-            }
-            let alreadyIdle = state.withLock { state -> Bool in
-                if state.connections.isEmpty { return true }
-                state.onIdle.append(finish)
-                return false
-            }
-            if alreadyIdle { finish(); return }
-            let grace = configuration.shutdownGracePeriod.components
-            acceptQueue.asyncAfter(deadline: .now() + .seconds(Int(grace.seconds))) { [self] in
-                let remaining = state.withLock { $0.connections.values.map(\.connection) }
-                if !remaining.isEmpty { logger.log("shutdown_forcing_close", ["open_connections": remaining.count]) }
-                remaining.forEach { $0.forceClose() }
-            }
+        for connection in connections {
+            connection.loop.execute { connection.drain() }
         }
-        state.withLock { $0.sweeper }?.source.cancel()
+        let grace = configuration.shutdownGracePeriod
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.idle() }
+            group.addTask {
+                // Cancelled when every connection closed in time.
+                guard (try? await Task.sleep(for: grace)) != nil else { return }
+                let remaining = self.state.withLock { $0.connections.values.map(\.connection) }
+                if !remaining.isEmpty { self.logger.log("shutdown_forcing_close", ["open_connections": remaining.count]) }
+                for connection in remaining {
+                    connection.loop.execute { connection.forceClose() }
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        loops.forEach { $0.stopWhenIdle() }
         logger.log("stopped")
     }
-}
 
-/// The listening socket's read source. Dispatch sources are thread-safe
-/// (suspend, resume and cancel may be called from any thread), hence the
-/// unchecked conformance.
-struct ListenSource: @unchecked Sendable {
-    let source: DispatchSourceRead
-}
-
-/// The timeout sweeper's timer (thread-safe like every Dispatch source).
-struct TimerSource: @unchecked Sendable {
-    let source: DispatchSourceTimer
+    /// Returns once shutdown has begun and no connection is left.
+    private func idle() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let alreadyIdle = state.withLock { state -> Bool in
+                if state.connections.isEmpty { return true }
+                state.onIdle.append { continuation.resume() }
+                return false
+            }
+            if alreadyIdle { continuation.resume() }
+        }
+    }
 }

@@ -21,17 +21,22 @@ public struct ServerConfiguration: Sendable {
     /// How long a graceful shutdown waits for in-flight requests.
     public var shutdownGracePeriod: Duration
     public var listenBacklog: Int32
+    /// Event loops, one thread each: every connection is served on one of them for its whole
+    /// life. More than the cores only adds switching; fewer leaves cores to the engine.
+    public var eventLoops: Int
 
     public static let defaultMaxConnections = 20_000
     public static let defaultMaxConnectionsPerGroup = 64
     public static let defaultMaxHandshakesPerAddress = 32
     public static let defaultShutdownGracePeriod: Duration = .seconds(10)
     public static let defaultListenBacklog: Int32 = 1024
+    /// One event loop per core.
+    public static var defaultEventLoops: Int { ProcessInfo.processInfo.activeProcessorCount }
 
     public init(host: String = "127.0.0.1", port: Int = 8443, limits: HTTPLimits = .default,
                 maxConnections: Int = defaultMaxConnections, maxConnectionsPerGroup: Int = defaultMaxConnectionsPerGroup,
                 maxHandshakesPerAddress: Int = defaultMaxHandshakesPerAddress, shutdownGracePeriod: Duration = defaultShutdownGracePeriod,
-                listenBacklog: Int32 = defaultListenBacklog) {
+                listenBacklog: Int32 = defaultListenBacklog, eventLoops: Int = defaultEventLoops) {
         self.host = host
         self.port = port
         self.limits = limits
@@ -40,5 +45,6 @@ public struct ServerConfiguration: Sendable {
         self.maxHandshakesPerAddress = maxHandshakesPerAddress
         self.shutdownGracePeriod = shutdownGracePeriod
         self.listenBacklog = listenBacklog
+        self.eventLoops = eventLoops
     }
 }

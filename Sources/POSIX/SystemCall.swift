@@ -46,3 +46,12 @@ public func blockingSystemCall<T: FixedWidthInteger & SignedInteger>(_ call: @au
     case .wouldBlock: throw SystemError(call: call(), context: context(), errno: EAGAIN, path: path)
     }
 }
+
+/// Nanoseconds on `CLOCK_MONOTONIC`: the event loops' clock for deadlines (only differences
+/// matter: it never goes back, and does not jump when the wall clock is set).
+public func monotonicNanoseconds() -> UInt64 {
+    var now = timespec()
+    // CLOCK_MONOTONIC with a valid pointer cannot fail (clock_gettime(2)).
+    _ = clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}

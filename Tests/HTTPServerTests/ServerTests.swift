@@ -157,7 +157,7 @@ import Glibc
         await server.stop()
     }
 
-    /// The sweeper closes a connection that handshook and went quiet, and a socket that never
+    /// The timeouts (once a sweeper, now each event loop's timer wheel) close a connection that handshook and went quiet, and a socket that never
     /// started its handshake; an answered request moved the deadline forward, not away. (Two
     /// servers, so that the handshake of the first is not itself raced against a short timeout.)
     @Test func quietConnectionsAreClosedByTheTimeoutSweeper() async throws {
@@ -308,6 +308,28 @@ import Glibc
         await server.stop()
     }
 
+    /// A request that needs no other executor is answered on its connection's event loop thread,
+    /// and every request of a connection on the same one (the loop is the task's executor).
+    @Test func requestsRunOnTheirConnectionsEventLoop() async throws {
+        let pki = try TestPKI()
+        let threads = ThreadRecorder()
+        let server = try TestServer(pki: pki, responder: threads)
+        let alice = try pki.client("alice")
+        try await offPool {
+            for _ in 0..<3 {
+                let connection = try server.connect(alice)
+                for _ in 0..<4 { #expect(try connection.send(method: "GET", path: "/x").status == 200) }
+            }
+        }
+        let seen = threads.names
+        #expect(seen.count == 12)
+        #expect(seen.allSatisfy { $0.hasPrefix("marac-loop-") }, "\(seen)")
+        for connection in 0..<3 {
+            #expect(Set(seen[(connection * 4)..<(connection * 4 + 4)]).count == 1, "one connection, one loop: \(seen)")
+        }
+        await server.stop()
+    }
+
     @Test func gracefulShutdownFinishesInFlightRequests() async throws {
         let pki = try TestPKI()
         let echo = EchoResponder()
@@ -340,6 +362,19 @@ import Glibc
         #expect(head.stdout.hasPrefix("HTTP/1.1 200"))
         #expect(head.stdout.lowercased().contains("content-length:"))
         await server.stop()
+    }
+}
+
+/// Answers 200 and records the name of the thread each request ran on (`/proc/thread-self/comm`).
+final class ThreadRecorder: HTTPResponder, @unchecked Sendable {
+    private let lock = NSLock()
+    private var recorded: [String] = []
+    var names: [String] { lock.withLock { recorded } }
+
+    func respond(to request: HTTPRequest, context: RequestContext) async -> HTTPResponse {
+        let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "unknown"
+        lock.withLock { recorded.append(name.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        return .text(.ok, "ok")
     }
 }
 
