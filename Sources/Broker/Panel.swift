@@ -140,7 +140,8 @@ public struct PanelSet: Sendable, Equatable {
     /// an unknown rule kind, a rule field the sharing policy does not classify, and
     /// deadlines that collapse (referral lead shorter than acceptance lead, research lead
     /// not before the return deadline, negative leads, or leads past a year).
-    public static func load(_ data: Data, file: String, policy: SharingPolicy) throws(ConfigError) -> PanelSet {
+    /// - Parameter defaults: the research and return leads a panel that names none takes (`broker.json`'s).
+    public static func load(_ data: Data, file: String, policy: SharingPolicy, defaults: DeadlineRules = DeadlineRules()) throws(ConfigError) -> PanelSet {
         let object = try loadJSONObject(data, file: file)
         try rejectUnknownKeys(object, allowed: ["panels", "comment"], file: file)
         guard case .array(let items)? = object["panels"], !items.isEmpty else {
@@ -148,7 +149,7 @@ public struct PanelSet: Sendable, Equatable {
         }
         var panels: [Panel] = []
         for (index, item) in items.enumerated() {
-            let panel = try loadPanel(item, key: "panels[\(index)]", file: file, policy: policy)
+            let panel = try loadPanel(item, key: "panels[\(index)]", file: file, policy: policy, defaults: defaults)
             if panels.contains(where: { $0.id == panel.id }) {
                 throw ConfigError(file: file, key: "panels[\(index)].id", message: "panel \(panel.id) is defined twice")
             }
@@ -157,7 +158,8 @@ public struct PanelSet: Sendable, Equatable {
         return PanelSet(panels)
     }
 
-    private static func loadPanel(_ value: JSONValue, key: String, file: String, policy: SharingPolicy) throws(ConfigError) -> Panel {
+    private static func loadPanel(_ value: JSONValue, key: String, file: String, policy: SharingPolicy,
+                                  defaults: DeadlineRules) throws(ConfigError) -> Panel {
         guard case .object(let fields) = value else { throw ConfigError(file: file, key: key, message: "must be an object") }
         try rejectUnknownKeys(fields, allowed: ["id", "name", "caseTypes", "minimumAge", "referralLeadDays", "acceptanceLeadDays",
                                                 "researchLeadWorkingDays", "returnDeadlineHours", "agendaLeadHours", "repeatWindowMonths",
@@ -201,8 +203,8 @@ public struct PanelSet: Sendable, Equatable {
         let minimumAge: Int? = fields["minimumAge"] == nil ? nil : try int("minimumAge", 0...120)
         let referralLead = try int("referralLeadDays", 0...365, default: 14)
         let acceptanceLead = try int("acceptanceLeadDays", 0...365, default: 7)
-        let researchLead = try int("researchLeadWorkingDays", 1...60, default: 5)
-        let returnHours = try int("returnDeadlineHours", 0...24 * 60, default: 24)
+        let researchLead = try int("researchLeadWorkingDays", 1...60, default: defaults.researchLeadWorkingDays)
+        let returnHours = try int("returnDeadlineHours", 0...24 * 60, default: defaults.returnDeadlineHours)
         let agendaHours = try int("agendaLeadHours", 0...24 * 60, default: 24)
         guard referralLead >= acceptanceLead else {
             throw ConfigError(file: file, key: key + ".referralLeadDays",

@@ -53,7 +53,7 @@ struct DomainConfiguration: Sendable {
             guard let data = FileManager.default.contents(atPath: panelsPath) else {
                 throw BrokerSetupError(file: panelsPath, message: "exists but cannot be read")
             }
-            panels = try wrap { () throws(ConfigError) in try PanelSet.load(data, file: panelsPath, policy: policy) }
+            panels = try wrap { () throws(ConfigError) in try PanelSet.load(data, file: panelsPath, policy: policy, defaults: rules) }
         }
         return DomainConfiguration(
             seeds: seeds,

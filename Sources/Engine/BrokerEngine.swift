@@ -94,6 +94,15 @@ public final class BrokerEngine: Sendable {
         }
         let policy = try policyLoader(Set(state.agencies.keys))
         let broker = Domain(state: state, policy: policy, rules: rules, returnLimits: returnLimits, panels: panels)
+        // Fail closed: a meeting or referral of a panel the configuration no longer defines would
+        // silently take the first panel's rules and deadlines.
+        let known = Set(broker.panels.panels.map(\.id))
+        let used = Set(state.meetings.values.compactMap(\.panel)).union((state.referrals ?? [:]).values.map(\.panel))
+        if let missing = used.subtracting(known).sorted().first {
+            throw BrokerSetupError(file: "panels.json", key: "panels",
+                                   message: "the journal has meetings or referrals of panel \(missing), which the configuration no longer defines; "
+                                       + "put it back (its rules may change) before starting")
+        }
         inner = Mutex(Inner(broker: broker, nextSeq: head.seq + 1, durable: head, entriesSinceSnapshot: replayed,
                             bytesSinceSnapshot: replayedBytes, lastSnapshotBytes: snapshotBytes))
         releases = ReleaseScheduler(queue: commitQueue, clock: clock)

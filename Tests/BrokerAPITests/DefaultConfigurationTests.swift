@@ -46,6 +46,10 @@ import TestSupport
         #expect(shipped.panels.panels.map(\.id) == ["domestic-abuse", "community"])
 
         try FileManager.default.createDirectory(atPath: dir.path("config"), withIntermediateDirectories: true)
+        // A panel that names no research lead takes broker.json's.
+        try Data(#"{"panels": [{"id": "community", "name": "Community MARAC", "caseTypes": ["asb"]}]}"#.utf8)
+            .write(to: URL(fileURLWithPath: dir.path("config/panels.json")))
+        #expect(try DomainConfiguration.load(directory: dir.path("config"), configuration: configuration).panels.first.researchLeadWorkingDays == 4)
         let broken = try String(contentsOfFile: TestBroker.repositoryConfig + "/panels.json", encoding: .utf8)
             .replacingOccurrences(of: #""kind": "countWithin""#, with: #""kind": "countSometimes""#)
         try Data(broken.utf8).write(to: URL(fileURLWithPath: dir.path("config/panels.json")))

@@ -17,7 +17,7 @@ import Testing
             .appendingPathComponent("config")
     }
 
-    static func engine(on store: InMemoryEventStore, snapshots: SnapshotPolicy = .default) throws -> BrokerEngine {
+    static func engine(on store: InMemoryEventStore, snapshots: SnapshotPolicy = .default, panels: PanelSet? = nil) throws -> BrokerEngine {
         let seeds = try Agency.loadSeeds(Data(contentsOf: config.appendingPathComponent("agencies.json")), file: "agencies.json")
         let calendar = try WorkingCalendar.load(Data(contentsOf: config.appendingPathComponent("calendar.json")), file: "calendar.json")
         return try BrokerEngine(
@@ -25,7 +25,7 @@ import Testing
             policyLoader: { agencies in
                 try SharingPolicy.load(Data(contentsOf: config.appendingPathComponent("policy.json")), file: "policy.json", agencies: agencies)
             },
-            rules: DeadlineRules(calendar: calendar),
+            rules: DeadlineRules(calendar: calendar), panels: panels,
             bootstrap: {
                 BrokerState.bootstrap(agencies: seeds, adminSerial: adminSerial, adminNotAfter: now.addingTimeInterval(365 * 86_400),
                                       adminIssuedAt: now.addingTimeInterval(-60))
@@ -75,6 +75,23 @@ import Testing
         for _ in 0..<500 where calls.load(ordering: .relaxed) < 40_001 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(calls.load(ordering: .relaxed) == 40_001)
         #expect(store.records.count == 40_002)
+    }
+
+    /// Fail closed: meetings of a panel the configuration no longer defines stop start, naming
+    /// panels.json, instead of silently taking the first panel's rules.
+    @Test func aMeetingOfAPanelNoLongerConfiguredStopsStart() async throws {
+        let store = InMemoryEventStore()
+        var community = PanelSet.single(rules: DeadlineRules()).first
+        community.id = "community"
+        let engine = try Self.engine(on: store, panels: PanelSet([community]))
+        let coordinator = Actor(principal: "offline-test", agency: "", role: .coordinator, serial: "OFFLINE")
+        let meeting = try await engine.execute(as: coordinator) { broker, actor, env in
+            broker.createMeeting(NewMeeting(title: "CR MARAC", startsAt: Self.now.addingTimeInterval(40 * 86_400), panel: "community"), by: actor, env: env)
+        }
+        #expect(meeting.panel == "community")
+        #expect(throws: BrokerSetupError.self) { _ = try Self.engine(on: store) }
+        do { _ = try Self.engine(on: store) } catch { #expect("\(error)".contains("panels.json") && "\(error)".contains("community"), "\(error)") }
+        _ = try Self.engine(on: store, panels: PanelSet([community]))
     }
 
     @Test func aRefusedCommandStoresNothingAndSaysWho() async throws {
