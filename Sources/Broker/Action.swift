@@ -95,3 +95,33 @@ public struct ActionPage: Codable, Sendable, Equatable {
     public var actions: [ActionView]
     public var cursor: String
 }
+
+/// `GET /v1/panels/{id}/statistics?from=&to=` (SPEC §11.8): counts only — no case content and
+/// no per-case rows — for meetings of the panel held in the period (referrals: made in it).
+public struct PanelStatistics: Codable, Sendable, Equatable {
+    public struct Referrals: Codable, Sendable, Equatable {
+        public var submitted = 0, accepted = 0, declined = 0, redirected = 0
+    }
+    public struct Heard: Codable, Sendable, Equatable {
+        public var new = 0, review = 0
+    }
+    public struct Returns: Codable, Sendable, Equatable {
+        /// Research requests released for the period's meetings.
+        public var requested = 0
+        /// First return by the (possibly extended) deadline, after it, or none yet.
+        public var onTime = 0, late = 0, missing = 0
+    }
+    public struct Actions: Codable, Sendable, Equatable {
+        public var agreed = 0, completedOnTime = 0, completedLate = 0, open = 0, overdue = 0, cancelled = 0
+        /// Open actions past their due date now, per owner agency.
+        public var overdueByAgency: [String: Int] = [:]
+    }
+    public var panel: String
+    public var from: String
+    public var to: String
+    public var meetings: Int
+    public var referrals: Referrals
+    public var casesHeard: Heard
+    public var returns: Returns
+    public var actions: Actions
+}

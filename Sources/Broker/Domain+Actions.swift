@@ -138,3 +138,72 @@ extension Domain {
             reply: record))
     }
 }
+
+extension Domain {
+    // MARK: Statistics (SPEC §11.8)
+
+    /// `GET /v1/panels/{id}/statistics?from=YYYY-MM-DD&to=YYYY-MM-DD` (coordinator, auditor, admin):
+    /// counts for the panel's meetings held from `from` to `to` inclusive (local dates; default the
+    /// twelve months to today), and its referrals made in that period. Never content or per-case rows.
+    public func statistics(panelID: String, from fromText: String?, to toText: String?, by actor: Actor, env: Environment) -> Outcome<PanelStatistics> {
+        if let error = require(actor, [.coordinator, .auditor, .admin], to: "see statistics") { return .failure(error) }
+        guard let panel = panels[panelID] else { return .failure(.notFound("panel")) }
+        let today = rules.calendar.localDate(of: env.now).date
+        func day(_ text: String?, _ name: String, default fallback: CivilDate) -> Result<CivilDate, DomainError> {
+            guard let text else { return .success(fallback) }
+            guard let date = CivilDate(text) else { return .failure(DomainError(.invalid, "\(name): must be a date YYYY-MM-DD")) }
+            return .success(date)
+        }
+        let from: CivilDate, to: CivilDate
+        switch (day(fromText, "from", default: today.adding(months: -12)), day(toText, "to", default: today)) {
+        case (.failure(let error), _), (_, .failure(let error)): return .failure(error)
+        case (.success(let start), .success(let end)): (from, to) = (start, end)
+        }
+        guard from <= to, to.dayNumber - from.dayNumber <= 3_660 else {
+            return .failure(DomainError(.invalid, "from must not be after to, and the period at most ten years"))
+        }
+        let start = rules.calendar.instant(on: from, secondsOfDay: 0), end = rules.calendar.instant(on: to.adding(days: 1), secondsOfDay: 0)
+        let inPeriod = { (date: Date) in date >= start && date < end }
+        let meetings = Set(state.meetings.values.filter { self.panel(of: $0).id == panel.id && inPeriod($0.startsAt) && $0.startsAt <= env.now }.map(\.id))
+
+        var stats = PanelStatistics(panel: panel.id, from: from.description, to: to.description, meetings: meetings.count,
+                                    referrals: .init(), casesHeard: .init(), returns: .init(), actions: .init())
+        for referral in (state.referrals ?? [:]).values where referral.panel == panel.id && inPeriod(referral.createdAt) {
+            switch referral.state {
+            case .submitted: stats.referrals.submitted += 1
+            case .accepted: stats.referrals.accepted += 1
+            case .declined: stats.referrals.declined += 1
+            case .redirected: stats.referrals.redirected += 1
+            }
+        }
+        for record in state.cases.values {
+            for listing in record.allListings where meetings.contains(listing.meeting) {
+                if listing.kind == .new { stats.casesHeard.new += 1 } else { stats.casesHeard.review += 1 }
+            }
+        }
+        for request in state.requests.values where meetings.contains(request.meeting) && request.releasedAt != nil {
+            stats.returns.requested += 1
+            if let first = request.returns.first {
+                if first.submittedAt <= request.effectiveReturnDeadline { stats.returns.onTime += 1 } else { stats.returns.late += 1 }
+            } else {
+                stats.returns.missing += 1
+            }
+        }
+        for action in (state.actions ?? [:]).values where meetings.contains(action.meeting) {
+            stats.actions.agreed += 1
+            switch action.state {
+            case .completed:
+                if let done = action.completedAt, done <= action.dueAt { stats.actions.completedOnTime += 1 } else { stats.actions.completedLate += 1 }
+            case .cancelled: stats.actions.cancelled += 1
+            case .open:
+                if env.now > action.dueAt {
+                    stats.actions.overdue += 1
+                    stats.actions.overdueByAgency[action.ownerAgency, default: 0] += 1
+                } else {
+                    stats.actions.open += 1
+                }
+            }
+        }
+        return .success(Decision(entry: nil, reply: stats))
+    }
+}

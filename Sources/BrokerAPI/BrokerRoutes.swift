@@ -141,6 +141,12 @@ struct BrokerRoutes: Sendable {
         router.add("GET", "/v1/panels") { request in
             try await reply(request) { broker, actor, _ in broker.listPanels(by: actor) }
         }
+        router.add("GET", "/v1/panels/{id}/statistics") { request in
+            let query = request.http.query
+            return try await reply(request) { broker, actor, env in
+                broker.statistics(panelID: request.parameter("id"), from: query["from"], to: query["to"], by: actor, env: env)
+            }
+        }
         router.add("POST", "/v1/referrals") { request in
             let body = try request.decode(NewReferral.self)
             return try await reply(request, .created) { broker, actor, env in broker.submitReferral(body, by: actor, env: env) }

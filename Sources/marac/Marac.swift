@@ -5,7 +5,7 @@ import MaracClient
 /// and turns every failure into a message and an exit code
 /// (0 ok, 1 refused by the broker, 2 usage or invalid input, 3 connection or TLS failure).
 enum Marac {
-    static let commands: [CommandSpec] = IdentityCommands.all + SPOCCommands.all + CoordinatorCommands.all + ReferralCommands.all + AdminCommands.all
+    static let commands: [CommandSpec] = IdentityCommands.all + SPOCCommands.all + CoordinatorCommands.all + ReferralCommands.all + ActionCommands.all + AdminCommands.all
 
     enum ExitCode {
         static let ok: Int32 = 0

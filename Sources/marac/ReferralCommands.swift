@@ -248,3 +248,111 @@ enum ReferralCommands {
         })
     }
 }
+
+/// After the meeting (SPEC §11.5, §11.8): actions followed to completion, closure, statistics.
+enum ActionCommands {
+    static let all: [CommandSpec] = [add, list, show, complete, cancel, close, stats]
+
+    static let add = CommandSpec(
+        path: ["action", "add"], arguments: ["CASE"],
+        options: [.init(name: "--agency", value: "ID", help: "the agency that owns the action", required: true),
+                  .init(name: "--text", value: "TEXT", help: "the SMART action as agreed", required: true),
+                  .init(name: "--due", value: "TIME", help: "when it is due", required: true),
+                  .init(name: "--rapid", value: nil, help: "a rapid action, for swift safeguarding")],
+        summary: "record an action agreed at the meeting for one agency", role: CoordinatorCommands.role,
+        example: "marac action add 2c4e6a8b… --agency housing --text \"Fit a door alarm\" --due \"2027-02-04 17:00\" --rapid"
+    ) { run in
+        var body: [String: JSONValue] = ["ownerAgency": .string(try run.required("--agency")), "text": .string(try run.required("--text")),
+                                         "dueAt": .string(RFC3339.format(try run.time("--due")!))]
+        if run.flag("--rapid") { body["rapid"] = .bool(true) }
+        try run.show(try run.call("POST", "/v1/cases/\(escaped(run.argument(0)))/actions", body: .object(body))) { action in
+            run.output.line("Action \(action["id"].displayText) for \(action["ownerAgency"].displayText), due \(action["dueAt"].date.map(TimeText.utc) ?? "?")"
+                            + (action["rapid"].bool == true ? " (rapid)" : ""))
+        }
+    }
+
+    static let list = CommandSpec(
+        path: ["action", "list"], summary: "your agency's actions, with state and time left", role: SPOCCommands.role,
+        example: "marac action list"
+    ) { run in
+        try run.show(try run.call("GET", "/v1/actions")) { page in
+            let actions = page["actions"].array
+            guard !actions.isEmpty else { run.output.line("No actions."); return }
+            run.output.table(["id", "reference", "state", "due (UTC)", "action"], actions.map { action in
+                let state = action["state"].string ?? ""
+                return [Output.Cell(action["id"].displayText), Output.Cell(action["reference"].displayText),
+                        Output.Cell(state.uppercased() + (action["rapid"].bool == true ? ", RAPID" : ""), highlight: state == "overdue"),
+                        Output.Cell(action["dueAt"].date.map(TimeText.utc) ?? ""), Output.Cell(action["text"].displayText)]
+            })
+        }
+    }
+
+    static let show = CommandSpec(
+        path: ["action", "show"], arguments: ["ID"], summary: "one action", role: "Coordinator, SPOC agent",
+        example: "marac action show 4f1c9a2e…"
+    ) { run in
+        try run.show(try run.call("GET", "/v1/actions/\(escaped(run.argument(0)))")) { action in
+            run.output.pairs([("Action", action["id"].displayText), ("Case", action["reference"].displayText), ("Agency", action["ownerAgency"].displayText),
+                              ("State", action["state"].displayText), ("Due", action["dueAt"].date.map(TimeText.utc) ?? ""), ("Text", action["text"].displayText)]
+                             + (action["note"].isNull ? [] : [("Note", action["note"].displayText)]))
+        }
+    }
+
+    static let complete = CommandSpec(
+        path: ["action", "complete"], arguments: ["ID"],
+        options: [.init(name: "--note", value: "TEXT", help: "what was done", required: true)],
+        summary: "tell the coordinator your agency completed an action", role: SPOCCommands.role,
+        example: "marac action complete 4f1c9a2e… --note \"Alarm fitted on Tuesday\""
+    ) { run in
+        try run.show(try run.call("POST", "/v1/actions/\(escaped(run.argument(0)))/complete", body: .object(["note": .string(try run.required("--note"))]))) { action in
+            run.output.line("Action \(action["id"].displayText) completed.")
+        }
+    }
+
+    static let cancel = CommandSpec(
+        path: ["action", "cancel"], arguments: ["ID"],
+        options: [.init(name: "--reason", value: "TEXT", help: "why (audited)", required: true)],
+        summary: "cancel an open action", role: CoordinatorCommands.role,
+        example: "marac action cancel 4f1c9a2e… --reason \"Superseded by the landlord's work\""
+    ) { run in
+        try run.show(try run.call("POST", "/v1/actions/\(escaped(run.argument(0)))/cancel", body: .object(["reason": .string(try run.required("--reason"))]))) { action in
+            run.output.line("Action \(action["id"].displayText) cancelled.")
+        }
+    }
+
+    static let close = CommandSpec(
+        path: ["case", "close"], arguments: ["CASE"],
+        options: [.init(name: "--reason", value: "TEXT", help: "why the panel closes it (audited)", required: true)],
+        summary: "close a case (refused while any action is open)", role: CoordinatorCommands.role,
+        example: "marac case close 2c4e6a8b… --reason \"Risk reduced; agencies agree\""
+    ) { run in
+        try run.show(try run.call("POST", "/v1/cases/\(escaped(run.argument(0)))/close", body: .object(["reason": .string(try run.required("--reason"))]))) { record in
+            run.output.line("Case \(record["reference"].displayText) closed.")
+        }
+    }
+
+    static let stats = CommandSpec(
+        path: ["panel", "stats"], arguments: ["PANEL"],
+        options: [.init(name: "--from", value: "DATE", help: "first day, YYYY-MM-DD (default a year ago)"),
+                  .init(name: "--to", value: "DATE", help: "last day, YYYY-MM-DD (default today)")],
+        summary: "counts for a panel's meetings in a period: referrals, cases heard, returns and actions on time", role: "Coordinator, auditor, admin",
+        example: "marac panel stats community --from 2027-01-01 --to 2027-03-31"
+    ) { run in
+        var query: [String] = []
+        if let from = run.option("--from") { query.append("from=\(escaped(from))") }
+        if let to = run.option("--to") { query.append("to=\(escaped(to))") }
+        try run.show(try run.call("GET", "/v1/panels/\(escaped(run.argument(0)))/statistics" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))) { stats in
+            let r = stats["referrals"], h = stats["casesHeard"], ret = stats["returns"], a = stats["actions"]
+            run.output.line("Panel \(stats["panel"].displayText), \(stats["from"].displayText) to \(stats["to"].displayText): \(stats["meetings"].displayText) meetings held\n")
+            run.output.pairs([
+                ("referrals", "\(r["submitted"].displayText) waiting, \(r["accepted"].displayText) accepted, \(r["declined"].displayText) declined, \(r["redirected"].displayText) redirected"),
+                ("cases heard", "\(h["new"].displayText) new, \(h["review"].displayText) review"),
+                ("returns", "\(ret["onTime"].displayText) on time, \(ret["late"].displayText) late, \(ret["missing"].displayText) missing of \(ret["requested"].displayText)"),
+                ("actions", "\(a["completedOnTime"].displayText) on time, \(a["completedLate"].displayText) late, \(a["open"].displayText) open, \(a["overdue"].displayText) overdue, \(a["cancelled"].displayText) cancelled of \(a["agreed"].displayText)"),
+            ])
+            for (agency, count) in (a["overdueByAgency"].object ?? [:]).sorted(by: { $0.key < $1.key }) {
+                run.output.line("  overdue: \(agency) \(count.displayText)")
+            }
+        }
+    }
+}

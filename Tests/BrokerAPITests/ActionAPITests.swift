@@ -59,6 +59,16 @@ import Wire
             let status = try await coordinator.json("GET", "/v1/meetings/\(meetingID)/status")
             let states = Dictionary(uniqueKeysWithValues: status.json["actions"].array.map { ($0["id"].string ?? "", $0["state"].string ?? "") })
             #expect(states == [policeAction: "completed", housingAction: "overdue", third: "open"], "\(status.text)")
+            // Statistics: counts only, for the coordinator, the auditor and the administrator (never a SPOC).
+            let period = "from=\(RFC3339.format(start).prefix(10))&to=\(RFC3339.format(start).prefix(10))"
+            let stats = try await cast.admin.json("GET", "/v1/panels/domestic-abuse/statistics?\(period)")
+            #expect(stats.status == 200 && stats.json["meetings"].int == 1 && stats.json["casesHeard"]["new"].int == 1, "\(stats.text)")
+            let actions = stats.json["actions"]
+            #expect(actions["agreed"].int == 3 && actions["completedOnTime"].int == 1 && actions["overdue"].int == 1 && actions["open"].int == 1
+                    && actions["overdueByAgency"]["housing"].int == 1, "\(stats.text)")
+            #expect(!stats.text.contains("door alarm") && !stats.text.contains(caseID) && !stats.text.contains("Jane"), "counts only: \(stats.text)")
+            #expect(try await police.json("GET", "/v1/panels/domestic-abuse/statistics").status == 403)
+            #expect(try await cast.admin.json("GET", "/v1/panels/domestic-abuse/statistics?from=2027-13-01").status == 400)
 
             // The next listing's agenda shows the open actions: all to the coordinator, its own to each invited SPOC.
             #expect(try await coordinator.json("POST", "/v1/cases/\(caseID)/listings", ["meeting": next]).status == 201)
@@ -84,9 +94,13 @@ import Wire
             #expect(try await coordinator.json("PATCH", "/v1/cases/\(caseID)/fields", ["set": ["victim.alias": "J"], "reason": "late"]).status == 409)
             #expect(try await coordinator.json("GET", "/v1/cases/\(caseID)").json["fields"]["victim.name"].string == "Jane Doe")
 
+            let final = try await coordinator.json("GET", "/v1/panels/domestic-abuse/statistics?\(period)").json["actions"]
+            #expect(final["completedOnTime"].int == 2 && final["cancelled"].int == 1 && final["overdue"].int == 0 && final["open"].int == 0, "\(final)")
+
             // All of it survives a restart.
             try await broker.restart()
             let again = try cast.reconnected()
+            #expect(try await again.coordinator.client.json("GET", "/v1/panels/domestic-abuse/statistics?\(period)").json["actions"].description == final.description)
             #expect(try await again.spocs["police"]!.client.json("GET", "/v1/actions/\(policeAction)").json["note"].string == "Served in person on Tuesday")
             #expect(try await again.coordinator.client.json("GET", "/v1/cases/\(caseID)").json["state"].string == "closed")
         }

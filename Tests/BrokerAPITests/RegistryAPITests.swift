@@ -89,6 +89,7 @@ import Wire
                 Call("GET", "/v1/meetings/\(meetingID)/agenda", coordinator: 200, spoc: 404),
                 Call("POST", "/v1/meetings/\(meetingID)/invitations", body: { ["agencies": ["education"]] }, coordinator: 200),
                 Call("GET", "/v1/panels", coordinator: 200, spoc: 200, admin: 200, auditor: 200),
+                Call("GET", "/v1/panels/domestic-abuse/statistics", coordinator: 200, admin: 200, auditor: 200),
                 Call("POST", "/v1/referrals", body: referralBody, spoc: 201),
                 Call("GET", "/v1/referrals", coordinator: 200, spoc: 200),
                 Call("GET", "/v1/referrals/\(referralID)", coordinator: 200, spoc: 200),
@@ -112,7 +113,7 @@ import Wire
             ]
             // Every answer, success or refusal, has the shape docs/openapi.json gives it.
             let document = try OpenAPIDocument.load()
-            let ids = [meetingID, caseID, requestID, spareSerial, pendingSerial, "probation", "temp", "pending", referralID, laterMeetingID, closingCaseID, "none"]
+            let ids = [meetingID, caseID, requestID, spareSerial, pendingSerial, "probation", "temp", "pending", referralID, laterMeetingID, closingCaseID, "none", "domestic-abuse"]
             func pattern(of path: String) -> String {
                 var pattern = path.split(separator: "?").first.map(String.init) ?? path
                 for id in ids { pattern = pattern.replacingOccurrences(of: "/\(id)", with: [spareSerial, pendingSerial].contains(id) ? "/{serial}" : "/{id}") }

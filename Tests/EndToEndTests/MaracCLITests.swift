@@ -244,6 +244,26 @@ import Wire
             #expect(result.status == 0 && result.stdout.contains("10:30") && result.stdout.contains("DA-1") && result.stdout.contains(caseID), "\(result.stdout)")
             result = try await cli.run(["meeting", "agenda", meetingID], as: spoc)
             #expect(result.status == 1 && result.stderr.contains("404 not_found"), "before agendaAt: \(result.stderr)")
+
+            // After the meeting: an action for the police, completed by its SPOC; closure refused until then.
+            broker.clock.set(Self.meetingStart.addingTimeInterval(3_600))
+            let due = RFC3339.format(Self.meetingStart.addingTimeInterval(3 * 86_400))
+            result = try await cli.run(["action", "add", caseID, "--agency", "police", "--text", "Serve the order", "--due", due, "--rapid"], as: coord)
+            #expect(result.status == 0 && result.stdout.contains("(rapid)"), "\(result.stdout) \(result.stderr)")
+            result = try await cli.run(["action", "list"], as: spoc)
+            #expect(result.status == 0 && result.stdout.contains("OPEN, RAPID") && result.stdout.contains("Serve the order"), "\(result.stdout)")
+            let actionID = try #require(try json(try await cli.run(["action", "list", "--json"], as: spoc))["actions"].array.first?["id"].string)
+            result = try await cli.run(["case", "close", caseID, "--reason", "risk reduced"], as: coord)
+            #expect(result.status == 1 && result.stderr.contains("409 actions_open"), "\(result.stderr)")
+            result = try await cli.run(["action", "complete", actionID, "--note", "Served in person"], as: spoc)
+            #expect(result.status == 0 && result.stdout.contains("completed"), "\(result.stdout) \(result.stderr)")
+            result = try await cli.run(["action", "show", actionID], as: coord)
+            #expect(result.stdout.contains("Served in person"), "\(result.stdout)")
+            result = try await cli.run(["case", "close", caseID, "--reason", "risk reduced"], as: coord)
+            #expect(result.status == 0 && result.stdout.contains("DA-1 closed"), "\(result.stdout) \(result.stderr)")
+            let day = String(RFC3339.format(Self.meetingStart).prefix(10))
+            result = try await cli.run(["panel", "stats", "domestic-abuse", "--from", day, "--to", day], as: coord)
+            #expect(result.status == 0 && result.stdout.contains("1 meetings held") && result.stdout.contains("1 on time, 0 late"), "\(result.stdout)")
         }
     }
 
