@@ -25,6 +25,8 @@ public struct BrokerState: Codable, Sendable, Equatable {
     /// Agencies invited to each meeting by the coordinator (beyond those with a request for it);
     /// nil in snapshots written before invitations existed.
     public internal(set) var invitations: [String: [String]]?
+    /// Identifier hashes by subject (`case:ID`, `referral:ID`); nil in snapshots written before repeats.
+    public internal(set) var identifierHashes: [String: [String]]?
     /// Actions by id; nil in snapshots written before actions existed.
     public internal(set) var actions: [String: Action]?
     /// The last action-feed position given out per agency (`Action.feedPosition`).
@@ -181,6 +183,10 @@ public struct BrokerState: Codable, Sendable, Equatable {
             var all = corrections ?? [:]
             all[id, default: []].append(correction)
             corrections = all
+        case .identifiersHashed(let subject, let hashes):
+            var all = identifierHashes ?? [:]
+            all[subject] = hashes
+            identifierHashes = all
         case .actionAgreed(let action):
             actions = actions ?? [:]
             actions?[action.id] = action

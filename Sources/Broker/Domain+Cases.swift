@@ -100,16 +100,19 @@ extension Domain {
         if let error = validate(fields: body.fields) { return .failure(error) }
         let record = Case(id: env.newID(), meeting: body.meeting, reference: body.reference, fields: body.fields, consent: body.consent,
                           state: .open, listings: [Listing(meeting: body.meeting, kind: .new, slot: nil)], panel: panel(of: meeting).id)
+        var reply = record
+        reply.repeatOf = repeats(of: record.fields, panel: panel(of: meeting), at: env.now)
         return .success(Decision(
             entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.caseCreate, object: record.id, fields: record.fields.keys.sorted()),
-                         [.caseCreated(case: record)]),
-            reply: record))
+                         [.caseCreated(case: record)] + [identifierEvent("case:\(record.id)", fields: record.fields)].compactMap { $0 }),
+            reply: reply))
     }
 
     /// `GET /v1/cases/{id}` (coordinator): every field; audited with the field names.
     public func readCase(id: String, by actor: Actor, env: Environment) -> Outcome<Case> {
         if let error = require(actor, [.coordinator], to: "read cases") { return .failure(error) }
-        guard let record = state.cases[id] else { return .failure(.notFound("case")) }
+        guard var record = state.cases[id] else { return .failure(.notFound("case")) }
+        record.repeatOf = repeats(of: record.fields, panel: panel(of: record), at: env.now, excluding: id)
         return .success(Decision(
             entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.caseRead, object: id, fields: record.fields.keys.sorted()), []),
             reply: record))

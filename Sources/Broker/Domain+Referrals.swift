@@ -86,7 +86,7 @@ extension Domain {
             return .failure(.invalidField("caseType", "must be a lower-case slug such as \"asb\""))
         }
         let claimed = body.criteria ?? []
-        guard claimed.count <= panel.criteria.count else { return .failure(.invalidField("criteria", "names a criterion twice")) }
+        // Each claim must be a criterion of the panel, named once (so the loop ends by the panel's count).
         for (index, criterion) in claimed.enumerated() {
             guard panel.criteria.contains(where: { $0.id == criterion }) else {
                 return .failure(.invalidField("criteria[\(index)]", "panel \(panel.id) has no criterion \(criterion.prefix(Limits.idLength)) "
@@ -107,9 +107,10 @@ extension Domain {
         let referral = Referral(id: env.newID(), panel: panel.id, meeting: meeting?.id, agency: actor.agency, referrer: actor.principal,
                                 state: .submitted, caseType: body.caseType, criteria: claimed, reason: body.reason, consent: body.consent,
                                 fields: body.fields, screening: screening, decision: nil, case: nil, redirectedFrom: nil, createdAt: env.now)
+        // The referrer is not told whether it is a repeat (SPEC §11.6): its reply never carries repeatOf.
         return .success(Decision(
             entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.referralSubmit, object: referral.id, fields: body.fields.keys.sorted()),
-                         [.referralSubmitted(referral: referral)]),
+                         [.referralSubmitted(referral: referral)] + [identifierEvent("referral:\(referral.id)", fields: body.fields)].compactMap { $0 }),
             reply: referral))
     }
 
@@ -186,6 +187,9 @@ extension Domain {
         let visible = (state.referrals ?? [:]).values.filter { actor.role == .coordinator || $0.agency == actor.agency }
         let listed = visible.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }.map { referral in
             var summary = referral
+            if actor.role == .coordinator, let panel = panels[referral.panel] {
+                summary.repeatOf = repeats(of: referral.fields, panel: panel, at: referral.createdAt, excluding: referral.case)
+            }
             summary.fields = [:]
             return summary
         }
@@ -196,8 +200,11 @@ extension Domain {
     /// Audited with the field names, like a case read.
     public func referral(id: String, by actor: Actor, env: Environment) -> Outcome<Referral> {
         if let error = require(actor, [.coordinator, .spoc], to: "see referrals") { return .failure(error) }
-        guard let referral = state.referrals?[id], actor.role == .coordinator || referral.agency == actor.agency else {
+        guard var referral = state.referrals?[id], actor.role == .coordinator || referral.agency == actor.agency else {
             return .failure(.notFound("referral"))
+        }
+        if actor.role == .coordinator, let panel = panels[referral.panel] {
+            referral.repeatOf = repeats(of: referral.fields, panel: panel, at: referral.createdAt, excluding: referral.case)
         }
         return .success(Decision(
             entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.referralRead, object: id, fields: referral.fields.keys.sorted()), []),
@@ -265,9 +272,11 @@ extension Domain {
             decision.slot = order.slot
             decision.case = record.id
             events.append(.caseCreated(case: record))
+            if let hashed = identifierEvent("case:\(record.id)", fields: record.fields) { events.append(hashed) }
             // The referrer represents the case at the meeting (the seeds): its agency is invited.
             events.append(.meetingInvited(meeting: meeting.id, agencies: [referral.agency]))
             created = record
+            created?.repeatOf = repeats(of: record.fields, panel: panel(of: meeting), at: env.now)
         case .declined:
             switch (text(order.reason, "reason"), text(order.advice, "advice")) {
             case (.failure(let error), _), (_, .failure(let error)): return .failure(error)
@@ -295,6 +304,7 @@ extension Domain {
             decision.panel = target.id
             decision.referral = moved.id
             events.append(.referralSubmitted(referral: moved))
+            if let hashed = identifierEvent("referral:\(moved.id)", fields: moved.fields) { events.append(hashed) }
         }
         events.append(.referralDecided(referral: id, decision: decision))
         referral.decision = decision

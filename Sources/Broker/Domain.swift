@@ -23,16 +23,19 @@ public struct Domain: Sendable {
     public let returnLimits: ReturnLimits
     /// The panels hosted (`panels.json`); each meeting takes its deadlines from its panel.
     public let panels: PanelSet
+    /// Keyed hashes of identifiers for repeat detection (nil: not configured, no repeats reported).
+    public let identifierHasher: IdentifierHasher?
 
     /// Creates a broker over a state (empty, replayed or from a snapshot). Without `panels`,
     /// one default panel with `rules`' deadlines and no referral rules.
     public init(state: BrokerState = BrokerState(), policy: SharingPolicy, rules: DeadlineRules = DeadlineRules(),
-                returnLimits: ReturnLimits = .default, panels: PanelSet? = nil) {
+                returnLimits: ReturnLimits = .default, panels: PanelSet? = nil, identifierHasher: IdentifierHasher? = nil) {
         self.state = state
         self.policy = policy
         self.rules = rules
         self.returnLimits = returnLimits
         self.panels = panels ?? .single(rules: rules)
+        self.identifierHasher = identifierHasher
     }
 
     /// Applies a journaled entry (see `BrokerState.apply`).

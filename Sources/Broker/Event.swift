@@ -42,6 +42,8 @@ public enum Event: Codable, Sendable, Equatable {
     case caseListed(case: String, listing: Listing)
     /// A case's fields corrected (the new version).
     case fieldsCorrected(case: String, correction: FieldCorrection)
+    /// Keyed hashes of a case's or referral's identifiers (`case:ID`, `referral:ID`), for repeats.
+    case identifiersHashed(subject: String, hashes: [String])
     /// An action agreed for an agency.
     case actionAgreed(action: Action)
     /// An action completed by its owner agency.

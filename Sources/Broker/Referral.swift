@@ -30,6 +30,8 @@ public struct Referral: Codable, Sendable, Equatable {
     public var `case`: String?
     /// The referral this one was redirected from.
     public var redirectedFrom: String?
+    /// Cases heard before within the panel's repeat window: in the coordinator's views only, never stored.
+    public var repeatOf: [RepeatMatch]?
     public var createdAt: Date
 }
 

@@ -59,6 +59,7 @@ extension Case {
         try container.encodeIfPresent(referral, forKey: .referral)
         try container.encodeIfPresent(version, forKey: .version)
         try container.encodeIfPresent(closedAt, forKey: .closedAt)
+        try container.encodeIfPresent(repeatOf, forKey: .repeatOf)
     }
 
     /// `state`, open for cases journaled before states existed.
@@ -154,6 +155,8 @@ public struct Case: Codable, Sendable, Equatable {
     public var version: Int?
     /// When the case was closed.
     public var closedAt: Date?
+    /// Cases heard before within the panel's repeat window: in the coordinator's replies only, never stored.
+    public var repeatOf: [RepeatMatch]?
 
     /// Creates a case.
     public init(id: String, meeting: String, reference: String, fields: [String: JSONValue], consent: Consent?,

@@ -71,10 +71,20 @@ public final class BrokerApp: Sendable {
         do { key = try KeyFile.load(from: pki.dataKeyPath) } catch {
             throw BrokerSetupError(file: pki.dataKeyPath, message: "\(error)")
         }
+        // A certs directory from before repeat detection gets its identifier key now.
+        let identifierKey: SymmetricKey
+        do {
+            identifierKey = FileManager.default.fileExists(atPath: pki.identifierKeyPath)
+                ? try KeyFile.load(from: pki.identifierKeyPath) : try KeyFile.create(at: pki.identifierKeyPath)
+        } catch {
+            throw BrokerSetupError(file: pki.identifierKeyPath, message: "\(error)")
+        }
+        let hasher = IdentifierHasher { message in HMACSHA256.authenticationCode(for: message, key: identifierKey.rawBytes) }
         var journalOptions = configuration.journalOptions
         journalOptions.anchor = JournalAnchor.Settings(path: pki.journalAnchorPath, mode: anchorMode)
         do {
-            return try openEngine(configuration: configuration, domain: domain, key: key, pki: pki, journalOptions: journalOptions, clock: clock, logger: logger)
+            return try openEngine(configuration: configuration, domain: domain, key: key, hasher: hasher, pki: pki, journalOptions: journalOptions,
+                                  clock: clock, logger: logger)
         } catch let error as JournalError where error.code == .truncated {
             throw BrokerSetupError(file: pki.journalAnchorPath, message: "\(error.message). Nothing was changed. If the records were really lost (a disk failure), "
                 + "restore data/ from a backup, or record the loss with `maracd journal accept-truncation` (broker stopped; audited)")
@@ -84,7 +94,7 @@ public final class BrokerApp: Sendable {
         }
     }
 
-    private static func openEngine(configuration: BrokerConfiguration, domain: DomainConfiguration, key: SymmetricKey, pki: BrokerPKI,
+    private static func openEngine(configuration: BrokerConfiguration, domain: DomainConfiguration, key: SymmetricKey, hasher: IdentifierHasher, pki: BrokerPKI,
                                    journalOptions: JournalOptions, clock: @escaping @Sendable () -> Date, logger: Logger) throws -> (BrokerEngine, Journal) {
         let journal = try Journal.open(directory: configuration.dataDirectory, key: key, options: journalOptions) { message in
             logger.log("journal", ["message": message])
@@ -92,7 +102,7 @@ public final class BrokerApp: Sendable {
         do {
             let engine = try BrokerEngine(
                 store: journal, location: configuration.dataDirectory, policyLoader: domain.policy, rules: domain.rules,
-                returnLimits: configuration.returnLimits, panels: domain.panels,
+                returnLimits: configuration.returnLimits, panels: domain.panels, identifierHasher: hasher,
                 bootstrap: {
                     let admin = try Certificate(pemFile: pki.adminCertificatePath)
                     return BrokerState.bootstrap(agencies: domain.seeds, adminSerial: admin.serial, adminNotAfter: admin.notAfter,

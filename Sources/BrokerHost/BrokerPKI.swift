@@ -19,6 +19,8 @@ public struct BrokerPKI: Sendable {
     public var adminKeyPath: String { path("admin-key.pem") }
     /// The journal's AES-256 key, outside the data directory.
     public var dataKeyPath: String { path("data.key") }
+    /// The key of the identifier hashes for repeat detection (HMAC-SHA-256), beside the data key.
+    public var identifierKeyPath: String { path("identifier.key") }
     /// The journal's head anchor (`JournalAnchor`): beside the data key, outside
     /// the data directory, so removing records or segments from `data/` cannot
     /// also remove the evidence of how far the journal reached.
@@ -77,11 +79,13 @@ public struct BrokerPKI: Sendable {
             try writePublic(adminCertificatePath, cert.pemBytes)
             report.created.append(adminCertificatePath)
         }
-        if exists(dataKeyPath) {
-            report.kept.append(dataKeyPath)
-        } else {
-            _ = try KeyFile.create(at: dataKeyPath)
-            report.created.append(dataKeyPath)
+        for keyPath in [dataKeyPath, identifierKeyPath] {
+            if exists(keyPath) {
+                report.kept.append(keyPath)
+            } else {
+                _ = try KeyFile.create(at: keyPath)
+                report.created.append(keyPath)
+            }
         }
         return report
     }
@@ -92,7 +96,7 @@ public struct BrokerPKI: Sendable {
     }
 
     /// The private keys whose mode is checked at start (SPEC §10).
-    public var privateKeyPaths: [String] { [caKeyPath, serverKeyPath, dataKeyPath] }
+    public var privateKeyPaths: [String] { [caKeyPath, serverKeyPath, dataKeyPath, identifierKeyPath] }
 
     /// Refuses to go on when the CA key, the server key or the data key can be
     /// read (or written) by group or others: whoever can read the CA key can

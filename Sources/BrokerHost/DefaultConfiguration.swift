@@ -97,6 +97,7 @@ enum DefaultConfiguration {
     "victim.phone": "victim-contact",
     "victim.email": "victim-contact",
     "victim.address": "victim-contact",
+    "victim.postcode": "victim-contact",
     "victim.safeAddress": "safe-address",
 
     "perpetrator.address": "perpetrator-contact",

@@ -61,7 +61,7 @@ public final class BrokerEngine: Sendable {
     ///   - location: names the store in setup errors (the data directory).
     /// - Throws: `BrokerSetupError` or `JournalError` naming what is wrong.
     public init(store: any EventStore, location: String, policyLoader: (Set<String>) throws -> SharingPolicy, rules: DeadlineRules,
-                returnLimits: ReturnLimits = .default, panels: PanelSet? = nil, bootstrap: () throws -> Entry, snapshotPolicy: SnapshotPolicy = .default,
+                returnLimits: ReturnLimits = .default, panels: PanelSet? = nil, identifierHasher: IdentifierHasher? = nil, bootstrap: () throws -> Entry, snapshotPolicy: SnapshotPolicy = .default,
                 clock: @escaping @Sendable () -> Date, logger: Logger) throws {
         self.store = store
         self.clock = clock
@@ -93,7 +93,7 @@ public final class BrokerEngine: Sendable {
             logger.log("bootstrap", ["agencies": state.agencies.count, "admin": "admin"])
         }
         let policy = try policyLoader(Set(state.agencies.keys))
-        let broker = Domain(state: state, policy: policy, rules: rules, returnLimits: returnLimits, panels: panels)
+        let broker = Domain(state: state, policy: policy, rules: rules, returnLimits: returnLimits, panels: panels, identifierHasher: identifierHasher)
         // Fail closed: a meeting or referral of a panel the configuration no longer defines would
         // silently take the first panel's rules and deadlines.
         let known = Set(broker.panels.panels.map(\.id))

@@ -8,7 +8,7 @@ import TestSupport
 /// SPEC §10: a private key readable by group or others stops the broker's start.
 @Suite("Key file modes")
 struct KeyFileModeTests {
-    @Test(arguments: ["ca-key.pem", "server-key.pem", "data.key"], [0o640, 0o604, 0o644])
+    @Test(arguments: ["ca-key.pem", "server-key.pem", "data.key", "identifier.key"], [0o640, 0o604, 0o644])
     func aKeyOpenToGroupOrOthersStopsStart(key: String, mode: Int) async throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("certs/\(key)")

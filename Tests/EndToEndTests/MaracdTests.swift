@@ -11,9 +11,9 @@ import TLS
         let maracd = BuiltProducts.path("maracd")
         let first = try await Tool.runAsync(maracd, ["init", "--certs", dir.path("certs")])
         #expect(first.status == 0, "\(first.stderr)")
-        let names = ["ca.pem", "ca-key.pem", "server.pem", "server-key.pem", "admin.pem", "admin-key.pem", "data.key"]
+        let names = ["ca.pem", "ca-key.pem", "server.pem", "server-key.pem", "admin.pem", "admin-key.pem", "data.key", "identifier.key"]
         let before = try names.map { try Data(contentsOf: URL(fileURLWithPath: dir.path("certs/\($0)"))) }
-        for key in ["ca-key.pem", "server-key.pem", "admin-key.pem", "data.key"] {
+        for key in ["ca-key.pem", "server-key.pem", "admin-key.pem", "data.key", "identifier.key"] {
             let mode = try FileManager.default.attributesOfItem(atPath: dir.path("certs/\(key)"))[.posixPermissions] as? Int
             #expect(mode == 0o600, "\(key) mode \(String(mode ?? 0, radix: 8))")
         }
