@@ -57,12 +57,11 @@ extension Domain {
     /// `GET /v1/actions?after=` (spoc): the agency's actions changed after the cursor, oldest first.
     public func actions(after cursorText: String?, limit: Int = Limits.pageSize, by actor: Actor, env: Environment) -> Outcome<ActionPage> {
         if let error = require(actor, [.spoc], to: "poll for actions") { return .failure(error) }
-        var cursor = RequestCursor.start
-        if let cursorText, !cursorText.isEmpty {
-            guard let parsed = RequestCursor(cursorText) else { return .failure(DomainError(.invalid, "after: not a cursor from this broker")) }
-            cursor = parsed
+        let cursor: RequestCursor
+        switch feedCursor(cursorText, limit: limit) {
+        case .failure(let error): return .failure(error)
+        case .success(let parsed): cursor = parsed
         }
-        guard (1...Limits.pageSize).contains(limit) else { return .failure(DomainError(.invalid, "limit: must be 1…\(Limits.pageSize)")) }
         let own = (state.actions ?? [:]).values.filter { $0.ownerAgency == actor.agency }
         let changed = own.filter { ($0.feedPosition ?? 0) > cursor.position }.sorted { ($0.feedPosition ?? 0, $0.id) < ($1.feedPosition ?? 0, $1.id) }
         let page = changed.prefix(limit)

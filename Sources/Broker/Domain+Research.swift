@@ -168,6 +168,14 @@ extension Domain {
 
     // MARK: SPOC side
 
+    /// A SPOC feed's `after=` cursor (the start when absent) and a page size in range, or 400 `invalid`.
+    func feedCursor(_ text: String?, limit: Int) -> Result<RequestCursor, DomainError> {
+        guard (1...Limits.pageSize).contains(limit) else { return .failure(DomainError(.invalid, "limit: must be 1…\(Limits.pageSize)")) }
+        guard let text, !text.isEmpty else { return .success(.start) }
+        guard let parsed = RequestCursor(text) else { return .failure(DomainError(.invalid, "after: not a cursor from this broker")) }
+        return .success(parsed)
+    }
+
     /// `GET /v1/requests?after=` (spoc): the agency's released requests changed
     /// (released, returned, extended) after the cursor, oldest change first, at
     /// most `limit`; then the cursor to pass next. Reading a request is not a
@@ -176,12 +184,11 @@ extension Domain {
     /// - Returns: 400 `invalid` for a cursor this broker did not issue.
     public func requests(after cursorText: String?, limit: Int = Limits.pageSize, by actor: Actor, env: Environment) -> Outcome<RequestPage> {
         if let error = require(actor, [.spoc], to: "poll for requests") { return .failure(error) }
-        var cursor = RequestCursor.start
-        if let cursorText, !cursorText.isEmpty {
-            guard let parsed = RequestCursor(cursorText) else { return .failure(DomainError(.invalid, "after: not a cursor from this broker")) }
-            cursor = parsed
+        let cursor: RequestCursor
+        switch feedCursor(cursorText, limit: limit) {
+        case .failure(let error): return .failure(error)
+        case .success(let parsed): cursor = parsed
         }
-        guard (1...Limits.pageSize).contains(limit) else { return .failure(DomainError(.invalid, "limit: must be 1…\(Limits.pageSize)")) }
         let released = state.requests.values.filter { $0.agency == actor.agency && $0.releasedAt != nil }
         let changed = released.filter { ($0.feedPosition ?? 1) > cursor.position }
             .sorted { ($0.feedPosition ?? 1, $0.id) < ($1.feedPosition ?? 1, $1.id) }
