@@ -212,4 +212,38 @@ import Wire
         }
     }
 
+
+    /// SPEC §11.6 over mTLS: a repeat within 12 months is named to the coordinator only; after 13 months it is not.
+    @Test func aRepeatIsToldToTheCoordinatorOnlyAndOnlyWithinTheWindow() async throws {
+        // Certificates that outlive the 13 months the clock moves on.
+        let broker = try TestBroker { $0.credentialValidityDays = 800 }
+        do {
+            let cast = try await Cast.make(broker, agencies: ["police"])
+            let police = cast.spocs["police"]!.client, coordinator = cast.coordinator.client
+            let start = FixtureDates.meetingStart()
+            let meetingID = try #require(try await cast.meeting(at: start)["id"].string)
+            let heard = try #require(try await cast.case(meeting: meetingID, fields: ["victim.name": "Dana Example", "victim.dateOfBirth": "1990-01-01"])["id"].string)
+            let refer: (String) -> [String: Any] = { name in
+                ["caseType": "domestic-abuse", "fields": ["victim.name": name, "victim.dateOfBirth": "1990-01-01"], "consent": ["status": "obtained"],
+                 "criteria": ["repeat"], "reason": "Further incident"]
+            }
+            broker.clock.set(start.addingTimeInterval(30 * 86_400))
+            let again = try await police.json("POST", "/v1/referrals", refer("DANA  example"))
+            let fresh = try await police.json("POST", "/v1/referrals", refer("Someone Else"))
+            #expect(again.status == 201 && fresh.status == 201 && !again.text.contains("repeatOf") && again.json.keys == fresh.json.keys, "\(again.text)")
+            let againID = try #require(again.json["id"].string)
+            let spocView = try await police.json("GET", "/v1/referrals/\(againID)")
+            #expect(!spocView.text.contains("repeatOf") && !spocView.text.contains(heard), "\(spocView.text)")
+            let coordinatorView = try await coordinator.json("GET", "/v1/referrals/\(againID)")
+            #expect(coordinatorView.json["repeatOf"][0]["case"].string == heard && coordinatorView.json["repeatOf"][0]["listedAt"].string == rfc3339(start),
+                    "\(coordinatorView.text)")
+            broker.clock.set(start.addingTimeInterval(396 * 86_400))
+            let late = try #require(try await police.json("POST", "/v1/referrals", refer("Dana Example")).json["id"].string)
+            #expect(try await coordinator.json("GET", "/v1/referrals/\(late)").json["repeatOf"].array.isEmpty, "13 months on: not a repeat")
+        } catch {
+            await broker.stop()
+            throw error
+        }
+        await broker.stop()
+    }
 }
