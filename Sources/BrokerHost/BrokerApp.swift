@@ -55,7 +55,7 @@ public final class BrokerApp: Sendable {
             configuration: ServerConfiguration(host: configuration.listenHost, port: configuration.listenPort,
                                                limits: configuration.limits, maxConnections: configuration.maxConnections,
                                                maxConnectionsPerGroup: configuration.maxConnectionsPerPrincipal,
-                                               maxHandshakesPerAddress: configuration.maxHandshakesPerAddress),
+                                               maxHandshakesPerAddress: configuration.maxHandshakesPerAddress, eventLoops: configuration.eventLoops),
             tlsContext: context, responder: service, logger: logger)
         renewalTimer = DispatchSourceTimerBox()
         logExpiringCredentials()

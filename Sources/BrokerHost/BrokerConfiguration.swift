@@ -21,6 +21,8 @@ public struct BrokerConfiguration: Sendable {
     public var tlsMinimumVersion: TLSConfiguration.ProtocolVersion = .tls13
     public var limits = HTTPLimits.default
     public var maxConnections = ServerConfiguration.defaultMaxConnections
+    /// Event-loop threads serving connections (`eventLoops`; default one per core).
+    public var eventLoops = ServerConfiguration.defaultEventLoops
     /// Open connections one principal may hold; the next is answered `429 too_many_connections` and closed.
     public var maxConnectionsPerPrincipal = ServerConfiguration.defaultMaxConnectionsPerGroup
     /// Connections from one client address still in their TLS handshake; more are closed at once.
@@ -76,7 +78,7 @@ public struct BrokerConfiguration: Sendable {
         var config = BrokerConfiguration()
         let reader = ConfigReader(file: file)
         try reader.check(root, allowed: ["listen", "dataDirectory", "certsDirectory", "timeZone", "researchLeadWorkingDays",
-                                         "returnDeadlineHours", "tls", "limits", "credentials", "snapshots"], at: "")
+                                         "returnDeadlineHours", "tls", "limits", "credentials", "snapshots", "eventLoops"], at: "")
         if let listen = try reader.string(root, "listen") {
             (config.listenHost, config.listenPort) = try parseListen(listen, file: file, key: "listen")
         }
@@ -88,6 +90,7 @@ public struct BrokerConfiguration: Sendable {
         }
         config.researchLeadWorkingDays = try reader.int(root, "researchLeadWorkingDays", in: 0...60) ?? config.researchLeadWorkingDays
         config.returnDeadlineHours = try reader.int(root, "returnDeadlineHours", in: 0...720) ?? config.returnDeadlineHours
+        config.eventLoops = try reader.int(root, "eventLoops", in: 1...256) ?? config.eventLoops
         if let tls = try reader.object(root, "tls") {
             try reader.check(tls, allowed: ["minimumVersion"], at: "tls.")
             if let version = try reader.string(tls, "minimumVersion", at: "tls.") {

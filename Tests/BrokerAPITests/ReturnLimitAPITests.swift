@@ -1,6 +1,7 @@
 import Broker
 import BrokerAPI
 import BrokerHost
+import HTTPServer
 import Foundation
 import MaracClient
 import Testing
@@ -16,6 +17,10 @@ struct ReturnLimitAPITests {
         let set = try BrokerConfiguration.parse(Data(#"{"limits": {"maxReturnVersionsPerRequest": 5, "maxReturnBytesPerRequest": 65536}}"#.utf8),
                                                 file: "broker.json")
         #expect(set.returnLimits == ReturnLimits(maxVersions: 5, maxBytes: 65_536))
+        // The server's event loops: one per core unless set, 1…256.
+        #expect(defaults.eventLoops == ServerConfiguration.defaultEventLoops)
+        #expect(try BrokerConfiguration.parse(Data(#"{"eventLoops": 3}"#.utf8), file: "broker.json").eventLoops == 3)
+        #expect(throws: (any Error).self) { try BrokerConfiguration.parse(Data(#"{"eventLoops": 0}"#.utf8), file: "broker.json") }
         for bad in [#"{"limits": {"maxReturnVersionsPerRequest": 0}}"#, #"{"limits": {"maxReturnBytesPerRequest": 10}}"#,
                     #"{"limits": {"maxReturnVersionsPerRequest": "many"}}"#] {
             #expect {
