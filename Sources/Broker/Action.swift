@@ -104,6 +104,8 @@ public struct PanelStatistics: Codable, Sendable, Equatable {
     }
     public struct Heard: Codable, Sendable, Equatable {
         public var new = 0, review = 0
+        /// New cases that were repeats when heard (a case sharing an identifier heard within the window before).
+        public var repeats = 0
     }
     public struct Returns: Codable, Sendable, Equatable {
         /// Research requests released for the period's meetings.

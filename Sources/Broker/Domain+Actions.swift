@@ -177,7 +177,12 @@ extension Domain {
         }
         for record in state.cases.values {
             for listing in record.allListings where meetings.contains(listing.meeting) {
-                if listing.kind == .new { stats.casesHeard.new += 1 } else { stats.casesHeard.review += 1 }
+                guard listing.kind == .new else { stats.casesHeard.review += 1; continue }
+                stats.casesHeard.new += 1
+                if let heardAt = state.meetings[listing.meeting]?.startsAt,
+                   repeats(of: record.fields, panel: panel, at: heardAt, excluding: record.id)?.isEmpty == false {
+                    stats.casesHeard.repeats += 1
+                }
             }
         }
         for request in state.requests.values where meetings.contains(request.meeting) && request.releasedAt != nil {

@@ -60,7 +60,7 @@ extension Domain {
         return hashes.isEmpty ? nil : .identifiersHashed(subject: subject, hashes: hashes)
     }
 
-    /// Cases sharing an identifier with `fields`, heard within `panel`'s repeat window before `date`
+    /// Cases sharing an identifier with `fields`, heard within `panel`'s repeat window strictly before `date`
     /// (not `excluding` itself); nil when identifiers are not hashed. For the coordinator only.
     func repeats(of fields: [String: JSONValue], panel: Panel, at date: Date, excluding: String? = nil) -> [RepeatMatch]? {
         guard let hasher = identifierHasher else { return nil }
@@ -71,7 +71,7 @@ extension Domain {
         for (subject, hashes) in state.identifierHashes ?? [:] where subject.hasPrefix("case:") && !wanted.isDisjoint(with: hashes) {
             let id = String(subject.dropFirst(5))
             guard id != excluding, let record = state.cases[id], record.currentState != .erased else { continue }
-            let heard = record.allListings.compactMap { state.meetings[$0.meeting]?.startsAt }.filter { $0 >= since && $0 <= date }.max()
+            let heard = record.allListings.compactMap { state.meetings[$0.meeting]?.startsAt }.filter { $0 >= since && $0 < date }.max()
             if let heard { matches.append(RepeatMatch(case: id, reference: record.reference, listedAt: heard)) }
         }
         return matches.sorted { ($0.listedAt, $0.case) > ($1.listedAt, $1.case) }

@@ -346,7 +346,7 @@ enum ActionCommands {
             run.output.line("Panel \(stats["panel"].displayText), \(stats["from"].displayText) to \(stats["to"].displayText): \(stats["meetings"].displayText) meetings held\n")
             run.output.pairs([
                 ("referrals", "\(r["submitted"].displayText) waiting, \(r["accepted"].displayText) accepted, \(r["declined"].displayText) declined, \(r["redirected"].displayText) redirected"),
-                ("cases heard", "\(h["new"].displayText) new, \(h["review"].displayText) review"),
+                ("cases heard", "\(h["new"].displayText) new (\(h["repeats"].displayText) repeats), \(h["review"].displayText) review"),
                 ("returns", "\(ret["onTime"].displayText) on time, \(ret["late"].displayText) late, \(ret["missing"].displayText) missing of \(ret["requested"].displayText)"),
                 ("actions", "\(a["completedOnTime"].displayText) on time, \(a["completedLate"].displayText) late, \(a["open"].displayText) open, \(a["overdue"].displayText) overdue, \(a["cancelled"].displayText) cancelled of \(a["agreed"].displayText)"),
             ])

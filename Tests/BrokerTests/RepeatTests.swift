@@ -59,6 +59,13 @@ struct RepeatTests {
         #expect(accepted.case?.repeatOf?.map(\.case) == [earlier.id])
         #expect(!json(accepted.referral).contains("repeatOf") || accepted.referral.repeatOf == nil)
 
+        // Statistics: the November meeting heard one new case, a repeat; April's two new cases were heard together, neither a repeat.
+        s.h.now = date("2027-11-05T09:00:00Z")
+        let november2027 = try s.h.run(s.h.broker.statistics(panelID: "domestic-abuse", from: "2027-11-01", to: "2027-11-30", by: s.auditor, env: s.h.env))
+        #expect(november2027.casesHeard == .init(new: 1, review: 0, repeats: 1), "\(november2027.casesHeard)")
+        let april = try s.h.run(s.h.broker.statistics(panelID: "domestic-abuse", from: "2027-04-01", to: "2027-04-30", by: s.auditor, env: s.h.env))
+        #expect(april.casesHeard.new == 2 && april.casesHeard.repeats == 0, "\(april.casesHeard)")
+
         // Thirteen months after the hearing: no longer a repeat.
         s.h.now = date("2028-05-02T09:00:00Z")
         let late = try s.h.run(s.h.broker.submitReferral(referral(), by: s.police, env: s.h.env))
