@@ -231,7 +231,7 @@ public struct BrokerState: Codable, Sendable, Equatable {
     /// The earliest `releaseAt` of a request still scheduled, to arm the release
     /// timer; nil when nothing is scheduled.
     public var nextScheduledRelease: Date? {
-        requests.values.filter { $0.releasedAt == nil }.map(\.releaseAt).min()
+        requests.values.filter { $0.releasedAt == nil && cases[$0.case]?.currentState == .open }.map(\.releaseAt).min()
     }
 
     /// Whether `agency` has a released request changed after `cursor` (the

@@ -58,7 +58,7 @@ extension Domain {
     public func actions(after cursorText: String?, limit: Int = Limits.pageSize, by actor: Actor, env: Environment) -> Outcome<ActionPage> {
         if let error = require(actor, [.spoc], to: "poll for actions") { return .failure(error) }
         let cursor: RequestCursor
-        switch feedCursor(cursorText, limit: limit) {
+        switch feedCursor(cursorText, limit: limit, actions: true) {
         case .failure(let error): return .failure(error)
         case .success(let parsed): cursor = parsed
         }
@@ -67,7 +67,8 @@ extension Domain {
         let page = changed.prefix(limit)
         let head = own.compactMap(\.feedPosition).max() ?? 0
         let next = RequestCursor(position: page.count < changed.count ? page.last!.feedPosition ?? 0 : max(cursor.position, head))
-        return .success(Decision(entry: nil, reply: ActionPage(actions: page.map { ActionView($0, at: env.now) }, cursor: next.description)))
+        return .success(Decision(entry: nil, reply: ActionPage(actions: page.map { ActionView($0, at: env.now) },
+                                                               cursor: "t" + String(next.position, radix: 36))))
     }
 
     /// `POST /v1/actions/{id}/complete` (SPOC of the owner agency): an open action, with a note.

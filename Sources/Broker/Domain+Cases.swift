@@ -124,6 +124,7 @@ extension Domain {
         var consent = consent
         if let error = TextHygiene.clean(&consent.lawfulBasis, field: "consent.lawfulBasis") { return .failure(error) }
         guard var record = state.cases[caseID] else { return .failure(.notFound("case")) }
+        guard record.currentState == .open else { return .failure(DomainError(.conflict, "case \(record.reference) is \(record.currentState.rawValue)")) }
         if let error = validate(consent) { return .failure(error) }
         record.consent = consent
         return .success(Decision(
@@ -176,7 +177,7 @@ extension Domain {
         record.version = correction.version
         return .success(Decision(
             entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.caseCorrect, object: caseID, fields: changed.sorted(), reason: patch.reason),
-                         [.fieldsCorrected(case: caseID, correction: correction)]),
+                         [.fieldsCorrected(case: caseID, correction: correction)] + rehash("case:\(caseID)", fields: fields)),
             reply: record))
     }
 

@@ -405,6 +405,8 @@ extension Domain {
         var items: [Agenda.Item] = []
         for record in state.cases.values {
             guard let listing = record.allListings.first(where: { $0.meeting == meetingID }) else { continue }
+            // Closed before this meeting: not heard there (a past meeting's agenda keeps it).
+            if record.currentState != .open, let closedAt = record.closedAt, closedAt < meeting.startsAt { continue }
             let open = openActions(of: record.id).filter { coordinator || $0.ownerAgency == actor.agency }.count
             var item = Agenda.Item(slot: listing.slot, reference: record.reference, kind: listing.kind, openActions: open)
             if coordinator {

@@ -157,7 +157,8 @@ extension Domain {
     /// `state.nextScheduledRelease`, and once at start.
     public func releaseDue(env: Environment) -> [Entry] {
         state.requests.values
-            .filter { $0.releasedAt == nil && $0.releaseAt <= env.now }
+            // A closed case releases nothing more: research scheduled before the closure stays unreleased.
+            .filter { $0.releasedAt == nil && $0.releaseAt <= env.now && state.cases[$0.case]?.currentState == .open }
             .sorted { ($0.releaseAt, $0.id) < ($1.releaseAt, $1.id) }
             .map { request in
                 entry(env, nil, AuditDetail(action: AuditDetail.Action.release, object: request.id, fields: request.fieldNames,
@@ -169,10 +170,12 @@ extension Domain {
     // MARK: SPOC side
 
     /// A SPOC feed's `after=` cursor (the start when absent) and a page size in range, or 400 `invalid`.
-    func feedCursor(_ text: String?, limit: Int) -> Result<RequestCursor, DomainError> {
+    /// The action feed's cursors start with `t` instead of `a`, so one feed's cursor is refused by the other.
+    func feedCursor(_ text: String?, limit: Int, actions: Bool = false) -> Result<RequestCursor, DomainError> {
         guard (1...Limits.pageSize).contains(limit) else { return .failure(DomainError(.invalid, "limit: must be 1…\(Limits.pageSize)")) }
         guard let text, !text.isEmpty else { return .success(.start) }
-        guard let parsed = RequestCursor(text) else { return .failure(DomainError(.invalid, "after: not a cursor from this broker")) }
+        let parsed = actions ? (text.first == "t" ? RequestCursor("a" + text.dropFirst()) : nil) : (text.first == "t" ? nil : RequestCursor(text))
+        guard let parsed else { return .failure(DomainError(.invalid, "after: not a cursor of this feed from this broker")) }
         return .success(parsed)
     }
 
@@ -319,6 +322,9 @@ extension Domain {
         if let error = TextHygiene.clean(&body.reason, field: "reason") { return .failure(error) }
         guard var request = state.requests[requestID], let meeting = state.meetings[request.meeting] else {
             return .failure(.notFound("request"))
+        }
+        if let record = state.cases[request.case], record.currentState != .open {
+            return .failure(DomainError(.conflict, "case \(record.reference) is \(record.currentState.rawValue); its requests are not extended"))
         }
         guard Validate.isText(body.reason, limit: Limits.reasonLength, multiline: true) else {
             return .failure(.invalidField("reason", "an extension needs a reason (at most \(Limits.reasonLength) characters)"))

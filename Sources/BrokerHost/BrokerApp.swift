@@ -73,9 +73,9 @@ public final class BrokerApp: Sendable {
         }
         // A certs directory from before repeat detection gets its identifier key now.
         let identifierKey: SymmetricKey
+        let createdIdentifierKey = !FileManager.default.fileExists(atPath: pki.identifierKeyPath)
         do {
-            identifierKey = FileManager.default.fileExists(atPath: pki.identifierKeyPath)
-                ? try KeyFile.load(from: pki.identifierKeyPath) : try KeyFile.create(at: pki.identifierKeyPath)
+            identifierKey = createdIdentifierKey ? try KeyFile.create(at: pki.identifierKeyPath) : try KeyFile.load(from: pki.identifierKeyPath)
         } catch {
             throw BrokerSetupError(file: pki.identifierKeyPath, message: "\(error)")
         }
@@ -83,8 +83,17 @@ public final class BrokerApp: Sendable {
         var journalOptions = configuration.journalOptions
         journalOptions.anchor = JournalAnchor.Settings(path: pki.journalAnchorPath, mode: anchorMode)
         do {
-            return try openEngine(configuration: configuration, domain: domain, key: key, hasher: hasher, pki: pki, journalOptions: journalOptions,
-                                  clock: clock, logger: logger)
+            let (engine, journal) = try openEngine(configuration: configuration, domain: domain, key: key, hasher: hasher, pki: pki,
+                                                   journalOptions: journalOptions, clock: clock, logger: logger)
+            // A new key where the journal already holds hashes under a lost one would make every
+            // earlier identifier silently unmatchable: stop instead, and leave no new key behind.
+            if createdIdentifierKey, engine.read({ $0.state.identifierHashes?.isEmpty == false }) {
+                journal.close()
+                try? FileManager.default.removeItem(atPath: pki.identifierKeyPath)
+                throw BrokerSetupError(file: pki.identifierKeyPath, message: "missing, but the journal holds identifier hashes made under it; "
+                    + "restore it from the backup of certs/ (without it no earlier case can be recognised as a repeat)")
+            }
+            return (engine, journal)
         } catch let error as JournalError where error.code == .truncated {
             throw BrokerSetupError(file: pki.journalAnchorPath, message: "\(error.message). Nothing was changed. If the records were really lost (a disk failure), "
                 + "restore data/ from a backup, or record the loss with `maracd journal accept-truncation` (broker stopped; audited)")
