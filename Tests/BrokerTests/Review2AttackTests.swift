@@ -8,16 +8,8 @@ import Wire
 /// `DEFECT_…`/`WEAKNESS_…` failed on the reviewed code and pass since the fixes; `FINE_…` show attacks refused.
 @Suite("Review2Attacks")
 struct Review2AttackTests {
-    static let key = Array("a test identifier key of 32 bytes".utf8.prefix(32))
-    static let hasher = IdentifierHasher { HMACSHA256.authenticationCode(for: $0, key: key) }
-
-    func scenario() throws -> Scenario {
-        var s = try Scenario()
-        let panels = try PanelSet.load(configData("panels.json"), file: "panels.json", policy: shippedPolicy())
-        s.h.broker = Domain(state: s.h.state, policy: try shippedPolicy(), rules: DeadlineRules(calendar: try shippedCalendar()),
-                            panels: panels, identifierHasher: Self.hasher)
-        return s
-    }
+    /// The repeat tests' scenario: shipped panels, identifier hashing with a test key.
+    func scenario() throws -> Scenario { try RepeatTests().scenario() }
 
     func hashedCase(_ s: inout Scenario, _ fields: [String: JSONValue], reference: String = "MARAC-2027-0099") throws -> Case {
         try s.h.run(s.h.broker.createCase(NewCase(meeting: s.meeting.id, reference: reference, fields: fields, consent: Consent(status: .obtained)),
