@@ -17,11 +17,12 @@ import Testing
             .appendingPathComponent("config")
     }
 
-    static func engine(on store: InMemoryEventStore, snapshots: SnapshotPolicy = .default, panels: PanelSet? = nil) throws -> BrokerEngine {
+    static func engine(on store: InMemoryEventStore, snapshots: SnapshotPolicy = .default, panels: PanelSet? = nil,
+                       keys: ContentKeyStore = try! ContentKeyStore(path: nil, dataKey: .generate())) throws -> BrokerEngine {
         let seeds = try Agency.loadSeeds(Data(contentsOf: config.appendingPathComponent("agencies.json")), file: "agencies.json")
         let calendar = try WorkingCalendar.load(Data(contentsOf: config.appendingPathComponent("calendar.json")), file: "calendar.json")
         return try BrokerEngine(
-            store: store, location: "memory",
+            store: store, contentKeys: keys, location: "memory",
             policyLoader: { agencies in
                 try SharingPolicy.load(Data(contentsOf: config.appendingPathComponent("policy.json")), file: "policy.json", agencies: agencies)
             },
