@@ -45,6 +45,7 @@ public final class ContentKeyStore: Sendable {
         self.path = path
         self.dataKey = dataKey
         var loaded = State()
+        if let path { try Self.removeLeftovers(beside: path) }
         if let path, FileManager.default.fileExists(atPath: path) {
             let contents = try Self.read(path, key: dataKey)
             for (id, hex) in contents.keys {
@@ -111,6 +112,17 @@ public final class ContentKeyStore: Sendable {
         let sealed = Self.magic + AES.GCM.seal(plain, using: dataKey, authenticating: Self.magic)
         do { try AtomicFile.write(sealed, to: path, mode: 0o600) } catch let error as SystemError {
             throw JournalError(error)
+        }
+    }
+
+    /// Removes temporary files a crash left mid-write (`.<name>.<pid>.<random>.tmp`): one may hold a
+    /// list with a key destroyed since, which would otherwise outlive its erasure.
+    private static func removeLeftovers(beside path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path, prefix = "." + url.lastPathComponent + "."
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
+            do { try FileSystem.unlink(directory + "/" + name, missingOK: true) } catch let error as SystemError { throw JournalError(error) }
         }
     }
 
