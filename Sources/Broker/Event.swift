@@ -198,6 +198,8 @@ extension AuditRecord {
     /// and whatever action comes next) is a coordinator's free text about a case: withheld by default.
     static let registryReasonActions: Set<String> = [
         AuditDetail.Action.credentialRevoke, AuditDetail.Action.journalAnchorCreated, AuditDetail.Action.journalTruncationAccepted,
+        // The erasure's reason outlives the key it destroys; the coordinator is told it is shown to administrators.
+        AuditDetail.Action.contentErase,
     ]
 
     /// The record as an administrator sees it: a case-related reason replaced by a notice.
