@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(name: "marac-fuzz", dependencies: ["FuzzTargets"]),
 
         // Shared by the test targets: certificates minted per test, a server on port 0, child processes.
-        .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient", "BrokerHost", "BrokerAPI", "Wire"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient", "BrokerHost", "BrokerAPI", "Wire", "Journal", "Crypto"], path: "Tests/TestSupport"),
 
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),

@@ -1,8 +1,7 @@
 import BrokerHost
 import Engine
-import Crypto
 import Foundation
-@testable import Journal
+import Journal
 import MaracClient
 import Testing
 import TestSupport
@@ -65,40 +64,9 @@ import Wire
         return Scenario(cast: cast, meeting: meeting, erased: erased, kept: kept, policeRequest: policeRequest, action: action)
     }
 
-    /// Everything the broker keeps on disk, as an attacker holding `data.key` and the key store would read it:
-    /// the raw bytes of every file under data/ and certs/content-keys, every journal record decrypted (and every
-    /// sealed box in it opened with every key the store still holds), every snapshot decrypted.
+    /// Everything on disk as an attacker holding `data.key` and the key store would read it (`ErasureProbe`).
     static func everythingReadable(_ broker: TestBroker) throws -> String {
-        let dataKey = try KeyFile.load(from: broker.pki.dataKeyPath)
-        let data = broker.directory.path("data")
-        var text = ""
-        let files = try FileManager.default.subpathsOfDirectory(atPath: data).map { "\(data)/\($0)" } + [broker.pki.contentKeyStorePath]
-        for file in files {
-            guard let bytes = FileManager.default.contents(atPath: file) else { continue }
-            text += String(decoding: bytes, as: UTF8.self)
-            if URL(fileURLWithPath: file).lastPathComponent.hasPrefix("snapshot-") {
-                text += String(decoding: try DiskFormat.decodeSnapshot(Array(bytes), path: file, key: dataKey).state, as: UTF8.self)
-            }
-        }
-        let keys = try ContentKeyStore(path: broker.pki.contentKeyStorePath, dataKey: dataKey)
-        let journal = try Journal.open(directory: data, key: dataKey)
-        defer { journal.close() }
-        try journal.replay(after: 0) { record in
-            let plain = String(decoding: record.payload, as: UTF8.self)
-            text += plain
-            // Open every box with every key left, whichever key it names.
-            for match in plain.matches(of: /"box":"([A-Za-z0-9+\/=]+)"/) {
-                guard let sealed = Data(base64Encoded: String(match.1)) else { continue }
-                for id in keys.ids {
-                    for aad in keys.ids.map({ Array($0.utf8) }) {
-                        if let opened = try? AES.GCM.open(Array(sealed), using: keys.key(id)!, authenticating: aad) {
-                            text += String(decoding: opened, as: UTF8.self)
-                        }
-                    }
-                }
-            }
-        }
-        return text
+        try ErasureProbe.readableText(dataDirectory: broker.directory.path("data"), certsDirectory: broker.directory.path("certs"))
     }
 
     @Test func anErasedCaseCannotBeReadFromDataWhileTheJournalVerifiesAndRestarts() async throws {
