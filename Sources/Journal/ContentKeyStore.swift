@@ -127,20 +127,7 @@ public final class ContentKeyStore: Sendable {
     }
 
     private static func read(_ path: String, key: SymmetricKey) throws -> Contents {
-        let file: FileDescriptor
-        do { file = try FileDescriptor.open(path, flags: O_RDONLY) } catch let error as SystemError {
-            throw JournalError(.keyFile, "cannot open content key store \(path): \(error.reason)", path: path, errno: error.errno)
-        }
-        defer { file.close() }
-        let info = try JournalError.mappingSystemErrors { try file.status() }
-        let mode = UInt32(info.st_mode) & 0o777
-        guard mode & 0o077 == 0 else {
-            throw JournalError(.keyFile, "content key store \(path) has mode \(String(mode, radix: 8)); it must not be accessible to group or others (chmod 600 \(path))", path: path)
-        }
-        guard info.st_size <= maxFileBytes else {
-            throw JournalError(.corrupt, "content key store \(path) is \(info.st_size) bytes, more than \(maxFileBytes)", path: path)
-        }
-        let bytes = try JournalError.mappingSystemErrors { try file.readAll() }
+        let bytes = try KeyFile.readPrivate(path, what: "content key store", maxBytes: maxFileBytes, expected: "more than \(maxFileBytes)")
         guard bytes.starts(with: magic) else {
             throw JournalError(.corrupt, "content key store \(path) does not start with MKS1", path: path)
         }

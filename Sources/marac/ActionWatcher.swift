@@ -13,16 +13,7 @@ struct ActionWatcher {
 
     init(_ run: Invocation) throws {
         self.run = run
-        let waitText = run.option("--wait") ?? String(Watcher.defaultWait)
-        guard let wait = Int(waitText), (1...CLILimits.maximumLongPoll).contains(wait) else {
-            throw UsageError("--wait: must be a whole number of seconds from 1 to \(CLILimits.maximumLongPoll), got \(waitText)", command: run.spec)
-        }
-        self.wait = wait
-        let maxText = run.option("--backoff-max") ?? String(Int(Backoff.defaultMaximum))
-        guard let maximum = Double(maxText), CLILimits.backoffMaximumRange.contains(maximum) else {
-            throw UsageError("--backoff-max: must be a number of seconds from \(CLILimits.backoffMaximumRange.lowerBound) to \(Int(CLILimits.backoffMaximumRange.upperBound)), got \(maxText)", command: run.spec)
-        }
-        backoff = Backoff(initial: min(Backoff.defaultInitial, maximum), maximum: maximum)
+        (wait, backoff) = try Watcher.pollSettings(run)
     }
 
     mutating func loop() throws {
