@@ -229,11 +229,13 @@ public final class BrokerEngine: Sendable {
                            reschedules: Bool, erasedKeys: [String], done: @escaping @Sendable (Result<Void, EngineError>) -> Void) {
         switch result {
         case .success(let record) where record.seq == seq:
+            var keysKept: String?
             if !erasedKeys.isEmpty {
                 // The erasure is durable: destroy the keys now. If this fails (or the process dies first),
                 // the next start destroys them before serving; the state already shows the case erased.
                 do { try contentKeys.destroy(erasedKeys) } catch {
                     logger.log("content_keys_not_destroyed", ["seq": Int(seq), "error": "\(error)"])
+                    keysKept = "the content keys erased at seq \(seq) could not be destroyed (\(error)); restart to destroy them"
                 }
             }
             typealias Resume = @Sendable (Result<Void, EngineError>) -> Void
@@ -272,7 +274,11 @@ public final class BrokerEngine: Sendable {
             // The writer is answered first (an erasure waiting for its snapshot, later); then the readers
             // and long-polls it was holding up.
             let waiting = snapshot == nil && !erasedKeys.isEmpty
-            if !waiting { done(.success(())) }
+            // A key that could not be destroyed: the erasure is not answered as done, and nothing more is
+            // served until a restart destroys it (fail closed, as for a failed journal write). `fail` answers
+            // the erasure if it is waiting for its snapshot.
+            if let keysKept { fail(keysKept) }
+            if !waiting { done(keysKept.map { .failure(.storageUnavailable(reason: $0)) } ?? .success(())) }
             waiters.forEach { $0(.success(())) }
             readers.forEach { $0(.success(())) }
             changeObserver.withLock { $0 }?.notify(agencies)

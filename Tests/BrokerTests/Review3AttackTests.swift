@@ -176,4 +176,55 @@ struct Review3AttackTests {
         #expect(snapshot.position.seq > closedAt, "the erasure was answered while the newest snapshot was from before it (seq \(snapshot.position.seq))")
         #expect(!String(decoding: snapshot.state, as: UTF8.self).contains("Snapshot Sally"), "the erasure was answered while a snapshot still held the case's fields")
     }
+
+    @Test("An erasure whose key cannot be destroyed is not answered as done", .timeLimit(.minutes(1)))
+    func erasureWhoseKeyCannotBeDestroyed() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("review3-keys-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keys = try ContentKeyStore(path: directory.appendingPathComponent("content-keys").path, dataKey: .generate())
+        let seeds = try shippedSeeds()
+        let engine = try BrokerEngine(
+            store: InMemoryEventStore(), contentKeys: keys, location: "memory",
+            policyLoader: { _ in try shippedPolicy() }, rules: DeadlineRules(calendar: try shippedCalendar()),
+            bootstrap: {
+                BrokerState.bootstrap(agencies: seeds, adminSerial: Harness.adminSerial, adminNotAfter: date("2030-01-01T00:00:00Z"),
+                                      adminIssuedAt: date("2027-03-01T08:00:00Z"))
+            },
+            clock: { date("2027-03-01T09:00:00Z") }, logger: Logger { _ in })
+        let coordinator = Actor(principal: "coord", agency: "community-safety", role: .coordinator, serial: "C0")
+        let meeting = try await engine.execute(as: coordinator) { broker, actor, env in
+            broker.createMeeting(NewMeeting(title: "MARAC April", startsAt: date("2027-04-15T09:00:00Z")), by: actor, env: env)
+        }
+        let record = try await engine.execute(as: coordinator) { broker, actor, env in
+            broker.createCase(NewCase(meeting: meeting.id, reference: "MARAC-2027-0901", fields: ["victim.name": .string("Kept Key")],
+                                      consent: Consent(status: .obtained)), by: actor, env: env)
+        }
+        _ = try await engine.execute(as: coordinator) { broker, actor, env in broker.closeCase(caseID: record.id, Reasoned(reason: "done"), by: actor, env: env) }
+        let key = try #require(engine.read { $0.state.contentKey(of: record.id) })
+        // The key store's directory goes (a full or failed disk would do the same): the key cannot be destroyed.
+        try FileManager.default.removeItem(at: directory)
+        let answer: Result<ErasedCase, EngineError>
+        do {
+            answer = .success(try await engine.execute(as: coordinator) { broker, actor, env in
+                broker.eraseCase(caseID: record.id, Reasoned(reason: "retention"), by: actor, env: env)
+            })
+        } catch { answer = .failure(error) }
+        if case .success = answer {
+            #expect(keys.key(key) == nil, "the coordinator is told the case is erased while its key still exists")
+        }
+        // Fail closed: nothing more is served until a restart, which destroys the key before serving.
+        #expect(engine.storageStatus.failure != nil)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let store = engine.store as! InMemoryEventStore
+        let restartKeys = keys
+        let restarted = try BrokerEngine(
+            store: store, contentKeys: restartKeys, location: "memory",
+            policyLoader: { _ in try shippedPolicy() }, rules: DeadlineRules(calendar: try shippedCalendar()),
+            bootstrap: { throw TestFailure(description: "no bootstrap on restart") },
+            clock: { date("2027-03-01T09:00:00Z") }, logger: Logger { _ in })
+        #expect(keys.key(key) == nil && keys.isDestroyed(key))
+        #expect(restarted.read { $0.state.cases[record.id]?.currentState } == .erased)
+    }
 }
+
