@@ -75,6 +75,45 @@ struct Review3AttackTests {
         json(s.h.state).contains(marker) || s.h.journal.contains { String(decoding: $0.payload, as: UTF8.self).contains(marker) }
     }
 
+    /// The standard scenario with two panels hearing the same case type (the shipped ones hear disjoint
+    /// types, so nothing can be redirected between them).
+    func twoPanels() throws -> Scenario {
+        var s = try Scenario()
+        let panels = try PanelSet.load(Data("""
+            {"panels": [
+              {"id": "north", "name": "North", "caseTypes": ["domestic-abuse"], "retentionMonths": 24,
+               "criteria": [{"id": "repeat", "text": "Repeat"}], "rules": []},
+              {"id": "south", "name": "South", "caseTypes": ["domestic-abuse"], "retentionMonths": 24,
+               "criteria": [{"id": "repeat", "text": "Repeat"}], "rules": []}]}
+            """.utf8), file: "panels.json", policy: shippedPolicy())
+        s.h.broker = Domain(state: s.h.state, policy: try shippedPolicy(), rules: DeadlineRules(calendar: try shippedCalendar()),
+                            panels: panels, identifierHasher: RepeatTests.hasher)
+        return s
+    }
+
+    @Test("A referral redirected, accepted at the other panel and erased: both referrals and the case blanked, live as on replay")
+    func redirectedThenAcceptedThenErased() throws {
+        var s = try twoPanels()
+        let first = try s.h.run(s.h.broker.submitReferral(NewReferral(panel: "north", caseType: "domestic-abuse",
+            fields: ["victim.name": .string("Rafe Moved"), "victim.dateOfBirth": .string("1985-07-08")], consent: Consent(status: .notObtained, lawfulBasis: "MovedBasisMk"),
+            criteria: ["repeat"], reason: "MovedReasonMk"), by: s.police, env: s.h.env))
+        let moved = try s.h.run(s.h.broker.decideReferral(id: first.id, DecisionOrder(decision: .redirected, reason: "RedirectReasonMk", panel: "south"),
+                                                          by: s.coordinator, env: s.h.env))
+        let second = try #require(moved.referral.decision?.referral)
+        let meeting = try s.h.run(s.h.broker.createMeeting(NewMeeting(title: "South April", startsAt: date("2027-04-15T09:00:00Z"), panel: "south"),
+                                                           by: s.coordinator, env: s.h.env))
+        let accepted = try s.h.run(s.h.broker.decideReferral(id: second, DecisionOrder(decision: .accepted, meeting: meeting.id, reference: "SOUTH-1"),
+                                                             by: s.coordinator, env: s.h.env))
+        let record = try #require(accepted.case)
+        try s.h.run(s.h.broker.closeCase(caseID: record.id, Reasoned(reason: "ClosedMk"), by: s.coordinator, env: s.h.env))
+        let markers = ["Rafe Moved", "MovedBasisMk", "MovedReasonMk", "RedirectReasonMk", "ClosedMk"]
+        for marker in markers { #expect(json(s.h.state).contains(marker), "\(marker) never reached the state") }
+        try s.h.run(s.h.broker.eraseCase(caseID: record.id, Reasoned(reason: "retention"), by: s.coordinator, env: s.h.env))
+        for marker in markers { #expect(!survives(marker, in: s), "\(marker) survives the erasure") }
+        #expect(s.h.state.referrals?[first.id]?.erasedAt != nil && s.h.state.referrals?[second]?.erasedAt != nil)
+        #expect(s.h.replayed() == s.h.state)
+    }
+
     @Test("A case accepted from a referral recorded before content keys is not reported erased while the referral keeps its content")
     func caseFromALegacyReferral() throws {
         var (s, meeting) = try ErasureTests().scenario()
@@ -98,17 +137,7 @@ struct Review3AttackTests {
 
     @Test("A declined referral redirected from one recorded before content keys is not swept while the first keeps the same content")
     func redirectFromALegacyReferral() throws {
-        var s = try Scenario()
-        // Two panels hearing the same case type (the shipped ones hear disjoint types, so nothing can be redirected between them).
-        let panels = try PanelSet.load(Data("""
-            {"panels": [
-              {"id": "north", "name": "North", "caseTypes": ["domestic-abuse"], "retentionMonths": 24,
-               "criteria": [{"id": "repeat", "text": "Repeat"}], "rules": []},
-              {"id": "south", "name": "South", "caseTypes": ["domestic-abuse"], "retentionMonths": 24,
-               "criteria": [{"id": "repeat", "text": "Repeat"}], "rules": []}]}
-            """.utf8), file: "panels.json", policy: shippedPolicy())
-        s.h.broker = Domain(state: s.h.state, policy: try shippedPolicy(), rules: DeadlineRules(calendar: try shippedCalendar()),
-                            panels: panels, identifierHasher: RepeatTests.hasher)
+        var s = try twoPanels()
         let referral = try legacyReferral(&s, name: "Rhona Redirected", panel: "north")
         let moved = try s.h.run(s.h.broker.decideReferral(id: referral.id, DecisionOrder(decision: .redirected, reason: "other panel", panel: "south"),
                                                           by: s.coordinator, env: s.h.env))
