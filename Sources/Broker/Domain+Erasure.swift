@@ -61,6 +61,10 @@ extension Domain {
             return .failure(DomainError(.conflict, "case \(record.reference) was recorded before content keys: its content is in journal records "
                                         + "sealed only under the data key, so destroying a key cannot erase it"))
         }
+        if let legacy = unsealedOrigin(of: key) {
+            return .failure(DomainError(.conflict, "case \(record.reference) came from referral \(legacy), recorded before content keys: the same content "
+                                        + "is in journal records sealed only under the data key, so destroying a key cannot erase it"))
+        }
         let entry = erasure(key: key, object: caseID, reason: body.reason, actor: actor, env: env)
         return .success(Decision(entry: entry, reply: ErasedCase(id: caseID, reference: record.reference, state: .erased, erasedAt: env.now)))
     }
@@ -96,10 +100,25 @@ extension Domain {
                     }
                 }
             }
-            guard !kept, let first = due.first else { continue }
+            guard !kept, let first = due.first, unsealedOrigin(of: key) == nil else { continue }
             entries.append(erasure(key: key, object: first.object, reason: first.reason, actor: nil, env: env))
         }
         return entries
+    }
+
+    /// A referral recorded before content keys that a subject of `key` was accepted or redirected from,
+    /// directly or along a chain of redirections: it holds the same content outside any key, so
+    /// destroying `key` would not erase it. Nil when every origin is sealed under `key`.
+    func unsealedOrigin(of key: String) -> String? {
+        for (subject, subjectKey) in state.contentKeys ?? [:] where subjectKey == key {
+            var seen: Set<String> = [subject]
+            var next = state.cases[subject]?.referral ?? state.referrals?[subject]?.redirectedFrom
+            while let origin = next, seen.insert(origin).inserted {
+                guard state.contentKey(of: origin) == key else { return origin }
+                next = state.referrals?[origin]?.redirectedFrom
+            }
+        }
+        return nil
     }
 
     /// The entry erasing everything sealed under `key`.

@@ -38,6 +38,9 @@ public final class BrokerEngine: Sendable {
         /// An erasure committed since the last snapshot: the next snapshot is taken as soon as
         /// nothing is in flight, and every older snapshot (which holds the erased content) removed.
         var erasureSnapshotDue = false
+        /// Erasures made durable while other entries were in flight: answered once the snapshot
+        /// that removes every older one is written (README: the snapshot before the answer).
+        var erasureWaiters: [@Sendable (Result<Void, EngineError>) -> Void] = []
         /// Reads waiting for entries ordered before them to become durable, oldest first.
         var readers: [(after: UInt64, resume: @Sendable (Result<Void, EngineError>) -> Void)] = []
     }
@@ -223,17 +226,20 @@ public final class BrokerEngine: Sendable {
     }
 
     private func committed(seq: UInt64, result: Result<JournalRecord, JournalError>, agencies: Set<String>,
-                           reschedules: Bool, erasedKeys: [String], done: @Sendable (Result<Void, EngineError>) -> Void) {
+                           reschedules: Bool, erasedKeys: [String], done: @escaping @Sendable (Result<Void, EngineError>) -> Void) {
         switch result {
         case .success(let record) where record.seq == seq:
+            var keysKept: String?
             if !erasedKeys.isEmpty {
                 // The erasure is durable: destroy the keys now. If this fails (or the process dies first),
                 // the next start destroys them before serving; the state already shows the case erased.
                 do { try contentKeys.destroy(erasedKeys) } catch {
                     logger.log("content_keys_not_destroyed", ["seq": Int(seq), "error": "\(error)"])
+                    keysKept = "the content keys erased at seq \(seq) could not be destroyed (\(error)); restart to destroy them"
                 }
             }
-            let (snapshot, readers) = inner.withLock { inner -> ((BrokerState, JournalPosition, Bool)?, [@Sendable (Result<Void, EngineError>) -> Void]) in
+            typealias Resume = @Sendable (Result<Void, EngineError>) -> Void
+            let (snapshot, readers, waiters) = inner.withLock { inner -> ((BrokerState, JournalPosition, Bool)?, [Resume], [Resume]) in
                 inner.inFlight -= 1
                 inner.durable = record.position
                 inner.broker.recordChain(EntryCodec.chainPosition(record))
@@ -244,10 +250,17 @@ public final class BrokerEngine: Sendable {
                 inner.readers.removeFirst(ready.count)
                 guard inner.inFlight == 0, inner.erasureSnapshotDue
                         || snapshotPolicy.isDue(entries: inner.entriesSinceSnapshot, bytes: inner.bytesSinceSnapshot,
-                                                lastSnapshotBytes: inner.lastSnapshotBytes) else { return (nil, ready) }
+                                                lastSnapshotBytes: inner.lastSnapshotBytes) else {
+                    // An erasure with later entries in flight: the state cannot be snapshotted at it (it holds
+                    // entries not yet durable), so its answer waits for the snapshot the next idle commit takes.
+                    if !erasedKeys.isEmpty { inner.erasureWaiters.append(done) }
+                    return (nil, ready, [])
+                }
                 inner.entriesSinceSnapshot = 0
                 inner.bytesSinceSnapshot = 0
-                return ((inner.broker.state, record.position, inner.erasureSnapshotDue), ready)
+                let waiters = inner.erasureSnapshotDue ? inner.erasureWaiters : []
+                if inner.erasureSnapshotDue { inner.erasureWaiters.removeAll() }
+                return ((inner.broker.state, record.position, inner.erasureSnapshotDue), ready, waiters)
             }
             if let (state, position, afterErasure) = snapshot {
                 if afterErasure {
@@ -258,8 +271,15 @@ public final class BrokerEngine: Sendable {
                     writeSnapshot(state, at: position)
                 }
             }
-            // The writer is answered first; then the readers and long-polls it was holding up.
-            done(.success(()))
+            // The writer is answered first (an erasure waiting for its snapshot, later); then the readers
+            // and long-polls it was holding up.
+            let waiting = snapshot == nil && !erasedKeys.isEmpty
+            // A key that could not be destroyed: the erasure is not answered as done, and nothing more is
+            // served until a restart destroys it (fail closed, as for a failed journal write). `fail` answers
+            // the erasure if it is waiting for its snapshot.
+            if let keysKept { fail(keysKept) }
+            if !waiting { done(keysKept.map { .failure(.storageUnavailable(reason: $0)) } ?? .success(())) }
+            waiters.forEach { $0(.success(())) }
             readers.forEach { $0(.success(())) }
             changeObserver.withLock { $0 }?.notify(agencies)
             if reschedules { armReleaseTimer() }
@@ -278,8 +298,10 @@ public final class BrokerEngine: Sendable {
             defer {
                 if inner.failure == nil { inner.failure = reason }
                 inner.readers.removeAll()
+                inner.erasureWaiters.removeAll()
             }
-            return (inner.failure == nil, inner.readers.map(\.resume))
+            // An erasure waiting for its snapshot is durable, but not yet complete on disk: the next start completes it.
+            return (inner.failure == nil, inner.readers.map(\.resume) + inner.erasureWaiters)
         }
         if first { logger.log("storage_failed", ["error": reason]) }
         readers.forEach { $0(.failure(.storageUnavailable(reason: reason))) }
