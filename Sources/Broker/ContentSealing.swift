@@ -207,6 +207,8 @@ extension ResearchRequest {
     mutating func blankContent() {
         questions = []
         reason = nil
+        // Paths can carry text in a `*` segment (`perpetrator.*.name` matches any one segment).
+        fieldNames = []
     }
 }
 
