@@ -161,6 +161,8 @@ final class Connection: TimerWheel.Timed, @unchecked Sendable {
                 return perform(machine.handshakeFailed(), now: now)
             }
             peer = session.peerCertificate
+            // The handshake's flights are out: their buffers need not stay for the connection's life.
+            session.releaseBuffers()
             var overShare: String?
             if let peer {
                 switch server.handshakeCompleted(self, peer: peer) {
@@ -317,6 +319,8 @@ final class Connection: TimerWheel.Timed, @unchecked Sendable {
         parked = request
         deadline = request.deadline
         loop.schedule(self)
+        // A parked request may wait a minute, and there may be thousands: hold no buffers meanwhile.
+        session.releaseBuffers()
     }
 
     /// `request`, parked here, was woken or is due: its answer is computed in a new task.
