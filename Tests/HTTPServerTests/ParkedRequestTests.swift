@@ -8,11 +8,15 @@ import TestSupport
 /// batch, answered at their deadline, a wake-up that comes before the responder has returned,
 /// and abandonment when the connection is closed under them.
 @Suite(.serialized) struct ParkedRequestTests {
-    @Test func parkedRequestsAreAnsweredWhenWokenAndTheirConnectionsServeOn() async throws {
+    /// A real server with a `ParkingResponder`, and a client credential for it.
+    static func start() throws -> (TestServer, ParkingResponder, TestCredential) {
         let pki = try TestPKI()
         let responder = ParkingResponder()
-        let server = try TestServer(pki: pki, responder: responder)
-        let alice = try pki.client("alice")
+        return (try TestServer(pki: pki, responder: responder), responder, try pki.client("alice"))
+    }
+
+    @Test func parkedRequestsAreAnsweredWhenWokenAndTheirConnectionsServeOn() async throws {
+        let (server, responder, alice) = try Self.start()
         let box = try await offPool { Box(try (0..<8).map { _ in try server.connect(alice) }) }
         let request = Array("GET /wait HTTP/1.1\r\nHost: a\r\n\r\n".utf8)
         try await offPool { for connection in box.value { try connection.write(request: request) } }
@@ -27,20 +31,14 @@ import TestSupport
     }
 
     @Test func aParkedRequestIsAnsweredAtItsDeadline() async throws {
-        let pki = try TestPKI()
-        let responder = ParkingResponder()
-        let server = try TestServer(pki: pki, responder: responder)
-        let alice = try pki.client("alice")
+        let (server, _, alice) = try Self.start()
         let body = try await offPool { try server.connect(alice).send(method: "GET", path: "/wait?seconds=1").text }
         #expect(body == "due")
         await server.stop()
     }
 
     @Test func aWakeUpBeforeTheResponderReturnsIsNotLost() async throws {
-        let pki = try TestPKI()
-        let responder = ParkingResponder()
-        let server = try TestServer(pki: pki, responder: responder)
-        let alice = try pki.client("alice")
+        let (server, _, alice) = try Self.start()
         // The responder wakes the request itself before returning it parked; the deadline is an hour away.
         let body = try await offPool { try server.connect(alice).send(method: "GET", path: "/wait?early=1&seconds=3600").text }
         #expect(body == "woken")
@@ -48,10 +46,7 @@ import TestSupport
     }
 
     @Test func aConnectionClosedAtShutdownAbandonsItsParkedRequest() async throws {
-        let pki = try TestPKI()
-        let responder = ParkingResponder()
-        let server = try TestServer(pki: pki, responder: responder)
-        let alice = try pki.client("alice")
+        let (server, responder, alice) = try Self.start()
         let connection = try await offPool { Box(try server.connect(alice)) }
         try await offPool { try connection.value.write(request: Array("GET /wait?seconds=3600 HTTP/1.1\r\nHost: a\r\n\r\n".utf8)) }
         #expect(await eventually { responder.waitingCount == 1 })
