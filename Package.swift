@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "MaracClient", dependencies: ["TLS", "Wire", "POSIX"]),
         .executableTarget(name: "maracd", dependencies: ["BrokerHost", "BrokerAPI", "Broker", "Journal", "HTTPServer", "TLS", "Crypto", "Wire"]),
         .executableTarget(name: "marac", dependencies: ["MaracClient", "TLS", "Wire", "POSIX"]),
-        .executableTarget(name: "journal-bench", dependencies: ["Journal", "Crypto", "POSIX"]),
+        .executableTarget(name: "journal-bench", dependencies: ["Journal", "Crypto", "POSIX", "Broker", "Engine", "Wire"]),
         // Benchmarks against nginx (scripts/bench-vs-nginx.sh) and the fuzz targets (scripts/fuzz.sh;
         // libFuzzer only with -DFUZZING, otherwise marac-fuzz replays files).
         .target(name: "CBenchEpoll"),

@@ -225,7 +225,7 @@ struct BrokerRoutes: Sendable {
     }
 
     /// `GET /v1/requests?after=&wait=`: answers at once when something changed
-    /// after the cursor; otherwise parks (no thread) until a change for the
+    /// after the cursor; otherwise parks (no thread, no task) until a change for the
     /// caller's agency is durable, or `wait` seconds pass.
     private func poll(_ request: APIRequest) async throws -> HTTPResponse {
         let after = request.http.query["after"]
@@ -244,14 +244,31 @@ struct BrokerRoutes: Sendable {
             Int(try parseInteger($0, name: "wait", in: 0...UInt64(settings.longPollMaxSeconds)))
         } ?? 0
         let actor = try core.identified(request.serial)
-        let deadline = ContinuousClock.now + .seconds(wait)
+        return try await longPoll(request, actor: actor, until: ContinuousClock.now + .seconds(wait), page: pageOf)
+    }
+
+    /// Answers the page if it is not empty or `deadline` has passed; else parks the request on its
+    /// connection (no task while it waits) until a change for the agency is durable, and asks again then.
+    private func longPoll(_ request: APIRequest, actor: Actor, until deadline: ContinuousClock.Instant,
+                          page pageOf: @escaping @Sendable (Domain, Actor, Environment) -> Outcome<PollPageCache.Page>) async throws -> HTTPResponse {
         while true {
             let seen = hub.generation(of: actor.agency)
             let (_, page) = try await core.perform(serial: request.serial, pageOf)
-            let remaining = deadline - ContinuousClock.now
-            if !page.isEmpty || remaining <= .zero || hub.isClosed { return page.response }
+            if !page.isEmpty || deadline <= ContinuousClock.now || hub.isClosed { return page.response }
             let limit = settings.maxLongPollsPerPrincipal
-            guard await hub.wait(agency: actor.agency, principal: actor.principal, limit: limit, seen: seen, timeout: remaining) else {
+            let parking = hub.park(agency: actor.agency, principal: actor.principal, limit: limit, seen: seen,
+                                   context: request.context, until: deadline) {
+                do {
+                    return try await longPoll(request, actor: actor, until: deadline, page: pageOf)
+                } catch {
+                    // `perform` throws only `APIError`s (a principal shut out while it waited: 403).
+                    return (error as? APIError ?? APIError(.internalError, "the broker could not complete the request")).response
+                }
+            }
+            switch parking {
+            case .parked(let response): return response
+            case .changed: continue
+            case .refused:
                 throw APIError(.tooManyWaiters,
                                "\(actor.principal) already has \(limit) long-polls waiting (limits.maxLongPollsPerPrincipal): poll from one watcher, or without wait=")
             }

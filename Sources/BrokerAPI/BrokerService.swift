@@ -54,7 +54,15 @@ public final class BrokerService: HTTPResponder {
             case .success(let actor): identified.principal = actor.principal
             }
         }
-        let principal = identified.principal ?? ""
+        return logged(response, request: request, context: context, principal: identified.principal ?? "")
+    }
+
+    /// Writes the access-log line for `response`; for a parked request, for the answer it finally gets.
+    private func logged(_ response: HTTPResponse, request: HTTPRequest, context: RequestContext, principal: String) -> HTTPResponse {
+        if let parked = response.parked {
+            parked.whenAnswered { [self] in logged($0, request: request, context: context, principal: principal) }
+            return response
+        }
         let elapsed = ContinuousClock.now - context.receivedAt
         logger.logRequest(method: request.method, path: request.path, status: response.status.code,
                           durationMilliseconds: Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000,

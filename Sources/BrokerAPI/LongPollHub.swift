@@ -1,19 +1,20 @@
-import Dispatch
-import Foundation
+import HTTPServer
 import Synchronization
 
-/// Parked long-poll requests, per agency. A waiter costs a continuation and
-/// a Dispatch timer entry, never a thread.
+/// Parked long-poll requests, per agency. A waiter is state of its connection (a
+/// `ParkedRequest`: no task, no timer of its own; its deadline sits in its event loop's timer
+/// wheel) plus an entry here.
 ///
 /// Each agency has a generation number, bumped when one of its requests
 /// changes durably. A poller reads the generation before it queries, and
-/// waits only if it has not moved since, so no change can slip between the
-/// query and the wait.
+/// parks only if it has not moved since, so no change can slip between the
+/// query and the wait. A change wakes every waiter of the agency in one batch:
+/// each event loop is woken once with the list of its own waiters.
 final class LongPollHub: Sendable {
     private struct Waiter {
         let agency: String
         let principal: String
-        let continuation: CheckedContinuation<Void, Never>
+        let request: ParkedRequest
     }
 
     private struct State {
@@ -22,78 +23,86 @@ final class LongPollHub: Sendable {
         var byAgency: [String: Set<UInt64>] = [:]
         var parkedByPrincipal: [String: Int] = [:]
 
-        /// Takes waiter `id` out of every index; answers its continuation.
-        mutating func unpark(_ id: UInt64) -> CheckedContinuation<Void, Never>? {
+        /// Takes waiter `id` out of every index.
+        mutating func unpark(_ id: UInt64) -> ParkedRequest? {
             guard let waiter = waiters.removeValue(forKey: id) else { return nil }
             byAgency[waiter.agency]?.remove(id)
             let left = parkedByPrincipal[waiter.principal, default: 1] - 1
             parkedByPrincipal[waiter.principal] = left > 0 ? left : nil
-            return waiter.continuation
+            return waiter.request
         }
         var nextID: UInt64 = 1
         var closed = false
     }
 
     private let state = Mutex(State())
-    private let timeoutQueue = DispatchQueue(label: "marac.longpoll.timeouts", target: .global())
+
+    /// What `park` did.
+    enum Parking {
+        /// Parked: answer the request with this (`HTTPResponse.parked`).
+        case parked(HTTPResponse)
+        /// The generation moved since `seen` (or the hub is closed): query again at once.
+        case changed
+        /// `principal` already has `limit` waiters parked (one principal may not hold everyone's slots).
+        case refused
+    }
 
     /// The agency's current generation.
     func generation(of agency: String) -> UInt64 {
         state.withLock { $0.generations[agency] ?? 0 }
     }
 
-    /// Returns when the agency's generation moves past `seen`, after `timeout`, or at shutdown:
-    /// `true`; or `false` at once, without parking, when `principal` already has `limit` waiters
-    /// parked (one principal may not hold everyone's slots).
-    func wait(agency: String, principal: String, limit: Int, seen: UInt64, timeout: Duration) async -> Bool {
-        let refused = Mutex(false)
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let id: UInt64? = state.withLock { state in
-                if state.closed || (state.generations[agency] ?? 0) != seen { return nil }
-                if state.parkedByPrincipal[principal, default: 0] >= limit {
-                    refused.withLock { $0 = true }
-                    return nil
-                }
-                let id = state.nextID
-                state.nextID += 1
-                state.waiters[id] = Waiter(agency: agency, principal: principal, continuation: continuation)
-                state.byAgency[agency, default: []].insert(id)
-                state.parkedByPrincipal[principal, default: 0] += 1
-                return id
-            }
-            guard let id else { return continuation.resume() }
-            let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-            timeoutQueue.asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { [self] in
-                remove(id)?.resume()
-            }
+    /// Parks the request of `context` until the agency's generation moves past `seen`, until
+    /// `deadline`, or until shutdown; `resume` then computes its answer (on the request's
+    /// connection's loop). Parks nothing if the generation has already moved or `principal`
+    /// already has `limit` waiters parked.
+    func park(agency: String, principal: String, limit: Int, seen: UInt64, context: RequestContext,
+              until deadline: ContinuousClock.Instant, resume: @escaping @Sendable () async -> HTTPResponse) -> Parking {
+        let id = state.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
         }
-        return !refused.withLock { $0 }
+        let request = ParkedRequest(context: context, until: deadline, resume: { [self] reason in
+            // Woken: already taken out by `notify` or `close`. Due: still here.
+            if reason == .deadlinePassed { state.withLock { _ = $0.unpark(id) } }
+            return await resume()
+        }, abandoned: { [self] in
+            state.withLock { _ = $0.unpark(id) }
+        })
+        return state.withLock { state in
+            if state.closed || (state.generations[agency] ?? 0) != seen { return .changed }
+            if state.parkedByPrincipal[principal, default: 0] >= limit { return .refused }
+            state.waiters[id] = Waiter(agency: agency, principal: principal, request: request)
+            state.byAgency[agency, default: []].insert(id)
+            state.parkedByPrincipal[principal, default: 0] += 1
+            return .parked(.parked(request))
+        }
     }
 
     /// Bumps the agencies' generations and wakes their waiters.
     func notify(_ agencies: Set<String>) {
         guard !agencies.isEmpty else { return }
-        let woken: [CheckedContinuation<Void, Never>] = state.withLock { state in
-            var woken: [CheckedContinuation<Void, Never>] = []
+        let woken: [ParkedRequest] = state.withLock { state in
+            var woken: [ParkedRequest] = []
             for agency in agencies {
                 state.generations[agency, default: 0] += 1
                 for id in state.byAgency.removeValue(forKey: agency) ?? [] {
-                    if let continuation = state.unpark(id) { woken.append(continuation) }
+                    if let request = state.unpark(id) { woken.append(request) }
                 }
             }
             return woken
         }
-        woken.forEach { $0.resume() }
+        ParkedRequest.wake(woken)
     }
 
     /// Wakes everyone and refuses new waits (graceful shutdown answers long-polls at once).
     func close() {
-        let all: [CheckedContinuation<Void, Never>] = state.withLock { state in
+        let all: [ParkedRequest] = state.withLock { state in
             state.closed = true
             defer { state.waiters.removeAll(); state.byAgency.removeAll(); state.parkedByPrincipal.removeAll() }
-            return state.waiters.values.map(\.continuation)
+            return state.waiters.values.map(\.request)
         }
-        all.forEach { $0.resume() }
+        ParkedRequest.wake(all)
     }
 
     /// Whether `close()` was called.
@@ -101,8 +110,4 @@ final class LongPollHub: Sendable {
 
     /// Number of parked waiters (health, tests).
     var waiterCount: Int { state.withLock { $0.waiters.count } }
-
-    private func remove(_ id: UInt64) -> CheckedContinuation<Void, Never>? {
-        state.withLock { $0.unpark(id) }
-    }
 }

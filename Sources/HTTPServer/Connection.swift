@@ -33,6 +33,8 @@ final class Connection: TimerWheel.Timed, @unchecked Sendable {
     /// epoll reported the peer's end of stream (or an error): read until it shows.
     private var peerHungUp = false
     private var readingPaused = false
+    /// The request in flight waits here (a long-poll), its deadline in `deadline`.
+    private var parked: ParkedRequest?
     private(set) var isClosed = false
     /// The deadline mirrored for the loop's timer wheel (0: none); the machine keeps its own.
     private(set) var deadline: UInt64 = 0
@@ -81,6 +83,11 @@ final class Connection: TimerWheel.Timed, @unchecked Sendable {
 
     /// The timer wheel found the deadline passed.
     func deadlineDue(now: UInt64) {
+        if let parked {
+            // While a request is in flight the machine arms nothing: the deadline is the parked request's.
+            if now >= parked.deadline { parked.resumeIfParked(.deadlinePassed) }
+            return
+        }
         perform(machine.deadlineFired(now: now), now: now)
         drive(now: now)
     }
@@ -154,6 +161,8 @@ final class Connection: TimerWheel.Timed, @unchecked Sendable {
                 return perform(machine.handshakeFailed(), now: now)
             }
             peer = session.peerCertificate
+            // The handshake's flights are out: their buffers need not stay for the connection's life.
+            session.releaseBuffers()
             var overShare: String?
             if let peer {
                 switch server.handshakeCompleted(self, peer: peer) {
@@ -271,16 +280,20 @@ final class Connection: TimerWheel.Timed, @unchecked Sendable {
 
     private func dispatch(_ request: HTTPRequest) {
         guard let peer else { return perform(machine.close(), now: 0) }
-        let context = RequestContext(peer: peer, connectionID: id, remoteAddress: remoteAddress, receivedAt: .now)
+        let context = RequestContext(peer: peer, connectionID: id, remoteAddress: remoteAddress, receivedAt: .now, connection: self)
         let responder = server.responder
         // The responder may take long (a long-poll waits up to a minute): the output buffer
         // kept from the last write (the handshake's flight, a response) is not held meanwhile.
         if outbound.isEmpty { outbound = [] }
+        answer { await responder.respond(to: request, context: context) }
+    }
+
+    /// Runs `responder` in a task on this connection's loop (its task executor), so the answer is
+    /// written where it is computed; an engine call hops to the engine and back, once.
+    private func answer(_ responder: @escaping @Sendable () async -> HTTPResponse) {
         loop.requestStarted()
-        // The responder runs on this connection's loop (its task executor), so the answer is
-        // written where it is computed; an engine call hops to the engine and back, once.
         Task(executorPreference: loop) { [self] in
-            let response = await responder.respond(to: request, context: context)
+            let response = await responder()
             complete(response)
         }
     }
@@ -289,8 +302,34 @@ final class Connection: TimerWheel.Timed, @unchecked Sendable {
         loop.preconditionInLoop()
         loop.requestFinished()
         let now = monotonicNanoseconds()
+        if let request = response.parked {
+            return park(request, now: now)
+        }
         perform(machine.responseReady(response, now: now), now: now)
         drive(now: now)
+    }
+
+    /// The responder answered that `request` waits: it is kept here, with its deadline in the
+    /// loop's timer wheel, until it is woken (`resumeParked`) or due (`deadlineDue`).
+    private func park(_ request: ParkedRequest, now: UInt64) {
+        guard !isClosed else { return request.abandon() }
+        if let reason = request.parked(now: now) {
+            return answer { await request.answer(reason) }
+        }
+        parked = request
+        deadline = request.deadline
+        loop.schedule(self)
+        // A parked request may wait a minute, and there may be thousands: hold no buffers meanwhile.
+        session.releaseBuffers()
+    }
+
+    /// `request`, parked here, was woken or is due: its answer is computed in a new task.
+    func resumeParked(_ request: ParkedRequest, reason: ParkedRequest.Reason) {
+        loop.preconditionInLoop()
+        guard parked === request, !isClosed else { return }
+        parked = nil
+        deadline = 0
+        answer { await request.answer(reason) }
     }
 
     /// Closes the socket (which also takes it out of the epoll set) and leaves the loop and the server's registry.
@@ -298,6 +337,10 @@ final class Connection: TimerWheel.Timed, @unchecked Sendable {
         guard !isClosed else { return }
         isClosed = true
         deadline = 0
+        if let request = parked {
+            parked = nil
+            request.abandon()
+        }
         FileDescriptor.close(descriptor: fd)
         loop.remove(self)
         server.connectionClosed(self)

@@ -14,12 +14,22 @@ public struct HTTPResponse: Sendable, Equatable {
     public var headers: HTTPHeaders
     /// The body; not written for HEAD, 1xx, 204 and 304.
     public var body: [UInt8]
+    /// Set by ``parked(_:)``: not an answer yet, the request waits on its connection.
+    public private(set) var parked: ParkedRequest?
 
     /// Creates a response.
     public init(status: HTTPStatus, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.status = status
         self.headers = headers
         self.body = body
+    }
+
+    /// No answer yet: `request` waits on its connection, without a task, until it is woken or
+    /// its deadline passes, and is then answered by its `resume` (see ``ParkedRequest``).
+    public static func parked(_ request: ParkedRequest) -> HTTPResponse {
+        var response = HTTPResponse(status: .ok)
+        response.parked = request
+        return response
     }
 
     /// The interim response a connection writes on ``HTTPParser/Event/continueExpected``.

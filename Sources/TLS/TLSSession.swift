@@ -22,9 +22,9 @@ public final class TLSSession {
     public let context: TLSContext
     let ssl: OpaquePointer
     /// Network → OpenSSL. Owned by `ssl` after `SSL_set_bio`.
-    private let inbound: OpaquePointer
+    private var inbound: OpaquePointer
     /// OpenSSL → network. Owned by `ssl`.
-    private let outbound: OpaquePointer
+    private var outbound: OpaquePointer
     /// Default plaintext read size.
     public static let readChunk = 16 * 1024
 
@@ -33,10 +33,7 @@ public final class TLSSession {
     public init(context: TLSContext) throws {
         OpenSSLErrorQueue.clear()
         guard let ssl = SSL_new(context.pointer) else { throw TLSError.drain(.openSSL, "SSL_new failed") }
-        guard let inbound = BIO_new(BIO_s_mem()), let outbound = BIO_new(BIO_s_mem()) else { fatalError("BIO_new: out of memory") }
-        // An empty memory BIO means "wait for more", not end of stream.
-        _ = shim_BIO_set_mem_eof_return(inbound, -1)
-        _ = shim_BIO_set_mem_eof_return(outbound, -1)
+        let (inbound, outbound) = Self.memoryBIOs()
         SSL_set_bio(ssl, inbound, outbound)
         self.ssl = ssl
         self.inbound = inbound
@@ -61,6 +58,28 @@ public final class TLSSession {
     }
 
     deinit { SSL_free(ssl) }
+
+    private static func memoryBIOs() -> (OpaquePointer, OpaquePointer) {
+        guard let inbound = BIO_new(BIO_s_mem()), let outbound = BIO_new(BIO_s_mem()) else { fatalError("BIO_new: out of memory") }
+        // An empty memory BIO means "wait for more", not end of stream.
+        _ = shim_BIO_set_mem_eof_return(inbound, -1)
+        _ = shim_BIO_set_mem_eof_return(outbound, -1)
+        return (inbound, outbound)
+    }
+
+    /// Gives back the memory BIOs' buffers, if both are empty: a memory BIO keeps the capacity
+    /// of the most it ever held (the handshake's flights, the largest response), about 3 KiB a
+    /// connection after the handshake, however long the connection then idles.
+    /// - Returns: false, changing nothing, while either BIO holds bytes.
+    @discardableResult
+    public func releaseBuffers() -> Bool {
+        guard BIO_ctrl_pending(inbound) == 0, BIO_ctrl_pending(outbound) == 0 else { return false }
+        let (fresh, freshOut) = Self.memoryBIOs()
+        SSL_set_bio(ssl, fresh, freshOut)  // frees the old pair
+        inbound = fresh
+        outbound = freshOut
+        return true
+    }
 
     /// Hands ciphertext from the network to OpenSSL.
     public func receive(_ bytes: UnsafeRawBufferPointer) {

@@ -3,6 +3,9 @@
 //   journal-bench bench [--dir DIR] [--seconds S] [--payload BYTES] [--raw-size BYTES]
 //       appends/s with 1 and with 64 concurrent appenders, and the raw
 //       write(4 KiB)+fdatasync rate of the same directory, measured in this run.
+//   journal-bench restart [--dir DIR] [--records N] [--cases C] [--config DIR]
+//       writes N (1,000,000) real domain entries and times a restart: BrokerEngine replaying
+//       every record, and again from a snapshot at the head (see Restart.swift).
 //   journal-bench append-loop --dir DIR --key-file FILE [--appenders N]
 //       appends forever, printing each acknowledged seq on stdout ("seq id"),
 //       one flushed line per record, until killed.
@@ -149,5 +152,13 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "bench": await bench(arguments)
 case "append-loop": await appendLoop(arguments)
-default: fail("usage: journal-bench bench [--dir DIR] [--seconds S] [--payload BYTES] [--raw-size BYTES] | append-loop --dir DIR --key-file FILE [--appenders N]")
+case "restart":
+    let base = option("--dir", in: arguments) ?? FileManager.default.currentDirectoryPath + "/.journal-bench-\(getpid())"
+    let removeAfter = option("--dir", in: arguments) == nil
+    defer { if removeAfter { try? FileManager.default.removeItem(atPath: base) } }
+    let bench = RestartBench(directory: base, configDirectory: option("--config", in: arguments) ?? "config",
+                             records: option("--records", in: arguments).flatMap(Int.init) ?? 1_000_000,
+                             cases: option("--cases", in: arguments).flatMap(Int.init) ?? 5_000)
+    do { try bench.run() } catch { fail("restart: \(error)") }
+default: fail("usage: journal-bench bench [--dir DIR] [--seconds S] [--payload BYTES] [--raw-size BYTES] | restart [--dir DIR] [--records N] [--cases C] [--config DIR] | append-loop --dir DIR --key-file FILE [--appenders N]")
 }
