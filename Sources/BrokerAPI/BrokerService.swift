@@ -15,16 +15,23 @@ public final class BrokerService: HTTPResponder {
     private let logger: Logger
     /// Every route the API serves, `"METHOD /pattern"`; `docs/openapi.json` must describe exactly these.
     public let routeTable: [String]
+    /// Requests counted by route template, and the gauges `GET /metrics` reads.
+    public let metrics: BrokerMetrics
+    private let templates: RouteTemplates
 
     /// - Parameters:
     ///   - issuer: signs client certificates (`POST /v1/credentials`, renewals) and the CRL.
     public init(engine: BrokerEngine, issuer: CredentialIssuer, settings: APISettings, logger: Logger) {
         self.engine = engine
         self.logger = logger
+        let metrics = BrokerMetrics()
+        self.metrics = metrics
         var router = Router<Handler>()
         BrokerRoutes(core: engine, ca: issuer.ca, issuer: issuer, settings: settings, hub: hub, pollPages: PollPageCache()).register(in: &router)
+        MetricsRoute(core: engine, metrics: metrics, hub: hub).register(in: &router)
         self.router = router
         routeTable = router.routeTable
+        templates = RouteTemplates(routeTable: routeTable)
         engine.observeChanges { [hub] agencies in hub.notify(agencies) }
     }
 
@@ -54,6 +61,7 @@ public final class BrokerService: HTTPResponder {
             case .success(let actor): identified.principal = actor.principal
             }
         }
+        metrics.record(method: request.method, route: templates.template(of: request.path), status: response.status.code)
         let principal = identified.principal ?? ""
         let elapsed = ContinuousClock.now - context.receivedAt
         logger.logRequest(method: request.method, path: request.path, status: response.status.code,
