@@ -54,14 +54,15 @@ public final class BrokerService: HTTPResponder {
     /// refused before, e.g. a malformed body) is the registry asked here.
     public func respond(to request: HTTPRequest, context: RequestContext) async -> HTTPResponse {
         let identified = IdentifiedPrincipal()
-        var response = await IdentifiedPrincipal.$current.withValue(identified) { await route(request, context: context) }
+        let template = templates.template(of: request.path)
+        var response = await IdentifiedPrincipal.$current.withValue(identified) { await route(request, template: template, context: context) }
         if identified.principal == nil {
             switch engine.identify(serial: context.peer.serial) {
             case .failure(let refusal): response = APIError(refusal).response
             case .success(let actor): identified.principal = actor.principal
             }
         }
-        metrics.record(method: request.method, route: templates.template(of: request.path), status: response.status.code)
+        metrics.record(method: request.method, route: template, status: response.status.code)
         let principal = identified.principal ?? ""
         let elapsed = ContinuousClock.now - context.receivedAt
         logger.logRequest(method: request.method, path: request.path, status: response.status.code,
@@ -70,7 +71,7 @@ public final class BrokerService: HTTPResponder {
         return response
     }
 
-    private func route(_ request: HTTPRequest, context: RequestContext) async -> HTTPResponse {
+    private func route(_ request: HTTPRequest, template: String, context: RequestContext) async -> HTTPResponse {
         let response: HTTPResponse
         switch router.match(method: request.method, path: request.path) {
         case .notFound:
@@ -78,6 +79,7 @@ public final class BrokerService: HTTPResponder {
         case .methodNotAllowed(let allowed):
             response = .methodNotAllowed(allowed: allowed, method: request.method)
         case .found(let handler, let parameters):
+            if let refusal = QueryParameters.refusal(method: request.method, template: template, query: request.query) { return refusal.response }
             do {
                 response = try await handler(APIRequest(http: request, context: context, parameters: parameters))
             } catch let error as APIError {
