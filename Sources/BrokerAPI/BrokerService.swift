@@ -17,6 +17,10 @@ public final class BrokerService: HTTPResponder {
     public let routeTable: [String]
     /// Requests counted by route template, and the gauges `GET /metrics` reads.
     public let metrics: BrokerMetrics
+    /// The web pages (SPEC §12): `/` and `/ui/…`, routed apart from the API (not in `routeTable`).
+    private let pages: Router<Handler>
+    /// Every page route, `"METHOD /pattern"`.
+    public let pageRouteTable: [String]
     private let templates: RouteTemplates
 
     /// - Parameters:
@@ -31,7 +35,11 @@ public final class BrokerService: HTTPResponder {
         MetricsRoute(core: engine, metrics: metrics, hub: hub).register(in: &router)
         self.router = router
         routeTable = router.routeTable
-        templates = RouteTemplates(routeTable: routeTable)
+        var pages = Router<Handler>()
+        PageRoutes(core: engine, guardian: PageGuard()).register(in: &pages)
+        self.pages = pages
+        pageRouteTable = pages.routeTable
+        templates = RouteTemplates(routeTable: routeTable + pageRouteTable)
         engine.observeChanges { [hub] agencies in hub.notify(agencies) }
     }
 
@@ -73,13 +81,14 @@ public final class BrokerService: HTTPResponder {
 
     private func route(_ request: HTTPRequest, template: String, context: RequestContext) async -> HTTPResponse {
         let response: HTTPResponse
-        switch router.match(method: request.method, path: request.path) {
+        let isPage = request.path == "/" || request.path.hasPrefix("/ui/")
+        switch (isPage ? pages : router).match(method: request.method, path: request.path) {
         case .notFound:
             response = APIError(.notFound, "no such endpoint: \(request.path)").response
         case .methodNotAllowed(let allowed):
             response = .methodNotAllowed(allowed: allowed, method: request.method)
         case .found(let handler, let parameters):
-            if let refusal = QueryParameters.refusal(method: request.method, template: template, query: request.query) { return refusal.response }
+            if !isPage, let refusal = QueryParameters.refusal(method: request.method, template: template, query: request.query) { return refusal.response }
             do {
                 response = try await handler(APIRequest(http: request, context: context, parameters: parameters))
             } catch let error as APIError {

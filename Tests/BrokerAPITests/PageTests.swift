@@ -1,0 +1,95 @@
+@testable import BrokerAPI
+import Foundation
+import MaracClient
+import Testing
+import TestSupport
+
+/// The web pages without a browser: the escaping writer, role separation through the domain,
+/// the status board's overdue marks and the form guard (the browser walk is `BrowserPageTests`).
+@Suite(.serialized) struct PageTests {
+    @Test func theWriterEscapesMarkupQuotesAndShowsControlsVisibly() {
+        #expect(HTMLWriter.escape(#"<script>alert("x")</script> O'Brien & co"#)
+                == "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; O&#39;Brien &amp; co")
+        #expect(HTMLWriter.escape("left \u{202E}right\u{2066} bell\u{07} c1\u{85} nul\u{0}") == #"left \u{202E}right\u{2066} bell\u{7} c1\u{85} nul\u{0}"#)
+        #expect(HTMLWriter.escape("two\nlines\tand a tab") == "two\nlines\tand a tab")
+        var out = HTMLWriter()
+        out.void("input", ["value": #"" autofocus onfocus="x"#, "name": "q"])
+        #expect(out.html == #"<input value="&quot; autofocus onfocus=&quot;x" name="q">"#)
+    }
+
+    @Test func eachRoleReachesOnlyItsOwnPagesThroughTheDomain() async throws {
+        try await withTestBroker { broker in
+            let cast = try await Cast.make(broker, agencies: ["police"])
+            let spoc = cast.spocs["police"]!.client
+            for (client, path, status) in [(spoc, "/ui/meetings", 200), (spoc, "/ui/credentials", 403), (cast.admin, "/ui/inbox", 403),
+                                           (cast.admin, "/ui/meetings", 403), (cast.admin, "/ui/requests/none", 403), (spoc, "/ui/requests/none", 404),
+                                           (cast.coordinator.client, "/ui/inbox", 403), (spoc, "/ui/inbox", 200)] {
+                let page = try await client.send("GET", path)
+                #expect(page.status == status, "\(path): \(page.status) \(page.text)")
+                #expect(page.headers.first { $0.0.lowercased() == "content-type" }?.1 == "text/html; charset=utf-8", "\(path)")
+                #expect(page.headers.contains { $0.0.lowercased() == "content-security-policy" && $0.1.contains("default-src 'none'") }, "\(path)")
+            }
+            // As GET /v1/meetings: a SPOC sees only meetings its agency is invited to (none yet).
+            #expect(try await spoc.send("GET", "/ui/meetings").text.contains("No meetings yet."))
+            let refused = try await spoc.send("GET", "/ui/credentials")
+            #expect(refused.text.contains("403 forbidden") && refused.text.contains("role=\"alert\""), "\(refused.text)")
+        }
+    }
+
+    @Test func theStatusBoardMarksOverdueRequestsInRed() async throws {
+        try await withTestBroker { broker in
+            let cast = try await Cast.make(broker, agencies: ["police", "housing"])
+            let meetingID = try #require(try await cast.meeting(at: ResearchFlowAPITests.meetingStart)["id"].string)
+            let caseID = try #require(try await cast.case(meeting: meetingID, fields: ["victim.name": "Jane Doe"])["id"].string)
+            let requests = try await cast.coordinator.client.json("POST", "/v1/cases/\(caseID)/research", ["agencies": ["police", "housing"], "questions": ["Known?"]])
+            let policeRequest = try #require(requests.json["requests"][0]["id"].string)
+            #expect(try await cast.spocs["police"]!.client.json("PUT", "/v1/requests/\(policeRequest)/return",
+                                                                ["knownToAgency": false, "summary": "No trace", "answers": ["No"]]).status == 200)
+            let before = try await cast.coordinator.client.send("GET", "/ui/meetings/\(meetingID)")
+            #expect(before.status == 200 && !before.text.contains("class=\"overdue\""), "\(before.text)")
+            broker.clock.set(ResearchFlowAPITests.returnDeadline.addingTimeInterval(60))
+            let after = try await cast.coordinator.client.send("GET", "/ui/meetings/\(meetingID)")
+            let overdueRows = after.text.components(separatedBy: "<tr class=\"overdue\">").dropFirst()
+            #expect(overdueRows.count == 1 && overdueRows.first?.contains("housing") == true, "\(after.text)")
+            #expect(after.text.contains("<td>returned</td>"), "the returned police request is not overdue")
+        }
+    }
+
+    @Test func formPostsNeedThisOriginAndTheCredentialsOwnToken() async throws {
+        try await withTestBroker { broker in
+            let cast = try await Cast.make(broker, agencies: ["police"])
+            let other = try await broker.enrol("police-deputy", agency: "police", role: "spoc", admin: cast.admin)
+            let meetingID = try #require(try await cast.meeting(at: ResearchFlowAPITests.meetingStart)["id"].string)
+            let caseID = try #require(try await cast.case(meeting: meetingID, fields: ["victim.name": "Jane Doe"])["id"].string)
+            let requestID = try #require(try await cast.coordinator.client.json("POST", "/v1/cases/\(caseID)/research",
+                                                                                ["agencies": ["police"], "questions": ["Known?"]]).json["requests"][0]["id"].string)
+            let spoc = cast.spocs["police"]!.client
+            let page = try await spoc.send("GET", "/ui/requests/\(requestID)")
+            let token = try #require(page.text.components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
+            let deputyToken = try #require(try await other.client.send("GET", "/ui/requests/\(requestID)").text
+                .components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
+            #expect(token != deputyToken, "tokens are per credential")
+            // The origin is https://<Host>; MaracClient's Host header is the bare address.
+            let host = "127.0.0.1"
+            func post(_ token: String, _ headers: [(String, String)]) async throws -> ClientResponse {
+                try await spoc.send("POST", "/ui/requests/\(requestID)/return",
+                                    body: Array("csrf=\(token)&knownToAgency=false&summary=No+trace&answer0=No".utf8),
+                                    headers: [("Content-Type", "application/x-www-form-urlencoded")] + headers)
+            }
+            for (name, attempt) in [("no origin at all", try await post(token, [])),
+                                    ("another origin", try await post(token, [("Origin", "https://evil.example")])),
+                                    ("a cross-site fetch", try await post(token, [("Origin", "null"), ("Sec-Fetch-Site", "cross-site")])),
+                                    ("another credential's token", try await post(deputyToken, [("Origin", "https://\(host)")])),
+                                    ("no token", try await post("", [("Origin", "https://\(host)")]))] {
+                #expect(attempt.status == 403 && attempt.text.contains("cross-site request refused"), "\(name): \(attempt.status) \(attempt.text)")
+            }
+            #expect(try await spoc.json("GET", "/v1/requests/\(requestID)/return").status == 404, "nothing was stored")
+            let accepted = try await post(token, [("Origin", "https://\(host)")])
+            #expect(accepted.status == 303 && accepted.headers.contains { $0.0 == "Location" && $0.1 == "/ui/requests/\(requestID)#history" }, "\(accepted.status) \(accepted.text)")
+            let sameOrigin = try await post(token, [("Origin", "null"), ("Sec-Fetch-Site", "same-origin")])
+            #expect(sameOrigin.status == 303, "Chromium's Origin: null under no-referrer, with Sec-Fetch-Site: same-origin")
+            #expect(try await spoc.json("GET", "/v1/requests/\(requestID)/return").json["versions"].array.count == 2)
+            #expect(try await spoc.send("GET", "/ui/requests/\(requestID)/return").status == 405, "changes only by POST")
+        }
+    }
+}
