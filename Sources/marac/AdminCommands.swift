@@ -51,7 +51,7 @@ enum AdminCommands {
             let id = principal["id"].displayText
             run.output.line("Principal \(id) (\(principal["name"].displayText)) registered: \(principal["role"].displayText) for \(principal["agency"].displayText).")
             run.output.line("Next: marac cert request --principal \(id) --out DIR")
-            if principal["role"].string != "admin" { run.output.line("Then a coordinator (not the holder) approves that certificate: marac cert approve SERIAL") }
+            if !["admin", "monitor"].contains(principal["role"].string ?? "") { run.output.line("Then a coordinator (not the holder) approves that certificate: marac cert approve SERIAL") }
         }
     }
 

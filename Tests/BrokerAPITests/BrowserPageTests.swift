@@ -46,7 +46,7 @@ import TLS
                 "origin": "https://localhost:\(broker.port)", "ca": broker.pki.caCertificatePath, "chromium": Self.chromium,
                 "people": ["spoc": person(cast.spocs["police"]!), "housing": person(cast.spocs["housing"]!), "coordinator": person(cast.coordinator),
                            "admin": ["cert": broker.pki.adminCertificatePath, "key": broker.pki.adminKeyPath]],
-                "hostile": Self.hostile, "reference": reference, "request": requestID, "meetingTitle": "Northtown <b>March</b>",
+                "hostile": Self.hostile, "reference": reference, "request": requestID, "case": caseID, "meetingTitle": "Northtown <b>March</b>",
                 "entitled": ["victim.name", "Jane Doe", "victim.safeAddress", "Flat 3, Refuge House", "victim.alias"],
                 "withheld": ["victim.gp", "Dr Patel", "child.1.school", "Northtown Primary", "victim.sexualOrientation", "bisexual"],
                 "housingSerial": cast.spocs["housing"]!.serial, "screenshots": screenshots,

@@ -113,6 +113,24 @@ import TLS
         }
     }
 
+    /// A monitor's certificate needs no approval; made a coordinator, the same certificate waits
+    /// for a coordinator's approval like any other, so an administrator cannot use the role to
+    /// open case content.
+    @Test func aMonitorMadeCoordinatorIsPendingUntilApproved() async throws {
+        try await withTestBroker { broker in
+            let cast = try await Cast.make(broker, agencies: ["police"])
+            let monitor = try await broker.enrol("scraper", agency: "community-safety", role: "monitor", admin: cast.admin)
+            #expect(try await monitor.client.json("GET", "/v1/meetings").status == 403)
+            #expect(try await cast.admin.json("PATCH", "/v1/principals/scraper", ["role": "coordinator"]).status == 200)
+            let refused = try await monitor.client.json("GET", "/v1/meetings")
+            #expect(refused.status == 403 && refused.errorCode == "credential_not_approved", "\(refused.text)")
+            let promoted = try monitor.reconnected(to: broker)
+            #expect(try await promoted.client.json("GET", "/v1/whoami").json["certificate"]["approval"].string == "pending")
+            #expect(try await cast.coordinator.client.json("POST", "/v1/credentials/\(monitor.serial)/approve").status == 200)
+            #expect(try await monitor.reconnected(to: broker).client.json("GET", "/v1/meetings").status == 200)
+        }
+    }
+
     @Test(.enabled(if: TestVenv.isEnabled, "MARAC_SKIP_VENV=1"))
     func onlyAdministratorsAndMonitorsMayScrape() async throws {
         try await withTestBroker { broker in

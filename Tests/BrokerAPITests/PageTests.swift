@@ -92,4 +92,51 @@ import TestSupport
             #expect(try await spoc.send("GET", "/ui/requests/\(requestID)/return").status == 405, "changes only by POST")
         }
     }
+
+    @Test func aSPOCCompletesItsActionAndTheAuditLogPagesLikeTheAPI() async throws {
+        try await withTestBroker { broker in
+            let cast = try await Cast.make(broker, agencies: ["police", "housing"])
+            let start = FixtureDates.meetingStart()
+            let meetingID = try #require(try await cast.meeting(at: start)["id"].string)
+            let caseID = try #require(try await cast.case(meeting: meetingID, fields: ["victim.name": "Jane Doe"])["id"].string)
+            // Enrolled before the clock moves: certificates are issued at the broker's time.
+            let auditor = try await broker.enrol("audrey", agency: "community-safety", role: "auditor", admin: cast.admin)
+            broker.clock.set(start.addingTimeInterval(3_600))
+            let text = #"Serve the order <script>alert(1)</script> "today""#
+            let action = try await cast.coordinator.client.json("POST", "/v1/cases/\(caseID)/actions",
+                                                                ["ownerAgency": "police", "text": text, "dueAt": rfc3339(start.addingTimeInterval(86_400)), "rapid": true])
+            let actionID = try #require(action.json["id"].string, "\(action.text)")
+            let police = cast.spocs["police"]!.client
+            let page = try await police.send("GET", "/ui/actions")
+            #expect(page.status == 200 && page.text.contains("Serve the order &lt;script&gt;alert(1)&lt;/script&gt; &quot;today&quot;") && page.text.contains("rapid"), "\(page.text)")
+            #expect(!page.text.contains("<script>"))
+            #expect(try await cast.spocs["housing"]!.client.send("GET", "/ui/actions").text.contains("No actions for your agency."), "another agency's action is not shown")
+            let token = try #require(page.text.components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
+            let form = { (note: String) in Array("csrf=\(token)&note=\(note)".utf8) }
+            let headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "https://127.0.0.1")]
+            let refused = try await police.send("POST", "/ui/actions/\(actionID)/complete", body: form(""), headers: headers)
+            #expect(refused.status == 422 && refused.text.contains("Not completed") && refused.text.contains("note"), "\(refused.text)")
+            let done = try await police.send("POST", "/ui/actions/\(actionID)/complete", body: form("Served+at+09%3A30"), headers: headers)
+            #expect(done.status == 303, "\(done.text)")
+            #expect(try await police.json("GET", "/v1/actions/\(actionID)").json["state"].string == "completed")
+            #expect(try await police.send("GET", "/ui/actions").text.contains("completed: Served at 09:30"))
+
+            // The coordinator's research pack is the API's text.
+            let pack = try await cast.coordinator.client.send("GET", "/ui/cases/\(caseID)/pack")
+            #expect(pack.status == 200 && pack.text.contains("<pre class=\"pack\">"), "\(pack.text)")
+            #expect(try await police.send("GET", "/ui/cases/\(caseID)/pack").status == 403)
+
+            // The audit log: administrators and auditors, paged, with the chain checked on the page.
+            for _ in 0..<PageRoutes.auditPageSize { _ = try await cast.coordinator.client.json("GET", "/v1/cases/\(caseID)") }  // audited reads: more than a page
+            let first = try await auditor.client.send("GET", "/ui/audit")
+            #expect(first.status == 200 && first.text.contains("Chain intact on this page (50 records"), "\(first.text.prefix(3_000))")
+            let next = try #require(first.text.components(separatedBy: #"href="/ui/audit?after="#).dropFirst().first?.prefix { $0.isNumber })
+            let second = try await auditor.client.send("GET", "/ui/audit?after=\(next)")
+            #expect(second.status == 200 && second.text.contains("<td>\(UInt64(next)! + 1)</td>"), "\(second.text.prefix(2_000))")
+            #expect(try await cast.admin.send("GET", "/ui/audit").status == 200)
+            #expect(try await police.send("GET", "/ui/audit").status == 403)
+            #expect(try await auditor.client.send("GET", "/ui/audit?after=x").status == 400)
+        }
+    }
 }
+

@@ -58,6 +58,16 @@ with sync_playwright() as playwright:
     browser = playwright.chromium.launch(executable_path=scenario["chromium"], args=["--no-sandbox"])
     visited = []
 
+    def open_home(who, path):
+        """A new browser for `who`, sent from / to its role's first page, whose checks it runs."""
+        page = context_for(browser, who).new_page()
+        response = page.goto(origin + "/")
+        check(page.url == origin + path, f"/ sends the {who} to {path} ({page.url})")
+        headers_checks(response, path)
+        page_checks(page, path)
+        visited.append((who, path))
+        return page
+
     # A browser without a certificate is refused in the handshake.
     # (It trusts the server's certificate, so only the missing client certificate can refuse it.)
     bare = browser.new_context(ignore_https_errors=True)
@@ -70,13 +80,8 @@ with sync_playwright() as playwright:
     bare.close()
 
     # The SPOC finds the new request in the inbox.
-    spoc = context_for(browser, "spoc")
-    page = spoc.new_page()
-    response = page.goto(origin + "/")
-    check(page.url == origin + "/ui/inbox", f"/ redirects the SPOC to the inbox ({page.url})")
-    headers_checks(response, "inbox")
-    page_checks(page, "inbox")
-    visited.append(("spoc", "/ui/inbox"))
+    page = open_home("spoc", "/ui/inbox")
+    spoc = page.context
     row = page.locator("tbody tr", has=page.locator("a", has_text="MARAC-2027-0042"))
     check(HOSTILE in row.inner_text(), "the inbox shows the hostile reference as text")
     check("left" in row.inner_text(), "the inbox shows a deadline countdown")
@@ -141,12 +146,7 @@ with sync_playwright() as playwright:
     evil.close()
 
     # The coordinator dispatches research and sees the status board change.
-    coordinator = context_for(browser, "coordinator")
-    page = coordinator.new_page()
-    page.goto(origin + "/")
-    check(page.url == origin + "/ui/meetings", "/ redirects the coordinator to the meetings")
-    page_checks(page, "meetings")
-    visited.append(("coordinator", "/ui/meetings"))
+    page = open_home("coordinator", "/ui/meetings")
     page.get_by_role("link", name=scenario["meetingTitle"]).click()
     page_checks(page, "meeting")
     visited.append(("coordinator", page.url[len(origin):]))
@@ -166,12 +166,7 @@ with sync_playwright() as playwright:
     housing_page = housing.new_page()
     housing_page.goto(origin + "/ui/inbox")
     check(housing_page.locator("tbody tr").count() == 1, "the housing SPOC sees its new request")
-    admin = context_for(browser, "admin")
-    page = admin.new_page()
-    page.goto(origin + "/")
-    check(page.url == origin + "/ui/credentials", "/ redirects the administrator to the credentials")
-    page_checks(page, "credentials")
-    visited.append(("admin", "/ui/credentials"))
+    page = open_home("admin", "/ui/credentials")
     serial = scenario["housingSerial"]
     page.screenshot(path=os.path.join(scenario["screenshots"], "admin-credentials.png"), full_page=True)
     page.locator(f"#reason-{serial}").fill("Laptop lost on the train")
@@ -183,6 +178,16 @@ with sync_playwright() as playwright:
               f"the revoked browser's next page load is refused ({refused.status if refused else 'no answer'})")
     except PlaywrightError as error:
         check("ERR_" in str(error), f"the revoked browser's next page load is refused ({str(error).splitlines()[0]})")
+
+    # The other pages each role has: actions (none yet), a research pack, the audit log.
+    for who, path in [("spoc", "/ui/actions"), ("coordinator", f"/ui/cases/{scenario['case']}/pack"), ("admin", "/ui/audit")]:
+        page = context_for(browser, who).new_page()
+        response = page.goto(origin + path)
+        check(response.status == 200, f"{path} as {who}: {response.status}")
+        headers_checks(response, path)
+        page_checks(page, path)
+        visited.append((who, path))
+        page.context.close()
 
     # Every page passes axe-core (bundled with axe-playwright-python: offline), WCAG 2.1 A and AA.
     axe = Axe()

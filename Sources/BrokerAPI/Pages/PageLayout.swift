@@ -9,9 +9,10 @@ enum PageLayout {
     /// Navigation links by role: each role sees only pages it may use.
     static func navigation(for role: Role?) -> [(href: String, label: String)] {
         switch role {
-        case .spoc?: return [("/ui/inbox", "Inbox")]
+        case .spoc?: return [("/ui/inbox", "Inbox"), ("/ui/actions", "Actions")]
         case .coordinator?: return [("/ui/meetings", "Meetings")]
-        case .admin?: return [("/ui/credentials", "Credentials")]
+        case .admin?: return [("/ui/credentials", "Credentials"), ("/ui/audit", "Audit log")]
+        case .auditor?: return [("/ui/audit", "Audit log")]
         default: return []
         }
     }

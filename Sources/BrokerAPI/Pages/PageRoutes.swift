@@ -17,13 +17,13 @@ struct PageRoutes: Sendable {
     static let stylesheetPath = "/ui/style.css"
 
     /// Runs one domain operation for the page's caller.
-    private func perform<R: Sendable>(_ request: APIRequest, allowPending: Bool = false,
+    func perform<R: Sendable>(_ request: APIRequest, allowPending: Bool = false,
                                       _ operation: (Domain, Actor, Environment) -> Outcome<R>) async throws -> (Actor, R) {
         try await core.perform(serial: request.serial, allowPending: allowPending, operation)
     }
 
     /// A page handler whose refusals become refusal pages (same status and code as the API's).
-    private func page(_ body: @escaping @Sendable (APIRequest) async throws -> HTTPResponse) -> Handler {
+    func page(_ body: @escaping @Sendable (APIRequest) async throws -> HTTPResponse) -> Handler {
         { request in
             do { return try await body(request) } catch let error as APIError {
                 let actor = try? core.identified(request.serial)
@@ -33,7 +33,7 @@ struct PageRoutes: Sendable {
     }
 
     /// A form post: parsed, checked against cross-site use (`PageGuard`), then `body`.
-    private func form(_ body: @escaping @Sendable (APIRequest, [String: String]) async throws -> HTTPResponse) -> Handler {
+    func form(_ body: @escaping @Sendable (APIRequest, [String: String]) async throws -> HTTPResponse) -> Handler {
         page { request in
             // Identity first, as for the API: a revoked credential gets its own refusal.
             _ = try core.identified(request.serial)
@@ -134,6 +134,8 @@ struct PageRoutes: Sendable {
             }
             return PageLayout.seeOther("/ui/meetings/\(request.parameter("id"))#status")
         })
+
+        registerFollowUp(in: &router)
 
         // Administrator: credentials and revocation.
         router.add("GET", "/ui/credentials", page { request in try await credentialsPage(request, error: nil) })
@@ -263,6 +265,12 @@ struct PageRoutes: Sendable {
                             }
                         }
                     }
+                }
+            }
+            if !cases.cases.isEmpty {
+                out.element("h2", [:], "Research packs")
+                out.wrap("ul") { ul in
+                    for item in cases.cases { ul.wrap("li") { li in li.element("a", ["href": "/ui/cases/\(item.id)/pack"], item.reference) } }
                 }
             }
             out.element("h2", ["id": "dispatch"], "Dispatch research")
