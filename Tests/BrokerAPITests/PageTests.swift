@@ -32,7 +32,7 @@ import TestSupport
             // As GET /v1/meetings: a SPOC sees only meetings its agency is invited to (none yet).
             #expect(try await spoc.send("GET", "/ui/meetings").text.contains("No meetings yet."))
             let refused = try await spoc.send("GET", "/ui/credentials")
-            #expect(refused.text.contains("403 forbidden") && refused.text.contains("role=\"alert\""), "\(refused.text)")
+            #expect(refused.text.contains("403 — forbidden") && refused.text.contains("role=\"alert\""), "\(refused.text)")
         }
     }
 

@@ -40,11 +40,7 @@ extension PageRoutes {
                             broken.map { "Chain broken between records \($0.0.seq) and \($0.1.seq)." }
                                 ?? "Chain intact on this page (\(audit.records.count) records, each naming its predecessor's hash).")
                 out.wrap("table") { table in
-                    table.wrap("thead") { head in
-                        head.wrap("tr") { row in
-                            for label in ["Seq", "When", "Who", "Action", "Object", "Fields", "Reason"] { row.element("th", ["scope": "col"], label) }
-                        }
-                    }
+                    PageLayout.head(&table, ["Seq", "When", "Who", "Action", "Object", "Fields", "Reason"])
                     table.wrap("tbody") { body in
                         for record in audit.records {
                             body.wrap("tr") { row in
@@ -72,10 +68,7 @@ extension PageRoutes {
         let token = guardian.token(for: request.serial)
         return PageLayout.page("Actions for \(actor.agency)", actor: actor, status: error?.status ?? .ok) { out in
             if let error {
-                out.wrap("p", ["class": "error", "role": "alert"]) { p in
-                    p.element("strong", [:], "Not completed — \(error.code)")
-                    p.text(": \(error.message)")
-                }
+                PageLayout.alert(&out, "Not completed", error)
             }
             guard !feed.actions.isEmpty else { return out.element("p", [:], "No actions for your agency.") }
             for action in feed.actions.sorted(by: { ($0.dueAt, $0.id) < ($1.dueAt, $1.id) }) {

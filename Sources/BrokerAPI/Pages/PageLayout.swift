@@ -53,13 +53,25 @@ enum PageLayout {
     /// where the API would close it (a revoked or disabled credential).
     static func refusal(_ error: APIError, actor: Actor?) -> HTTPResponse {
         var response = page(error.status.code == 404 ? "Not found" : "Refused", actor: actor, status: error.status) { out in
-            out.wrap("p", ["class": "error", "role": "alert"]) { p in
-                p.element("strong", [:], "\(error.status.code) \(error.code)")
-                p.text(": \(error.message)")
-            }
+            alert(&out, String(error.status.code), error)
         }
         if error.closesConnection { response.headers.replaceOrAdd(name: "Connection", value: "close") }
         return response
+    }
+
+    /// A table's header row, each label a column header.
+    static func head(_ table: inout HTMLWriter, _ labels: [String]) {
+        table.wrap("thead") { head in
+            head.wrap("tr") { row in for label in labels { row.element("th", ["scope": "col"], label) } }
+        }
+    }
+
+    /// A refusal above a form: `what` (e.g. "Not saved") with the API's code and message.
+    static func alert(_ out: inout HTMLWriter, _ what: String, _ error: APIError, id: String? = nil) {
+        out.wrap("p", ["class": "error", "role": "alert", "id": id]) { p in
+            p.element("strong", [:], "\(what) — \(error.code)")
+            p.text(": \(error.message)")
+        }
     }
 
     /// `303 See Other` to `location` (after a form post that changed something).

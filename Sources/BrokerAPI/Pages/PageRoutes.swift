@@ -69,11 +69,7 @@ struct PageRoutes: Sendable {
                 guard !feed.requests.isEmpty else { return out.element("p", [:], "No research requests yet.") }
                 out.wrap("table") { table in
                     table.element("caption", [:], "Newest deadline last; urgent requests are marked.")
-                    table.wrap("thead") { head in
-                        head.wrap("tr") { row in
-                            for label in ["Case", "State", "Return by", "Time left"] { row.element("th", ["scope": "col"], label) }
-                        }
-                    }
+                    PageLayout.head(&table, ["Case", "State", "Return by", "Time left"])
                     table.wrap("tbody") { body in
                         for item in feed.requests.sorted(by: { ($0.extendedUntil ?? $0.returnDeadline, $0.id) < ($1.extendedUntil ?? $1.returnDeadline, $1.id) }) {
                             let deadline = item.extendedUntil ?? item.returnDeadline
@@ -188,10 +184,7 @@ struct PageRoutes: Sendable {
             }
             out.element("h2", ["id": "return"], history == nil ? "Your return" : "Amend your return")
             if let error {
-                out.wrap("p", ["class": "error", "role": "alert", "id": "form-error"]) { p in
-                    p.element("strong", [:], "Not saved — \(error.code)")
-                    p.text(": \(error.message)")
-                }
+                PageLayout.alert(&out, "Not saved", error, id: "form-error")
             }
             out.wrap("form", ["method": "post", "action": "/ui/requests/\(id)/return", "aria-describedby": error == nil ? nil : "form-error"]) { f in
                 f.void("input", ["type": "hidden", "name": "csrf", "value": token])
@@ -252,9 +245,7 @@ struct PageRoutes: Sendable {
             out.element("h2", ["id": "status"], "Status board")
             if status.requests.isEmpty { out.element("p", [:], "No research dispatched yet.") } else {
                 out.wrap("table") { table in
-                    table.wrap("thead") { head in
-                        head.wrap("tr") { row in for label in ["Case", "Agency", "State", "Return by"] { row.element("th", ["scope": "col"], label) } }
-                    }
+                    PageLayout.head(&table, ["Case", "Agency", "State", "Return by"])
                     table.wrap("tbody") { body in
                         for item in status.requests {
                             body.wrap("tr", ["class": item.state == .overdue ? "overdue" : nil]) { row in
@@ -275,10 +266,7 @@ struct PageRoutes: Sendable {
             }
             out.element("h2", ["id": "dispatch"], "Dispatch research")
             if let error {
-                out.wrap("p", ["class": "error", "role": "alert"]) { p in
-                    p.element("strong", [:], "Not dispatched — \(error.code)")
-                    p.text(": \(error.message)")
-                }
+                PageLayout.alert(&out, "Not dispatched", error)
             }
             guard !cases.cases.isEmpty else { return out.element("p", [:], "No open case is listed at this meeting.") }
             out.wrap("form", ["method": "post", "action": "/ui/meetings/\(id)/dispatch"]) { f in
@@ -304,17 +292,10 @@ struct PageRoutes: Sendable {
         let token = guardian.token(for: request.serial)
         return PageLayout.page("Credentials", actor: actor, status: error?.status ?? .ok) { out in
             if let error {
-                out.wrap("p", ["class": "error", "role": "alert"]) { p in
-                    p.element("strong", [:], "Not revoked — \(error.code)")
-                    p.text(": \(error.message)")
-                }
+                PageLayout.alert(&out, "Not revoked", error)
             }
             out.wrap("table") { table in
-                table.wrap("thead") { head in
-                    head.wrap("tr") { row in
-                        for label in ["Principal", "Agency", "Serial", "Status", "Expires", "Approval", "Revoke"] { row.element("th", ["scope": "col"], label) }
-                    }
-                }
+                PageLayout.head(&table, ["Principal", "Agency", "Serial", "Status", "Expires", "Approval", "Revoke"])
                 table.wrap("tbody") { body in
                     for credential in list.credentials {
                         body.wrap("tr", ["class": credential.expiresSoon ? "expiring" : nil]) { row in
