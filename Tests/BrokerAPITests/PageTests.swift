@@ -138,5 +138,36 @@ import TestSupport
             #expect(try await auditor.client.send("GET", "/ui/audit?after=x").status == 400)
         }
     }
+
+    @Test func administratorsDisableAndEnableAgenciesAndPrincipalsCoordinatorsOnlyLook() async throws {
+        try await withTestBroker { broker in
+            let cast = try await Cast.make(broker, agencies: ["police"])
+            let list = try await cast.admin.send("GET", "/ui/principals")
+            #expect(list.status == 200 && list.text.contains("Disable police-spoc"), "\(list.text.prefix(2_000))")
+            let token = try #require(list.text.components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
+            let headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "https://127.0.0.1")]
+            let disabled = try await cast.admin.send("POST", "/ui/principals/police-spoc/active", body: Array("csrf=\(token)&active=false".utf8), headers: headers)
+            #expect(disabled.status == 303, "\(disabled.text)")
+            #expect(try await cast.admin.json("GET", "/v1/principals").json["principals"].array.first { $0["id"].string == "police-spoc" }?["active"].bool == false)
+            #expect(try await cast.admin.send("GET", "/ui/principals").text.contains("Enable police-spoc"))
+            #expect(try await cast.admin.send("POST", "/ui/principals/police-spoc/active", body: Array("csrf=\(token)&active=true".utf8), headers: headers).status == 303)
+            let selfDisable = try await cast.admin.send("POST", "/ui/principals/admin/active", body: Array("csrf=\(token)&active=false".utf8), headers: headers)
+            #expect(selfDisable.status == 409 && selfDisable.text.contains("Not changed"), "the domain's own refusal: \(selfDisable.text.prefix(1_000))")
+            let agencies = try await cast.admin.send("POST", "/ui/agencies/probation/active", body: Array("csrf=\(token)&active=false".utf8), headers: headers)
+            #expect(agencies.status == 303, "\(agencies.text)")
+            #expect(try await cast.admin.send("GET", "/ui/agencies").text.contains("Enable probation"))
+            // Coordinators may look (as GET /v1/principals), never change: no buttons, and a forged post is the domain's 403.
+            let coordinator = cast.coordinator.client
+            let seen = try await coordinator.send("GET", "/ui/principals")
+            #expect(seen.status == 200 && !seen.text.contains("Disable"), "\(seen.text.prefix(1_000))")
+            let meetingID = try #require(try await cast.meeting(at: ResearchFlowAPITests.meetingStart)["id"].string)
+            _ = try await cast.case(meeting: meetingID, fields: ["victim.name": "Jane Doe"])
+            let coordinatorToken = try #require(try await coordinator.send("GET", "/ui/meetings/\(meetingID)").text
+                .components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
+            let forged = try await coordinator.send("POST", "/ui/principals/police-spoc/active", body: Array("csrf=\(coordinatorToken)&active=true".utf8), headers: headers)
+            #expect(forged.status == 403 && forged.text.contains("forbidden") && !forged.text.contains("cross-site"), "\(forged.text.prefix(1_000))")
+            #expect(try await cast.spocs["police"]!.reconnected(to: broker).client.send("GET", "/ui/agencies").status == 403, "enabled again, and still no administrator")
+        }
+    }
 }
 

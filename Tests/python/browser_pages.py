@@ -180,7 +180,8 @@ with sync_playwright() as playwright:
         check("ERR_" in str(error), f"the revoked browser's next page load is refused ({str(error).splitlines()[0]})")
 
     # The other pages each role has: actions (none yet), a research pack, the audit log.
-    for who, path in [("spoc", "/ui/actions"), ("coordinator", f"/ui/cases/{scenario['case']}/pack"), ("admin", "/ui/audit")]:
+    for who, path in [("spoc", "/ui/actions"), ("coordinator", f"/ui/cases/{scenario['case']}/pack"), ("admin", "/ui/audit"),
+                      ("admin", "/ui/agencies"), ("admin", "/ui/principals")]:
         page = context_for(browser, who).new_page()
         response = page.goto(origin + path)
         check(response.status == 200, f"{path} as {who}: {response.status}")

@@ -11,7 +11,7 @@ enum PageLayout {
         switch role {
         case .spoc?: return [("/ui/inbox", "Inbox"), ("/ui/actions", "Actions")]
         case .coordinator?: return [("/ui/meetings", "Meetings")]
-        case .admin?: return [("/ui/credentials", "Credentials"), ("/ui/audit", "Audit log")]
+        case .admin?: return [("/ui/credentials", "Credentials"), ("/ui/agencies", "Agencies"), ("/ui/principals", "Principals"), ("/ui/audit", "Audit log")]
         case .auditor?: return [("/ui/audit", "Audit log")]
         default: return []
         }

@@ -132,6 +132,7 @@ struct PageRoutes: Sendable {
         })
 
         registerFollowUp(in: &router)
+        registerRegistry(in: &router)
 
         // Administrator: credentials and revocation.
         router.add("GET", "/ui/credentials", page { request in try await credentialsPage(request, error: nil) })
