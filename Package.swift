@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(name: "marac-fuzz", dependencies: ["FuzzTargets"]),
 
         // Shared by the test targets: certificates minted per test, a server on port 0, child processes.
-        .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient", "BrokerHost", "BrokerAPI", "Wire"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["TLS", "HTTPServer", "MaracClient", "BrokerHost", "BrokerAPI", "Wire", "Journal", "Crypto"], path: "Tests/TestSupport"),
 
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "JournalTests", dependencies: ["Journal", "Crypto", "TestSupport"]),
         .testTarget(name: "BrokerTests", dependencies: ["Broker", "Engine", "Journal", "Crypto", "TestSupport", "Wire"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Broker", "Journal", "Wire"]),
-        .testTarget(name: "BrokerAPITests", dependencies: ["BrokerHost", "BrokerAPI", "Engine", "Broker", "Journal", "MaracClient", "TLS", "TestSupport", "Wire", "HTTPServer"]),
+        .testTarget(name: "BrokerAPITests", dependencies: ["BrokerHost", "BrokerAPI", "Engine", "Broker", "Journal", "Crypto", "MaracClient", "TLS", "TestSupport", "Wire", "HTTPServer"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MaracClient", "TLS", "Crypto", "TestSupport", "Broker", "BrokerHost", "BrokerAPI", "HTTPServer", "Journal", "Wire"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TLS"]),
     ],

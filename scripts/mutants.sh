@@ -432,6 +432,34 @@ filter BrokerTests\.(TextValidationTests|RegistryTests)|EndToEndTests\.BadInputT
 desc   free text (names, reasons, questions) may hold control and format characters
 - guard multiline, scalar == "\n" || scalar == "\t" || scalar == "\r" else { return false }
 + guard multiline || !multiline else { return false }
+# --- erasure by key destruction (SPEC §11.7) ------------------------------------------------------------
+@ erasure-note-unsealed
+file   Sources/Broker/ContentSealing.swift
+filter (BrokerTests\.ErasureTests|BrokerAPITests\.ErasureAPITests)
+desc   an action's completion note is stored outside the case's sealed box
+- case .actionCompleted(let id, _, _), .actionCancelled(let id, _, _): return caseOf(action: id).flatMap(key(ofSubject:))
++ case .actionCancelled(let id, _, _): return caseOf(action: id).flatMap(key(ofSubject:))
+
+@ erasure-old-snapshot-kept
+file   Sources/Engine/BrokerEngine.swift
+filter BrokerAPITests\.ErasureAPITests
+desc   snapshots taken before an erasure are left on disk, holding the erased content
+- if removingOlder { try store.removeSnapshots(before: position.seq) }
++ _ = removingOlder
+
+@ erasure-not-finished-at-start
+file   Sources/Engine/BrokerEngine.swift
+filter BrokerAPITests\.ErasureAPITests
+desc   a crash between the durable erasure and the key's destruction is not finished at the next start
+- try Self.finishErasures(in: state, snapshotSeq: replayFrom, head: head, store: store, keys: contentKeys, logger: logger)
++ _ = replayFrom
+
+@ erasure-audit-reason-kept
+file   Sources/Broker/ContentSealing.swift
+filter (BrokerTests\.ErasureTests|BrokerAPITests\.ErasureAPITests)
+desc   an erased case's audit reasons (closure, correction, urgency) stay readable
+- audit[index].reason = nil
++ audit[index].reason = audit[index].reason
 MUTANTS_END
 )
 

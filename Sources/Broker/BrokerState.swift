@@ -33,6 +33,12 @@ public struct BrokerState: Codable, Sendable, Equatable {
     public internal(set) var actionFeed: [String: UInt64]?
     /// Field corrections per case, oldest first; nil in snapshots written before corrections existed.
     public internal(set) var corrections: [String: [FieldCorrection]]?
+    /// The content key id of each case and referral made since content keys (SPEC §11.7).
+    public internal(set) var contentKeys: [String: String]?
+    /// Content key ids destroyed: nothing is ever sealed under them again.
+    public internal(set) var erasedKeys: Set<String>?
+    /// The journal position of the last erasure (snapshots before it hold erased content).
+    public internal(set) var lastErasureSeq: UInt64?
     /// Research requests by id, each with its return versions.
     public internal(set) var requests: [String: ResearchRequest] = [:]
     /// The audit log, in journal order.
@@ -210,6 +216,21 @@ public struct BrokerState: Codable, Sendable, Equatable {
             var all = invitations ?? [:]
             all[meeting] = Array(Set(all[meeting] ?? []).union(agencies)).sorted()
             invitations = all
+        case .contentKeyAssigned(let subject, let key):
+            var all = contentKeys ?? [:]
+            all[subject] = key
+            contentKeys = all
+        case .contentErased(let subjects, let keys, let at):
+            for key in keys { eraseContent(key: key) }
+            erasedKeys = (erasedKeys ?? []).union(keys)
+            for id in subjects {
+                if cases[id] != nil {
+                    cases[id]?.state = .erased
+                    cases[id]?.erasedAt = at
+                }
+                if referrals?[id] != nil { referrals?[id]?.erasedAt = at }
+            }
+            lastErasureSeq = seq
         }
     }
 

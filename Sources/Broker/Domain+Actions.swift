@@ -43,7 +43,7 @@ extension Domain {
 
     /// The action `id` if `actor` may see it: the coordinator any, a SPOC its agency's; else nil.
     func visibleAction(_ id: String, to actor: Actor) -> Action? {
-        guard let action = state.actions?[id], actor.role == .coordinator || action.ownerAgency == actor.agency else { return nil }
+        guard let action = state.actions?[id], !isErased(action.case), actor.role == .coordinator || action.ownerAgency == actor.agency else { return nil }
         return action
     }
 
@@ -63,7 +63,7 @@ extension Domain {
         case .success(let parsed): cursor = parsed
         }
         let own = (state.actions ?? [:]).values.filter { $0.ownerAgency == actor.agency }
-        let changed = own.filter { ($0.feedPosition ?? 0) > cursor.position }.sorted { ($0.feedPosition ?? 0, $0.id) < ($1.feedPosition ?? 0, $1.id) }
+        let changed = own.filter { ($0.feedPosition ?? 0) > cursor.position && !isErased($0.case) }.sorted { ($0.feedPosition ?? 0, $0.id) < ($1.feedPosition ?? 0, $1.id) }
         let page = changed.prefix(limit)
         let head = own.compactMap(\.feedPosition).max() ?? 0
         let next = RequestCursor(position: page.count < changed.count ? page.last!.feedPosition ?? 0 : max(cursor.position, head))

@@ -104,7 +104,8 @@ extension Domain {
         reply.repeatOf = repeats(of: record.fields, panel: panel(of: meeting), at: env.now)
         return .success(Decision(
             entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.caseCreate, object: record.id, fields: record.fields.keys.sorted()),
-                         [.caseCreated(case: record)] + [identifierEvent("case:\(record.id)", fields: record.fields)].compactMap { $0 }),
+                         [.contentKeyAssigned(subject: record.id, key: env.newID()), .caseCreated(case: record)]
+                            + [identifierEvent("case:\(record.id)", fields: record.fields)].compactMap { $0 }),
             reply: reply))
     }
 

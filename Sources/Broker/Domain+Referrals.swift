@@ -110,7 +110,8 @@ extension Domain {
         // The referrer is not told whether it is a repeat (SPEC §11.6): its reply never carries repeatOf.
         return .success(Decision(
             entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.referralSubmit, object: referral.id, fields: body.fields.keys.sorted()),
-                         [.referralSubmitted(referral: referral)] + [identifierEvent("referral:\(referral.id)", fields: body.fields)].compactMap { $0 }),
+                         [.contentKeyAssigned(subject: referral.id, key: env.newID()), .referralSubmitted(referral: referral)]
+                            + [identifierEvent("referral:\(referral.id)", fields: body.fields)].compactMap { $0 }),
             reply: referral))
     }
 
@@ -271,6 +272,8 @@ extension Domain {
             decision.meeting = meeting.id
             decision.slot = order.slot
             decision.case = record.id
+            // The case is sealed under the referral's key: erasing it erases what was referred, too.
+            events.append(.contentKeyAssigned(subject: record.id, key: state.contentKey(of: referral.id) ?? env.newID()))
             events.append(.caseCreated(case: record))
             if let hashed = identifierEvent("case:\(record.id)", fields: record.fields) { events.append(hashed) }
             // The referrer represents the case at the meeting (the seeds): its agency is invited.
@@ -303,6 +306,7 @@ extension Domain {
                                  redirectedFrom: referral.id, createdAt: env.now)
             decision.panel = target.id
             decision.referral = moved.id
+            events.append(.contentKeyAssigned(subject: moved.id, key: state.contentKey(of: referral.id) ?? env.newID()))
             events.append(.referralSubmitted(referral: moved))
             if let hashed = identifierEvent("referral:\(moved.id)", fields: moved.fields) { events.append(hashed) }
         }

@@ -193,7 +193,7 @@ extension Domain {
         case .success(let parsed): cursor = parsed
         }
         let released = state.requests.values.filter { $0.agency == actor.agency && $0.releasedAt != nil }
-        let changed = released.filter { ($0.feedPosition ?? 1) > cursor.position }
+        let changed = released.filter { ($0.feedPosition ?? 1) > cursor.position && !isErased($0.case) }
             .sorted { ($0.feedPosition ?? 1, $0.id) < ($1.feedPosition ?? 1, $1.id) }
         let page = changed.prefix(limit)
         // The agency's own last position: the cursor never moves for anyone else's activity.
@@ -211,7 +211,7 @@ extension Domain {
 
     /// The request if `actor` may see it: its agency's SPOC once released, or a coordinator.
     func visibleRequest(_ id: String, to actor: Actor) -> ResearchRequest? {
-        guard let request = state.requests[id] else { return nil }
+        guard let request = state.requests[id], !isErased(request.case) else { return nil }
         switch actor.role {
         case .coordinator: return request
         case .spoc: return request.agency == actor.agency && request.releasedAt != nil ? request : nil
@@ -354,6 +354,7 @@ extension Domain {
     public func collatedReturns(caseID: String, meeting: String? = nil, by actor: Actor, env: Environment) -> Outcome<CaseReturns> {
         if let error = require(actor, [.coordinator], to: "collate returns") { return .failure(error) }
         guard let record = state.cases[caseID] else { return .failure(.notFound("case")) }
+        if let stub = record.erasedStub { return .failure(Self.erasedError(stub)) }
         guard let meetingID = packMeeting(record, named: meeting) else {
             return .failure(.invalidField("meeting", "case \(record.reference) is not listed at meeting \(meeting?.prefix(Limits.idLength) ?? "")"))
         }
@@ -375,6 +376,7 @@ extension Domain {
     public func researchPack(caseID: String, meeting meetingName: String? = nil, by actor: Actor, env: Environment) -> Outcome<String> {
         if let error = require(actor, [.coordinator], to: "collate returns") { return .failure(error) }
         guard let record = state.cases[caseID] else { return .failure(.notFound("case")) }
+        if let stub = record.erasedStub { return .failure(Self.erasedError(stub)) }
         guard let meetingID = packMeeting(record, named: meetingName) else {
             return .failure(.invalidField("meeting", "case \(record.reference) is not listed at meeting \(meetingName?.prefix(Limits.idLength) ?? "")"))
         }

@@ -54,6 +54,10 @@ public enum Event: Codable, Sendable, Equatable {
     case caseClosed(case: String, at: Date, reason: String)
     /// Agencies invited to a meeting beyond those with a request for it.
     case meetingInvited(meeting: String, agencies: [String])
+    /// A case or referral given the id of the content key its content is sealed under (SPEC §11.7).
+    case contentKeyAssigned(subject: String, key: String)
+    /// Cases and referrals erased: their content keys destroyed, their content blanked (SPEC §11.7).
+    case contentErased(subjects: [String], keys: [String], at: Date)
 }
 
 /// What an entry is audited as: never field values or return text.
@@ -107,6 +111,8 @@ public struct AuditDetail: Codable, Sendable, Equatable {
         public static let caseList = "case.list", meetingInvite = "meeting.invite", caseCorrect = "case.correct", caseClose = "case.close"
         /// Actions (SPEC §11.5).
         public static let actionAgree = "action.agree", actionComplete = "action.complete", actionCancel = "action.cancel"
+        /// Erasure by key destruction (SPEC §11.7): by the coordinator, or by the retention sweep.
+        public static let contentErase = "case.erase"
         /// The journal's head anchor created for a journal written before anchoring (`maracd journal anchor --init`).
         public static let journalAnchorCreated = "journal.anchor_created"
         /// Records lost from the journal's end, accepted by the operator (`maracd journal accept-truncation`).
@@ -192,6 +198,8 @@ extension AuditRecord {
     /// and whatever action comes next) is a coordinator's free text about a case: withheld by default.
     static let registryReasonActions: Set<String> = [
         AuditDetail.Action.credentialRevoke, AuditDetail.Action.journalAnchorCreated, AuditDetail.Action.journalTruncationAccepted,
+        // The erasure's reason outlives the key it destroys; the coordinator is told it is shown to administrators.
+        AuditDetail.Action.contentErase,
     ]
 
     /// The record as an administrator sees it: a case-related reason replaced by a notice.

@@ -33,6 +33,8 @@ public struct Referral: Codable, Sendable, Equatable {
     /// Cases heard before within the panel's repeat window: in the coordinator's views only, never stored.
     public var repeatOf: [RepeatMatch]?
     public var createdAt: Date
+    /// When the referral's content was erased (its content key destroyed).
+    public var erasedAt: Date?
 }
 
 /// One rule's outcome: `{rule, passed, detail}` (`rule` is the rule's kind; `hard` whether failing refuses).

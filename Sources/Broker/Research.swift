@@ -60,6 +60,7 @@ extension Case {
         try container.encodeIfPresent(version, forKey: .version)
         try container.encodeIfPresent(closedAt, forKey: .closedAt)
         try container.encodeIfPresent(repeatOf, forKey: .repeatOf)
+        try container.encodeIfPresent(erasedAt, forKey: .erasedAt)
     }
 
     /// `state`, open for cases journaled before states existed.
@@ -157,6 +158,8 @@ public struct Case: Codable, Sendable, Equatable {
     public var closedAt: Date?
     /// Cases heard before within the panel's repeat window: in the coordinator's replies only, never stored.
     public var repeatOf: [RepeatMatch]?
+    /// When the case was erased (its content key destroyed).
+    public var erasedAt: Date?
 
     /// Creates a case.
     public init(id: String, meeting: String, reference: String, fields: [String: JSONValue], consent: Consent?,

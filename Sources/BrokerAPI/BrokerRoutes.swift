@@ -82,7 +82,7 @@ struct BrokerRoutes: Sendable {
             return try await reply(request) { broker, actor, _ in broker.listCases(meeting: query["meeting"], state: query["state"], by: actor) }
         }
         router.add("GET", "/v1/cases/{id}") { request in
-            try await reply(request) { broker, actor, env in broker.readCase(id: request.parameter("id"), by: actor, env: env) }
+            try await reply(request) { broker, actor, env in broker.caseReply(id: request.parameter("id"), by: actor, env: env) }
         }
         router.add("PUT", "/v1/cases/{id}/consent") { request in
             let body = try request.decode(Consent.self)
@@ -116,6 +116,10 @@ struct BrokerRoutes: Sendable {
         router.add("POST", "/v1/cases/{id}/close") { request in
             let body = try request.decode(Reasoned.self)
             return try await reply(request) { broker, actor, env in broker.closeCase(caseID: request.parameter("id"), body, by: actor, env: env) }
+        }
+        router.add("POST", "/v1/cases/{id}/erase") { request in
+            let body = try request.decode(Reasoned.self)
+            return try await reply(request) { broker, actor, env in broker.eraseCase(caseID: request.parameter("id"), body, by: actor, env: env) }
         }
         router.add("GET", "/v1/actions") { request in
             let after = request.http.query["after"]

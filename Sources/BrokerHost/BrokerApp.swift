@@ -108,12 +108,16 @@ public final class BrokerApp: Sendable {
 
     private static func openEngine(configuration: BrokerConfiguration, domain: DomainConfiguration, key: SymmetricKey, hasher: IdentifierHasher, pki: BrokerPKI,
                                    journalOptions: JournalOptions, clock: @escaping @Sendable () -> Date, logger: Logger) throws -> (BrokerEngine, Journal) {
+        let contentKeys: ContentKeyStore
+        do { contentKeys = try ContentKeyStore(path: pki.contentKeyStorePath, dataKey: key) } catch {
+            throw BrokerSetupError(file: pki.contentKeyStorePath, message: "\(error)")
+        }
         let journal = try Journal.open(directory: configuration.dataDirectory, key: key, options: journalOptions) { message in
             logger.log("journal", ["message": message])
         }
         do {
             let engine = try BrokerEngine(
-                store: journal, location: configuration.dataDirectory, policyLoader: domain.policy, rules: domain.rules,
+                store: journal, contentKeys: contentKeys, location: configuration.dataDirectory, policyLoader: domain.policy, rules: domain.rules,
                 returnLimits: configuration.returnLimits, panels: domain.panels, identifierHasher: hasher,
                 bootstrap: {
                     let admin = try Certificate(pemFile: pki.adminCertificatePath)
@@ -160,8 +164,11 @@ public final class BrokerApp: Sendable {
     public func start() throws {
         try server.start()
         core.releaseDue()
+        core.sweepRetention()
         let pki = self.pki, logger = self.logger, server = self.server, configuration = self.configuration, core = self.core
         renewalTimer.start(interval: Self.renewalCheckInterval) {
+            // Erasure at the end of retention (SPEC §11.7), checked with the certificate.
+            core.sweepRetention()
             do {
                 guard try pki.renewServerCertificateIfNeeded() else { return }
                 server.replaceTLSContext(try pki.serverContext(minimumVersion: configuration.tlsMinimumVersion, verifier: Self.verifier(core, logger: logger)))

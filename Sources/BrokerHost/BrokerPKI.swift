@@ -21,6 +21,9 @@ public struct BrokerPKI: Sendable {
     public var dataKeyPath: String { path("data.key") }
     /// The key of the identifier hashes for repeat detection (HMAC-SHA-256), beside the data key.
     public var identifierKeyPath: String { path("identifier.key") }
+    /// The per-case content keys (SPEC §11.7), sealed under the data key: beside it, outside the
+    /// data directory, so that destroying one leaves nothing in `data/` that can open that case.
+    public var contentKeyStorePath: String { path("content-keys") }
     /// The journal's head anchor (`JournalAnchor`): beside the data key, outside
     /// the data directory, so removing records or segments from `data/` cannot
     /// also remove the evidence of how far the journal reached.

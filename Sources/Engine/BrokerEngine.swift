@@ -35,6 +35,9 @@ public final class BrokerEngine: Sendable {
         /// Store payload bytes since the last snapshot, and that snapshot's size.
         var bytesSinceSnapshot = 0
         var lastSnapshotBytes = 0
+        /// An erasure committed since the last snapshot: the next snapshot is taken as soon as
+        /// nothing is in flight, and every older snapshot (which holds the erased content) removed.
+        var erasureSnapshotDue = false
         /// Reads waiting for entries ordered before them to become durable, oldest first.
         var readers: [(after: UInt64, resume: @Sendable (Result<Void, EngineError>) -> Void)] = []
     }
@@ -42,6 +45,8 @@ public final class BrokerEngine: Sendable {
     private let inner: Mutex<Inner>
     /// Where entries are made durable (the journal, or memory in tests).
     public let store: any EventStore
+    /// The content keys entries are sealed under (SPEC §11.7), outside the store.
+    public let contentKeys: ContentKeyStore
     public let clock: @Sendable () -> Date
     let logger: Logger
     /// Told, after each durable entry, which agencies' request feeds or pollers it touched.
@@ -60,10 +65,11 @@ public final class BrokerEngine: Sendable {
     /// - Parameters:
     ///   - location: names the store in setup errors (the data directory).
     /// - Throws: `BrokerSetupError` or `JournalError` naming what is wrong.
-    public init(store: any EventStore, location: String, policyLoader: (Set<String>) throws -> SharingPolicy, rules: DeadlineRules,
+    public init(store: any EventStore, contentKeys: ContentKeyStore, location: String, policyLoader: (Set<String>) throws -> SharingPolicy, rules: DeadlineRules,
                 returnLimits: ReturnLimits = .default, panels: PanelSet? = nil, identifierHasher: IdentifierHasher? = nil, bootstrap: () throws -> Entry, snapshotPolicy: SnapshotPolicy = .default,
                 clock: @escaping @Sendable () -> Date, logger: Logger) throws {
         self.store = store
+        self.contentKeys = contentKeys
         self.clock = clock
         self.logger = logger
         self.snapshotPolicy = snapshotPolicy
@@ -80,14 +86,14 @@ public final class BrokerEngine: Sendable {
         var replayed = 0
         var replayedBytes = 0
         try store.replay(after: replayFrom) { record in
-            state.apply(try EntryCodec.decode(record), position: EntryCodec.chainPosition(record))
+            state.apply(try EntryCodec.decode(record, keys: contentKeys), position: EntryCodec.chainPosition(record))
             replayed += 1
             replayedBytes += record.payload.count
         }
         var head = store.head
         if head.seq == 0 {
             let entry = try bootstrap()
-            let record = try Self.appendAndWait(store, try EntryCodec.encode(entry))
+            let record = try Self.appendAndWait(store, try EntryCodec.encode(entry, plan: state.sealingPlan(of: entry), keys: contentKeys))
             state.apply(entry, position: EntryCodec.chainPosition(record))
             head = record.position
             logger.log("bootstrap", ["agencies": state.agencies.count, "admin": "admin"])
@@ -103,6 +109,7 @@ public final class BrokerEngine: Sendable {
                                    message: "the journal has meetings or referrals of panel \(missing), which the configuration no longer defines; "
                                        + "put it back (its rules may change) before starting")
         }
+        try Self.finishErasures(in: state, snapshotSeq: replayFrom, head: head, store: store, keys: contentKeys, logger: logger)
         inner = Mutex(Inner(broker: broker, nextSeq: head.seq + 1, durable: head, entriesSinceSnapshot: replayed,
                             bytesSinceSnapshot: replayedBytes, lastSnapshotBytes: snapshotBytes))
         releases = ReleaseScheduler(queue: commitQueue, clock: clock)
@@ -192,8 +199,11 @@ public final class BrokerEngine: Sendable {
     /// Orders, applies and stores one entry; `done` runs once it is durable (or failed).
     private func enqueue(_ entry: Entry, in inner: inout Inner, done: @escaping @Sendable (Result<Void, EngineError>) -> Void) {
         let payload: [UInt8]
-        do { payload = try EntryCodec.encode(entry) } catch {
+        do { payload = try EntryCodec.encode(entry, plan: inner.broker.state.sealingPlan(of: entry), keys: contentKeys) } catch {
             return done(.failure(.encodingFailed("\(error)")))
+        }
+        let erasedKeys = entry.events.flatMap { event -> [String] in
+            if case .contentErased(_, let keys, _) = event { return keys } else { return [] }
         }
         let seq = inner.nextSeq
         inner.nextSeq += 1
@@ -207,30 +217,47 @@ public final class BrokerEngine: Sendable {
         let reschedules = ReleaseScheduler.changesSchedule(entry)
         store.append(payload) { [self] result in
             commitQueue.async { [self] in
-                committed(seq: seq, result: result, agencies: agencies, reschedules: reschedules, done: done)
+                committed(seq: seq, result: result, agencies: agencies, reschedules: reschedules, erasedKeys: erasedKeys, done: done)
             }
         }
     }
 
     private func committed(seq: UInt64, result: Result<JournalRecord, JournalError>, agencies: Set<String>,
-                           reschedules: Bool, done: @Sendable (Result<Void, EngineError>) -> Void) {
+                           reschedules: Bool, erasedKeys: [String], done: @Sendable (Result<Void, EngineError>) -> Void) {
         switch result {
         case .success(let record) where record.seq == seq:
-            let (snapshot, readers) = inner.withLock { inner -> ((BrokerState, JournalPosition)?, [@Sendable (Result<Void, EngineError>) -> Void]) in
+            if !erasedKeys.isEmpty {
+                // The erasure is durable: destroy the keys now. If this fails (or the process dies first),
+                // the next start destroys them before serving; the state already shows the case erased.
+                do { try contentKeys.destroy(erasedKeys) } catch {
+                    logger.log("content_keys_not_destroyed", ["seq": Int(seq), "error": "\(error)"])
+                }
+            }
+            let (snapshot, readers) = inner.withLock { inner -> ((BrokerState, JournalPosition, Bool)?, [@Sendable (Result<Void, EngineError>) -> Void]) in
                 inner.inFlight -= 1
                 inner.durable = record.position
                 inner.broker.recordChain(EntryCodec.chainPosition(record))
                 inner.entriesSinceSnapshot += 1
                 inner.bytesSinceSnapshot += record.payload.count
+                if !erasedKeys.isEmpty { inner.erasureSnapshotDue = true }
                 let ready = inner.readers.prefix { $0.after <= record.seq }.map(\.resume)
                 inner.readers.removeFirst(ready.count)
-                guard inner.inFlight == 0, snapshotPolicy.isDue(entries: inner.entriesSinceSnapshot, bytes: inner.bytesSinceSnapshot,
-                                                                lastSnapshotBytes: inner.lastSnapshotBytes) else { return (nil, ready) }
+                guard inner.inFlight == 0, inner.erasureSnapshotDue
+                        || snapshotPolicy.isDue(entries: inner.entriesSinceSnapshot, bytes: inner.bytesSinceSnapshot,
+                                                lastSnapshotBytes: inner.lastSnapshotBytes) else { return (nil, ready) }
                 inner.entriesSinceSnapshot = 0
                 inner.bytesSinceSnapshot = 0
-                return ((inner.broker.state, record.position), ready)
+                return ((inner.broker.state, record.position, inner.erasureSnapshotDue), ready)
             }
-            if let (state, position) = snapshot { writeSnapshot(state, at: position) }
+            if let (state, position, afterErasure) = snapshot {
+                if afterErasure {
+                    // Before answering: no snapshot may keep what was just erased. On the snapshot queue, so a
+                    // snapshot of an earlier state queued before it cannot be written after this one.
+                    snapshotQueue.sync { writeSnapshotNow(state, at: position, removingOlder: true) }
+                } else {
+                    writeSnapshot(state, at: position)
+                }
+            }
             // The writer is answered first; then the readers and long-polls it was holding up.
             done(.success(()))
             readers.forEach { $0(.success(())) }
@@ -285,6 +312,18 @@ public final class BrokerEngine: Sendable {
         releases.arm(at: inner.withLock { $0.broker.state.nextScheduledRelease }) { [weak self] in self?.releaseDue() }
     }
 
+    /// Erases every case and referral whose retention has run out (SPEC §11.7): one journaled
+    /// entry each, by the system. Run at start and daily by the host.
+    public func sweepRetention() {
+        inner.withLock { inner in
+            guard inner.failure == nil else { return }
+            let env = Environment(now: clock(), newID: { SecureRandom.hex(16) })
+            for entry in inner.broker.erasuresDue(env: env) {
+                enqueue(entry, in: &inner) { _ in }
+            }
+        }
+    }
+
     /// Stops the release timer (graceful shutdown). The store is closed by its owner.
     public func close() {
         releases.cancel()
@@ -309,16 +348,42 @@ public final class BrokerEngine: Sendable {
     // MARK: Snapshots
 
     private func writeSnapshot(_ state: BrokerState, at position: JournalPosition) {
-        snapshotQueue.async { [self] in
-            do {
-                let bytes = try EntryCodec.encode(state)
-                try store.writeSnapshot(bytes, at: position)
-                inner.withLock { $0.lastSnapshotBytes = bytes.count }
-                logger.log("snapshot_written", ["seq": Int(position.seq), "bytes": bytes.count])
-            } catch {
-                logger.log("snapshot_failed", ["seq": Int(position.seq), "error": "\(error)"])
+        snapshotQueue.async { [self] in writeSnapshotNow(state, at: position, removingOlder: false) }
+    }
+
+    /// Writes a snapshot; after an erasure also removes every older one. On failure the erasure
+    /// snapshot stays due (the next idle commit, or the next start, takes it).
+    private func writeSnapshotNow(_ state: BrokerState, at position: JournalPosition, removingOlder: Bool) {
+        do {
+            let bytes = try EntryCodec.encode(state)
+            try store.writeSnapshot(bytes, at: position)
+            if removingOlder { try store.removeSnapshots(before: position.seq) }
+            inner.withLock {
+                $0.lastSnapshotBytes = bytes.count
+                if removingOlder, ($0.broker.state.lastErasureSeq ?? 0) <= position.seq { $0.erasureSnapshotDue = false }
             }
+            logger.log("snapshot_written", ["seq": Int(position.seq), "bytes": bytes.count, "olderRemoved": removingOlder])
+        } catch {
+            logger.log("snapshot_failed", ["seq": Int(position.seq), "error": "\(error)"])
         }
+    }
+
+    /// At start, completes what a crash may have interrupted after an erasure was durable: destroys
+    /// the keys of erased content still in the key store, and makes sure no snapshot from before the
+    /// last erasure remains (writing one at `head` first when the newest is older).
+    private static func finishErasures(in state: BrokerState, snapshotSeq: UInt64, head: JournalPosition, store: any EventStore,
+                                       keys: ContentKeyStore, logger: Logger) throws {
+        let leftover = (state.erasedKeys ?? []).filter { keys.key($0) != nil }
+        if !leftover.isEmpty {
+            try keys.destroy(leftover)
+            logger.log("content_keys_destroyed", ["keys": leftover.count, "why": "erased before the last stop"])
+        }
+        guard let erasure = state.lastErasureSeq else { return }
+        if snapshotSeq < erasure {
+            try store.writeSnapshot(try EntryCodec.encode(state), at: head)
+            logger.log("snapshot_written", ["seq": Int(head.seq), "why": "erasure after the last snapshot"])
+        }
+        try store.removeSnapshots(before: erasure)
     }
 
     static func appendAndWait(_ store: any EventStore, _ payload: [UInt8]) throws -> JournalRecord {

@@ -20,6 +20,9 @@ public protocol EventStore: Sendable {
     func latestSnapshot() throws -> JournalSnapshot?
     /// Stores `state` as the snapshot at `position` (a durable record).
     func writeSnapshot(_ state: [UInt8], at position: JournalPosition) throws
+    /// Removes every snapshot taken before `seq`, if one at or after it exists (an erasure at `seq`
+    /// must leave no snapshot holding what it erased).
+    func removeSnapshots(before seq: UInt64) throws
     /// Flushes and releases the store; later appends fail with `closed`.
     func close()
 }

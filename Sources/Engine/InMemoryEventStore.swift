@@ -73,5 +73,8 @@ public final class InMemoryEventStore: EventStore {
         }
     }
 
+    /// Nothing to do: the memory store keeps only its newest snapshot, and removes none without a newer one.
+    public func removeSnapshots(before seq: UInt64) throws {}
+
     public func close() { state.withLock { $0.closed = true } }
 }

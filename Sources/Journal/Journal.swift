@@ -566,6 +566,22 @@ public final class Journal: Sendable {
         } }
     }
 
+    /// Removes every snapshot taken before `seq`, provided a snapshot at or after `seq` exists
+    /// (so the journal is never left without the snapshot its retained segments start from).
+    public func removeSnapshots(before seq: UInt64) throws {
+        try JournalError.mappingSystemErrors { try snapshotLock.withLock { _ in
+            let snapshots = try SegmentCatalog.load(directory: directory, key: key).snapshots
+            guard snapshots.contains(where: { $0.seq >= seq }) else { return }
+            var removed = false
+            for old in snapshots where old.seq < seq {
+                try FileSystem.unlink(old.path, missingOK: true)
+                log("journal: removed snapshot \(old.path) (taken before seq \(seq))")
+                removed = true
+            }
+            if removed { try FileSystem.syncDirectory(directory) }
+        } }
+    }
+
     /// Removes snapshots beyond `snapshotsToKeep` and segments the retention policy lets go.
     private func pruneAfterSnapshot() throws {
         let catalog = try SegmentCatalog.load(directory: directory, key: key)

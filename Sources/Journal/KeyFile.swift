@@ -35,28 +35,34 @@ public enum KeyFile {
     /// - Throws: `JournalError` `.keyFile` naming `path` if the file is missing,
     ///   readable or writable by group or others, or not exactly 64 hex digits.
     public static func load(from path: String) throws -> SymmetricKey {
-        let file: FileDescriptor
-        do {
-            file = try FileDescriptor.open(path, flags: O_RDONLY)
-        } catch let error as SystemError {
-            throw JournalError(.keyFile, "cannot open key file \(path): \(error.reason)", path: path, errno: error.errno)
-        }
-        defer { file.close() }
-        let info = try JournalError.mappingSystemErrors { try file.status() }
-        let mode = UInt32(info.st_mode) & 0o777
-        guard mode & 0o077 == 0 else {
-            throw JournalError(.keyFile, "key file \(path) has mode \(String(mode, radix: 8)); it must not be accessible to group or others (chmod 600 \(path))", path: path)
-        }
-        guard info.st_size <= 4096 else {
-            throw JournalError(.keyFile, "key file \(path) is \(info.st_size) bytes; expected 64 hex digits", path: path)
-        }
-        let text = String(decoding: try JournalError.mappingSystemErrors { try file.readAll() }, as: UTF8.self).trimmingASCIIWhitespace()
+        let contents = try readPrivate(path, what: "key file", maxBytes: 4096, expected: "expected 64 hex digits")
+        let text = String(decoding: contents, as: UTF8.self).trimmingASCIIWhitespace()
         guard text.utf8.count == SymmetricKey.byteCount * 2, let bytes = [UInt8](hex: text) else {
             throw JournalError(.keyFile, "key file \(path) does not hold a \(SymmetricKey.byteCount)-byte key as \(SymmetricKey.byteCount * 2) hex digits", path: path)
         }
         return try SymmetricKey(bytes: bytes)
     }
 
+    /// The bytes of a file holding keys (`what` names it in errors): refused with `.keyFile` if it
+    /// cannot be opened or is readable or writable by group or others, and if larger than `maxBytes`.
+    static func readPrivate(_ path: String, what: String, maxBytes: Int, expected: String) throws -> [UInt8] {
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor.open(path, flags: O_RDONLY)
+        } catch let error as SystemError {
+            throw JournalError(.keyFile, "cannot open \(what) \(path): \(error.reason)", path: path, errno: error.errno)
+        }
+        defer { file.close() }
+        let info = try JournalError.mappingSystemErrors { try file.status() }
+        let mode = UInt32(info.st_mode) & 0o777
+        guard mode & 0o077 == 0 else {
+            throw JournalError(.keyFile, "\(what) \(path) has mode \(String(mode, radix: 8)); it must not be accessible to group or others (chmod 600 \(path))", path: path)
+        }
+        guard info.st_size <= maxBytes else {
+            throw JournalError(.keyFile, "\(what) \(path) is \(info.st_size) bytes; \(expected)", path: path)
+        }
+        return try JournalError.mappingSystemErrors { try file.readAll() }
+    }
 }
 
 extension String {

@@ -61,6 +61,7 @@ enum CoordinatorCommands {
             let meeting = try run.call("GET", "/v1/meetings/\(id)").json
             run.output.line("\(meeting["title"].displayText), starts \(meeting["startsAt"].date.map(TimeText.utc) ?? "?"); returns due \(meeting["returnDeadline"].date.map(TimeText.utc) ?? "?")\n")
             let requests = status["requests"].array
+            defer { showActions(status["actions"].array, run: run) }
             guard !requests.isEmpty else { run.output.line("No research dispatched yet."); return }
             run.output.table(["case", "agency", "state", "return by (UTC)", "time left", "request"], requests.map { request in
                 let due = request["extendedUntil"].date ?? meeting["returnDeadline"].date
@@ -75,6 +76,23 @@ enum CoordinatorCommands {
             let counts = Dictionary(grouping: requests, by: { $0["state"].string ?? "?" }).mapValues(\.count)
             run.output.line("\n\(requests.count) requests: " + counts.keys.sorted().map { "\(counts[$0]!) \($0)" }.joined(separator: ", "))
         }
+    }
+
+    /// The meeting's actions under its requests: owner, state (`OVERDUE` highlighted), due date, time left while open.
+    static func showActions(_ actions: [JSONValue], run: Invocation) {
+        guard !actions.isEmpty else { return }
+        run.output.line("")
+        run.output.table(["case", "agency", "action", "due (UTC)", "time left", "text"], actions.map { action in
+            let state = action["state"].string ?? ""
+            let open = state == "open" || state == "overdue"
+            return [Output.Cell(action["reference"].displayText), Output.Cell(action["ownerAgency"].displayText),
+                    SPOCCommands.stateCell(action["state"]),
+                    Output.Cell((action["dueAt"].date.map(TimeText.utc) ?? "") + (action["rapid"].bool == true ? " RAPID" : "")),
+                    open ? SPOCCommands.timeLeftCell(action["dueAt"].date, state: state) : "",
+                    Output.Cell(action["text"].displayText)]
+        })
+        let counts = Dictionary(grouping: actions, by: { $0["state"].string ?? "?" }).mapValues(\.count)
+        run.output.line("\n\(actions.count) actions: " + counts.keys.sorted().map { "\(counts[$0]!) \($0)" }.joined(separator: ", "))
     }
 
     static let createCase = CommandSpec(
@@ -111,6 +129,11 @@ enum CoordinatorCommands {
         example: "marac case show 2c4e6a8b0d1f3a5c7e9b1d3f5a7c9e1b"
     ) { run in
         try run.show(try run.call("GET", "/v1/cases/\(escaped(run.argument(0)))")) { theCase in
+            if theCase["state"].string == "erased" {
+                run.output.pairs([("Case", theCase["id"].displayText), ("Reference", theCase["reference"].displayText),
+                                  ("State", "erased at \(theCase["erasedAt"].date.map(TimeText.utc) ?? theCase["erasedAt"].displayText): nothing of its content remains")])
+                return
+            }
             run.output.pairs([("Case", theCase["id"].displayText), ("Reference", theCase["reference"].displayText),
                               ("Meeting", theCase["meeting"].displayText), ("Consent", consentText(theCase["consent"]))])
             let fields = theCase["fields"].object ?? [:]

@@ -251,7 +251,7 @@ enum ReferralCommands {
 
 /// After the meeting (SPEC §11.5, §11.8): actions followed to completion, closure, statistics.
 enum ActionCommands {
-    static let all: [CommandSpec] = [add, list, show, complete, cancel, close, stats]
+    static let all: [CommandSpec] = [add, list, watch, show, complete, cancel, close, erase, stats]
 
     static let add = CommandSpec(
         path: ["action", "add"], arguments: ["CASE"],
@@ -329,6 +329,28 @@ enum ActionCommands {
         try run.show(try run.call("POST", "/v1/cases/\(escaped(run.argument(0)))/close", body: .object(["reason": .string(try run.required("--reason"))]))) { record in
             run.output.line("Case \(record["reference"].displayText) closed.")
         }
+    }
+
+    static let erase = CommandSpec(
+        path: ["case", "erase"], arguments: ["CASE"],
+        options: [.init(name: "--reason", value: "TEXT", help: "why now (audited, shown to administrators: no personal data)", required: true)],
+        summary: "erase a closed case for good by destroying its content key", role: CoordinatorCommands.role,
+        example: "marac case erase 2c4e6a8b… --reason \"Entered in error (DPO ticket 4411)\""
+    ) { run in
+        try run.show(try run.call("POST", "/v1/cases/\(escaped(run.argument(0)))/erase", body: .object(["reason": .string(try run.required("--reason"))]))) { record in
+            run.output.line("Case \(record["reference"].displayText) erased at \(record["erasedAt"].displayText): its content can no longer be read by anyone.")
+        }
+    }
+
+    static let watch = CommandSpec(
+        path: ["action", "watch"],
+        options: [.init(name: "--wait", value: "SECONDS", help: "long-poll wait (default \(Watcher.defaultWait))"),
+                  .init(name: "--backoff-max", value: "SECONDS", help: "longest wait between retries while the broker is unreachable")],
+        summary: "follow your agency's actions as they are agreed, completed or cancelled (long-poll; Ctrl-C stops)", role: SPOCCommands.role,
+        example: "marac action watch"
+    ) { run in
+        var watcher = try ActionWatcher(run)
+        try watcher.loop()
     }
 
     static let stats = CommandSpec(

@@ -33,16 +33,7 @@ struct Watcher {
         if command != nil && saveDirectory == nil {
             throw UsageError("--exec needs --save DIR: the command is given the saved file's path", command: run.spec)
         }
-        let waitText = run.option("--wait") ?? String(Self.defaultWait)
-        guard let wait = Int(waitText), (1...CLILimits.maximumLongPoll).contains(wait) else {
-            throw UsageError("--wait: must be a whole number of seconds from 1 to \(CLILimits.maximumLongPoll), got \(waitText)", command: run.spec)
-        }
-        self.wait = wait
-        let maxText = run.option("--backoff-max") ?? String(Int(Backoff.defaultMaximum))
-        guard let maximum = Double(maxText), CLILimits.backoffMaximumRange.contains(maximum) else {
-            throw UsageError("--backoff-max: must be a number of seconds from \(CLILimits.backoffMaximumRange.lowerBound) to \(Int(CLILimits.backoffMaximumRange.upperBound)), got \(maxText)", command: run.spec)
-        }
-        backoff = Backoff(initial: min(Backoff.defaultInitial, maximum), maximum: maximum)
+        (wait, backoff) = try Self.pollSettings(run)
         if let saveDirectory {
             do {
                 try FileManager.default.createDirectory(atPath: saveDirectory, withIntermediateDirectories: true,
@@ -54,6 +45,19 @@ struct Watcher {
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             if cursor?.isEmpty == true { cursor = nil }
         }
+    }
+
+    /// `--wait` and `--backoff-max`, checked (also `marac action watch`'s).
+    static func pollSettings(_ run: Invocation) throws -> (wait: Int, backoff: Backoff) {
+        let waitText = run.option("--wait") ?? String(defaultWait)
+        guard let wait = Int(waitText), (1...CLILimits.maximumLongPoll).contains(wait) else {
+            throw UsageError("--wait: must be a whole number of seconds from 1 to \(CLILimits.maximumLongPoll), got \(waitText)", command: run.spec)
+        }
+        let maxText = run.option("--backoff-max") ?? String(Int(Backoff.defaultMaximum))
+        guard let maximum = Double(maxText), CLILimits.backoffMaximumRange.contains(maximum) else {
+            throw UsageError("--backoff-max: must be a number of seconds from \(CLILimits.backoffMaximumRange.lowerBound) to \(Int(CLILimits.backoffMaximumRange.upperBound)), got \(maxText)", command: run.spec)
+        }
+        return (wait, Backoff(initial: min(Backoff.defaultInitial, maximum), maximum: maximum))
     }
 
     mutating func loop() throws {

@@ -49,6 +49,10 @@ struct OpenAPIDocument: @unchecked Sendable {
             }
             return violations(of: value, against: target, at: path)
         }
+        if let alternatives = schema["oneOf"] as? [[String: Any]] {
+            let outcomes = alternatives.map { violations(of: value, against: $0, at: path) }
+            return outcomes.filter(\.isEmpty).count == 1 ? [] : ["\(path): matches \(outcomes.filter(\.isEmpty).count) of the oneOf shapes, not one: \(outcomes)"]
+        }
         guard let value, !(value is NSNull) else { return ["\(path): null"] }
         var problems: [String] = []
         let isBool = String(describing: type(of: value)).contains("Boolean")

@@ -111,6 +111,7 @@ import Wire
                 Call("POST", "/v1/actions/none/complete", body: { ["note": "Done"] }, spoc: 404),
                 Call("POST", "/v1/actions/none/cancel", body: { ["reason": "Not needed"] }, coordinator: 404),
                 Call("POST", "/v1/cases/\(closingCaseID)/close", body: { ["reason": "Risk reduced"] }, coordinator: 200),
+                Call("POST", "/v1/cases/\(closingCaseID)/erase", body: { ["reason": "Retention review"] }, coordinator: 200),
                 Call("GET", "/v1/audit", admin: 200, auditor: 200),
                 Call("GET", "/v1/audit/checkpoint", admin: 200, auditor: 200),
             ]

@@ -62,6 +62,8 @@ struct Harness {
     var now: Date
     let ids = Counter()
     let store = InMemoryEventStore()
+    /// The content keys entries are sealed under, in memory (SPEC §11.7).
+    let keys = try! ContentKeyStore(path: nil, dataKey: .generate())
 
     static let adminSerial = "A0"
 
@@ -85,15 +87,17 @@ struct Harness {
 
     /// Appends `entry` as the engine does and returns its record, without applying it.
     func append(_ entry: Entry) -> JournalRecord {
-        let payload = try! EntryCodec.encode(entry)
+        let payload = try! EntryCodec.encode(entry, plan: broker.state.sealingPlan(of: entry), keys: keys)
         return try! store.appendNow(payload).get()
     }
 
     mutating func commit(_ entry: Entry) {
         let record = append(entry)
-        let decoded = try! EntryCodec.decode(record)
+        let decoded = try! EntryCodec.decode(record, keys: keys)
         precondition(decoded == entry, "entry does not round-trip")
         broker.apply(decoded, position: EntryCodec.chainPosition(record))
+        // As the engine does once an erasure is durable.
+        for case .contentErased(_, let erased, _) in entry.events { try! keys.destroy(erased) }
     }
 
     /// Runs an outcome: on success journals and applies its entry and returns the reply.
@@ -149,7 +153,7 @@ struct Harness {
     func replayed() -> BrokerState {
         var state = BrokerState()
         try! store.replay(after: 0) { record in
-            state.apply(try EntryCodec.decode(record), position: EntryCodec.chainPosition(record))
+            state.apply(try EntryCodec.decode(record, keys: keys), position: EntryCodec.chainPosition(record))
         }
         return state
     }

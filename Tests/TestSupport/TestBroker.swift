@@ -69,6 +69,12 @@ public final class TestBroker: @unchecked Sendable {
 
     public func stop() async { await app.shutdown() }
 
+    /// Starts a new broker on the same directories after `stop()` (files may be changed in between).
+    public func start() throws {
+        app = try Self.makeApp(configuration, configDirectory, clock, logLines)
+        try app.start()
+    }
+
     /// A client with the bootstrap admin credential.
     public func adminClient() throws -> BrokerClient {
         try BrokerClient(host: "127.0.0.1", port: port,
