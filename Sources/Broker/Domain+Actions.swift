@@ -155,12 +155,17 @@ extension Domain {
             return .success(date)
         }
         let from: CivilDate, to: CivilDate
-        switch (day(fromText, "from", default: today.adding(months: -12)), day(toText, "to", default: today)) {
-        case (.failure(let error), _), (_, .failure(let error)): return .failure(error)
-        case (.success(let start), .success(let end)): (from, to) = (start, end)
+        switch day(toText, "to", default: today) {
+        case .failure(let error): return .failure(error)
+        case .success(let end): to = end
+        }
+        // Without `from`, the twelve months up to `to`.
+        switch day(fromText, "from", default: to.adding(months: -12)) {
+        case .failure(let error): return .failure(error)
+        case .success(let start): from = start
         }
         guard from <= to, to.dayNumber - from.dayNumber <= 3_660 else {
-            return .failure(DomainError(.invalid, "from must not be after to, and the period at most ten years"))
+            return .failure(.invalidField("from", "must not be after to, and the period at most ten years"))
         }
         let start = rules.calendar.instant(on: from, secondsOfDay: 0), end = rules.calendar.instant(on: to.adding(days: 1), secondsOfDay: 0)
         let inPeriod = { (date: Date) in date >= start && date < end }

@@ -215,7 +215,7 @@ extension Domain {
         switch actor.role {
         case .coordinator: return request
         case .spoc: return request.agency == actor.agency && request.releasedAt != nil ? request : nil
-        case .admin, .auditor: return nil
+        case .admin, .auditor, .monitor: return nil
         }
     }
 

@@ -10,6 +10,9 @@ public enum Role: String, Codable, Sendable, CaseIterable {
     case admin
     /// Reads and verifies the audit log only.
     case auditor
+    /// Scrapes the broker's operational metrics (`GET /metrics`) only: counts, never case
+    /// content, audit records or principal names.
+    case monitor
 
     /// Whether the role is shown case content (fields, requests, returns). Such
     /// a principal's credentials work only once a coordinator has approved it,
@@ -19,7 +22,8 @@ public enum Role: String, Codable, Sendable, CaseIterable {
     /// Whether a credential of this role must be approved by a coordinator (not its holder)
     /// before it is honoured (SPEC §10): every role that can read case text, the
     /// auditor's free-text reasons included. An administrator alone can never open case content.
-    public var needsApproval: Bool { self != .admin }
+    /// A monitor reads counts only, so it needs none either.
+    public var needsApproval: Bool { self != .admin && self != .monitor }
 }
 
 /// Whether a credential has been approved for access to case text.

@@ -15,16 +15,31 @@ public final class BrokerService: HTTPResponder {
     private let logger: Logger
     /// Every route the API serves, `"METHOD /pattern"`; `docs/openapi.json` must describe exactly these.
     public let routeTable: [String]
+    /// Requests counted by route template, and the gauges `GET /metrics` reads.
+    public let metrics: BrokerMetrics
+    /// The web pages (SPEC §12): `/` and `/ui/…`, routed apart from the API (not in `routeTable`).
+    private let pages: Router<Handler>
+    /// Every page route, `"METHOD /pattern"`.
+    public let pageRouteTable: [String]
+    private let templates: RouteTemplates
 
     /// - Parameters:
     ///   - issuer: signs client certificates (`POST /v1/credentials`, renewals) and the CRL.
     public init(engine: BrokerEngine, issuer: CredentialIssuer, settings: APISettings, logger: Logger) {
         self.engine = engine
         self.logger = logger
+        let metrics = BrokerMetrics()
+        self.metrics = metrics
         var router = Router<Handler>()
         BrokerRoutes(core: engine, ca: issuer.ca, issuer: issuer, settings: settings, hub: hub, pollPages: PollPageCache()).register(in: &router)
+        MetricsRoute(core: engine, metrics: metrics, hub: hub).register(in: &router)
         self.router = router
         routeTable = router.routeTable
+        var pages = Router<Handler>()
+        PageRoutes(core: engine, guardian: PageGuard()).register(in: &pages)
+        self.pages = pages
+        pageRouteTable = pages.routeTable
+        templates = RouteTemplates(routeTable: routeTable + pageRouteTable)
         engine.observeChanges { [hub] agencies in hub.notify(agencies) }
     }
 
@@ -47,22 +62,24 @@ public final class BrokerService: HTTPResponder {
     /// refused before, e.g. a malformed body) is the registry asked here.
     public func respond(to request: HTTPRequest, context: RequestContext) async -> HTTPResponse {
         let identified = IdentifiedPrincipal()
-        var response = await IdentifiedPrincipal.$current.withValue(identified) { await route(request, context: context) }
+        let template = templates.template(of: request.path)
+        var response = await IdentifiedPrincipal.$current.withValue(identified) { await route(request, template: template, context: context) }
         if identified.principal == nil {
             switch engine.identify(serial: context.peer.serial) {
             case .failure(let refusal): response = APIError(refusal).response
             case .success(let actor): identified.principal = actor.principal
             }
         }
-        return logged(response, request: request, context: context, principal: identified.principal ?? "")
+        return logged(response, request: request, template: template, context: context, principal: identified.principal ?? "")
     }
 
-    /// Writes the access-log line for `response`; for a parked request, for the answer it finally gets.
-    private func logged(_ response: HTTPResponse, request: HTTPRequest, context: RequestContext, principal: String) -> HTTPResponse {
+    /// Counts `response` in the metrics and writes its access-log line; for a parked request, for the answer it finally gets.
+    private func logged(_ response: HTTPResponse, request: HTTPRequest, template: String, context: RequestContext, principal: String) -> HTTPResponse {
         if let parked = response.parked {
-            parked.whenAnswered { [self] in logged($0, request: request, context: context, principal: principal) }
+            parked.whenAnswered { [self] in logged($0, request: request, template: template, context: context, principal: principal) }
             return response
         }
+        metrics.record(method: request.method, route: template, status: response.status.code)
         let elapsed = ContinuousClock.now - context.receivedAt
         logger.logRequest(method: request.method, path: request.path, status: response.status.code,
                           durationMilliseconds: Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000,
@@ -70,14 +87,16 @@ public final class BrokerService: HTTPResponder {
         return response
     }
 
-    private func route(_ request: HTTPRequest, context: RequestContext) async -> HTTPResponse {
+    private func route(_ request: HTTPRequest, template: String, context: RequestContext) async -> HTTPResponse {
         let response: HTTPResponse
-        switch router.match(method: request.method, path: request.path) {
+        let isPage = request.path == "/" || request.path.hasPrefix("/ui/")
+        switch (isPage ? pages : router).match(method: request.method, path: request.path) {
         case .notFound:
             response = APIError(.notFound, "no such endpoint: \(request.path)").response
         case .methodNotAllowed(let allowed):
             response = .methodNotAllowed(allowed: allowed, method: request.method)
         case .found(let handler, let parameters):
+            if !isPage, let refusal = QueryParameters.refusal(method: request.method, template: template, query: request.query) { return refusal.response }
             do {
                 response = try await handler(APIRequest(http: request, context: context, parameters: parameters))
             } catch let error as APIError {

@@ -46,6 +46,9 @@ struct CredentialRoutes: Sendable {
             if let approval = query["approval"], !["pending", "approved", "not-needed"].contains(approval) {
                 throw APIError(.invalid, "approval: must be pending, approved or not-needed, got \(approval)")
             }
+            if let expiring = query["expiring"], !["true", "false"].contains(expiring) {
+                throw APIError(.invalid, "expiring: must be true or false, got \(expiring.prefix(40))")
+            }
             let (_, list) = try await core.perform(serial: request.serial) { broker, actor, env in broker.listCredentials(by: actor, env: env) }
             let expiringOnly = query["expiring"] == "true"
             let filtered = list.credentials.filter { credential in

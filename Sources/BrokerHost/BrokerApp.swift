@@ -58,6 +58,9 @@ public final class BrokerApp: Sendable {
                                                maxHandshakesPerAddress: configuration.maxHandshakesPerAddress, eventLoops: configuration.eventLoops),
             tlsContext: context, responder: service, logger: logger)
         renewalTimer = DispatchSourceTimerBox()
+        let server = self.server
+        service.metrics.attach(BrokerMetrics.Sources(openConnections: { server.connectionCount },
+                                                     handshakeFailures: { server.handshakeFailures.snapshot }, journal: journal.metrics))
         logExpiringCredentials()
     }
 

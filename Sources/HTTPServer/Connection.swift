@@ -158,6 +158,7 @@ final class Connection: TimerWheel.Timed, @unchecked Sendable {
                 guard try session.handshake() else { return }
             } catch {
                 server.logger.log("tls_handshake_failed", ["connection": id, "remote": remoteAddress, "reason": "\(error)"])
+                server.handshakeFailures.record(error)
                 return perform(machine.handshakeFailed(), now: now)
             }
             peer = session.peerCertificate

@@ -21,6 +21,8 @@ public final class HTTPServer: Sendable {
     let logger: Logger
     private let tlsContext: Mutex<TLSContext>
     private let state = Mutex(State())
+    /// Refused handshakes by reason (read by an operator's metrics).
+    public let handshakeFailures = HandshakeFailureCounter()
 
     private struct State {
         var loops: [EventLoop] = []

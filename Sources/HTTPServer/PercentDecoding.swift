@@ -1,8 +1,8 @@
 /// Percent-decoding for query strings and single path segments (RFC 3986 §2.1).
-enum PercentDecoding {
+public enum PercentDecoding {
     /// Decodes `%XX` escapes (and `+` as space when `plusAsSpace`), returning nil for a
     /// truncated or non-hex escape or for bytes that are not valid UTF-8 once decoded.
-    static func decode<C: Collection>(_ bytes: C, plusAsSpace: Bool) -> String? where C.Element == UInt8 {
+    public static func decode<C: Collection>(_ bytes: C, plusAsSpace: Bool) -> String? where C.Element == UInt8 {
         if !bytes.contains(where: { $0 == 0x25 || (plusAsSpace && $0 == 0x2B) }) {
             return String(validating: bytes, as: UTF8.self)
         }

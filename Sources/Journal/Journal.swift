@@ -35,6 +35,8 @@ public final class Journal: Sendable {
     let anchorWriter: AnchorWriter?
     /// Opened in `JournalAnchor.Mode.acceptTruncation`: how far the journal fell short of its anchor (nil if it did not).
     public let truncation: JournalTruncation?
+    /// Sync latencies and group-commit batch sizes since open.
+    public let metrics = JournalMetrics()
     /// Serialises snapshot writing and segment removal. Order: may take `shared`'s lock inside.
     let snapshotLock = Mutex(())
 
@@ -428,7 +430,11 @@ public final class Journal: Sendable {
         let start = writer.writeOffset
         do {
             try file.writeAll(chunk, at: start)
+            let syncStarted = ContinuousClock.now
             try file.syncData()
+            let synced = ContinuousClock.now - syncStarted
+            metrics.recordSync(seconds: Double(synced.components.seconds) + Double(synced.components.attoseconds) / 1e18,
+                               records: items.reduce(0) { $0 + $1.1.count })
         } catch {
             fail(items + rest.map { ($0, []) }, JournalError.wrap(error), rollback: (file, start))
             return false

@@ -41,7 +41,7 @@ enum AdminCommands {
         path: ["principal", "add"], arguments: ["ID"],
         options: [.init(name: "--name", value: "TEXT", help: "the person's or agent's name", required: true),
                   .init(name: "--agency", value: "ID", help: "their agency", required: true),
-                  .init(name: "--role", value: "ROLE", help: "spoc, coordinator, admin or auditor", required: true)],
+                  .init(name: "--role", value: "ROLE", help: "spoc, coordinator, admin, auditor or monitor (metrics only)", required: true)],
         summary: "register a person or agent (then issue a certificate with marac cert request)", role: role,
         example: "marac principal add police-spoc --name \"DC Sarah Khan\" --agency police --role spoc"
     ) { run in
@@ -51,7 +51,7 @@ enum AdminCommands {
             let id = principal["id"].displayText
             run.output.line("Principal \(id) (\(principal["name"].displayText)) registered: \(principal["role"].displayText) for \(principal["agency"].displayText).")
             run.output.line("Next: marac cert request --principal \(id) --out DIR")
-            if principal["role"].string != "admin" { run.output.line("Then a coordinator (not the holder) approves that certificate: marac cert approve SERIAL") }
+            if !["admin", "monitor"].contains(principal["role"].string ?? "") { run.output.line("Then a coordinator (not the holder) approves that certificate: marac cert approve SERIAL") }
         }
     }
 

@@ -15,11 +15,11 @@ import Wire
         let expected: [String: Int]
 
         init(_ method: String, _ path: String, body: (@Sendable () throws -> [String: Any])? = nil,
-             coordinator: Int = 403, spoc: Int = 403, admin: Int = 403, auditor: Int = 403) {
+             coordinator: Int = 403, spoc: Int = 403, admin: Int = 403, auditor: Int = 403, monitor: Int = 403) {
             self.method = method
             self.path = path
             self.body = body
-            expected = ["coordinator": coordinator, "spoc": spoc, "admin": admin, "auditor": auditor]
+            expected = ["coordinator": coordinator, "spoc": spoc, "admin": admin, "auditor": auditor, "monitor": monitor]
         }
     }
 
@@ -27,7 +27,9 @@ import Wire
         try await withTestBroker { broker in
             let cast = try await Cast.make(broker, agencies: ["police"])
             let auditor = try await broker.enrol("audrey", agency: "community-safety", role: "auditor", admin: cast.admin)
-            let clients = ["coordinator": cast.coordinator.client, "spoc": cast.spocs["police"]!.client, "admin": cast.admin, "auditor": auditor.client]
+            let monitor = try await broker.enrol("prometheus", agency: "community-safety", role: "monitor", admin: cast.admin)
+            let clients = ["coordinator": cast.coordinator.client, "spoc": cast.spocs["police"]!.client, "admin": cast.admin, "auditor": auditor.client,
+                           "monitor": monitor.client]
 
             let meetingID = try #require(try await cast.meeting(at: ResearchFlowAPITests.meetingStart)["id"].string)
             let caseID = try #require(try await cast.case(meeting: meetingID, fields: ["victim.name": "Jane Doe"])["id"].string)
@@ -57,9 +59,10 @@ import Wire
                 "POST", "/v1/meetings", ["title": "Later", "startsAt": rfc3339(FixtureDates.laterMeetingStart())]).json["id"].string)
 
             let calls: [Call] = [
-                Call("GET", "/v1/whoami", coordinator: 200, spoc: 200, admin: 200, auditor: 200),
-                Call("GET", "/v1/health", coordinator: 200, spoc: 200, admin: 200, auditor: 200),
-                Call("GET", "/v1/crl", coordinator: 200, spoc: 200, admin: 200, auditor: 200),
+                Call("GET", "/v1/whoami", coordinator: 200, spoc: 200, admin: 200, auditor: 200, monitor: 200),
+                Call("GET", "/v1/health", coordinator: 200, spoc: 200, admin: 200, auditor: 200, monitor: 200),
+                Call("GET", "/v1/crl", coordinator: 200, spoc: 200, admin: 200, auditor: 200, monitor: 200),
+                Call("GET", "/metrics", admin: 200, monitor: 200),
                 Call("GET", "/v1/agencies", coordinator: 200, admin: 200),
                 Call("POST", "/v1/agencies", body: { ["id": "agency-\(counter.next())", "name": "Education", "kind": "non-core"] }, admin: 201),
                 Call("PATCH", "/v1/agencies/probation", body: { ["name": "Probation Service (North)"] }, admin: 200),
@@ -70,7 +73,7 @@ import Wire
                 Call("GET", "/v1/credentials", coordinator: 200, admin: 200),
                 Call("POST", "/v1/credentials/\(pendingSerial)/approve", coordinator: 200),
                 // Everyone's certificate is a year from expiry: renewal opens 60 days before it.
-                Call("POST", "/v1/credentials/renew", body: { ["csr": try csr()] }, coordinator: 409, spoc: 409, admin: 409, auditor: 409),
+                Call("POST", "/v1/credentials/renew", body: { ["csr": try csr()] }, coordinator: 409, spoc: 409, admin: 409, auditor: 409, monitor: 409),
                 Call("POST", "/v1/credentials/\(spareSerial)/revoke", body: { ["reason": "rotation"] }, admin: 200),
                 Call("GET", "/v1/meetings", coordinator: 200, spoc: 200),
                 Call("POST", "/v1/meetings", body: { ["title": "Extra", "startsAt": rfc3339(FixtureDates.laterMeetingStart())] }, coordinator: 201),
@@ -88,7 +91,7 @@ import Wire
                 // The police SPOC is invited (it has a request), but the agenda opens 24 hours before the meeting.
                 Call("GET", "/v1/meetings/\(meetingID)/agenda", coordinator: 200, spoc: 404),
                 Call("POST", "/v1/meetings/\(meetingID)/invitations", body: { ["agencies": ["education"]] }, coordinator: 200),
-                Call("GET", "/v1/panels", coordinator: 200, spoc: 200, admin: 200, auditor: 200),
+                Call("GET", "/v1/panels", coordinator: 200, spoc: 200, admin: 200, auditor: 200, monitor: 200),
                 Call("GET", "/v1/panels/domestic-abuse/statistics", coordinator: 200, admin: 200, auditor: 200),
                 Call("POST", "/v1/referrals", body: referralBody, spoc: 201),
                 Call("GET", "/v1/referrals", coordinator: 200, spoc: 200),
@@ -124,13 +127,13 @@ import Wire
             for call in calls {
                 let operation = pattern(of: call.path)
                 exercised.insert("\(call.method) \(operation)")
-                for role in ["coordinator", "spoc", "admin", "auditor"] {
+                for role in ["coordinator", "spoc", "admin", "auditor", "monitor"] {
                     let response = try await clients[role]!.json(call.method, call.path, try call.body?())
                     let expected = call.expected[role]!
                     #expect(response.status == expected, "\(role) \(call.method) \(call.path): \(response.status) \(response.text)")
                     if expected == 403 { #expect(response.errorCode == "forbidden", "\(role) \(call.method) \(call.path): \(response.text)") }
                     if expected < 300 { #expect(document.documents(method: call.method, pattern: operation, status: response.status), "\(call.method) \(operation) \(response.status) undocumented") }
-                    guard call.path != "/v1/crl" else { continue }
+                    guard call.path != "/v1/crl" && !(call.path == "/metrics" && expected == 200) else { continue }
                     let schema = try #require(document.responseSchema(method: call.method, pattern: operation, status: response.status),
                                               "\(call.method) \(operation) has no documented answer")
                     let problems = document.violations(of: response.json.value, against: schema)

@@ -201,7 +201,8 @@ struct Review2AttackTests {
         var s = try Scenario()
         for (from, to) in [("0000-01-01", "0000-01-02"), ("9999-12-30", "9999-12-31"), ("2027-13-01", "2027-13-02"), ("2027-04-01", "2017-04-01"), ("1990-01-01", "2027-01-01")] {
             let outcome = s.h.broker.statistics(panelID: s.h.broker.panels.first.id, from: from, to: to, by: s.auditor, env: s.h.env)
-            if from == "2027-04-01" || from == "1990-01-01" { #expect(outcome.failureCode == .invalid) }
+            // Well-formed dates making a backwards or over-long period: 422 (issue 18: schemathesis sends them as valid data).
+            if from == "2027-04-01" || from == "1990-01-01" { #expect(outcome.failureCode == .validationFailed) }
         }
     }
 

@@ -97,8 +97,8 @@ public final class TestBroker: @unchecked Sendable {
         let issued = try BrokerClient.decode(
             try await admin.send("POST", "/v1/credentials", body: try JSON.encode(Issue(principal: id, csr: String(decoding: csr.pemBytes, as: UTF8.self)))),
             as: Issued.self)
-        // Every role but admin starts pending; approved here as the server operator would.
-        if role != "admin" { try await app.approveAsOperator(serial: issued.serial, operatorName: "test") }
+        // Every role but admin and monitor starts pending; approved here as the server operator would.
+        if role != "admin" && role != "monitor" { try await app.approveAsOperator(serial: issued.serial, operatorName: "test") }
         let certificate = try Certificate(pem: Array(issued.certificate.utf8))
         let certPath = try directory.write("\(id).pem", certificate.pemBytes)
         let keyPath = try directory.write("\(id)-key.pem", try key.pemBytes())

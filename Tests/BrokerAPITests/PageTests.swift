@@ -1,0 +1,173 @@
+@testable import BrokerAPI
+import Foundation
+import MaracClient
+import Testing
+import TestSupport
+
+/// The web pages without a browser: the escaping writer, role separation through the domain,
+/// the status board's overdue marks and the form guard (the browser walk is `BrowserPageTests`).
+@Suite(.serialized) struct PageTests {
+    @Test func theWriterEscapesMarkupQuotesAndShowsControlsVisibly() {
+        #expect(HTMLWriter.escape(#"<script>alert("x")</script> O'Brien & co"#)
+                == "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; O&#39;Brien &amp; co")
+        #expect(HTMLWriter.escape("left \u{202E}right\u{2066} bell\u{07} c1\u{85} nul\u{0}") == #"left \u{202E}right\u{2066} bell\u{7} c1\u{85} nul\u{0}"#)
+        #expect(HTMLWriter.escape("two\nlines\tand a tab") == "two\nlines\tand a tab")
+        var out = HTMLWriter()
+        out.void("input", ["value": #"" autofocus onfocus="x"#, "name": "q"])
+        #expect(out.html == #"<input value="&quot; autofocus onfocus=&quot;x" name="q">"#)
+    }
+
+    @Test func eachRoleReachesOnlyItsOwnPagesThroughTheDomain() async throws {
+        try await withTestBroker { broker in
+            let cast = try await Cast.make(broker, agencies: ["police"])
+            let spoc = cast.spocs["police"]!.client
+            for (client, path, status) in [(spoc, "/ui/meetings", 200), (spoc, "/ui/credentials", 403), (cast.admin, "/ui/inbox", 403),
+                                           (cast.admin, "/ui/meetings", 403), (cast.admin, "/ui/requests/none", 403), (spoc, "/ui/requests/none", 404),
+                                           (cast.coordinator.client, "/ui/inbox", 403), (spoc, "/ui/inbox", 200)] {
+                let page = try await client.send("GET", path)
+                #expect(page.status == status, "\(path): \(page.status) \(page.text)")
+                #expect(page.headers.first { $0.0.lowercased() == "content-type" }?.1 == "text/html; charset=utf-8", "\(path)")
+                #expect(page.headers.contains { $0.0.lowercased() == "content-security-policy" && $0.1.contains("default-src 'none'") }, "\(path)")
+            }
+            // As GET /v1/meetings: a SPOC sees only meetings its agency is invited to (none yet).
+            #expect(try await spoc.send("GET", "/ui/meetings").text.contains("No meetings yet."))
+            let refused = try await spoc.send("GET", "/ui/credentials")
+            #expect(refused.text.contains("403 — forbidden") && refused.text.contains("role=\"alert\""), "\(refused.text)")
+        }
+    }
+
+    @Test func theStatusBoardMarksOverdueRequestsInRed() async throws {
+        try await withTestBroker { broker in
+            let cast = try await Cast.make(broker, agencies: ["police", "housing"])
+            let meetingID = try #require(try await cast.meeting(at: ResearchFlowAPITests.meetingStart)["id"].string)
+            let caseID = try #require(try await cast.case(meeting: meetingID, fields: ["victim.name": "Jane Doe"])["id"].string)
+            let requests = try await cast.coordinator.client.json("POST", "/v1/cases/\(caseID)/research", ["agencies": ["police", "housing"], "questions": ["Known?"]])
+            let policeRequest = try #require(requests.json["requests"][0]["id"].string)
+            #expect(try await cast.spocs["police"]!.client.json("PUT", "/v1/requests/\(policeRequest)/return",
+                                                                ["knownToAgency": false, "summary": "No trace", "answers": ["No"]]).status == 200)
+            let before = try await cast.coordinator.client.send("GET", "/ui/meetings/\(meetingID)")
+            #expect(before.status == 200 && !before.text.contains("class=\"overdue\""), "\(before.text)")
+            broker.clock.set(ResearchFlowAPITests.returnDeadline.addingTimeInterval(60))
+            let after = try await cast.coordinator.client.send("GET", "/ui/meetings/\(meetingID)")
+            let overdueRows = after.text.components(separatedBy: "<tr class=\"overdue\">").dropFirst()
+            #expect(overdueRows.count == 1 && overdueRows.first?.contains("housing") == true, "\(after.text)")
+            #expect(after.text.contains("<td>returned</td>"), "the returned police request is not overdue")
+        }
+    }
+
+    @Test func formPostsNeedThisOriginAndTheCredentialsOwnToken() async throws {
+        try await withTestBroker { broker in
+            let cast = try await Cast.make(broker, agencies: ["police"])
+            let other = try await broker.enrol("police-deputy", agency: "police", role: "spoc", admin: cast.admin)
+            let meetingID = try #require(try await cast.meeting(at: ResearchFlowAPITests.meetingStart)["id"].string)
+            let caseID = try #require(try await cast.case(meeting: meetingID, fields: ["victim.name": "Jane Doe"])["id"].string)
+            let requestID = try #require(try await cast.coordinator.client.json("POST", "/v1/cases/\(caseID)/research",
+                                                                                ["agencies": ["police"], "questions": ["Known?"]]).json["requests"][0]["id"].string)
+            let spoc = cast.spocs["police"]!.client
+            let page = try await spoc.send("GET", "/ui/requests/\(requestID)")
+            let token = try #require(page.text.components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
+            let deputyToken = try #require(try await other.client.send("GET", "/ui/requests/\(requestID)").text
+                .components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
+            #expect(token != deputyToken, "tokens are per credential")
+            // The origin is https://<Host>; MaracClient's Host header is the bare address.
+            let host = "127.0.0.1"
+            func post(_ token: String, _ headers: [(String, String)]) async throws -> ClientResponse {
+                try await spoc.send("POST", "/ui/requests/\(requestID)/return",
+                                    body: Array("csrf=\(token)&knownToAgency=false&summary=No+trace&answer0=No".utf8),
+                                    headers: [("Content-Type", "application/x-www-form-urlencoded")] + headers)
+            }
+            for (name, attempt) in [("no origin at all", try await post(token, [])),
+                                    ("another origin", try await post(token, [("Origin", "https://evil.example")])),
+                                    ("a cross-site fetch", try await post(token, [("Origin", "null"), ("Sec-Fetch-Site", "cross-site")])),
+                                    ("another credential's token", try await post(deputyToken, [("Origin", "https://\(host)")])),
+                                    ("no token", try await post("", [("Origin", "https://\(host)")]))] {
+                #expect(attempt.status == 403 && attempt.text.contains("cross-site request refused"), "\(name): \(attempt.status) \(attempt.text)")
+            }
+            #expect(try await spoc.json("GET", "/v1/requests/\(requestID)/return").status == 404, "nothing was stored")
+            let accepted = try await post(token, [("Origin", "https://\(host)")])
+            #expect(accepted.status == 303 && accepted.headers.contains { $0.0 == "Location" && $0.1 == "/ui/requests/\(requestID)#history" }, "\(accepted.status) \(accepted.text)")
+            let sameOrigin = try await post(token, [("Origin", "null"), ("Sec-Fetch-Site", "same-origin")])
+            #expect(sameOrigin.status == 303, "Chromium's Origin: null under no-referrer, with Sec-Fetch-Site: same-origin")
+            #expect(try await spoc.json("GET", "/v1/requests/\(requestID)/return").json["versions"].array.count == 2)
+            #expect(try await spoc.send("GET", "/ui/requests/\(requestID)/return").status == 405, "changes only by POST")
+        }
+    }
+
+    @Test func aSPOCCompletesItsActionAndTheAuditLogPagesLikeTheAPI() async throws {
+        try await withTestBroker { broker in
+            let cast = try await Cast.make(broker, agencies: ["police", "housing"])
+            let start = FixtureDates.meetingStart()
+            let meetingID = try #require(try await cast.meeting(at: start)["id"].string)
+            let caseID = try #require(try await cast.case(meeting: meetingID, fields: ["victim.name": "Jane Doe"])["id"].string)
+            // Enrolled before the clock moves: certificates are issued at the broker's time.
+            let auditor = try await broker.enrol("audrey", agency: "community-safety", role: "auditor", admin: cast.admin)
+            broker.clock.set(start.addingTimeInterval(3_600))
+            let text = #"Serve the order <script>alert(1)</script> "today""#
+            let action = try await cast.coordinator.client.json("POST", "/v1/cases/\(caseID)/actions",
+                                                                ["ownerAgency": "police", "text": text, "dueAt": rfc3339(start.addingTimeInterval(86_400)), "rapid": true])
+            let actionID = try #require(action.json["id"].string, "\(action.text)")
+            let police = cast.spocs["police"]!.client
+            let page = try await police.send("GET", "/ui/actions")
+            #expect(page.status == 200 && page.text.contains("Serve the order &lt;script&gt;alert(1)&lt;/script&gt; &quot;today&quot;") && page.text.contains("rapid"), "\(page.text)")
+            #expect(!page.text.contains("<script>"))
+            #expect(try await cast.spocs["housing"]!.client.send("GET", "/ui/actions").text.contains("No actions for your agency."), "another agency's action is not shown")
+            let token = try #require(page.text.components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
+            let form = { (note: String) in Array("csrf=\(token)&note=\(note)".utf8) }
+            let headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "https://127.0.0.1")]
+            let refused = try await police.send("POST", "/ui/actions/\(actionID)/complete", body: form(""), headers: headers)
+            #expect(refused.status == 422 && refused.text.contains("Not completed") && refused.text.contains("note"), "\(refused.text)")
+            let done = try await police.send("POST", "/ui/actions/\(actionID)/complete", body: form("Served+at+09%3A30"), headers: headers)
+            #expect(done.status == 303, "\(done.text)")
+            #expect(try await police.json("GET", "/v1/actions/\(actionID)").json["state"].string == "completed")
+            #expect(try await police.send("GET", "/ui/actions").text.contains("completed: Served at 09:30"))
+
+            // The coordinator's research pack is the API's text.
+            let pack = try await cast.coordinator.client.send("GET", "/ui/cases/\(caseID)/pack")
+            #expect(pack.status == 200 && pack.text.contains("<pre class=\"pack\">"), "\(pack.text)")
+            #expect(try await police.send("GET", "/ui/cases/\(caseID)/pack").status == 403)
+
+            // The audit log: administrators and auditors, paged, with the chain checked on the page.
+            for _ in 0..<PageRoutes.auditPageSize { _ = try await cast.coordinator.client.json("GET", "/v1/cases/\(caseID)") }  // audited reads: more than a page
+            let first = try await auditor.client.send("GET", "/ui/audit")
+            #expect(first.status == 200 && first.text.contains("Chain intact on this page (50 records"), "\(first.text.prefix(3_000))")
+            let next = try #require(first.text.components(separatedBy: #"href="/ui/audit?after="#).dropFirst().first?.prefix { $0.isNumber })
+            let second = try await auditor.client.send("GET", "/ui/audit?after=\(next)")
+            #expect(second.status == 200 && second.text.contains("<td>\(UInt64(next)! + 1)</td>"), "\(second.text.prefix(2_000))")
+            #expect(try await cast.admin.send("GET", "/ui/audit").status == 200)
+            #expect(try await police.send("GET", "/ui/audit").status == 403)
+            #expect(try await auditor.client.send("GET", "/ui/audit?after=x").status == 400)
+        }
+    }
+
+    @Test func administratorsDisableAndEnableAgenciesAndPrincipalsCoordinatorsOnlyLook() async throws {
+        try await withTestBroker { broker in
+            let cast = try await Cast.make(broker, agencies: ["police"])
+            let list = try await cast.admin.send("GET", "/ui/principals")
+            #expect(list.status == 200 && list.text.contains("Disable police-spoc"), "\(list.text.prefix(2_000))")
+            let token = try #require(list.text.components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
+            let headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "https://127.0.0.1")]
+            let disabled = try await cast.admin.send("POST", "/ui/principals/police-spoc/active", body: Array("csrf=\(token)&active=false".utf8), headers: headers)
+            #expect(disabled.status == 303, "\(disabled.text)")
+            #expect(try await cast.admin.json("GET", "/v1/principals").json["principals"].array.first { $0["id"].string == "police-spoc" }?["active"].bool == false)
+            #expect(try await cast.admin.send("GET", "/ui/principals").text.contains("Enable police-spoc"))
+            #expect(try await cast.admin.send("POST", "/ui/principals/police-spoc/active", body: Array("csrf=\(token)&active=true".utf8), headers: headers).status == 303)
+            let selfDisable = try await cast.admin.send("POST", "/ui/principals/admin/active", body: Array("csrf=\(token)&active=false".utf8), headers: headers)
+            #expect(selfDisable.status == 409 && selfDisable.text.contains("Not changed"), "the domain's own refusal: \(selfDisable.text.prefix(1_000))")
+            let agencies = try await cast.admin.send("POST", "/ui/agencies/probation/active", body: Array("csrf=\(token)&active=false".utf8), headers: headers)
+            #expect(agencies.status == 303, "\(agencies.text)")
+            #expect(try await cast.admin.send("GET", "/ui/agencies").text.contains("Enable probation"))
+            // Coordinators may look (as GET /v1/principals), never change: no buttons, and a forged post is the domain's 403.
+            let coordinator = cast.coordinator.client
+            let seen = try await coordinator.send("GET", "/ui/principals")
+            #expect(seen.status == 200 && !seen.text.contains("Disable"), "\(seen.text.prefix(1_000))")
+            let meetingID = try #require(try await cast.meeting(at: ResearchFlowAPITests.meetingStart)["id"].string)
+            _ = try await cast.case(meeting: meetingID, fields: ["victim.name": "Jane Doe"])
+            let coordinatorToken = try #require(try await coordinator.send("GET", "/ui/meetings/\(meetingID)").text
+                .components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
+            let forged = try await coordinator.send("POST", "/ui/principals/police-spoc/active", body: Array("csrf=\(coordinatorToken)&active=true".utf8), headers: headers)
+            #expect(forged.status == 403 && forged.text.contains("forbidden") && !forged.text.contains("cross-site"), "\(forged.text.prefix(1_000))")
+            #expect(try await cast.spocs["police"]!.reconnected(to: broker).client.send("GET", "/ui/agencies").status == 403, "enabled again, and still no administrator")
+        }
+    }
+}
+

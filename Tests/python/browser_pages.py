@@ -1,0 +1,214 @@
+"""The web pages (SPEC §12) in a real Chromium with real client certificates (Playwright).
+
+usage: browser_pages.py SCENARIO.json
+The Swift test (Tests/BrokerAPITests/BrowserPageTests.swift) starts the broker, enrols the
+people and writes the scenario: origin, CA, each person's certificate and key, the ids made.
+Prints one line per step; exits 1 with the failed checks, 0 when every check held.
+"""
+import json
+import os
+import sys
+
+scenario = json.load(open(sys.argv[1]))
+# Playwright's Node side makes the mutual-TLS handshake: it must trust the broker CA, and the
+# environment may already name another bundle, so this is set before Playwright starts.
+os.environ["NODE_EXTRA_CA_CERTS"] = scenario["ca"]
+
+from playwright.sync_api import Error as PlaywrightError, sync_playwright  # noqa: E402
+from axe_playwright_python.sync_playwright import Axe  # noqa: E402
+
+origin = scenario["origin"]
+failures = []
+dialogs = []
+HOSTILE = scenario["hostile"]
+
+
+def check(condition, what):
+    print(("ok   " if condition else "FAIL ") + what, flush=True)
+    if not condition:
+        failures.append(what)
+
+
+def context_for(browser, who, **options):
+    person = scenario["people"][who]
+    context = browser.new_context(
+        client_certificates=[{"origin": origin, "certPath": person["cert"], "keyPath": person["key"]}], **options)
+    context.on("page", lambda page: page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss())))
+    return context
+
+
+def page_checks(page, name):
+    """What every page must do: headers, hostile text shown as text, no script run."""
+    html = page.content()
+    check("<script" not in html.lower(), f"{name}: no <script> element in the page")
+    check("\u202e" not in html and "\u2066" not in html, f"{name}: no raw bidi control in the page")
+    check(page.locator("h1").count() == 1, f"{name}: one <h1>")
+
+
+def headers_checks(response, name):
+    headers = response.headers
+    csp = headers.get("content-security-policy", "")
+    check("default-src 'none'" in csp and "script-src" not in csp and "unsafe-inline" not in csp, f"{name}: strict CSP without script ({csp})")
+    check(headers.get("x-content-type-options") == "nosniff", f"{name}: X-Content-Type-Options nosniff")
+    check(headers.get("referrer-policy") == "no-referrer", f"{name}: Referrer-Policy no-referrer")
+    check(headers.get("cache-control") == "no-store", f"{name}: Cache-Control no-store")
+
+
+with sync_playwright() as playwright:
+    browser = playwright.chromium.launch(executable_path=scenario["chromium"], args=["--no-sandbox"])
+    visited = []
+
+    def open_home(who, path):
+        """A new browser for `who`, sent from / to its role's first page, whose checks it runs."""
+        page = context_for(browser, who).new_page()
+        response = page.goto(origin + "/")
+        check(page.url == origin + path, f"/ sends the {who} to {path} ({page.url})")
+        headers_checks(response, path)
+        page_checks(page, path)
+        visited.append((who, path))
+        return page
+
+    # A browser without a certificate is refused in the handshake.
+    # (It trusts the server's certificate, so only the missing client certificate can refuse it.)
+    bare = browser.new_context(ignore_https_errors=True)
+    try:
+        bare.new_page().goto(origin + "/")
+        check(False, "a browser without a certificate is refused")
+    except PlaywrightError as error:
+        reason = str(error).splitlines()[0]
+        check("ERR_" in reason and "ERR_CERT_AUTHORITY_INVALID" not in reason, f"a browser without a certificate is refused ({reason})")
+    bare.close()
+
+    # The SPOC finds the new request in the inbox.
+    page = open_home("spoc", "/ui/inbox")
+    spoc = page.context
+    row = page.locator("tbody tr", has=page.locator("a", has_text="MARAC-2027-0042"))
+    check(HOSTILE in row.inner_text(), "the inbox shows the hostile reference as text")
+    check("left" in row.inner_text(), "the inbox shows a deadline countdown")
+    check(page.locator("strong.urgent").count() == 1 and "URGENT" in page.locator("tbody").inner_text(), "the urgent request is marked")
+    page.screenshot(path=os.path.join(scenario["screenshots"], "spoc-inbox.png"), full_page=True)
+    page.locator("tbody a", has_text=scenario["reference"]).click()
+    check(page.url == origin + "/ui/requests/" + scenario["request"], "the SPOC opens the request")
+    page_checks(page, "request")
+    visited.append(("spoc", "/ui/requests/" + scenario["request"]))
+    fields = page.locator("dl.fields").inner_text()
+    for entitled in scenario["entitled"]:
+        check(entitled in fields, f"the SPOC reads the entitled field {entitled}")
+    for withheld in scenario["withheld"]:
+        check(withheld not in page.content(), f"the SPOC never sees the withheld field {withheld}")
+    check(HOSTILE in page.locator("main").inner_text(), "the request page shows hostile text literally")
+
+    # A refused return first: no summary; what was typed is kept.
+    page.get_by_label("Not known").check()
+    page.get_by_label("Question 1", exact=False).fill("Typed answer one")
+    page.get_by_role("button", name="Send the return").click()
+    alert = page.get_by_role("alert")
+    check(alert.count() == 1 and "summary" in alert.inner_text(), f"a return without a summary is refused naming it ({alert.inner_text() if alert.count() else ''})")
+    check(page.get_by_label("Question 1", exact=False).input_value() == "Typed answer one", "the refused form keeps what was typed")
+    # Then control characters: a right-to-left override and a bell.
+    page.get_by_label("Summary").fill("Known to the outreach team \u202e")
+    page.get_by_label("Question 1", exact=False).fill("Bell \u0007 here")
+    page.get_by_role("button", name="Send the return").click()
+    alert = page.get_by_role("alert")
+    check(alert.count() == 1 and "invalid_text" in alert.inner_text(), f"control characters are refused ({alert.inner_text() if alert.count() else ''})")
+    check("\\u{202E}" in page.get_by_label("Summary").input_value(), "the refused bidi character is shown visibly, not applied")
+    page_checks(page, "refused return")
+    # Then a good return, and an amendment.
+    page.get_by_label("Summary").fill(f"Known to the outreach team {HOSTILE}")
+    page.get_by_label("Question 1", exact=False).fill("Yes, 2025")
+    page.get_by_label("Withheld item 1: what").fill("Current address")
+    page.get_by_label("Withheld item 1: why").fill("Safety of other residents")
+    page.get_by_role("button", name="Send the return").click()
+    check(page.get_by_role("alert").count() == 0, "the return is accepted")
+    check("Version 1" in page.locator("#history ~ ol").inner_text(), "the history shows version 1")
+    token = page.locator("input[name=csrf]").first.get_attribute("value")
+    page.get_by_label("Summary").fill("Amended: known since 2024")
+    page.get_by_role("button", name="Send the amended return").click()
+    history = page.locator("#history ~ ol").inner_text()
+    check("Version 2" in history and "Amended: known since 2024" in history and "Version 1" in history, "the amendment is version 2, version 1 kept")
+    page_checks(page, "return history")
+    page.screenshot(path=os.path.join(scenario["screenshots"], "spoc-request.png"), full_page=True)
+
+    # A cross-site form post (another origin, even holding a valid token) is refused.
+    evil = spoc.new_page()
+    evil.set_content(f"""<form method="post" action="{origin}/ui/requests/{scenario['request']}/return">
+        <input name="csrf" value="{token}"><input name="knownToAgency" value="true"><input name="summary" value="forged">
+        <input name="answer0" value="forged"><button>go</button></form>""")
+    with evil.expect_navigation():
+        evil.locator("button").click()
+    check("cross-site request refused" in evil.content(), "a cross-site form post is refused")
+    posted = spoc.request.post(f"{origin}/ui/requests/{scenario['request']}/return",
+                               form={"csrf": "0" * 64, "knownToAgency": "true", "summary": "forged", "answer0": "x"},
+                               headers={"Origin": origin})
+    check(posted.status == 403, f"a same-origin post with a wrong token is refused ({posted.status})")
+    page.reload()
+    check("forged" not in page.locator("#history ~ ol").inner_text(), "no forged version was stored")
+    evil.close()
+
+    # The coordinator dispatches research and sees the status board change.
+    page = open_home("coordinator", "/ui/meetings")
+    page.get_by_role("link", name=scenario["meetingTitle"]).click()
+    page_checks(page, "meeting")
+    visited.append(("coordinator", page.url[len(origin):]))
+    board = page.locator("#status ~ table").inner_text()
+    check("housing" not in board, "the board has no housing request yet")
+    page.get_by_label("Case").select_option(label=scenario["reference"])
+    page.get_by_label("Agencies").fill("housing")
+    page.get_by_label("Questions").fill("Any tenancy issues?")
+    page.get_by_role("button", name="Dispatch").click()
+    board = page.locator("#status ~ table").inner_text()
+    check("housing" in board and "released" in board, "the board shows the new housing request")
+    check("returned" in board, "the board shows the police return")
+    page.screenshot(path=os.path.join(scenario["screenshots"], "coordinator-meeting.png"), full_page=True)
+
+    # An administrator revokes a credential with a reason; that browser's next page load is refused.
+    housing = context_for(browser, "housing")
+    housing_page = housing.new_page()
+    housing_page.goto(origin + "/ui/inbox")
+    check(housing_page.locator("tbody tr").count() == 1, "the housing SPOC sees its new request")
+    page = open_home("admin", "/ui/credentials")
+    serial = scenario["housingSerial"]
+    page.screenshot(path=os.path.join(scenario["screenshots"], "admin-credentials.png"), full_page=True)
+    page.locator(f"#reason-{serial}").fill("Laptop lost on the train")
+    page.get_by_role("button", name="Revoke housing-spoc").click()
+    check("revoked: Laptop lost on the train" in page.locator("tbody").inner_text(), "the credential shows revoked with its reason")
+    try:
+        refused = housing_page.reload()
+        check(refused is not None and refused.status == 403 and "credential_revoked" in housing_page.content(),
+              f"the revoked browser's next page load is refused ({refused.status if refused else 'no answer'})")
+    except PlaywrightError as error:
+        check("ERR_" in str(error), f"the revoked browser's next page load is refused ({str(error).splitlines()[0]})")
+
+    # The other pages each role has: actions (none yet), a research pack, the audit log.
+    for who, path in [("spoc", "/ui/actions"), ("coordinator", f"/ui/cases/{scenario['case']}/pack"), ("admin", "/ui/audit"),
+                      ("admin", "/ui/agencies"), ("admin", "/ui/principals")]:
+        page = context_for(browser, who).new_page()
+        response = page.goto(origin + path)
+        check(response.status == 200, f"{path} as {who}: {response.status}")
+        headers_checks(response, path)
+        page_checks(page, path)
+        visited.append((who, path))
+        page.context.close()
+
+    # Every page passes axe-core (bundled with axe-playwright-python: offline), WCAG 2.1 A and AA.
+    axe = Axe()
+    for who, path in visited:
+        context = context_for(browser, who, bypass_csp=True)
+        page = context.new_page()
+        page.goto(origin + path)
+        results = axe.run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+        violations = results.response.get("violations", [])
+        passes = results.response.get("passes", [])
+        check(not violations and len(passes) >= 10, f"axe: {path} as {who}: {len(passes)} rules passed, violations {[v['id'] for v in violations]}")
+        context.close()
+    # Readable on a phone: no horizontal scrolling at 375 px.
+    phone = context_for(browser, "spoc", viewport={"width": 375, "height": 740})
+    page = phone.new_page()
+    page.goto(origin + "/ui/requests/" + scenario["request"])
+    check(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "the request page fits a 375 px phone screen")
+    page.screenshot(path=os.path.join(scenario["screenshots"], "spoc-request-phone.png"), full_page=True)
+    check(not dialogs, f"no script ran anywhere (dialogs: {dialogs})")
+    browser.close()
+
+print(f"{len(failures)} failed", flush=True)
+sys.exit(1 if failures else 0)
