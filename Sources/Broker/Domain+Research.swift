@@ -265,8 +265,8 @@ extension Domain {
         guard body.answers.count == request.questions.count else {
             return .failure(.invalidField("answers", "give one answer per question: \(request.questions.count) expected, \(body.answers.count) given"))
         }
-        for (index, answer) in body.answers.enumerated() where answer.count > Limits.answerLength {
-            return .failure(.invalidField("answers[\(index)]", "at most \(Limits.answerLength) characters"))
+        for (index, answer) in body.answers.enumerated() where !Validate.isText(answer, limit: Limits.answerLength, multiline: true) {
+            return .failure(.invalidField("answers[\(index)]", "must be non-empty (write \"None known\" if your agency holds nothing), at most \(Limits.answerLength) characters"))
         }
         let withheld = body.withheld ?? []
         guard withheld.count <= Limits.withheldCount else {

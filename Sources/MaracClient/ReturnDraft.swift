@@ -30,8 +30,9 @@ public struct ReturnDraft: Sendable, Equatable {
         }
         switch members["answers"] {
         case .array(let answers):
-            for (index, answer) in answers.enumerated() where answer.string == nil {
-                problems.append("answers[\(index)]: must be a string, not \(answer.typeName)")
+            for (index, answer) in answers.enumerated() where answer.string?.allSatisfy(\.isWhitespace) != false {
+                problems.append(answer.string == nil ? "answers[\(index)]: must be a string, not \(answer.typeName)"
+                                                     : "answers[\(index)]: empty; write \"None known\" if your agency holds nothing")
             }
             if let questionCount, answers.count != questionCount {
                 problems.append("answers: the request asks \(questionCount) question\(questionCount == 1 ? "" : "s"), the file answers \(answers.count)")

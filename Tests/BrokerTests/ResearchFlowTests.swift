@@ -133,6 +133,22 @@ struct ResearchFlowTests {
         }
     }
 
+    @Test("Every question is answered: an empty or blank answer is refused naming it, and nothing is stored")
+    func emptyAnswersRefused() throws {
+        var s = try Scenario()
+        let request = try s.h.run(s.dispatch(["police"])).requests[0]
+        for blank in ["", "  \n\t "] {
+            let refusal = try s.h.refusal(s.h.broker.submitReturn(requestID: request.id, ReturnSubmission(knownToAgency: false, summary: "Not known",
+                                                                                                             answers: ["No", blank], withheld: []),
+                                                                 by: s.police, env: s.h.env))
+            #expect(refusal.code == .validationFailed && refusal.message.contains("answers[1]"), "\(refusal)")
+        }
+        #expect(s.h.state.requests[request.id]?.returns.isEmpty == true)
+        #expect(try s.h.run(s.h.broker.submitReturn(requestID: request.id, ReturnSubmission(knownToAgency: false, summary: "Not known",
+                                                                                           answers: ["No", "None known"], withheld: []),
+                                                    by: s.police, env: s.h.env)).version == 1)
+    }
+
     @Test("Return deadline: one second before, at, after; extension; after the extension")
     func returnDeadline() throws {
         var s = try Scenario()

@@ -98,8 +98,15 @@ with sync_playwright() as playwright:
         check(withheld not in page.content(), f"the SPOC never sees the withheld field {withheld}")
     check(HOSTILE in page.locator("main").inner_text(), "the request page shows hostile text literally")
 
-    # A refused return first: no summary; what was typed is kept.
+    # A refused return first: an answer left empty; what was typed is kept.
     page.get_by_label("Not known").check()
+    page.get_by_label("Summary").fill("Typed summary")
+    page.get_by_role("button", name="Send the return").click()
+    alert = page.get_by_role("alert")
+    check(alert.count() == 1 and "answers[0]" in alert.inner_text(), f"a return with an empty answer is refused naming it ({alert.inner_text() if alert.count() else ''})")
+    check(page.get_by_label("Summary").input_value() == "Typed summary", "the refused form keeps the summary typed")
+    # Then no summary.
+    page.get_by_label("Summary").fill("")
     page.get_by_label("Question 1", exact=False).fill("Typed answer one")
     page.get_by_role("button", name="Send the return").click()
     alert = page.get_by_role("alert")
