@@ -149,7 +149,8 @@ struct Review3AttackTests {
         #expect(due.isEmpty || !survives("Rhona Redirected", in: s), "the sweep reports the redirected referral erased while its origin still holds the name")
     }
 
-    @Test("An erasure is answered only once no snapshot holds what it erased, even with another command in flight", .timeLimit(.minutes(1)))
+    // The limits only stop a hang: on a loaded CI machine (Chromium and schemathesis beside the rest) one run took 78 s.
+    @Test("An erasure is answered only once no snapshot holds what it erased, even with another command in flight", .timeLimit(.minutes(5)))
     func erasureAnsweredWithACommandInFlight() async throws {
         let store = GatedStore()
         let now = Mutex(date("2027-03-01T09:00:00Z"))
@@ -206,7 +207,7 @@ struct Review3AttackTests {
         #expect(!String(decoding: snapshot.state, as: UTF8.self).contains("Snapshot Sally"), "the erasure was answered while a snapshot still held the case's fields")
     }
 
-    @Test("An erasure whose key cannot be destroyed is not answered as done", .timeLimit(.minutes(1)))
+    @Test("An erasure whose key cannot be destroyed is not answered as done", .timeLimit(.minutes(5)))
     func erasureWhoseKeyCannotBeDestroyed() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("review3-keys-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
