@@ -33,6 +33,15 @@ extension ExternalTools {
                 let dispatched = try await cast.coordinator.client.json("POST", "/v1/cases/\(caseID)/research",
                                                                        ["agencies": ["police"], "questions": [#"Known to you? "quoted" <i>"#]])
                 let requestID = try #require(dispatched.json["requests"][0]["id"].string, "\(dispatched.text)")
+                // Three referrals to the DA panel from the police, with hostile text: one to decline, one to
+                // accept into the later meeting, one left to screen (its forms go through axe).
+                var referrals: [String] = []
+                for name in ["Dee Clined", "Ace Cepted", "Wai Ting"] {
+                    let made = try await cast.spocs["police"]!.client.json("POST", "/v1/referrals", [
+                        "caseType": "domestic-abuse", "fields": ["victim.name": name, "victim.dateOfBirth": "1985-04-01", "victim.alias": Self.hostile],
+                        "consent": ["status": "obtained"], "criteria": ["visible-high-risk"], "reason": "DASH 15 ticks " + Self.hostile])
+                    referrals.append(try #require(made.json["id"].string, "\(made.text)"))
+                }
                 // An urgent one: the earlier meeting's research, sent after its dispatch deadline.
                 let earlierID = try #require(try await cast.meeting(at: ResearchFlowAPITests.meetingStart)["id"].string)
                 let urgentCase = try #require(try await cast.case(meeting: earlierID, reference: "MARAC-2027-0043", fields: ["victim.name": "Ann"])["id"].string)
@@ -50,7 +59,7 @@ extension ExternalTools {
                     "hostile": Self.hostile, "reference": reference, "request": requestID, "case": caseID, "meetingTitle": "Northtown <b>March</b>",
                     "entitled": ["victim.name", "Jane Doe", "victim.safeAddress", "Flat 3, Refuge House", "victim.alias"],
                     "withheld": ["victim.gp", "Dr Patel", "child.1.school", "Northtown Primary", "victim.sexualOrientation", "bisexual"],
-                    "housingSerial": cast.spocs["housing"]!.serial, "screenshots": screenshots,
+                    "housingSerial": cast.spocs["housing"]!.serial, "referrals": referrals, "laterMeeting": laterID, "screenshots": screenshots,
                 ]
                 let file = try broker.directory.write("scenario.json", Array(try JSONSerialization.data(withJSONObject: scenario)))
                 let run = try await Tool.runAsync(python, [TestVenv.script("browser_pages.py"), file])

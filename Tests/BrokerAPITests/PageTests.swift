@@ -93,6 +93,96 @@ import TestSupport
         }
     }
 
+    @Test func theCoordinatorScreensAndDecidesReferralsSPOCsOnlyReadTheirOwn() async throws {
+        try await withTestBroker { broker in
+            let cast = try await Cast.make(broker, agencies: ["housing", "police"])
+            let auditor = try await broker.enrol("audrey", agency: "community-safety", role: "auditor", admin: cast.admin)
+            let housing = cast.spocs["housing"]!.client, coordinator = cast.coordinator.client
+            let hostile = #"<script>alert("x")</script> O'Brien"#
+            let escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; O&#39;Brien"
+            let meetingID = try #require(try await coordinator.json("POST", "/v1/meetings", ["title": "CR MARAC \(hostile)", "startsAt": rfc3339(FixtureDates.meetingStart()),
+                                                                                          "panel": "community"]).json["id"].string)
+            // One with a soft rule failed (a single recent incident), both with hostile text.
+            let first = try await housing.json("POST", "/v1/referrals", ReferralAPITests.community(["reason": "Reason \(hostile)"],
+                                                                                                 fields: ["incidents": [["date": ReferralAPITests.day(-10)]],
+                                                                                                          "issue.description": "Field \(hostile)"]))
+            let firstID = try #require(first.json["id"].string, "\(first.text)")
+            let secondID = try #require(try await housing.json("POST", "/v1/referrals", ReferralAPITests.community()).json["id"].string)
+
+            // The list: the coordinator sees both, the soft rule failed named; hostile text never as markup.
+            let list = try await coordinator.send("GET", "/ui/referrals")
+            #expect(list.status == 200 && list.text.contains("To screen (2)") && list.text.contains("<td class=\"overdue\">countWithin</td>")
+                    && list.text.contains("href=\"/ui/referrals/\(firstID)\""), "\(list.text)")
+            #expect(!list.text.contains("Vera") && !list.text.contains("<script>"), "no field in the list, as GET /v1/referrals")
+            // Roles as the API: the referring SPOC its own, another agency none, administrators and auditors 403.
+            #expect(try await housing.send("GET", "/ui/referrals").text.contains("href=\"/ui/referrals/\(secondID)\""))
+            #expect(try await cast.spocs["police"]!.client.send("GET", "/ui/referrals").text.contains("Awaiting a decision (0)"))
+            #expect(try await cast.spocs["police"]!.client.send("GET", "/ui/referrals/\(firstID)").status == 404)
+            for (client, path) in [(cast.admin, "/ui/referrals"), (auditor.client, "/ui/referrals"), (cast.admin, "/ui/referrals/\(firstID)"),
+                                   (auditor.client, "/ui/referrals/\(firstID)")] {
+                #expect(try await client.send("GET", path).status == 403, "\(path)")
+            }
+
+            // The referral page: screening, fields and consent, hostile text escaped, and the decision forms for the coordinator only.
+            let page = try await coordinator.send("GET", "/ui/referrals/\(firstID)")
+            #expect(page.status == 200 && page.text.contains("Reason \(escaped)") && page.text.contains("Field \(escaped)")
+                    && page.text.contains("<td>countWithin</td><td>soft</td><td>failed</td>") && page.text.contains("<dd>obtained</dd>")
+                    && page.text.contains("No repeat found.") && !page.text.contains("<script>"), "\(page.text)")
+            #expect(page.text.contains("action=\"/ui/referrals/\(firstID)/decision\"") && page.text.contains("CR MARAC \(escaped)"))
+            let own = try await housing.send("GET", "/ui/referrals/\(firstID)")
+            #expect(own.status == 200 && own.text.contains("Field \(escaped)") && !own.text.contains("/decision") && !own.text.contains("repeat found"),
+                    "read-only, no repeat shown to the referrer: \(own.text)")
+
+            let token = try #require(page.text.components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
+            let origin = ("Origin", "https://127.0.0.1"), form = ("Content-Type", "application/x-www-form-urlencoded")
+            func decide(_ id: String, _ body: String, _ headers: [(String, String)]? = nil, as client: BrokerClient? = nil) async throws -> ClientResponse {
+                try await (client ?? coordinator).send("POST", "/ui/referrals/\(id)/decision", body: Array(body.utf8), headers: [form] + (headers ?? [origin]))
+            }
+            // Cross-site: no origin, another origin, another credential's token; nothing decided.
+            // The housing SPOC's own token, from a request page (its referral pages have no form).
+            let daMeeting = try #require(try await cast.meeting(at: FixtureDates.meetingStart())["id"].string)
+            let caseID = try #require(try await cast.case(meeting: daMeeting, fields: ["victim.name": "Jane Doe"])["id"].string)
+            let requestID = try #require(try await coordinator.json("POST", "/v1/cases/\(caseID)/research",
+                                                                    ["agencies": ["housing"], "questions": ["Known?"]]).json["requests"][0]["id"].string)
+            let housingToken = try #require(try await housing.send("GET", "/ui/requests/\(requestID)").text
+                .components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
+            for (name, attempt) in [("no origin", try await decide(firstID, "csrf=\(token)&decision=declined&reason=r&advice=a", [])),
+                                    ("another origin", try await decide(firstID, "csrf=\(token)&decision=declined&reason=r&advice=a", [("Origin", "https://evil.example")])),
+                                    ("another credential's token", try await decide(firstID, "csrf=\(housingToken)&decision=declined&reason=r&advice=a"))] {
+                #expect(attempt.status == 403 && attempt.text.contains("cross-site request refused"), "\(name): \(attempt.text)")
+            }
+            // A SPOC with its own valid token: the domain's 403.
+            let spocPost = try await decide(firstID, "csrf=\(housingToken)&decision=declined&reason=r&advice=a", as: housing)
+            #expect(spocPost.status == 403 && !spocPost.text.contains("cross-site"), "\(spocPost.text)")
+            #expect(try await coordinator.json("GET", "/v1/referrals/\(firstID)").json["state"].string == "submitted")
+
+            // Refusals keep what was typed and name the field: a decline without advice, an acceptance with a bad slot, a redirection the other panel's rules refuse.
+            let noAdvice = try await decide(firstID, "csrf=\(token)&decision=declined&reason=Typed+%3Cb%3Ereason")
+            #expect(noAdvice.status == 422 && noAdvice.text.contains("Not decided — validation_failed") && noAdvice.text.contains("advice:")
+                    && noAdvice.text.contains(#"name="reason" rows="2">Typed &lt;b&gt;reason</textarea>"#), "\(noAdvice.text)")
+            let badSlot = try await decide(firstID, "csrf=\(token)&decision=accepted&meeting=\(meetingID)&slot=9.30&reference=CR-TYPED")
+            #expect(badSlot.status == 422 && badSlot.text.contains("slot: must be a time HH:MM") && badSlot.text.contains(#"value="CR-TYPED""#)
+                    && badSlot.text.contains(#"value="9.30""#) && badSlot.text.contains(#"<option value="\#(meetingID)" selected>"#), "\(badSlot.text)")
+            let redirect = try await decide(firstID, "csrf=\(token)&decision=redirected&panel=domestic-abuse&reason=Partner")
+            #expect(redirect.status == 422 && redirect.text.contains("screening_failed") && redirect.text.contains(">Partner</textarea>"), "\(redirect.text)")
+            let unknown = try await decide(firstID, "csrf=\(token)&decision=maybe")
+            #expect(unknown.status == 422 && unknown.text.contains("decision: must be"), "\(unknown.text)")
+
+            // Declined with advice: the referrer reads the advice; accepted: a case at the meeting.
+            let declined = try await decide(firstID, "csrf=\(token)&decision=declined&reason=Resolvable+locally&advice=Hold+a+multi-professionals+meeting")
+            #expect(declined.status == 303 && declined.headers.contains { $0.0 == "Location" && $0.1 == "/ui/referrals/\(firstID)#decision" }, "\(declined.text)")
+            #expect(try await housing.send("GET", "/ui/referrals/\(firstID)").text.contains("<dd>Hold a multi-professionals meeting</dd>"))
+            let accepted = try await decide(secondID, "csrf=\(token)&decision=accepted&meeting=\(meetingID)&slot=10%3A30&reference=CR-2027-007")
+            #expect(accepted.status == 303, "\(accepted.text)")
+            let stored = try await coordinator.json("GET", "/v1/referrals/\(secondID)")
+            #expect(stored.json["state"].string == "accepted" && stored.json["decision"]["slot"].string == "10:30" && stored.json["case"].exists, "\(stored.text)")
+            let after = try await coordinator.send("GET", "/ui/referrals")
+            #expect(after.text.contains("To screen (0)") && after.text.contains("Decided (2)"), "\(after.text)")
+            let decided = try await coordinator.send("GET", "/ui/referrals/\(secondID)")
+            #expect(decided.text.contains("<dd>10:30</dd>") && !decided.text.contains("/decision\""), "no form once decided: \(decided.text)")
+        }
+    }
+
     @Test func aSPOCCompletesItsActionAndTheAuditLogPagesLikeTheAPI() async throws {
         try await withTestBroker { broker in
             let cast = try await Cast.make(broker, agencies: ["police", "housing"])

@@ -168,6 +168,48 @@ with sync_playwright() as playwright:
     check("returned" in board, "the board shows the police return")
     page.screenshot(path=os.path.join(scenario["screenshots"], "coordinator-meeting.png"), full_page=True)
 
+    # The coordinator screens referrals: a decline refused without advice (what was typed kept),
+    # then declined with advice; another accepted into the later meeting with a slot.
+    decline_id, accept_id, waiting_id = scenario["referrals"]
+    page.get_by_role("link", name="Referrals to screen").click()
+    check(page.url == origin + "/ui/referrals", "the coordinator opens the referrals to screen")
+    page_checks(page, "referrals")
+    visited.append(("coordinator", "/ui/referrals"))
+    check(page.locator("#waiting ~ table").first.locator("tbody tr").count() == 3, "three referrals to screen")
+    page.locator(f'a[href="/ui/referrals/{decline_id}"]').click()
+    page_checks(page, "referral")
+    check(HOSTILE in page.locator("main").inner_text(), "the referral page shows hostile text literally")
+    check("Dee Clined" in page.locator("dl.fields").inner_text(), "the coordinator reads the referral's fields")
+    page.locator("#decline-reason").fill("Resolvable locally")
+    page.get_by_role("button", name="Decline").click()
+    alert = page.get_by_role("alert")
+    check(alert.count() == 1 and "advice" in alert.inner_text(), f"a decline without advice is refused naming it ({alert.inner_text() if alert.count() else ''})")
+    check(page.locator("#decline-reason").input_value() == "Resolvable locally", "the refused decline keeps the typed reason")
+    page_checks(page, "refused decline")
+    page.locator("#decline-advice").fill("Hold a multi-professionals meeting first")
+    page.get_by_role("button", name="Decline").click()
+    decision = page.locator("#decision ~ dl").first.inner_text()
+    check(page.get_by_role("alert").count() == 0 and "declined" in decision and "Hold a multi-professionals meeting first" in decision,
+          f"the referral is declined with the advice ({decision})")
+    page.get_by_role("link", name="Referrals to screen").click()
+    page.locator(f'a[href="/ui/referrals/{accept_id}"]').click()
+    page.locator("#accept-meeting").select_option(value=scenario["laterMeeting"])
+    page.locator("#accept-slot").fill("11:15")
+    page.locator("#accept-reference").fill("MARAC-2027-0050")
+    page.get_by_role("button", name="Accept").click()
+    decision = page.locator("#decision ~ dl").first.inner_text()
+    check(page.get_by_role("alert").count() == 0 and "accepted" in decision and "11:15" in decision, f"the referral is accepted into the meeting ({decision})")
+    page.screenshot(path=os.path.join(scenario["screenshots"], "coordinator-referral.png"), full_page=True)
+    visited.append(("coordinator", f"/ui/referrals/{waiting_id}"))
+    # The referring SPOC reads the outcome and the advice, read-only.
+    own = spoc.new_page()
+    own.goto(f"{origin}/ui/referrals/{decline_id}")
+    check("Hold a multi-professionals meeting first" in own.locator("main").inner_text() and own.locator("form").count() == 0,
+          "the referring SPOC reads the advice, without a decision form")
+    page_checks(own, "SPOC referral")
+    own.close()
+    visited += [("spoc", "/ui/referrals"), ("spoc", f"/ui/referrals/{decline_id}")]
+
     # An administrator revokes a credential with a reason; that browser's next page load is refused.
     housing = context_for(browser, "housing")
     housing_page = housing.new_page()

@@ -9,8 +9,8 @@ enum PageLayout {
     /// Navigation links by role: each role sees only pages it may use.
     static func navigation(for role: Role?) -> [(href: String, label: String)] {
         switch role {
-        case .spoc?: return [("/ui/inbox", "Inbox"), ("/ui/actions", "Actions")]
-        case .coordinator?: return [("/ui/meetings", "Meetings")]
+        case .spoc?: return [("/ui/inbox", "Inbox"), ("/ui/actions", "Actions"), ("/ui/referrals", "Referrals")]
+        case .coordinator?: return [("/ui/meetings", "Meetings"), ("/ui/referrals", "Referrals to screen")]
         case .admin?: return [("/ui/credentials", "Credentials"), ("/ui/agencies", "Agencies"), ("/ui/principals", "Principals"), ("/ui/audit", "Audit log")]
         case .auditor?: return [("/ui/audit", "Audit log")]
         default: return []

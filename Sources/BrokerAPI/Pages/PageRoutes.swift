@@ -133,6 +133,7 @@ struct PageRoutes: Sendable {
 
         registerFollowUp(in: &router)
         registerRegistry(in: &router)
+        registerReferrals(in: &router)
 
         // Administrator: credentials and revocation.
         router.add("GET", "/ui/credentials", page { request in try await credentialsPage(request, error: nil) })
