@@ -183,6 +183,46 @@ import TestSupport
         }
     }
 
+    @Test func theAgendaShowsEachRoleWhatTheAPIDoes() async throws {
+        try await withTestBroker { broker in
+            let cast = try await Cast.make(broker, agencies: ["housing", "police", "probation"])
+            let coordinator = cast.coordinator.client, police = cast.spocs["police"]!.client
+            let hostile = #"<script>alert("x")</script> O'Brien"#
+            let escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; O&#39;Brien"
+            let start = FixtureDates.meetingStart()
+            let meetingID = try #require(try await coordinator.json("POST", "/v1/meetings", ["title": "CR MARAC \(hostile)", "startsAt": rfc3339(start),
+                                                                                          "panel": "community"]).json["id"].string)
+            let referralID = try #require(try await cast.spocs["housing"]!.client.json("POST", "/v1/referrals", ReferralAPITests.community()).json["id"].string)
+            let accepted = try await coordinator.json("POST", "/v1/referrals/\(referralID)/decision",
+                                                      ["decision": "accepted", "meeting": meetingID, "slot": "10:30", "reference": "CR-7 \(hostile)"])
+            let caseID = try #require(accepted.json["case"]["id"].string, "\(accepted.text)")
+            #expect(try await coordinator.json("POST", "/v1/cases/\(caseID)/research", ["agencies": ["police"], "questions": ["Known?"]]).status == 201)
+
+            // The coordinator: linked from the meetings page and the referral's decision; case ids, links and the agencies asked.
+            #expect(try await coordinator.send("GET", "/ui/meetings").text.contains("href=\"/ui/meetings/\(meetingID)/agenda\""))
+            #expect(try await coordinator.send("GET", "/ui/referrals/\(referralID)").text.contains("href=\"/ui/meetings/\(meetingID)/agenda\""))
+            let full = try await coordinator.send("GET", "/ui/meetings/\(meetingID)/agenda")
+            #expect(full.status == 200 && full.text.contains("Agenda: CR MARAC \(escaped)") && full.text.contains("<td>10:30</td>")
+                    && full.text.contains("<a href=\"/ui/cases/\(caseID)/pack\">CR-7 \(escaped)</a>") && full.text.contains("<td>new</td>")
+                    && full.text.contains("<td>police</td>") && full.text.contains(caseID) && !full.text.contains("<script>"), "\(full.text)")
+
+            // An invited SPOC: nothing before agendaAt (the API's 404, no link), then references, slots and kinds only.
+            let early = try await police.send("GET", "/ui/meetings")
+            #expect(early.text.contains("agenda from") && !early.text.contains("/agenda\"") && !early.text.contains("href=\"/ui/meetings/\(meetingID)\""), "\(early.text)")
+            #expect(try await police.send("GET", "/ui/meetings/\(meetingID)/agenda").status == 404)
+            broker.clock.set(start.addingTimeInterval(-86_400 + 1))
+            #expect(try await police.send("GET", "/ui/meetings").text.contains("href=\"/ui/meetings/\(meetingID)/agenda\""))
+            let seen = try await police.send("GET", "/ui/meetings/\(meetingID)/agenda")
+            #expect(seen.status == 200 && seen.text.contains("<td>CR-7 \(escaped)</td>") && seen.text.contains("<td>10:30</td>") && seen.text.contains("<td>new</td>"),
+                    "\(seen.text)")
+            #expect(!seen.text.contains(caseID) && !seen.text.contains("/pack") && !seen.text.contains("Research asked of") && !seen.text.contains("Vera"),
+                    "no case id, link, agencies or field: \(seen.text)")
+            // Uninvited: 404; administrators: 403, as the API.
+            #expect(try await cast.spocs["probation"]!.client.send("GET", "/ui/meetings/\(meetingID)/agenda").status == 404)
+            #expect(try await cast.admin.send("GET", "/ui/meetings/\(meetingID)/agenda").status == 403)
+        }
+    }
+
     @Test func aSPOCCompletesItsActionAndTheAuditLogPagesLikeTheAPI() async throws {
         try await withTestBroker { broker in
             let cast = try await Cast.make(broker, agencies: ["police", "housing"])

@@ -200,6 +200,17 @@ with sync_playwright() as playwright:
     decision = page.locator("#decision ~ dl").first.inner_text()
     check(page.get_by_role("alert").count() == 0 and "accepted" in decision and "11:15" in decision, f"the referral is accepted into the meeting ({decision})")
     page.screenshot(path=os.path.join(scenario["screenshots"], "coordinator-referral.png"), full_page=True)
+    # The accepted case is on the meeting's agenda, linked from the meetings page.
+    page.get_by_role("link", name="Meetings").click()
+    agenda_path = f"/ui/meetings/{scenario['laterMeeting']}/agenda"
+    page.locator(f'a[href="{agenda_path}"]').click()
+    check(page.url == origin + agenda_path, "the coordinator opens the agenda from the meetings page")
+    page_checks(page, "agenda")
+    visited.append(("coordinator", agenda_path))
+    row = page.locator("tbody tr", has=page.locator("a", has_text="MARAC-2027-0050"))
+    check(row.count() == 1 and "11:15" in row.inner_text() and "new" in row.inner_text(), "the accepted referral is on the agenda at 11:15, new")
+    check(page.locator("tbody tr").first.inner_text().startswith("11:15"), "slotted cases come first")
+    page.screenshot(path=os.path.join(scenario["screenshots"], "coordinator-agenda.png"), full_page=True)
     visited.append(("coordinator", f"/ui/referrals/{waiting_id}"))
     # The referring SPOC reads the outcome and the advice, read-only.
     own = spoc.new_page()

@@ -105,13 +105,24 @@ struct PageRoutes: Sendable {
         // Coordinator: meetings, status board, dispatch.
         router.add("GET", "/ui/meetings", page { request in
             let (actor, list) = try await perform(request) { broker, actor, _ in broker.listMeetings(by: actor) }
+            let now = core.clock()
             return PageLayout.page("Meetings", actor: actor) { out in
                 guard !list.meetings.isEmpty else { return out.element("p", [:], "No meetings yet.") }
                 out.wrap("ul") { ul in
                     for meeting in list.meetings {
                         ul.wrap("li") { li in
-                            li.element("a", ["href": "/ui/meetings/\(meeting.id)"], meeting.title)
-                            li.text(" — starts \(PageLayout.time(meeting.startsAt)), research by \(PageLayout.time(meeting.dispatchDeadline)), returns by \(PageLayout.time(meeting.returnDeadline))")
+                            // The meeting page (status board, dispatch) is the coordinator's; an invited SPOC has the agenda.
+                            if actor.role == .coordinator {
+                                li.element("a", ["href": "/ui/meetings/\(meeting.id)"], meeting.title)
+                            } else {
+                                li.text(meeting.title)
+                            }
+                            li.text(" — starts \(PageLayout.time(meeting.startsAt)), research by \(PageLayout.time(meeting.dispatchDeadline)), returns by \(PageLayout.time(meeting.returnDeadline)); ")
+                            if actor.role == .coordinator || (meeting.agendaAt ?? .distantPast) <= now {
+                                li.element("a", ["href": "/ui/meetings/\(meeting.id)/agenda"], "agenda")
+                            } else {
+                                li.text("agenda from \(PageLayout.time(meeting.agendaAt!))")
+                            }
                         }
                     }
                 }
@@ -134,6 +145,7 @@ struct PageRoutes: Sendable {
         registerFollowUp(in: &router)
         registerRegistry(in: &router)
         registerReferrals(in: &router)
+        registerAgenda(in: &router)
 
         // Administrator: credentials and revocation.
         router.add("GET", "/ui/credentials", page { request in try await credentialsPage(request, error: nil) })

@@ -134,6 +134,9 @@ extension PageRoutes {
                         dl.element("dd", [:], value)
                     }
                 }
+                if coordinator, let meeting = decision.meeting {
+                    out.wrap("p") { p in p.element("a", ["href": "/ui/meetings/\(meeting)/agenda"], "The meeting's agenda") }
+                }
                 if coordinator, let moved = decision.referral {
                     out.wrap("p") { p in p.element("a", ["href": "/ui/referrals/\(moved)"], "The referral made at panel \(decision.panel ?? "")") }
                 }
