@@ -223,6 +223,50 @@ import TestSupport
         }
     }
 
+    @Test func theCoordinatorCreatesACaseFromTheMeetingPage() async throws {
+        try await withTestBroker { broker in
+            let cast = try await Cast.make(broker, agencies: ["police"])
+            let coordinator = cast.coordinator.client
+            let meetingID = try #require(try await cast.meeting(at: ResearchFlowAPITests.meetingStart)["id"].string)
+            let page = try await coordinator.send("GET", "/ui/meetings/\(meetingID)")
+            #expect(page.status == 200 && page.text.contains("action=\"/ui/meetings/\(meetingID)/cases\""), "\(page.text)")
+            let token = try #require(page.text.components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
+            let headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "https://127.0.0.1")]
+            func create(_ body: String, _ extra: [(String, String)]? = nil, as client: BrokerClient? = nil) async throws -> ClientResponse {
+                try await (client ?? coordinator).send("POST", "/ui/meetings/\(meetingID)/cases", body: Array(body.utf8), headers: extra ?? headers)
+            }
+            let hostile = "MARAC-2027-0044+%3Cscript%3Ealert(%22x%22)%3C%2Fscript%3E+O%27Brien"
+            // The form guard: another origin, no token; an administrator with its own token is the domain's 403.
+            #expect(try await create("csrf=\(token)&reference=R1", [headers[0], ("Origin", "https://evil.example")]).text.contains("cross-site request refused"))
+            #expect(try await create("reference=R1").status == 403)
+            let adminToken = try #require(try await cast.admin.send("GET", "/ui/credentials").text
+                .components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
+            let admin = try await create("csrf=\(adminToken)&reference=R1", as: cast.admin)
+            #expect(admin.status == 403 && !admin.text.contains("cross-site"), "\(admin.text)")
+            // Refusals name the field and keep what was typed: an unclassified path, a value without a path, no lawful basis.
+            let unknown = try await create("csrf=\(token)&reference=\(hostile)&consent=obtained&path0=victim.name&value0=Cara+%22C%22&path1=victim.shoeSize&value1=9")
+            #expect(unknown.status == 422 && unknown.text.contains("Not created — unknown_field") && unknown.text.contains("victim.shoeSize")
+                    && unknown.text.contains(#"value="MARAC-2027-0044 &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; O&#39;Brien""#)
+                    && unknown.text.contains(#"value="Cara &quot;C&quot;""#) && unknown.text.contains(#"value="obtained" checked"#), "\(unknown.text)")
+            #expect(!unknown.text.contains("Not dispatched"), "the error is the creation form's")
+            let noPath = try await create("csrf=\(token)&reference=R2&value2=orphan")
+            #expect(noPath.status == 422 && noPath.text.contains("row 3 has a value but no path") && noPath.text.contains(#"value="orphan""#), "\(noPath.text)")
+            let noBasis = try await create("csrf=\(token)&reference=R3&consent=not-obtained&path0=victim.name&value0=Cara")
+            #expect(noBasis.status == 422 && noBasis.text.contains("lawfulBasis"), "\(noBasis.text)")
+            #expect(try await coordinator.json("GET", "/v1/cases?meeting=\(meetingID)").json["cases"].array.isEmpty, "nothing stored")
+            // Created: the API's case, and the meeting page lists it, escaped, for dispatch.
+            let created = try await create("csrf=\(token)&reference=\(hostile)&consent=obtained&path0=victim.name&value0=Cara")
+            #expect(created.status == 303 && created.headers.contains { $0.0 == "Location" && $0.1 == "/ui/meetings/\(meetingID)#dispatch" }, "\(created.text)")
+            let listed = try await coordinator.json("GET", "/v1/cases?meeting=\(meetingID)").json["cases"].array
+            let caseID = try #require(listed.first?["id"].string)
+            let stored = try await coordinator.json("GET", "/v1/cases/\(caseID)")
+            #expect(stored.json["reference"].string == #"MARAC-2027-0044 <script>alert("x")</script> O'Brien"# && stored.json["fields"]["victim.name"].string == "Cara"
+                    && stored.json["consent"]["status"].string == "obtained", "\(stored.text)")
+            let after = try await coordinator.send("GET", "/ui/meetings/\(meetingID)")
+            #expect(after.text.contains(#"<option value="\#(caseID)">MARAC-2027-0044 &lt;script&gt;"#) && !after.text.contains("<script>"), "\(after.text)")
+        }
+    }
+
     @Test func aSPOCCompletesItsActionAndTheAuditLogPagesLikeTheAPI() async throws {
         try await withTestBroker { broker in
             let cast = try await Cast.make(broker, agencies: ["police", "housing"])

@@ -159,6 +159,25 @@ with sync_playwright() as playwright:
     visited.append(("coordinator", page.url[len(origin):]))
     board = page.locator("#status ~ table").inner_text()
     check("housing" not in board, "the board has no housing request yet")
+    # A case created on the meeting page: first with a field the policy does not classify (refused, kept).
+    page.get_by_label("Reference").fill("MARAC-2027-0044")
+    page.get_by_label("Obtained", exact=True).check()
+    page.get_by_label("Field 1 path").fill("victim.name")
+    page.get_by_label("Field 1 value").fill("Cara")
+    page.get_by_label("Field 2 path").fill("victim.shoeSize")
+    page.get_by_label("Field 2 value").fill("9")
+    page.get_by_role("button", name="Create the case").click()
+    alert = page.get_by_role("alert")
+    check(alert.count() == 1 and "unknown_field" in alert.inner_text() and "victim.shoeSize" in alert.inner_text(),
+          f"a case with an unclassified field is refused naming it ({alert.inner_text() if alert.count() else ''})")
+    check(page.get_by_label("Field 1 value").input_value() == "Cara" and page.get_by_label("Reference").input_value() == "MARAC-2027-0044",
+          "the refused case form keeps what was typed")
+    page_checks(page, "refused case")
+    page.get_by_label("Field 2 path").fill("")
+    page.get_by_label("Field 2 value").fill("")
+    page.get_by_role("button", name="Create the case").click()
+    check(page.get_by_role("alert").count() == 0 and page.locator("#case option", has_text="MARAC-2027-0044").count() == 1,
+          "the case is created and offered for dispatch")
     page.get_by_label("Case").select_option(label=scenario["reference"])
     page.get_by_label("Agencies").fill("housing")
     page.get_by_label("Questions").fill("Any tenancy issues?")

@@ -129,6 +129,16 @@ struct PageRoutes: Sendable {
             }
         })
         router.add("GET", "/ui/meetings/{id}", page { request in try await meetingPage(request, error: nil, typed: [:]) })
+        router.add("POST", "/ui/meetings/{id}/cases", form { request, fields in
+            let id = request.parameter("id")
+            do {
+                let body = try CaseForm.newCase(meeting: id, fields)
+                _ = try await perform(request) { broker, actor, env in broker.createCase(body, by: actor, env: env) }
+            } catch let error as APIError where ![403, 404].contains(error.status.code) {
+                return try await meetingPage(request, error: error, typed: fields, creating: true)
+            }
+            return PageLayout.seeOther("/ui/meetings/\(id)#dispatch")
+        })
         router.add("POST", "/ui/meetings/{id}/dispatch", form { request, fields in
             let caseID = fields["case"] ?? ""
             let agencies = (fields["agencies"] ?? "").split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
@@ -246,14 +256,16 @@ struct PageRoutes: Sendable {
         }
     }
 
-    /// A meeting: its deadlines, the status board (overdue in red) and the dispatch form.
-    private func meetingPage(_ request: APIRequest, error: APIError?, typed: [String: String]) async throws -> HTTPResponse {
+    /// A meeting: its deadlines, the status board (overdue in red), the case creation form and the
+    /// dispatch form; `creating` says which of the two forms `error` and `typed` belong to.
+    private func meetingPage(_ request: APIRequest, error: APIError?, typed: [String: String], creating: Bool = false) async throws -> HTTPResponse {
         let id = request.parameter("id")
         let (actor, meeting) = try await perform(request) { broker, actor, _ in broker.meeting(id: id, by: actor) }
         let status = try await perform(request) { broker, actor, env in broker.meetingStatus(id: id, by: actor, env: env) }.1
         let cases = try await perform(request) { broker, actor, _ in broker.listCases(meeting: id, state: "open", by: actor) }.1
         let token = guardian.token(for: request.serial)
         let now = core.clock()
+        let newCase = creating ? typed : [:], dispatched = creating ? [:] : typed
         return PageLayout.page(meeting.title, actor: actor, status: error?.status ?? .ok) { out in
             out.element("p", [:], "Starts \(PageLayout.time(meeting.startsAt)); research by \(PageLayout.time(meeting.dispatchDeadline)) (\(PageLayout.countdown(to: meeting.dispatchDeadline, now: now))); returns by \(PageLayout.time(meeting.returnDeadline)).")
             out.element("h2", ["id": "status"], "Status board")
@@ -278,8 +290,38 @@ struct PageRoutes: Sendable {
                     for item in cases.cases { ul.wrap("li") { li in li.element("a", ["href": "/ui/cases/\(item.id)/pack"], item.reference) } }
                 }
             }
+            out.element("h2", ["id": "new-case"], "New case")
+            if creating, let error {
+                PageLayout.alert(&out, "Not created", error, id: "case-error")
+            }
+            out.wrap("form", ["method": "post", "action": "/ui/meetings/\(id)/cases", "aria-describedby": creating && error != nil ? "case-error" : nil]) { f in
+                f.void("input", ["type": "hidden", "name": "csrf", "value": token])
+                f.element("label", ["for": "new-reference"], "Reference")
+                f.void("input", ["id": "new-reference", "name": "reference", "value": newCase["reference"] ?? ""])
+                f.wrap("fieldset") { set in
+                    set.element("legend", [:], "Consent")
+                    for (value, label) in [("obtained", "Obtained"), ("not-obtained", "Not obtained"), ("", "Not recorded yet (needed before dispatch)")] {
+                        set.wrap("label", ["class": "choice"]) { l in
+                            l.void("input", ["type": "radio", "name": "consent", "value": value, "checked": (newCase["consent"] ?? "") == value ? "" : nil])
+                            l.text(" \(label)")
+                        }
+                    }
+                    set.element("label", ["for": "new-lawful-basis"], "Lawful basis (when consent was not obtained)")
+                    set.void("input", ["id": "new-lawful-basis", "name": "lawfulBasis", "value": newCase["lawfulBasis"] ?? ""])
+                }
+                f.wrap("fieldset") { set in
+                    set.element("legend", [:], "Fields: a dotted path (e.g. victim.name) and its value; blank rows are left out")
+                    for row in 0..<CaseForm.fieldRows {
+                        set.element("label", ["for": "path\(row)"], "Field \(row + 1) path")
+                        set.void("input", ["id": "path\(row)", "name": "path\(row)", "value": newCase["path\(row)"] ?? ""])
+                        set.element("label", ["for": "value\(row)"], "Field \(row + 1) value")
+                        set.void("input", ["id": "value\(row)", "name": "value\(row)", "value": newCase["value\(row)"] ?? ""])
+                    }
+                }
+                f.element("button", ["type": "submit"], "Create the case")
+            }
             out.element("h2", ["id": "dispatch"], "Dispatch research")
-            if let error {
+            if !creating, let error {
                 PageLayout.alert(&out, "Not dispatched", error)
             }
             guard !cases.cases.isEmpty else { return out.element("p", [:], "No open case is listed at this meeting.") }
@@ -288,13 +330,13 @@ struct PageRoutes: Sendable {
                 f.element("label", ["for": "case"], "Case")
                 f.wrap("select", ["id": "case", "name": "case"]) { select in
                     for item in cases.cases {
-                        select.element("option", ["value": item.id, "selected": typed["case"] == item.id ? "" : nil], item.reference)
+                        select.element("option", ["value": item.id, "selected": dispatched["case"] == item.id ? "" : nil], item.reference)
                     }
                 }
                 f.element("label", ["for": "agencies"], "Agencies (ids, separated by commas)")
-                f.void("input", ["id": "agencies", "name": "agencies", "value": typed["agencies"] ?? ""])
+                f.void("input", ["id": "agencies", "name": "agencies", "value": dispatched["agencies"] ?? ""])
                 f.element("label", ["for": "questions"], "Questions (one per line)")
-                f.element("textarea", ["id": "questions", "name": "questions", "rows": "4"], typed["questions"] ?? "")
+                f.element("textarea", ["id": "questions", "name": "questions", "rows": "4"], dispatched["questions"] ?? "")
                 f.element("button", ["type": "submit"], "Dispatch")
             }
         }
@@ -333,6 +375,31 @@ struct PageRoutes: Sendable {
                 }
             }
         }
+    }
+}
+
+/// The case creation form's fields, turned into the API's `NewCase` unchanged (values as text),
+/// so every check is the domain's; a row with a value but no path is refused, never dropped.
+enum CaseForm {
+    static let fieldRows = 6
+
+    static func newCase(meeting: String, _ form: [String: String]) throws -> NewCase {
+        var fields: [String: JSONValue] = [:]
+        for row in 0..<fieldRows {
+            let path = form["path\(row)"] ?? "", value = form["value\(row)"] ?? ""
+            if path.isEmpty && value.isEmpty { continue }
+            guard !path.isEmpty else { throw APIError(.validationFailed, "fields: row \(row + 1) has a value but no path") }
+            guard fields[path] == nil else { throw APIError(.validationFailed, "fields[\"\(path.prefix(100))\"]: named in two rows") }
+            fields[path] = .string(value)
+        }
+        var consent: Consent?
+        if let status = form["consent"], !status.isEmpty {
+            guard let parsed = Consent.Status(rawValue: status) else {
+                throw APIError(.validationFailed, "consent.status: must be obtained or not-obtained")
+            }
+            consent = Consent(status: parsed, lawfulBasis: form["lawfulBasis"].flatMap { $0.isEmpty ? nil : $0 })
+        }
+        return NewCase(meeting: meeting, reference: form["reference"] ?? "", fields: fields, consent: consent)
     }
 }
 
