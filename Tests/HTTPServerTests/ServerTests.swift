@@ -336,9 +336,13 @@ import Glibc
         let server = try TestServer(pki: pki, responder: echo)
         let alice = try pki.client("alice")
         let connection = try await offPool { Box(try server.connect(alice)) }
-        try await offPool { try connection.value.write(request: Array("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n".utf8)) }
+        try await offPool { try connection.value.write(request: Array("GET /gated HTTP/1.1\r\nHost: a\r\n\r\n".utf8)) }
         #expect(await eventually { echo.slowRequestsStarted == 1 }, "the slow request never reached the responder")
         async let stopping: Void = server.stop()
+        // The request is answered only after the shutdown has begun (the drain is queued right after this line).
+        #expect(await eventually { server.logLines.all.contains { $0.contains("shutting_down") } })
+        try await Task.sleep(for: .milliseconds(50))
+        echo.openGate()
         let response = try await offPool { try connection.value.readResponse() }
         await stopping
         #expect(response.status == 200)

@@ -42,6 +42,10 @@ public final class LogCapture: @unchecked Sendable {
 /// Answers every request with JSON describing it (method, path, body size, peer).
 public struct EchoResponder: HTTPResponder {
     private let slowStarted = LogCapture()
+    private let gate = LogCapture()
+
+    /// Lets every `/gated` request be answered.
+    public func openGate() { gate.append("open") }
     public init() {}
 
     /// Requests for `/slow` that have reached the responder (a test waits for one to be in flight).
@@ -52,6 +56,11 @@ public struct EchoResponder: HTTPResponder {
         if request.path == "/slow" {
             slowStarted.append(request.path)
             try? await Task.sleep(for: .milliseconds(300))
+        }
+        if request.path == "/gated" {
+            // Answered only once the test opens the gate (at most 20 s), so "in flight" does not depend on timing.
+            slowStarted.append(request.path)
+            for _ in 0..<2_000 where gate.all.isEmpty { try? await Task.sleep(for: .milliseconds(10)) }
         }
         if request.path == "/big" { return .text(.ok, String(repeating: "0123456789abcdef", count: 256 * 1024)) }
         // More than loopback's socket buffers can hold (they grow to several MiB).
