@@ -234,6 +234,9 @@ extension Domain {
             }
             return .success(value)
         }
+        if order.caseType != nil, order.decision != .redirected {
+            return .failure(.invalidField("caseType", "only a redirection changes the case type"))
+        }
         var decision = ReferralDecision(decision: order.decision, by: actor.principal, at: env.now)
         var events: [Event] = []
         var created: Case?
@@ -293,15 +296,19 @@ extension Domain {
             case .failure(let error): return .failure(error)
             case .success(let reason): decision.reason = reason
             }
+            let caseType = order.caseType ?? referral.caseType
+            guard Validate.isSlug(caseType) else {
+                return .failure(.invalidField("caseType", "must be a lower-case slug such as \"asb\""))
+            }
             // The other panel's criteria and rules apply: claims it does not know are dropped.
             let claimed = referral.criteria.filter { id in target.criteria.contains { $0.id == id } }
             let screening: [ScreeningOutcome]
-            switch screen(caseType: referral.caseType, fields: referral.fields, criteria: claimed, panel: target, meeting: nil, now: env.now) {
+            switch screen(caseType: caseType, fields: referral.fields, criteria: claimed, panel: target, meeting: nil, now: env.now) {
             case .failure(let error): return .failure(error)
             case .success(let outcomes): screening = outcomes
             }
             let moved = Referral(id: env.newID(), panel: target.id, meeting: nil, agency: referral.agency, referrer: referral.referrer,
-                                 state: .submitted, caseType: referral.caseType, criteria: claimed, reason: referral.reason,
+                                 state: .submitted, caseType: caseType, criteria: claimed, reason: referral.reason,
                                  consent: referral.consent, fields: referral.fields, screening: screening, decision: nil, case: nil,
                                  redirectedFrom: referral.id, createdAt: env.now)
             decision.panel = target.id

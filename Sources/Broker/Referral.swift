@@ -109,9 +109,13 @@ public struct DecisionOrder: Codable, Sendable {
     public var advice: String?
     /// Redirected: the other panel.
     public var panel: String?
+    /// Redirected: the case type under the other panel, when screening found it was another
+    /// kind of case (e.g. neighbour anti-social behaviour referred as domestic abuse); default the referral's.
+    public var caseType: String?
 
     public init(decision: ReferralDecision.Kind, meeting: String? = nil, slot: String? = nil, reference: String? = nil,
-                urgent: Bool? = nil, reason: String? = nil, advice: String? = nil, panel: String? = nil) {
+                urgent: Bool? = nil, reason: String? = nil, advice: String? = nil, panel: String? = nil, caseType: String? = nil) {
+        self.caseType = caseType
         self.decision = decision
         self.meeting = meeting
         self.slot = slot

@@ -6,8 +6,12 @@ public struct APISettings: Sendable {
     /// Parked long-polls one principal may hold at once (`limits.maxLongPollsPerPrincipal`).
     public var maxLongPollsPerPrincipal: Int
 
-    public init(longPollMaxSeconds: Int = 60, maxLongPollsPerPrincipal: Int = 4) {
+    /// Where each credential's last use is kept (`data/credential-use.json`); `nil`: in memory only.
+    public var credentialUsePath: String?
+
+    public init(longPollMaxSeconds: Int = 60, maxLongPollsPerPrincipal: Int = 4, credentialUsePath: String? = nil) {
         self.longPollMaxSeconds = longPollMaxSeconds
         self.maxLongPollsPerPrincipal = maxLongPollsPerPrincipal
+        self.credentialUsePath = credentialUsePath
     }
 }

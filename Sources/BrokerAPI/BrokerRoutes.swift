@@ -15,6 +15,7 @@ struct BrokerRoutes: Sendable {
     let settings: APISettings
     let hub: LongPollHub
     let pollPages: PollPageCache
+    let credentialUse: CredentialUse
 
     typealias Handler = BrokerService.Handler
 
@@ -214,7 +215,7 @@ struct BrokerRoutes: Sendable {
             return .json(.ok, try AuditCheckpoint.make(position: core.durablePosition, at: core.clock(), signedBy: ca))
         }
 
-        CredentialRoutes(core: core, issuer: issuer).register(in: &router)
+        CredentialRoutes(core: core, issuer: issuer, credentialUse: credentialUse).register(in: &router)
     }
 
     /// Runs one domain operation for the caller and answers its reply as JSON.

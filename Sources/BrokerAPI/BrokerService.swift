@@ -22,21 +22,26 @@ public final class BrokerService: HTTPResponder {
     /// Every page route, `"METHOD /pattern"`.
     public let pageRouteTable: [String]
     private let templates: RouteTemplates
+    /// When each credential was last used (SPEC §12), shown with `GET /v1/credentials` and its page.
+    private let credentialUse: CredentialUse
 
     /// - Parameters:
     ///   - issuer: signs client certificates (`POST /v1/credentials`, renewals) and the CRL.
     public init(engine: BrokerEngine, issuer: CredentialIssuer, settings: APISettings, logger: Logger) {
         self.engine = engine
         self.logger = logger
+        let credentialUse = CredentialUse(path: settings.credentialUsePath, logger: logger)
+        self.credentialUse = credentialUse
         let metrics = BrokerMetrics()
         self.metrics = metrics
         var router = Router<Handler>()
-        BrokerRoutes(core: engine, ca: issuer.ca, issuer: issuer, settings: settings, hub: hub, pollPages: PollPageCache()).register(in: &router)
+        BrokerRoutes(core: engine, ca: issuer.ca, issuer: issuer, settings: settings, hub: hub, pollPages: PollPageCache(),
+                     credentialUse: credentialUse).register(in: &router)
         MetricsRoute(core: engine, metrics: metrics, hub: hub).register(in: &router)
         self.router = router
         routeTable = router.routeTable
         var pages = Router<Handler>()
-        PageRoutes(core: engine, guardian: PageGuard()).register(in: &pages)
+        PageRoutes(core: engine, guardian: PageGuard(), credentialUse: credentialUse, issuer: issuer).register(in: &pages)
         self.pages = pages
         pageRouteTable = pages.routeTable
         templates = RouteTemplates(routeTable: routeTable + pageRouteTable)
@@ -47,7 +52,10 @@ public final class BrokerService: HTTPResponder {
     public var parkedLongPolls: Int { hub.waiterCount }
 
     /// Answers every parked long-poll and parks no more (graceful shutdown).
-    public func close() { hub.close() }
+    public func close() {
+        hub.close()
+        credentialUse.flush()
+    }
 
     /// Connections count against their principal's share (`limits.maxConnectionsPerPrincipal`);
     /// pending certificates count too, since they complete handshakes.
@@ -70,6 +78,7 @@ public final class BrokerService: HTTPResponder {
             case .success(let actor): identified.principal = actor.principal
             }
         }
+        if identified.principal != nil { credentialUse.record(serial: context.peer.serial, at: engine.clock()) }
         return logged(response, request: request, template: template, context: context, principal: identified.principal ?? "")
     }
 

@@ -12,6 +12,7 @@ import HTTPServer
 struct CredentialRoutes: Sendable {
     let core: BrokerEngine
     let issuer: CredentialIssuer
+    let credentialUse: CredentialUse
 
     struct IssueRequest: Decodable, Sendable {
         let principal: String
@@ -51,7 +52,7 @@ struct CredentialRoutes: Sendable {
             }
             let (_, list) = try await core.perform(serial: request.serial) { broker, actor, env in broker.listCredentials(by: actor, env: env) }
             let expiringOnly = query["expiring"] == "true"
-            let filtered = list.credentials.filter { credential in
+            let filtered = credentialUse.annotate(list.credentials).filter { credential in
                 (query["principal"].map { $0 == credential.principal } ?? true)
                     && (query["agency"].map { $0 == credential.agency } ?? true)
                     && (query["status"].map { $0 == credential.status } ?? true)

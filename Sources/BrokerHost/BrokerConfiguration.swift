@@ -185,7 +185,8 @@ struct ConfigReader {
 extension BrokerConfiguration {
     /// What the API's routes need of this configuration.
     public var apiSettings: APISettings {
-        APISettings(longPollMaxSeconds: longPollMaxSeconds, maxLongPollsPerPrincipal: maxLongPollsPerPrincipal)
+        APISettings(longPollMaxSeconds: longPollMaxSeconds, maxLongPollsPerPrincipal: maxLongPollsPerPrincipal,
+                    credentialUsePath: dataDirectory + "/credential-use.json")
     }
 
     /// The rules for signing client certificates with `ca`.

@@ -107,6 +107,7 @@ enum ReferralCommands {
         options: [.init(name: "--accept", value: nil, help: "accept into --meeting (creates the case)"),
                   .init(name: "--decline", value: nil, help: "decline with --reason and --advice for the referrer"),
                   .init(name: "--redirect", value: "PANEL", help: "send it to another panel, with --reason"),
+                  .init(name: "--case-type", value: "TYPE", help: "with --redirect: its case type under that panel (default unchanged)"),
                   .init(name: "--meeting", value: "ID", help: "the meeting it is accepted into"),
                   .init(name: "--slot", value: "HH:MM", help: "its time slot at the meeting"),
                   .init(name: "--reference", value: "TEXT", help: "the case reference (default REF-<referral id>)"),
@@ -129,6 +130,10 @@ enum ReferralCommands {
             body = ["decision": .string("declined"), "reason": .string(try run.required("--reason")), "advice": .string(try run.required("--advice"))]
         } else {
             body = ["decision": .string("redirected"), "panel": .string(try run.required("--redirect")), "reason": .string(try run.required("--reason"))]
+        }
+        if let caseType = run.option("--case-type") {
+            // Sent as given: the broker refuses it, naming caseType, on anything but a redirection.
+            body["caseType"] = .string(caseType)
         }
         try run.show(try run.call("POST", "/v1/referrals/\(escaped(run.argument(0)))/decision", body: .object(body))) { answer in
             let referral = answer["referral"], decision = referral["decision"]

@@ -33,10 +33,11 @@ extension ExternalTools {
                 let dispatched = try await cast.coordinator.client.json("POST", "/v1/cases/\(caseID)/research",
                                                                        ["agencies": ["police"], "questions": [#"Known to you? "quoted" <i>"#]])
                 let requestID = try #require(dispatched.json["requests"][0]["id"].string, "\(dispatched.text)")
-                // Three referrals to the DA panel from the police, with hostile text: one to decline, one to
-                // accept into the later meeting, one left to screen (its forms go through axe).
+                // Four referrals to the DA panel from the police, with hostile text: one to decline, one to
+                // accept into the later meeting, one to redirect to the community panel as anti-social
+                // behaviour, one left to screen (its refused decline goes through axe).
                 var referrals: [String] = []
-                for name in ["Dee Clined", "Ace Cepted", "Wai Ting"] {
+                for name in ["Dee Clined", "Ace Cepted", "Wai Ting", "Rhea Main"] {
                     let made = try await cast.spocs["police"]!.client.json("POST", "/v1/referrals", [
                         "caseType": "domestic-abuse", "fields": ["victim.name": name, "victim.dateOfBirth": "1985-04-01", "victim.alias": Self.hostile],
                         "consent": ["status": "obtained"], "criteria": ["visible-high-risk"], "reason": "DASH 15 ticks " + Self.hostile])
@@ -49,6 +50,13 @@ extension ExternalTools {
                 let urgent = try await cast.coordinator.client.json("POST", "/v1/cases/\(urgentCase)/research",
                                                                    ["agencies": ["police"], "questions": ["Known?"], "urgent": true, "reason": "Escalating threats"])
                 #expect(urgent.status == 201, "\(urgent.text)")
+                // Twelve hours before the earlier meeting: its agenda is published to the invited police SPOC,
+                // and the later meeting still takes acceptances and research.
+                broker.clock.set(ResearchFlowAPITests.meetingStart.addingTimeInterval(-12 * 3_600))
+                // A certificate request made on the new principal's own machine, for the administrator's signing form.
+                let newcomerKey = try PrivateKey.generateECDSA()
+                let newcomerCSR = try CertificateSigningRequest.create(key: newcomerKey, commonName: "rita-refuge", organization: "refuge-north")
+                let issuedOut = broker.directory.path("issued-rita-refuge.pem")
 
                 let screenshots = ProcessInfo.processInfo.environment["MARAC_SCREENSHOTS"] ?? broker.directory.path(".")
                 let person = { (enrolled: Enrolled) in ["cert": enrolled.certificatePath, "key": enrolled.keyPath] }
@@ -60,12 +68,28 @@ extension ExternalTools {
                     "entitled": ["victim.name", "Jane Doe", "victim.safeAddress", "Flat 3, Refuge House", "victim.alias"],
                     "withheld": ["victim.gp", "Dr Patel", "child.1.school", "Northtown Primary", "victim.sexualOrientation", "bisexual"],
                     "housingSerial": cast.spocs["housing"]!.serial, "referrals": referrals, "laterMeeting": laterID, "screenshots": screenshots,
+                    "earlierMeeting": earlierID, "spocSerial": cast.spocs["police"]!.serial,
+                    "newcomerCSR": String(decoding: newcomerCSR.pemBytes, as: UTF8.self), "issuedOut": issuedOut,
                 ]
                 let file = try broker.directory.write("scenario.json", Array(try JSONSerialization.data(withJSONObject: scenario)))
                 let run = try await Tool.runAsync(python, [TestVenv.script("browser_pages.py"), file])
                 print(run.stdout)
                 #expect(run.status == 0, "the browser walk failed:\n\(run.stdout)\n\(run.stderr.suffix(4_000))")
                 #expect(run.stdout.contains("0 failed"), "\(run.stdout)")
+                // The certificate the administrator signed in the browser is for the key that never left this
+                // side, and the registry holds it approved by the coordinator. (Its holder's handshake is not
+                // tried here: the test clock is months ahead, so real time is before its notBefore; the signing
+                // and approval pages are walked over real TLS in AdministrationPageTests.)
+                let issued = try Certificate(pem: Array(try String(contentsOfFile: issuedOut, encoding: .utf8).utf8))
+                #expect(issued.matches(newcomerKey) && issued.commonName == "rita-refuge" && issued.organization == "refuge-north" && issued.allowsClientAuth)
+                let credentials = try await cast.coordinator.client.json("GET", "/v1/credentials?principal=rita-refuge")
+                #expect(credentials.json["credentials"][0]["serial"].string == issued.serial
+                        && credentials.json["credentials"][0]["approval"].string == "approved"
+                        && credentials.json["credentials"][0]["approvedBy"].string == cast.coordinator.id, "\(credentials.text)")
+                // The redirected referral is screened again by the community panel, as anti-social behaviour.
+                let all = try await cast.coordinator.client.json("GET", "/v1/referrals")
+                let moved = all.json["referrals"].array.first { $0["redirectedFrom"].string == referrals[2] }
+                #expect(moved?["panel"].string == "community" && moved?["caseType"].string == "asb", "\(all.text.prefix(2_000))")
             }
         }
     }

@@ -263,7 +263,8 @@ import TestSupport
             #expect(stored.json["reference"].string == #"MARAC-2027-0044 <script>alert("x")</script> O'Brien"# && stored.json["fields"]["victim.name"].string == "Cara"
                     && stored.json["consent"]["status"].string == "obtained", "\(stored.text)")
             let after = try await coordinator.send("GET", "/ui/meetings/\(meetingID)")
-            #expect(after.text.contains(#"<option value="\#(caseID)">MARAC-2027-0044 &lt;script&gt;"#) && !after.text.contains("<script>"), "\(after.text)")
+            #expect(after.text.contains(#"<a href="/ui/cases/\#(caseID)/dispatch">Dispatch research for MARAC-2027-0044 &lt;script&gt;"#)
+                    && !after.text.contains("<script>"), "\(after.text)")
         }
     }
 

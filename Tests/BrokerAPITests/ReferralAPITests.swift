@@ -201,6 +201,19 @@ import Wire
                                                       ["decision": "redirected", "panel": "domestic-abuse", "reason": "Intimate partner"])
             #expect(redirect.status == 422 && redirect.errorCode == "screening_failed", "asb is not a DA case type: \(redirect.text)")
             #expect(try await housing.json("GET", "/v1/referrals/\(redirectID)").json["state"].string == "submitted", "nothing half-stored")
+            // Screening found intimate-partner abuse: redirected with its case type changed, screened again by the DA panel.
+            for (body, named) in [(["decision": "redirected", "panel": "domestic-abuse", "reason": "Intimate partner", "caseType": "Domestic Abuse"] as [String: Any], "caseType"),
+                                  (["decision": "declined", "reason": "No", "advice": "Local", "caseType": "domestic-abuse"], "caseType")] {
+                let wrong = try await coordinator.json("POST", "/v1/referrals/\(redirectID)/decision", body)
+                #expect(wrong.status == 422 && (wrong.json["error"]["message"].string ?? "").contains(named), "\(body): \(wrong.text)")
+            }
+            let retyped = try await coordinator.json("POST", "/v1/referrals/\(redirectID)/decision",
+                                                     ["decision": "redirected", "panel": "domestic-abuse", "reason": "Intimate partner", "caseType": "domestic-abuse"])
+            let movedID = try #require(retyped.json["referral"]["decision"]["referral"].string, "\(retyped.text)")
+            let moved = try await coordinator.json("GET", "/v1/referrals/\(movedID)")
+            #expect(moved.json["panel"].string == "domestic-abuse" && moved.json["caseType"].string == "domestic-abuse"
+                    && moved.json["redirectedFrom"].string == redirectID && moved.json["state"].string == "submitted", "\(moved.text)")
+            #expect(try await housing.json("GET", "/v1/referrals/\(redirectID)").json["caseType"].string == "asb", "the original keeps what was referred")
 
             // Everything survives a restart (replayed from the journal).
             try await broker.restart()

@@ -176,12 +176,41 @@ with sync_playwright() as playwright:
     page.get_by_label("Field 2 path").fill("")
     page.get_by_label("Field 2 value").fill("")
     page.get_by_role("button", name="Create the case").click()
-    check(page.get_by_role("alert").count() == 0 and page.locator("#case option", has_text="MARAC-2027-0044").count() == 1,
+    check(page.get_by_role("alert").count() == 0 and page.locator("#dispatch ~ ul a", has_text="MARAC-2027-0044").count() == 1,
           "the case is created and offered for dispatch")
-    page.get_by_label("Case").select_option(label=scenario["reference"])
-    page.get_by_label("Agencies").fill("housing")
+    meeting_path = page.url[len(origin):].split("#")[0]
+    # The dispatch form for the walked case: each agency with the fields its entitlement lets it see.
+    page.locator(f'a[href="/ui/cases/{scenario["case"]}/dispatch"]').click()
+    dispatch_path = f"/ui/cases/{scenario['case']}/dispatch"
+    check(page.url == origin + dispatch_path, "the coordinator opens the case's dispatch form")
+    page_checks(page, "dispatch")
+    visited.append(("coordinator", dispatch_path))
+    police_row = page.locator("label.choice-row", has=page.locator('input[name="agency.police"]')).inner_text()
+    check("victim.name" in police_row and "victim.gp" not in police_row and "victim.sexualOrientation" not in police_row,
+          f"the form shows what the police may see, and not what it may not ({police_row})")
+    check(page.locator('input[name="field.victim.alias"]').count() == 1, "the case's fields can narrow what is sent")
+    # Refused first: no agency ticked; the questions typed are kept.
     page.get_by_label("Questions").fill("Any tenancy issues?")
     page.get_by_role("button", name="Dispatch").click()
+    alert = page.get_by_role("alert")
+    check(alert.count() == 1 and "agencies" in alert.inner_text(), f"a dispatch to no agency is refused naming it ({alert.inner_text() if alert.count() else ''})")
+    check(page.get_by_label("Questions").input_value() == "Any tenancy issues?", "the refused dispatch keeps the questions typed")
+    page_checks(page, "refused dispatch")
+    page.screenshot(path=os.path.join(scenario["screenshots"], "coordinator-dispatch.png"), full_page=True)
+    # Then housing, narrowed to a field it may not see: refused, never widened; then to the name only.
+    page.locator('input[name="agency.housing"]').check()
+    page.locator('input[name="field.victim.name"]').check()
+    page.locator('input[name="field.victim.safeAddress"]').check()
+    page.get_by_role("button", name="Dispatch").click()
+    alert = page.get_by_role("alert")
+    check(alert.count() == 1 and "not_entitled" in alert.inner_text() and "victim.safeAddress" in alert.inner_text(),
+          f"narrowing to a field the agency may not see is refused ({alert.inner_text() if alert.count() else ''})")
+    check(page.locator('input[name="agency.housing"]').is_checked() and page.locator('input[name="field.victim.name"]').is_checked(),
+          "the refused dispatch keeps what was ticked")
+    page.locator('input[name="field.victim.safeAddress"]').uncheck()
+    page.get_by_role("button", name="Dispatch").click()
+    alert = page.get_by_role("alert")
+    check(page.url.startswith(origin + meeting_path), f"the dispatch returns to the meeting's status board ({page.url} {alert.inner_text() if alert.count() else ''})")
     board = page.locator("#status ~ table").inner_text()
     check("housing" in board and "released" in board, "the board shows the new housing request")
     check("returned" in board, "the board shows the police return")
@@ -189,12 +218,12 @@ with sync_playwright() as playwright:
 
     # The coordinator screens referrals: a decline refused without advice (what was typed kept),
     # then declined with advice; another accepted into the later meeting with a slot.
-    decline_id, accept_id, waiting_id = scenario["referrals"]
+    decline_id, accept_id, redirect_id, waiting_id = scenario["referrals"]
     page.get_by_role("link", name="Referrals to screen").click()
     check(page.url == origin + "/ui/referrals", "the coordinator opens the referrals to screen")
     page_checks(page, "referrals")
     visited.append(("coordinator", "/ui/referrals"))
-    check(page.locator("#waiting ~ table").first.locator("tbody tr").count() == 3, "three referrals to screen")
+    check(page.locator("#waiting ~ table").first.locator("tbody tr").count() == 4, "four referrals to screen")
     page.locator(f'a[href="/ui/referrals/{decline_id}"]').click()
     page_checks(page, "referral")
     check(HOSTILE in page.locator("main").inner_text(), "the referral page shows hostile text literally")
@@ -219,6 +248,23 @@ with sync_playwright() as playwright:
     decision = page.locator("#decision ~ dl").first.inner_text()
     check(page.get_by_role("alert").count() == 0 and "accepted" in decision and "11:15" in decision, f"the referral is accepted into the meeting ({decision})")
     page.screenshot(path=os.path.join(scenario["screenshots"], "coordinator-referral.png"), full_page=True)
+    # Redirected to the community panel: refused while still domestic abuse (that panel's hard rule),
+    # then as anti-social behaviour, screened again by the community panel's rules.
+    page.get_by_role("link", name="Referrals to screen").click()
+    page.locator(f'a[href="/ui/referrals/{redirect_id}"]').click()
+    page.locator("#redirect-panel").select_option(value="community")
+    page.locator("#redirect-reason").fill("Neighbour dispute, not domestic abuse")
+    page.get_by_role("button", name="Redirect").click()
+    alert = page.get_by_role("alert")
+    check(alert.count() == 1 and "domestic-abuse" in alert.inner_text(),
+          f"a redirection the other panel cannot hear is refused, saying why ({alert.inner_text() if alert.count() else ''})")
+    check(page.locator("#redirect-reason").input_value() == "Neighbour dispute, not domestic abuse", "the refused redirection keeps the reason")
+    page_checks(page, "refused redirect")
+    page.locator("#redirect-case-type").select_option(value="asb")
+    page.get_by_role("button", name="Redirect").click()
+    decision = page.locator("#decision ~ dl").first.inner_text()
+    check(page.get_by_role("alert").count() == 0 and "redirected" in decision and "community" in decision,
+          f"the referral is redirected to the community panel ({decision})")
     # The accepted case is on the meeting's agenda, linked from the meetings page.
     page.get_by_role("link", name="Meetings").click()
     agenda_path = f"/ui/meetings/{scenario['laterMeeting']}/agenda"
@@ -237,8 +283,15 @@ with sync_playwright() as playwright:
     check("Hold a multi-professionals meeting first" in own.locator("main").inner_text() and own.locator("form").count() == 0,
           "the referring SPOC reads the advice, without a decision form")
     page_checks(own, "SPOC referral")
+    # The invited SPOC reads the earlier meeting's published agenda: references and slots, no case ids.
+    spoc_agenda = f"/ui/meetings/{scenario['earlierMeeting']}/agenda"
+    own.goto(origin + "/ui/meetings")
+    own.locator(f'a[href="{spoc_agenda}"]').click()
+    check(own.url == origin + spoc_agenda and "MARAC-2027-0043" in own.locator("main").inner_text(), "the invited SPOC reads the published agenda")
+    check(own.locator('a[href*="/ui/cases/"]').count() == 0, "the SPOC's agenda links to no case")
+    page_checks(own, "SPOC agenda")
     own.close()
-    visited += [("spoc", "/ui/referrals"), ("spoc", f"/ui/referrals/{decline_id}")]
+    visited += [("spoc", "/ui/referrals"), ("spoc", f"/ui/referrals/{decline_id}"), ("spoc", spoc_agenda)]
 
     # An administrator revokes a credential with a reason; that browser's next page load is refused.
     housing = context_for(browser, "housing")
@@ -257,6 +310,53 @@ with sync_playwright() as playwright:
               f"the revoked browser's next page load is refused ({refused.status if refused else 'no answer'})")
     except PlaywrightError as error:
         check("ERR_" in str(error), f"the revoked browser's next page load is refused ({str(error).splitlines()[0]})")
+
+    # The administrator registers an agency and a principal (a refused id first, what was typed kept),
+    # signs the new principal's certificate request, and sees when each credential was last used.
+    page.get_by_role("link", name="Agencies").click()
+    page.get_by_label("Id", exact=False).fill("Refuge North")
+    page.get_by_label("Name", exact=True).fill("Refuge North")
+    page.get_by_role("button", name="Create the agency").click()
+    alert = page.get_by_role("alert")
+    check(alert.count() == 1 and "id" in alert.inner_text(), f"an agency id that is not a slug is refused naming it ({alert.inner_text() if alert.count() else ''})")
+    check(page.get_by_label("Name", exact=True).input_value() == "Refuge North", "the refused agency form keeps the name")
+    page_checks(page, "refused agency")
+    page.get_by_label("Id", exact=False).fill("refuge-north")
+    page.get_by_label("Kind").select_option(value="non-core")
+    page.get_by_role("button", name="Create the agency").click()
+    check(page.get_by_role("alert").count() == 0 and "refuge-north" in page.locator("tbody").inner_text(), "the agency is created")
+    page.get_by_role("link", name="Principals").click()
+    page.get_by_label("Id", exact=False).fill("rita-refuge")
+    page.get_by_label("Name", exact=True).fill("Rita Refuge")
+    page.get_by_label("Agency").select_option(value="refuge-north")
+    page.get_by_label("Role").select_option(value="spoc")
+    page.get_by_role("button", name="Create the principal").click()
+    check(page.get_by_role("alert").count() == 0 and "rita-refuge" in page.locator("tbody").inner_text(), "the principal is created")
+    page.get_by_role("link", name="Credentials").click()
+    page.get_by_label("Principal").select_option(value="rita-refuge")
+    page.get_by_label("Certificate request", exact=False).fill("-----BEGIN CERTIFICATE REQUEST-----\nnot one\n-----END CERTIFICATE REQUEST-----")
+    page.get_by_role("button", name="Sign the certificate").click()
+    alert = page.get_by_role("alert")
+    check(alert.count() == 1 and "csr" in alert.inner_text(), f"a broken certificate request is refused ({alert.inner_text() if alert.count() else ''})")
+    page_checks(page, "refused signing")
+    page.get_by_label("Certificate request", exact=False).fill(scenario["newcomerCSR"])
+    page.get_by_role("button", name="Sign the certificate").click()
+    pem = page.locator("#certificate").inner_text() if page.locator("#certificate").count() else ""
+    check(pem.startswith("-----BEGIN CERTIFICATE-----"), "the signed certificate is shown to hand to its holder")
+    open(scenario["issuedOut"], "w").write(pem)
+    page.get_by_role("link", name="Back to credentials").click()
+    row = page.locator("tbody tr", has=page.locator("td.serial", has_text=scenario["spocSerial"])).inner_text()
+    check("never" not in row, f"the police SPOC's credential shows its last use ({row})")
+    newcomer_row = page.locator("tbody tr", has_text="rita-refuge").inner_text()
+    check("pending" in newcomer_row and "never" in newcomer_row, f"the new credential is pending and never used ({newcomer_row})")
+    page.screenshot(path=os.path.join(scenario["screenshots"], "admin-credentials.png"), full_page=True)
+    # Only a coordinator approves it, on the credentials to approve.
+    page = open_home("coordinator", "/ui/meetings")
+    page.get_by_role("link", name="Credentials to approve").click()
+    check(page.locator("form[action*='/revoke']").count() == 0, "the coordinator is offered no revocation")
+    page.get_by_role("button", name="Approve rita-refuge", exact=False).click()
+    check("approved by" in page.locator("tbody tr", has_text="rita-refuge").inner_text(), "the coordinator approves the new credential")
+    visited.append(("coordinator", "/ui/credentials"))
 
     # The other pages each role has: actions (none yet), a research pack, the audit log.
     for who, path in [("spoc", "/ui/actions"), ("coordinator", f"/ui/cases/{scenario['case']}/pack"), ("admin", "/ui/audit"),
@@ -280,6 +380,53 @@ with sync_playwright() as playwright:
         passes = results.response.get("passes", [])
         check(not violations and len(passes) >= 10, f"axe: {path} as {who}: {len(passes)} rules passed, violations {[v['id'] for v in violations]}")
         context.close()
+    # Refusal pages too: each refused form as it comes back, and a 403 and a 404 page.
+    def refused(who, path, act, name):
+        context = context_for(browser, who, bypass_csp=True)
+        page = context.new_page()
+        page.goto(origin + path)
+        act(page)
+        check(page.get_by_role("alert").count() == 1, f"{name}: the refusal is shown")
+        results = axe.run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+        violations = results.response.get("violations", [])
+        check(not violations, f"axe: {name}: violations {[v['id'] for v in violations]}")
+        context.close()
+
+    def empty_answer(page):
+        page.get_by_label("Summary").fill("Typed")
+        page.get_by_role("button", name="Send the amended return").click()
+
+    def unclassified(page):
+        page.get_by_label("Reference").fill("MARAC-2027-0099")
+        page.get_by_label("Field 1 path").fill("victim.shoeSize")
+        page.get_by_label("Field 1 value").fill("9")
+        page.get_by_role("button", name="Create the case").click()
+
+    def no_agency(page):
+        page.get_by_label("Questions").fill("Anything?")
+        page.get_by_role("button", name="Dispatch").click()
+
+    def no_advice(page):
+        page.locator("#decline-reason").fill("Resolvable locally")
+        page.get_by_role("button", name="Decline").click()
+
+    def bad_agency(page):
+        page.get_by_label("Id", exact=False).fill("Not A Slug")
+        page.get_by_label("Name", exact=True).fill("x")
+        page.get_by_role("button", name="Create the agency").click()
+
+    def answer_cleared(page):
+        page.get_by_label("Question 1", exact=False).fill("")
+        empty_answer(page)
+
+    refused("spoc", "/ui/requests/" + scenario["request"], answer_cleared, "refused return")
+    refused("coordinator", meeting_path, unclassified, "refused case")
+    refused("coordinator", dispatch_path, no_agency, "refused dispatch")
+    refused("coordinator", f"/ui/referrals/{waiting_id}", no_advice, "refused decline")
+    refused("admin", "/ui/agencies", bad_agency, "refused agency")
+    refused("spoc", "/ui/credentials", lambda page: None, "403 page")
+    refused("spoc", "/ui/requests/no-such-request", lambda page: None, "404 page")
+
     # Readable on a phone: no horizontal scrolling at 375 px.
     phone = context_for(browser, "spoc", viewport={"width": 375, "height": 740})
     page = phone.new_page()

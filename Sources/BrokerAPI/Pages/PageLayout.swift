@@ -10,7 +10,7 @@ enum PageLayout {
     static func navigation(for role: Role?) -> [(href: String, label: String)] {
         switch role {
         case .spoc?: return [("/ui/inbox", "Inbox"), ("/ui/actions", "Actions"), ("/ui/referrals", "Referrals")]
-        case .coordinator?: return [("/ui/meetings", "Meetings"), ("/ui/referrals", "Referrals to screen")]
+        case .coordinator?: return [("/ui/meetings", "Meetings"), ("/ui/referrals", "Referrals to screen"), ("/ui/credentials", "Credentials to approve")]
         case .admin?: return [("/ui/credentials", "Credentials"), ("/ui/agencies", "Agencies"), ("/ui/principals", "Principals"), ("/ui/audit", "Audit log")]
         case .auditor?: return [("/ui/audit", "Audit log")]
         default: return []

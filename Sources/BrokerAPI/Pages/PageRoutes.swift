@@ -12,6 +12,8 @@ import Wire
 struct PageRoutes: Sendable {
     let core: BrokerEngine
     let guardian: PageGuard
+    let credentialUse: CredentialUse
+    let issuer: CredentialIssuer
 
     typealias Handler = BrokerService.Handler
     static let stylesheetPath = "/ui/style.css"
@@ -135,40 +137,17 @@ struct PageRoutes: Sendable {
                 let body = try CaseForm.newCase(meeting: id, fields)
                 _ = try await perform(request) { broker, actor, env in broker.createCase(body, by: actor, env: env) }
             } catch let error as APIError where ![403, 404].contains(error.status.code) {
-                return try await meetingPage(request, error: error, typed: fields, creating: true)
-            }
-            return PageLayout.seeOther("/ui/meetings/\(id)#dispatch")
-        })
-        router.add("POST", "/ui/meetings/{id}/dispatch", form { request, fields in
-            let caseID = fields["case"] ?? ""
-            let agencies = (fields["agencies"] ?? "").split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
-            let questions = (fields["questions"] ?? "").split(separator: "\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
-            let order = DispatchOrder(agencies: agencies, questions: questions, meeting: request.parameter("id"))
-            do {
-                _ = try await perform(request) { broker, actor, env in broker.dispatch(caseID: caseID, order, by: actor, env: env) }
-            } catch let error as APIError where ![403].contains(error.status.code) {
                 return try await meetingPage(request, error: error, typed: fields)
             }
-            return PageLayout.seeOther("/ui/meetings/\(request.parameter("id"))#status")
+            return PageLayout.seeOther("/ui/meetings/\(id)#dispatch")
         })
 
         registerFollowUp(in: &router)
         registerRegistry(in: &router)
         registerReferrals(in: &router)
         registerAgenda(in: &router)
-
-        // Administrator: credentials and revocation.
-        router.add("GET", "/ui/credentials", page { request in try await credentialsPage(request, error: nil) })
-        router.add("POST", "/ui/credentials/{serial}/revoke", form { request, fields in
-            let serial = request.parameter("serial").uppercased()
-            let reason = fields["reason"] ?? ""
-            do {
-                _ = try await perform(request) { broker, actor, env in broker.revokeCredential(serial: serial, reason: reason, by: actor, env: env) }
-            } catch let error as APIError where ![403].contains(error.status.code) {
-                return try await credentialsPage(request, error: error)
-            }
-            return PageLayout.seeOther("/ui/credentials")
-        })
+        registerCredentials(in: &router)
+        registerDispatch(in: &router)
     }
 
     /// The request, the fields this agency may see (exactly the API's), the return form and the history.
@@ -256,16 +235,16 @@ struct PageRoutes: Sendable {
         }
     }
 
-    /// A meeting: its deadlines, the status board (overdue in red), the case creation form and the
-    /// dispatch form; `creating` says which of the two forms `error` and `typed` belong to.
-    private func meetingPage(_ request: APIRequest, error: APIError?, typed: [String: String], creating: Bool = false) async throws -> HTTPResponse {
+    /// A meeting: its deadlines, the status board (overdue in red), the case creation form (with
+    /// `error` and what was `typed` after a refusal) and a dispatch link per open case.
+    private func meetingPage(_ request: APIRequest, error: APIError?, typed: [String: String]) async throws -> HTTPResponse {
         let id = request.parameter("id")
         let (actor, meeting) = try await perform(request) { broker, actor, _ in broker.meeting(id: id, by: actor) }
         let status = try await perform(request) { broker, actor, env in broker.meetingStatus(id: id, by: actor, env: env) }.1
         let cases = try await perform(request) { broker, actor, _ in broker.listCases(meeting: id, state: "open", by: actor) }.1
         let token = guardian.token(for: request.serial)
         let now = core.clock()
-        let newCase = creating ? typed : [:], dispatched = creating ? [:] : typed
+        let newCase = typed
         return PageLayout.page(meeting.title, actor: actor, status: error?.status ?? .ok) { out in
             out.element("p", [:], "Starts \(PageLayout.time(meeting.startsAt)); research by \(PageLayout.time(meeting.dispatchDeadline)) (\(PageLayout.countdown(to: meeting.dispatchDeadline, now: now))); returns by \(PageLayout.time(meeting.returnDeadline)).")
             out.element("h2", ["id": "status"], "Status board")
@@ -291,10 +270,10 @@ struct PageRoutes: Sendable {
                 }
             }
             out.element("h2", ["id": "new-case"], "New case")
-            if creating, let error {
+            if let error {
                 PageLayout.alert(&out, "Not created", error, id: "case-error")
             }
-            out.wrap("form", ["method": "post", "action": "/ui/meetings/\(id)/cases", "aria-describedby": creating && error != nil ? "case-error" : nil]) { f in
+            out.wrap("form", ["method": "post", "action": "/ui/meetings/\(id)/cases", "aria-describedby": error != nil ? "case-error" : nil]) { f in
                 f.void("input", ["type": "hidden", "name": "csrf", "value": token])
                 f.element("label", ["for": "new-reference"], "Reference")
                 f.void("input", ["id": "new-reference", "name": "reference", "value": newCase["reference"] ?? ""])
@@ -321,57 +300,10 @@ struct PageRoutes: Sendable {
                 f.element("button", ["type": "submit"], "Create the case")
             }
             out.element("h2", ["id": "dispatch"], "Dispatch research")
-            if !creating, let error {
-                PageLayout.alert(&out, "Not dispatched", error)
-            }
             guard !cases.cases.isEmpty else { return out.element("p", [:], "No open case is listed at this meeting.") }
-            out.wrap("form", ["method": "post", "action": "/ui/meetings/\(id)/dispatch"]) { f in
-                f.void("input", ["type": "hidden", "name": "csrf", "value": token])
-                f.element("label", ["for": "case"], "Case")
-                f.wrap("select", ["id": "case", "name": "case"]) { select in
-                    for item in cases.cases {
-                        select.element("option", ["value": item.id, "selected": dispatched["case"] == item.id ? "" : nil], item.reference)
-                    }
-                }
-                f.element("label", ["for": "agencies"], "Agencies (ids, separated by commas)")
-                f.void("input", ["id": "agencies", "name": "agencies", "value": dispatched["agencies"] ?? ""])
-                f.element("label", ["for": "questions"], "Questions (one per line)")
-                f.element("textarea", ["id": "questions", "name": "questions", "rows": "4"], dispatched["questions"] ?? "")
-                f.element("button", ["type": "submit"], "Dispatch")
-            }
-        }
-    }
-
-    /// Every credential with its expiry and approval, and a revocation form for the active ones.
-    private func credentialsPage(_ request: APIRequest, error: APIError?) async throws -> HTTPResponse {
-        let (actor, list) = try await perform(request) { broker, actor, env in broker.listCredentials(by: actor, env: env) }
-        let token = guardian.token(for: request.serial)
-        return PageLayout.page("Credentials", actor: actor, status: error?.status ?? .ok) { out in
-            if let error {
-                PageLayout.alert(&out, "Not revoked", error)
-            }
-            out.wrap("table") { table in
-                PageLayout.head(&table, ["Principal", "Agency", "Serial", "Status", "Expires", "Approval", "Revoke"])
-                table.wrap("tbody") { body in
-                    for credential in list.credentials {
-                        body.wrap("tr", ["class": credential.expiresSoon ? "expiring" : nil]) { row in
-                            row.element("td", [:], credential.principal)
-                            row.element("td", [:], credential.agency)
-                            row.element("td", ["class": "serial"], credential.serial)
-                            row.element("td", [:], credential.status + (credential.reason.map { ": \($0)" } ?? ""))
-                            row.element("td", [:], PageLayout.time(credential.notAfter) + (credential.expiresSoon ? " (soon)" : ""))
-                            row.element("td", [:], credential.approval)
-                            row.wrap("td") { cell in
-                                guard credential.status == "active" else { return }
-                                cell.wrap("form", ["method": "post", "action": "/ui/credentials/\(credential.serial)/revoke", "class": "inline"]) { f in
-                                    f.void("input", ["type": "hidden", "name": "csrf", "value": token])
-                                    f.element("label", ["for": "reason-\(credential.serial)"], "Reason")
-                                    f.void("input", ["id": "reason-\(credential.serial)", "name": "reason", "required": ""])
-                                    f.element("button", ["type": "submit"], "Revoke \(credential.principal)")
-                                }
-                            }
-                        }
-                    }
+            out.wrap("ul") { ul in
+                for item in cases.cases {
+                    ul.wrap("li") { li in li.element("a", ["href": "/ui/cases/\(item.id)/dispatch"], "Dispatch research for \(item.reference)") }
                 }
             }
         }

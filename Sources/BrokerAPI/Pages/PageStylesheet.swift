@@ -18,6 +18,7 @@ enum PageStylesheet {
     .error { border-left: 4px solid #b00020; padding: .5rem .75rem; background: #fdecee; color: #1a1a1a; }
     label { display: block; margin-top: .75rem; font-weight: 600; }
     label.choice { display: inline; font-weight: normal; margin-right: 1rem; }
+    label.choice-row { font-weight: normal; margin-top: .35rem; }
     fieldset { margin-top: 1rem; }
     textarea, input:not([type=radio]), select { width: 100%; max-width: 40rem; font: inherit; padding: .3rem; box-sizing: border-box; }
     button { margin-top: 1rem; font: inherit; padding: .4rem 1rem; background: #0b4f9c; color: #ffffff; border: 0; border-radius: 3px; }
@@ -25,6 +26,9 @@ enum PageStylesheet {
     form.inline label { display: inline; }
     form.inline input { width: auto; }
     .serial { font-family: monospace; word-break: break-all; }
+    pre.pem { font-size: .8rem; white-space: pre-wrap; word-break: break-all; background: #f4f4f4; padding: .5rem; }
+    .hint { font-size: .9rem; margin: .25rem 0 0; }
+    input[type=checkbox] { width: auto; }
     dl.fields dt { font-family: monospace; }
     @media (max-width: 40rem) { th, td { display: block; } thead { display: none; } }
     """

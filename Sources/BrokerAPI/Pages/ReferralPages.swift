@@ -196,6 +196,9 @@ extension PageRoutes {
                         select.element("option", ["value": panel.id, "selected": value("redirected", "panel") == panel.id ? "" : nil], panel.name)
                     }
                 }
+                let types = Set(others.flatMap(\.caseTypes)).sorted()
+                Self.select(&f, id: "redirect-case-type", name: "caseType", label: "Case type under that panel",
+                            options: [("", "unchanged (\(referral.caseType))")] + types.map { ($0, $0) }, selected: value("redirected", "caseType"))
                 f.element("label", ["for": "redirect-reason"], "Reason")
                 f.element("textarea", ["id": "redirect-reason", "name": "reason", "rows": "2"], value("redirected", "reason"))
                 f.element("button", ["type": "submit"], "Redirect")
@@ -213,6 +216,7 @@ enum DecisionForm {
         }
         func given(_ name: String) -> String? { fields[name].flatMap { $0.isEmpty ? nil : $0 } }
         return DecisionOrder(decision: kind, meeting: given("meeting"), slot: given("slot"), reference: given("reference"),
-                             urgent: fields["urgent"] == "true" ? true : nil, reason: given("reason"), advice: given("advice"), panel: given("panel"))
+                             urgent: fields["urgent"] == "true" ? true : nil, reason: given("reason"), advice: given("advice"), panel: given("panel"),
+                             caseType: given("caseType"))
     }
 }
