@@ -174,11 +174,11 @@ import Wire
             let token = try await Self.token(coordinator, path)
             func dispatch(_ body: String) async throws -> ClientResponse { try await Self.post(coordinator, path, "csrf=\(token)&\(body)") }
             let refusals: [(String, String)] = [
-                ("agency.police=on&questions=Known%3F&urgent=true", "reason"),
+                ("agency.police=on&questions=Known%3F&urgent=on", "reason"),
                 ("agency.police=on&questions=Known%3F&releaseAt=next+Tuesday", "releaseAt: must be a UTC time"),
                 ("agency.police=on&questions=Known%3F&field.victim.nickname=on", "the case has no field"),
                 ("agency.housing=on&questions=Known%3F&field.victim.safeAddress=on", "not_entitled"),
-                ("agency.police=on&questions=Known%3F&followUp=true&returnBy=2030-01-01T10:00", "follow-up research is asked after the meeting"),
+                ("agency.police=on&questions=Known%3F&followUp=on&returnBy=2030-01-01T10:00", "follow-up research is asked after the meeting"),
                 ("agency.police=on&questions=", "questions"),
             ]
             for (body, named) in refusals {

@@ -57,9 +57,7 @@ extension PageRoutes {
                     set.element("legend", [:], "Agencies to ask (each sees only the fields listed beside it)")
                     for agency in agencies {
                         let fields = entitled[agency.id] ?? []
-                        set.wrap("label", ["class": "choice-row"]) { l in
-                            l.void("input", ["type": "checkbox", "name": "agency.\(agency.id)", "value": "on",
-                                             "checked": typed["agency.\(agency.id)"] == "on" ? "" : nil])
+                        Self.tickBox(&set, name: "agency.\(agency.id)", typed: typed) { l in
                             l.text(" \(agency.name) (\(agency.id)) — ")
                             l.element("span", ["class": "hint"], fields.isEmpty ? "sees no field of this case" : "sees " + fields.joined(separator: ", "))
                         }
@@ -71,19 +69,13 @@ extension PageRoutes {
                     f.wrap("fieldset") { set in
                         set.element("legend", [:], "Send only these fields (leave all unticked to send each agency everything it may see)")
                         for path in paths {
-                            set.wrap("label", ["class": "choice-row"]) { l in
-                                l.void("input", ["type": "checkbox", "name": "field.\(path)", "value": "on", "checked": typed["field.\(path)"] == "on" ? "" : nil])
-                                l.text(" \(path)")
-                            }
+                            Self.tickBox(&set, name: "field.\(path)", typed: typed) { $0.text(" \(path)") }
                         }
                     }
                 }
                 f.wrap("fieldset") { set in
                     set.element("legend", [:], "Urgent (after the research deadline)")
-                    set.wrap("label", ["class": "choice-row"]) { l in
-                        l.void("input", ["type": "checkbox", "name": "urgent", "value": "true", "checked": typed["urgent"] == "true" ? "" : nil])
-                        l.text(" Dispatch as urgent")
-                    }
+                    Self.tickBox(&set, name: "urgent", typed: typed) { $0.text(" Dispatch as urgent") }
                     set.element("label", ["for": "reason"], "Why it is urgent")
                     set.element("textarea", ["id": "reason", "name": "reason", "rows": "2"], typed["reason"] ?? "")
                 }
@@ -91,15 +83,22 @@ extension PageRoutes {
                 f.void("input", ["id": "releaseAt", "name": "releaseAt", "value": typed["releaseAt"] ?? ""])
                 f.wrap("fieldset") { set in
                     set.element("legend", [:], "Follow-up research (after the meeting has started)")
-                    set.wrap("label", ["class": "choice-row"]) { l in
-                        l.void("input", ["type": "checkbox", "name": "followUp", "value": "true", "checked": typed["followUp"] == "true" ? "" : nil])
-                        l.text(" This is follow-up research")
-                    }
+                    Self.tickBox(&set, name: "followUp", typed: typed) { $0.text(" This is follow-up research") }
                     set.element("label", ["for": "returnBy"], "Return by (UTC, e.g. 2027-02-25T17:00)")
                     set.void("input", ["id": "returnBy", "name": "returnBy", "value": typed["returnBy"] ?? ""])
                 }
                 f.element("button", ["type": "submit"], "Dispatch")
             }
+        }
+    }
+}
+
+extension PageRoutes {
+    /// A tick box (`NAME=on`), ticked again when the refused form had it ticked.
+    static func tickBox(_ out: inout HTMLWriter, name: String, typed: [String: String], _ label: (inout HTMLWriter) -> Void) {
+        out.wrap("label", ["class": "choice-row"]) { l in
+            l.void("input", ["type": "checkbox", "name": name, "value": "on", "checked": typed[name] == "on" ? "" : nil])
+            label(&l)
         }
     }
 }
@@ -124,9 +123,9 @@ enum DispatchForm {
         }
         let questions = (form["questions"] ?? "").split(separator: "\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
         let fields = ticked("field.")
-        let followUp = form["followUp"] == "true"
+        let followUp = form["followUp"] == "on"
         return DispatchOrder(agencies: ticked("agency."), questions: questions, fields: fields.isEmpty ? nil : fields,
-                             releaseAt: try time("releaseAt"), urgent: form["urgent"] == "true" ? true : nil, reason: given("reason"),
+                             releaseAt: try time("releaseAt"), urgent: form["urgent"] == "on" ? true : nil, reason: given("reason"),
                              kind: followUp ? "follow-up" : nil, returnBy: try time("returnBy"))
     }
 }
