@@ -428,11 +428,18 @@ with sync_playwright() as playwright:
     refused("spoc", "/ui/requests/no-such-request", lambda page: None, "404 page")
 
     # Readable on a phone: no horizontal scrolling at 375 px.
-    phone = context_for(browser, "spoc", viewport={"width": 375, "height": 740})
-    page = phone.new_page()
-    page.goto(origin + "/ui/requests/" + scenario["request"])
-    check(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "the request page fits a 375 px phone screen")
-    page.screenshot(path=os.path.join(scenario["screenshots"], "spoc-request-phone.png"), full_page=True)
+    for who, path in [("spoc", "/ui/requests/" + scenario["request"]), ("spoc", "/ui/inbox"), ("coordinator", meeting_path),
+                      ("coordinator", dispatch_path), ("coordinator", f"/ui/referrals/{waiting_id}"), ("admin", "/ui/credentials")]:
+        phone = context_for(browser, who, viewport={"width": 375, "height": 740})
+        page = phone.new_page()
+        page.goto(origin + path)
+        # On failure, the elements that stick out (tag, class, right edge) say what to fix.
+        wide = page.evaluate("""[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+                                 .slice(0, 4).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))""")
+        check(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), f"{path} as {who} fits a 375 px phone screen {wide or ''}")
+        if path.startswith("/ui/requests/"):
+            page.screenshot(path=os.path.join(scenario["screenshots"], "spoc-request-phone.png"), full_page=True)
+        phone.close()
     check(not dialogs, f"no script ran anywhere (dialogs: {dialogs})")
     browser.close()
 

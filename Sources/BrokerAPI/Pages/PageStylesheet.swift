@@ -5,7 +5,8 @@ enum PageStylesheet {
     :root { color-scheme: light; font-family: system-ui, sans-serif; line-height: 1.5; color: #1a1a1a; background: #ffffff; }
     body { margin: 0 auto; max-width: 60rem; padding: 0 1rem 2rem; }
     header { border-bottom: 1px solid #767676; padding: .5rem 0; }
-    nav a { margin-right: 1rem; }
+    nav { display: flex; flex-wrap: wrap; gap: .25rem 1rem; }
+    nav a { white-space: nowrap; }
     a { color: #0b4f9c; }
     a:focus, button:focus, input:focus, textarea:focus, select:focus { outline: 3px solid #b35900; outline-offset: 2px; }
     .skip { position: absolute; left: -10000px; }
