@@ -124,7 +124,11 @@ import Wire
             let page = try await admin.send("GET", "/ui/credentials")
             let idleRow = try #require(page.text.components(separatedBy: "<tr").first { $0.contains(unused.serial) })
             #expect(idleRow.contains("<td>never</td>"), "\(idleRow)")
-            // Kept across a restart: written at shutdown, mode 0600, serials and times only.
+            // Kept across a restart: written at shutdown, mode 0600, serials and times only. The
+            // administrator's own use at +700 s came after the SPOC's use at +700 s was saved (at most one
+            // save a minute), so only the shutdown's write keeps it.
+            let adminSerial = try Certificate(pemFile: broker.pki.adminCertificatePath).serial
+            #expect(try await lastUse(adminSerial).flatMap(RFC3339.parse) == start.addingTimeInterval(700))
             try await broker.restart()
             let file = broker.directory.path("data/credential-use.json")
             let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
@@ -132,8 +136,12 @@ import Wire
             let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: String]
             #expect(saved?[police] != nil && saved?.keys.allSatisfy { $0.allSatisfy(\.isHexDigit) } == true, "\(saved ?? [:])")
             let again = try broker.adminClient()
-            let after = try await again.json("GET", "/v1/credentials").json["credentials"].array.first { $0["serial"].string == police }?["lastUsedAt"].string
+            // One request: the answer shows what was read back, before this request's own use is recorded.
+            let restarted = try await again.json("GET", "/v1/credentials").json["credentials"].array
+            let after = restarted.first { $0["serial"].string == police }?["lastUsedAt"].string
             #expect(after.flatMap(RFC3339.parse) == start.addingTimeInterval(700), "\(after ?? "none")")
+            let adminAfter = restarted.first { $0["serial"].string == adminSerial }?["lastUsedAt"].string
+            #expect(adminAfter.flatMap(RFC3339.parse) == start.addingTimeInterval(700), "saved at shutdown: \(adminAfter ?? "none")")
         }
     }
 
