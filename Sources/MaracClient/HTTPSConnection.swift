@@ -31,6 +31,8 @@ public final class HTTPSConnection {
     private var inbound: [UInt8] = []
     private var inboundOffset = 0
     public let host: String
+    /// The `Host` header: the host, and the port unless it is 443 (RFC 9110 §7.2); an IPv6 address in brackets.
+    public let authority: String
     public private(set) var isOpen = true
 
     /// Largest response accepted (headers + body).
@@ -40,6 +42,7 @@ public final class HTTPSConnection {
     /// - Throws: `ClientError` `.connection` (refused, unreachable, timeout) or `.tls` (with OpenSSL's reason).
     public init(host: String, port: Int, context: TLSContext, timeout: TimeInterval = 30) throws {
         self.host = host
+        authority = Self.authority(host: host, port: port)
         socket = try Self.connect(host: host, port: port, timeout: timeout)
         do {
             session = try TLSSession(context: context)
@@ -62,7 +65,7 @@ public final class HTTPSConnection {
 
     /// Sends one request and reads its response.
     public func send(method: String, path: String, headers: [(String, String)] = [], body: [UInt8]? = nil) throws -> ClientResponse {
-        try write(request: Self.encode(method: method, path: path, host: host, headers: headers, body: body))
+        try write(request: Self.encode(method: method, path: path, host: authority, headers: headers, body: body))
         return try readResponse(isHEAD: method == "HEAD")
     }
 
@@ -114,6 +117,12 @@ public final class HTTPSConnection {
         if inboundOffset == inbound.count { inbound.removeAll(keepingCapacity: true); inboundOffset = 0 }
         if response.header("Connection")?.lowercased() == "close" { close() }
         return ClientResponse(status: status, headers: headers, body: body)
+    }
+
+    /// `host:port`, `[v6]:port`, or the host alone for 443.
+    static func authority(host: String, port: Int) -> String {
+        let bare = host.hasPrefix("[") ? host : host.contains(":") ? "[\(host)]" : host
+        return port == 443 ? bare : "\(bare):\(port)"
     }
 
     static func encode(method: String, path: String, host: String, headers: [(String, String)], body: [UInt8]?) -> [UInt8] {

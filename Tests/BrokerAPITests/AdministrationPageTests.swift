@@ -11,7 +11,8 @@ import Wire
 /// credentials, each credential's last use, and the dispatch form's extensions.
 @Suite(.serialized) struct AdministrationPageTests {
     static let form = ("Content-Type", "application/x-www-form-urlencoded")
-    static let origin = ("Origin", "https://127.0.0.1")
+    /// This broker's origin as the client names it (`Host: 127.0.0.1:PORT`).
+    static func origin(_ client: BrokerClient) -> (String, String) { ("Origin", "https://127.0.0.1:\(client.port)") }
 
     /// The page's per-credential form token.
     static func token(_ client: BrokerClient, _ path: String) async throws -> String {
@@ -20,7 +21,7 @@ import Wire
     }
 
     static func post(_ client: BrokerClient, _ path: String, _ body: String) async throws -> ClientResponse {
-        try await client.send("POST", path, body: Array(body.utf8), headers: [form, origin])
+        try await client.send("POST", path, body: Array(body.utf8), headers: [form, origin(client)])
     }
 
     @Test func anAdministratorRegistersAgenciesAndPrincipalsOthersCannot() async throws {

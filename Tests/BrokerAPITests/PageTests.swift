@@ -69,8 +69,8 @@ import TestSupport
             let deputyToken = try #require(try await other.client.send("GET", "/ui/requests/\(requestID)").text
                 .components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
             #expect(token != deputyToken, "tokens are per credential")
-            // The origin is https://<Host>; MaracClient's Host header is the bare address.
-            let host = "127.0.0.1"
+            // The origin is https://<Host>; MaracClient's Host header is address:port.
+            let host = "127.0.0.1:\(broker.port)"
             func post(_ token: String, _ headers: [(String, String)]) async throws -> ClientResponse {
                 try await spoc.send("POST", "/ui/requests/\(requestID)/return",
                                     body: Array("csrf=\(token)&knownToAgency=false&summary=No+trace&answer0=No".utf8),
@@ -134,7 +134,7 @@ import TestSupport
                     "read-only, no repeat shown to the referrer: \(own.text)")
 
             let token = try #require(page.text.components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
-            let origin = ("Origin", "https://127.0.0.1"), form = ("Content-Type", "application/x-www-form-urlencoded")
+            let origin = ("Origin", "https://127.0.0.1:\(broker.port)"), form = ("Content-Type", "application/x-www-form-urlencoded")
             func decide(_ id: String, _ body: String, _ headers: [(String, String)]? = nil, as client: BrokerClient? = nil) async throws -> ClientResponse {
                 try await (client ?? coordinator).send("POST", "/ui/referrals/\(id)/decision", body: Array(body.utf8), headers: [form] + (headers ?? [origin]))
             }
@@ -231,7 +231,7 @@ import TestSupport
             let page = try await coordinator.send("GET", "/ui/meetings/\(meetingID)")
             #expect(page.status == 200 && page.text.contains("action=\"/ui/meetings/\(meetingID)/cases\""), "\(page.text)")
             let token = try #require(page.text.components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
-            let headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "https://127.0.0.1")]
+            let headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "https://127.0.0.1:\(broker.port)")]
             func create(_ body: String, _ extra: [(String, String)]? = nil, as client: BrokerClient? = nil) async throws -> ClientResponse {
                 try await (client ?? coordinator).send("POST", "/ui/meetings/\(meetingID)/cases", body: Array(body.utf8), headers: extra ?? headers)
             }
@@ -288,7 +288,7 @@ import TestSupport
             #expect(try await cast.spocs["housing"]!.client.send("GET", "/ui/actions").text.contains("No actions for your agency."), "another agency's action is not shown")
             let token = try #require(page.text.components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
             let form = { (note: String) in Array("csrf=\(token)&note=\(note)".utf8) }
-            let headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "https://127.0.0.1")]
+            let headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "https://127.0.0.1:\(broker.port)")]
             let refused = try await police.send("POST", "/ui/actions/\(actionID)/complete", body: form(""), headers: headers)
             #expect(refused.status == 422 && refused.text.contains("Not completed") && refused.text.contains("note"), "\(refused.text)")
             let done = try await police.send("POST", "/ui/actions/\(actionID)/complete", body: form("Served+at+09%3A30"), headers: headers)
@@ -320,7 +320,7 @@ import TestSupport
             let list = try await cast.admin.send("GET", "/ui/principals")
             #expect(list.status == 200 && list.text.contains("Disable police-spoc"), "\(list.text.prefix(2_000))")
             let token = try #require(list.text.components(separatedBy: #"name="csrf" value=""#).dropFirst().first?.prefix(64).description)
-            let headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "https://127.0.0.1")]
+            let headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", "https://127.0.0.1:\(broker.port)")]
             let disabled = try await cast.admin.send("POST", "/ui/principals/police-spoc/active", body: Array("csrf=\(token)&active=false".utf8), headers: headers)
             #expect(disabled.status == 303, "\(disabled.text)")
             #expect(try await cast.admin.json("GET", "/v1/principals").json["principals"].array.first { $0["id"].string == "police-spoc" }?["active"].bool == false)

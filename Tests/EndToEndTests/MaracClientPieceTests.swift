@@ -1,5 +1,5 @@
 import Foundation
-import MaracClient
+@testable import MaracClient
 import Testing
 import TestSupport
 import TLS
@@ -7,6 +7,16 @@ import Wire
 
 /// The client-side pieces `marac` is built from, without a broker.
 struct MaracClientPieceTests {
+    /// RFC 9110 §7.2: the Host header names the port unless it is the scheme's default, and an IPv6 address in brackets.
+    @Test func theHostHeaderNamesThePortAndBracketsIPv6() {
+        #expect(HTTPSConnection.authority(host: "127.0.0.1", port: 8443) == "127.0.0.1:8443")
+        #expect(HTTPSConnection.authority(host: "broker.council.example", port: 443) == "broker.council.example")
+        #expect(HTTPSConnection.authority(host: "::1", port: 8443) == "[::1]:8443")
+        #expect(HTTPSConnection.authority(host: "[::1]", port: 443) == "[::1]")
+        let head = String(decoding: HTTPSConnection.encode(method: "GET", path: "/v1/whoami", host: "127.0.0.1:8443", headers: [], body: nil), as: UTF8.self)
+        #expect(head.hasPrefix("GET /v1/whoami HTTP/1.1\r\nHost: 127.0.0.1:8443\r\n"), "\(head)")
+    }
+
     @Test func backoffDoublesUpToItsCapAndStartsAgainAfterASuccess() {
         var backoff = Backoff(initial: 1, maximum: 30, factor: 2, jitter: 0)
         let delays = (0..<10).map { _ in backoff.nextDelay() }
