@@ -289,6 +289,24 @@ import Wire
         }
     }
 
+    /// A browser sends a textarea's line breaks as CR LF (HTML's form encoding): "one per line"
+    /// must then be one question per line, as with a bare LF, not one question with a break inside.
+    @Test func aBrowsersCRLFLinesAreSeparateQuestions() async throws {
+        try await withTestBroker { broker in
+            let cast = try await Cast.make(broker, agencies: ["police"])
+            let coordinator = cast.coordinator.client
+            let meetingID = try #require(try await cast.meeting(at: ResearchFlowAPITests.meetingStart)["id"].string)
+            let caseID = try #require(try await cast.case(meeting: meetingID, fields: ResearchFlowAPITests.fields)["id"].string)
+            let path = "/ui/cases/\(caseID)/dispatch"
+            let token = try await Self.token(coordinator, path)
+            let sent = try await Self.post(coordinator, path, "csrf=\(token)&agency.police=on&questions=Known%3F%0D%0AAny+weapons%3F%0D%0A%0D%0A")
+            #expect(sent.status == 303, "\(sent.status) \(sent.text.prefix(1_000))")
+            let requestID = try #require(try await coordinator.json("GET", "/v1/meetings/\(meetingID)/status").json["requests"].array.first?["id"].string)
+            let request = try await coordinator.json("GET", "/v1/requests/\(requestID)")
+            #expect(request.json["questions"].array.compactMap(\.string) == ["Known?", "Any weapons?"], "\(request.text)")
+        }
+    }
+
     // MARK: Last use
 
     /// A request refused because of the credential itself (pending, revoked, disabled principal)
