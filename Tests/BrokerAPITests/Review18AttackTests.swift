@@ -180,6 +180,23 @@ import Wire
         }
     }
 
+    /// The coordinator's approval is the second pair of eyes of SPEC §10: the page must say
+    /// what the credential would open (the holder's role) and who issued it when, or an
+    /// administrator's look-alike principal ("Jo Smith", role coordinator) is one click away.
+    @Test func theApprovalPageShowsTheHoldersRoleAndWhenItWasIssued() async throws {
+        try await withTestBroker { broker in
+            let cast = try await Cast.make(broker, agencies: ["police"])
+            let admin = cast.admin, coordinator = cast.coordinator.client
+            #expect(try await admin.json("POST", "/v1/principals", ["id": "jo-smith-2", "name": "Jo Smith", "agency": "police", "role": "coordinator"]).status == 201)
+            let pending = try await Self.issuePending(broker, admin: admin, principal: "jo-smith-2", agency: "police")
+            let page = try await coordinator.send("GET", "/ui/credentials")
+            let row = try #require(page.text.components(separatedBy: "<tr").first { $0.contains("/ui/credentials/\(pending.serial)/approve") }, "\(page.text)")
+            #expect(row.contains("<td>coordinator</td>"), "the role the approval opens: \(row)")
+            #expect(row.contains("Jo Smith"), "the holder's name: \(row)")
+            #expect(row.contains(PageLayout.time(broker.clock.date)), "when it was issued: \(row)")
+        }
+    }
+
     // MARK: Hostile text
 
     @Test func hostileTextInNamesCSRsCaseTypesAndDispatchKeysIsEscapedEverywhere() async throws {
