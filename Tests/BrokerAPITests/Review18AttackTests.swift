@@ -367,6 +367,77 @@ import Wire
         }
     }
 
+    @Test func aLastUseFileThatIsNotARegularFileNeverHoldsUpTheStart() async throws {
+        let directory = try TemporaryDirectory()
+        let fifo = directory.path("credential-use.json")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let lines = LogCapture()
+        let started = LogCapture()
+        let thread = Thread(block: {
+            let use = CredentialUse(path: fifo, logger: Logger(sink: { lines.append($0) }))
+            started.append(use.lastUse(of: "ABC") == nil ? "started" : "started with a use")
+        })
+        thread.start()
+        let deadline = Date().addingTimeInterval(10)
+        while started.all.isEmpty && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        if started.all.isEmpty {
+            // Unblock the reader so the test process can finish.
+            let writer = open(fifo, O_WRONLY | O_NONBLOCK)
+            if writer >= 0 { close(writer) }
+        }
+        #expect(started.all == ["started"], "reading a FIFO named credential-use.json blocked the broker's start")
+        #expect(lines.all.contains { $0.contains("credential_use_unreadable") }, "\(lines.all)")
+
+        // A file larger than the limit is refused without being read into memory first (sparse: no disk used).
+        let big = directory.path("big.json")
+        #expect(FileManager.default.createFile(atPath: big, contents: nil))
+        #expect(truncate(big, off_t(CredentialUse.maxFileBytes) * 64) == 0)
+        let bigLines = LogCapture()
+        let bigUse = CredentialUse(path: big, logger: Logger(sink: { bigLines.append($0) }))
+        #expect(bigUse.lastUse(of: "ABC") == nil)
+        #expect(bigLines.all.contains { $0.contains("credential_use_unreadable") && $0.contains("larger than") }, "\(bigLines.all)")
+
+        // A symbolic link is not followed (the next save would replace the link, not write through it).
+        let elsewhere = directory.path("elsewhere.json")
+        let when = RFC3339.format(Date(timeIntervalSince1970: 1_800_000_000), fraction: .milliseconds)
+        try Data(#"{"ABC": ""#.utf8 + Data(when.utf8) + Data(#""}"#.utf8)).write(to: URL(fileURLWithPath: elsewhere))
+        let link = directory.path("linked.json")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: elsewhere)
+        let linkLines = LogCapture()
+        let linked = CredentialUse(path: link, logger: Logger(sink: { linkLines.append($0) }))
+        #expect(linked.lastUse(of: "ABC") == nil, "followed a symbolic link")
+        #expect(linkLines.all.contains { $0.contains("credential_use_unreadable") }, "\(linkLines.all)")
+        // A link to an endless device would otherwise be read until memory runs out, at every start.
+        let endless = directory.path("endless.json")
+        try FileManager.default.createSymbolicLink(atPath: endless, withDestinationPath: "/dev/zero")
+        let endlessLines = LogCapture()
+        #expect(CredentialUse(path: endless, logger: Logger(sink: { endlessLines.append($0) })).lastUse(of: "ABC") == nil)
+        #expect(endlessLines.all.contains { $0.contains("credential_use_unreadable") }, "\(endlessLines.all)")
+    }
+
+    /// Entries are never pruned (revoked and expired credentials stay, and a holder in its renewal
+    /// window may renew again and again, each new credential one more entry): past `maxFileBytes`
+    /// the next start would refuse the file and forget every credential's last use at once.
+    @Test func aLastUseFileNeverOutgrowsWhatTheNextStartReads() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("credential-use.json")
+        let use = CredentialUse(path: path, logger: Logger(sink: { _ in }))
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let count = CredentialUse.maxEntries * 2
+        for index in 0..<count {
+            use.record(serial: String(format: "%032X", index), at: start.addingTimeInterval(Double(index)))
+        }
+        use.flush()
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        #expect(size <= CredentialUse.maxFileBytes, "\(size) bytes")
+        let lines = LogCapture()
+        let reread = CredentialUse(path: path, logger: Logger(sink: { lines.append($0) }))
+        #expect(!lines.all.contains { $0.contains("credential_use_unreadable") }, "\(lines.all)")
+        let newest = String(format: "%032X", count - 1)
+        #expect(reread.lastUse(of: newest) == start.addingTimeInterval(Double(count - 1)), "the most recent uses are kept")
+        #expect(reread.lastUse(of: String(format: "%032X", 0)) == nil, "the oldest give way")
+    }
+
     // MARK: Redirection's case type
 
     @Test func aRedirectsCaseTypeIsScreenedByTheTargetPanelAndOnlyForRedirections() async throws {
