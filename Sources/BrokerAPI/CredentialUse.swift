@@ -16,6 +16,11 @@ final class CredentialUse: Sendable {
     static let resolution: TimeInterval = 60
     /// Longest file read back at start (about 10,000 credentials).
     static let maxFileBytes = 1 << 20
+    /// Most credentials kept: the most recently used. Revoked and expired credentials are never
+    /// forgotten otherwise, and a holder may renew again and again: without a bound the file
+    /// would one day pass `maxFileBytes`, and the next start would drop every last use at once.
+    /// (About 75 bytes a credential: 10,000 stay well under `maxFileBytes`.)
+    static let maxEntries = 10_000
 
     private struct State {
         var lastUse: [String: Date] = [:]
@@ -90,6 +95,10 @@ final class CredentialUse: Sendable {
     private func saveNow() {
         let snapshot = state.withLock { state -> [String: Date] in
             state.dirty = false
+            if state.lastUse.count > Self.maxEntries {
+                let newest = state.lastUse.sorted { ($0.value, $0.key) > ($1.value, $1.key) }.prefix(Self.maxEntries)
+                state.lastUse = Dictionary(uniqueKeysWithValues: newest.map { ($0.key, $0.value) })
+            }
             return state.lastUse
         }
         defer { state.withLock { $0.saving = false } }
@@ -110,9 +119,17 @@ final class CredentialUse: Sendable {
         var description: String { message }
     }
 
-    /// `{"SERIAL": "2026-12-03T10:00:00.000Z", …}`.
+    /// `{"SERIAL": "2026-12-03T10:00:00.000Z", …}`: a regular file (not a link, FIFO or device,
+    /// which could block or never end), its size checked before a byte of it is read.
     static func read(_ path: String) throws -> [String: Date] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW: the save replaces the
+        // name (rename), so a link is never what it writes, and is not what it reads either.
+        let file = try FileDescriptor.open(path, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        defer { file.close() }
+        let info = try file.status()
+        guard info.st_mode & S_IFMT == S_IFREG else { throw Unreadable(message: "not a regular file") }
+        guard info.st_size <= maxFileBytes else { throw Unreadable(message: "larger than \(maxFileBytes) bytes") }
+        let data = Data(try file.readPrefix(maxFileBytes + 1))
         guard data.count <= maxFileBytes else { throw Unreadable(message: "larger than \(maxFileBytes) bytes") }
         var uses: [String: Date] = [:]
         for (serial, text) in try JSONDecoder().decode([String: String].self, from: data) {

@@ -50,7 +50,10 @@ extension PageRoutes {
     private func credentialsPage(_ request: APIRequest, error: APIError?, typed: [String: String]) async throws -> HTTPResponse {
         let (actor, list) = try await perform(request) { broker, actor, env in broker.listCredentials(by: actor, env: env) }
         let credentials = credentialUse.annotate(list.credentials)
-        let principals = actor.role == .admin ? try await perform(request) { broker, actor, _ in broker.listPrincipals(by: actor) }.1.principals : []
+        // Administrators and coordinators may both list principals: the coordinator approving a
+        // credential must see whose it is and what it opens (name and role), not an id alone.
+        let principals = try await perform(request) { broker, actor, _ in broker.listPrincipals(by: actor) }.1.principals
+        let holders = Dictionary(principals.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let token = guardian.token(for: request.serial)
         let change = actor.role == .admin ? "Revoke" : "Approve"
         return PageLayout.page("Credentials", actor: actor, status: error?.status ?? .ok) { out in
@@ -58,17 +61,21 @@ extension PageRoutes {
                 PageLayout.alert(&out, "Not changed", error, id: "form-error")
             }
             if actor.role == .coordinator {
-                out.element("p", [:], "A pending credential reads no case text until a coordinator other than its holder approves it.")
+                out.element("p", [:], "A pending credential reads no case text until a coordinator other than its holder approves it. "
+                    + "Approve only a certificate its holder told you they asked for: a coordinator's certificate opens every case.")
             }
             out.wrap("table") { table in
-                PageLayout.head(&table, ["Principal", "Agency", "Serial", "Status", "Expires", "Last used", "Approval", change])
+                PageLayout.head(&table, ["Principal", "Agency", "Role", "Serial", "Status", "Issued", "Expires", "Last used", "Approval", change])
                 table.wrap("tbody") { body in
                     for credential in credentials {
                         body.wrap("tr", ["class": credential.expiresSoon ? "expiring" : nil]) { row in
-                            row.element("td", [:], credential.principal)
+                            let holder = holders[credential.principal]
+                            row.element("td", [:], holder.map { "\($0.name) (\($0.id))" } ?? credential.principal)
                             row.element("td", [:], credential.agency)
+                            row.element("td", [:], holder?.role.rawValue ?? "")
                             row.element("td", ["class": "serial"], credential.serial)
                             row.element("td", [:], credential.status + (credential.reason.map { ": \($0)" } ?? ""))
+                            row.element("td", [:], PageLayout.time(credential.issuedAt))
                             row.element("td", [:], PageLayout.time(credential.notAfter) + (credential.expiresSoon ? " (soon)" : ""))
                             row.element("td", [:], credential.lastUsedAt.map { PageLayout.time($0) } ?? "never")
                             row.element("td", [:], credential.approval + (credential.approvedBy.map { " by \($0)" } ?? ""))
@@ -84,7 +91,7 @@ extension PageRoutes {
                                 } else if credential.approval == "pending", credential.principal != actor.principal {
                                     cell.wrap("form", ["method": "post", "action": "/ui/credentials/\(credential.serial)/approve", "class": "inline"]) { f in
                                         f.void("input", ["type": "hidden", "name": "csrf", "value": token])
-                                        f.element("button", ["type": "submit"], "Approve \(credential.principal) \(credential.serial)")
+                                        f.element("button", ["type": "submit"], "Approve \(credential.principal) \(credential.serial) (\(holder?.role.rawValue ?? "unknown role"))")
                                     }
                                 }
                             }

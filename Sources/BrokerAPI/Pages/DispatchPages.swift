@@ -121,7 +121,11 @@ enum DispatchForm {
             }
             return date
         }
-        let questions = (form["questions"] ?? "").split(separator: "\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+        // A browser sends a textarea's line breaks as CR LF, which Swift counts as one Character
+        // that is not "\n": made LF first, so that each line is a question (a lone CR stays, and
+        // the domain refuses it as it would in JSON).
+        let questions = (form["questions"] ?? "").replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n")
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
         let fields = ticked("field.")
         let followUp = form["followUp"] == "on"
         return DispatchOrder(agencies: ticked("agency."), questions: questions, fields: fields.isEmpty ? nil : fields,
