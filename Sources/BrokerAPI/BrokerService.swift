@@ -52,10 +52,11 @@ public final class BrokerService: HTTPResponder {
     public var parkedLongPolls: Int { hub.waiterCount }
 
     /// Answers every parked long-poll and parks no more (graceful shutdown).
-    public func close() {
-        hub.close()
-        credentialUse.flush()
-    }
+    public func close() { hub.close() }
+
+    /// Writes credentials' last use (graceful shutdown, once the server has drained its requests,
+    /// so the uses of the requests it finished are kept too).
+    public func saveLastUse() { credentialUse.flush() }
 
     /// Connections count against their principal's share (`limits.maxConnectionsPerPrincipal`);
     /// pending certificates count too, since they complete handshakes.

@@ -197,6 +197,7 @@ public final class BrokerApp: Sendable {
         core.close()
         service.close()
         await server.shutdown()
+        service.saveLastUse()
         journal.close()
     }
 }

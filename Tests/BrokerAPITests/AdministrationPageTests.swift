@@ -189,6 +189,8 @@ import Wire
                 ("agency.housing=on&questions=Known%3F&field.victim.safeAddress=on", "not_entitled"),
                 ("agency.police=on&questions=Known%3F&followUp=on&returnBy=2030-01-01T10:00", "follow-up research is asked after the meeting"),
                 ("agency.police=on&questions=", "questions"),
+                // A narrowing not sent as a tick box is refused, never dropped (which would send everything entitled).
+                ("agency.police=on&questions=Known%3F&field.victim.name=yes", "field.victim.name: a tick box is on or absent"),
             ]
             for (body, named) in refusals {
                 let refused = try await dispatch(body)

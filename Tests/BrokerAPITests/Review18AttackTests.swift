@@ -11,14 +11,15 @@ import Wire
 /// transcript that must fail, over real mutual TLS.
 @Suite(.serialized) struct Review18AttackTests {
     static let form = ("Content-Type", "application/x-www-form-urlencoded")
-    static let origin = ("Origin", "https://127.0.0.1")
+    /// This broker's origin as the client names it (`Host: 127.0.0.1:PORT`).
+    static func origin(_ client: BrokerClient) -> (String, String) { ("Origin", "https://127.0.0.1:\(client.port)") }
 
     static func token(_ client: BrokerClient, _ path: String) async throws -> String {
         try await AdministrationPageTests.token(client, path)
     }
 
-    static func post(_ client: BrokerClient, _ path: String, _ body: String, headers: [(String, String)] = [origin]) async throws -> ClientResponse {
-        try await client.send("POST", path, body: Array(body.utf8), headers: [form] + headers)
+    static func post(_ client: BrokerClient, _ path: String, _ body: String, headers: [(String, String)]? = nil) async throws -> ClientResponse {
+        try await client.send("POST", path, body: Array(body.utf8), headers: [form] + (headers ?? [origin(client)]))
     }
 
     static func encoded(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: .alphanumerics)! }
@@ -66,14 +67,15 @@ import Wire
             ]
             for (client, own, other, path, body) in routes {
                 let attempts: [(String, String, [(String, String)])] = [
-                    ("no token", body, [Self.origin]),
-                    ("empty token", "csrf=&" + body, [Self.origin]),
-                    ("another credential's token", "csrf=\(other)&" + body, [Self.origin]),
-                    ("the token upper-cased", "csrf=\(own.uppercased())&" + body, [Self.origin]),
-                    ("the token twice, a wrong one last", "csrf=\(own)&" + body + "&csrf=\(other)", [Self.origin]),
+                    ("no token", body, [Self.origin(client)]),
+                    ("empty token", "csrf=&" + body, [Self.origin(client)]),
+                    ("another credential's token", "csrf=\(other)&" + body, [Self.origin(client)]),
+                    ("the token upper-cased", "csrf=\(own.uppercased())&" + body, [Self.origin(client)]),
+                    ("the token twice, a wrong one last", "csrf=\(own)&" + body + "&csrf=\(other)", [Self.origin(client)]),
                     ("a foreign origin", "csrf=\(own)&" + body, [("Origin", "https://evil.example")]),
-                    ("a look-alike origin", "csrf=\(own)&" + body, [("Origin", "https://127.0.0.1.evil.example")]),
-                    ("an http origin", "csrf=\(own)&" + body, [("Origin", "http://127.0.0.1")]),
+                    ("a look-alike origin", "csrf=\(own)&" + body, [("Origin", "https://127.0.0.1:\(client.port).evil.example")]),
+                    ("an http origin", "csrf=\(own)&" + body, [("Origin", "http://127.0.0.1:\(client.port)")]),
+                    ("the origin without its port", "csrf=\(own)&" + body, [("Origin", "https://127.0.0.1")]),
                     ("no origin, cross-site fetch", "csrf=\(own)&" + body, [("Sec-Fetch-Site", "cross-site")]),
                     ("null origin, same-site fetch", "csrf=\(own)&" + body, [("Origin", "null"), ("Sec-Fetch-Site", "same-site")]),
                     ("no origin and no fetch metadata", "csrf=\(own)&" + body, []),
@@ -248,7 +250,7 @@ import Wire
                          "agency.police=on&field.\(Self.encoded(hostile))=on&questions=Known%3F",
                          "agency.police=on&questions=\(Self.encoded(hostile + "\u{202E}"))",
                          "agency.police=on&questions=Known%3F&releaseAt=\(Self.encoded(hostile))",
-                         "agency.police=on&questions=Known%3F&urgent=true&reason=\(Self.encoded("\u{202E}" + hostile))"] {
+                         "agency.police=on&questions=Known%3F&urgent=on&reason=\(Self.encoded("\u{202E}" + hostile))"] {
                 let refused = try await Self.post(coordinator, path, "csrf=\(token)&\(body)")
                 #expect(refused.status >= 400 && refused.text.contains("Not dispatched"), "\(body): \(refused.status) \(refused.text.prefix(800))")
                 Self.expectNoRawMarkup(refused, body)

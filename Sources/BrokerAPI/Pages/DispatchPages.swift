@@ -108,6 +108,13 @@ extension PageRoutes {
 /// naming the field, never dropped.
 enum DispatchForm {
     static func order(_ form: [String: String]) throws -> DispatchOrder {
+        // A tick box sends `on`; anything else under a tick box's name was not typed in this form,
+        // and is refused rather than dropped (a narrowing dropped would send every entitled field).
+        for name in ["agency.", "field.", "urgent", "followUp"] {
+            if let (key, value) = form.first(where: { $0.key.hasPrefix(name) && $0.value != "on" }) {
+                throw APIError(.validationFailed, "\(key.prefix(80)): a tick box is on or absent, got \(value.prefix(40))")
+            }
+        }
         func ticked(_ prefix: String) -> [String] {
             form.filter { $0.key.hasPrefix(prefix) && $0.value == "on" }.map { String($0.key.dropFirst(prefix.count)) }.sorted()
         }
