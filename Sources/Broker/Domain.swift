@@ -288,6 +288,12 @@ public struct Domain: Sendable {
     /// renewal opens `renewalWindow` before its expiry. The API asks before signing anything.
     public func renewalRefusal(serial: String, at now: Date) -> DomainError? {
         guard let current = state.credentials[serial] else { return .notFound("credential") }
+        // Once only: a copied certificate must not mint a chain of fresh approved ones that
+        // revoking the copied one leaves standing.
+        if let renewal = state.credentials.values.first(where: { $0.renewedFrom == current.serial }) {
+            return DomainError(.conflict, "certificate \(current.serial) was already renewed as \(renewal.serial) "
+                                   + "at \(RFC3339.format(renewal.issuedAt, fraction: .milliseconds)); renew that one when its time comes")
+        }
         let opens = current.notAfter.addingTimeInterval(-Self.renewalWindow)
         guard now < opens else { return nil }
         return DomainError(.conflict, "certificate \(current.serial) expires at \(RFC3339.format(current.notAfter, fraction: .milliseconds)): "
@@ -311,7 +317,7 @@ public struct Domain: Sendable {
             ? current.approver(for: principal).map { .approved(by: $0.by, at: $0.at) } ?? .pending
             : .pending
         let renewed = Credential(serial: body.serial, principal: principal.id, issuedAt: body.issuedAt, notAfter: body.notAfter,
-                                 approval: carried)
+                                 approval: carried, renewedFrom: current.serial)
         return .success(Decision(
             entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.credentialRenew, object: renewed.serial,
                                                  reason: "renews \(current.serial)"),
@@ -355,7 +361,8 @@ public struct Domain: Sendable {
                        approval: approval, approvedBy: approval == "approved" ? approver?.by : nil,
                        approvedAt: approval == "approved" ? approver?.at : nil,
                        expiresSoon: credential.status(at: now) == "active"
-                           && credential.notAfter.timeIntervalSince(now) < Double(Limits.expiryWarningDays) * 86_400)
+                           && credential.notAfter.timeIntervalSince(now) < Double(Limits.expiryWarningDays) * 86_400,
+                       renewedFrom: credential.renewedFrom)
     }
 
     // MARK: Audit

@@ -134,10 +134,13 @@ public struct Credential: Codable, Sendable, Equatable {
     /// Its approval for case text. `nil` for a credential journaled before approvals belonged
     /// to credentials (before SPEC §10): it follows its principal's approval, as it did then.
     public var approval: CredentialApproval?
+    /// The holder's credential this one renewed (`POST /v1/credentials/renew`); each is renewed at most once.
+    public var renewedFrom: String?
 
     /// Creates a credential.
     public init(serial: String, principal: String, issuedAt: Date, notAfter: Date, revokedAt: Date? = nil, revocationReason: String? = nil,
-                approval: CredentialApproval? = nil) {
+                approval: CredentialApproval? = nil, renewedFrom: String? = nil) {
+        self.renewedFrom = renewedFrom
         self.serial = serial
         self.principal = principal
         self.issuedAt = issuedAt

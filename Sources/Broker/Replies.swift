@@ -68,6 +68,8 @@ public struct CredentialView: Codable, Sendable, Equatable {
     public var approvedAt: Date?
     /// Active and within `Limits.expiryWarningDays` of expiry: time to rotate.
     public var expiresSoon: Bool
+    /// The credential this one renewed, if it is a renewal.
+    public var renewedFrom: String? = nil
     /// The last request the broker accepted from it, to the minute (`nil`: none recorded).
     public var lastUsedAt: Date? = nil
 }

@@ -436,6 +436,14 @@ import TLS
         #expect(whoami.json["certificate"]["approval"].string == "approved", "\(whoami.text)")
         #expect(try await client.json("GET", "/v1/requests").status == 200)
         #expect(try await spoc.client.json("GET", "/v1/requests").status == 200, "the old one stays valid")
+        // Once only: the old certificate (a copy of it, say) cannot mint another approved one.
+        let again = String(decoding: try CertificateSigningRequest.create(key: try PrivateKey.generateECDSA(), commonName: "rita", organization: "police").pemBytes,
+                           as: UTF8.self)
+        let twice = try await spoc.client.json("POST", "/v1/credentials/renew", ["csr": again])
+        let renewedSerial = try #require(renewed.json["serial"].string)
+        #expect(twice.status == 409 && twice.text.contains("already renewed as \(renewedSerial)"), "\(twice.text)")
+        let ritas = try await admin.json("GET", "/v1/credentials?principal=rita").json["credentials"].array
+        #expect(ritas.count == 2 && ritas.contains { $0["renewedFrom"].string == spoc.serial }, "\(ritas)")
         // Someone else's CSR cannot be smuggled in: the subject is the holder's, from the registry.
         let foreign = String(decoding: try CertificateSigningRequest.create(key: try PrivateKey.generateECDSA(), commonName: "cora", organization: nil).pemBytes,
                              as: UTF8.self)
