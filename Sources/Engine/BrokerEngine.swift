@@ -56,6 +56,9 @@ public final class BrokerEngine: Sendable {
     private let changeObserver = Mutex<ChangeObserver?>(nil)
     /// Store completions are handled here, in store order.
     private let commitQueue = DispatchQueue(label: "marac.commit")
+    /// Store completions not yet handled, in store order, and whether a drain is queued: a group
+    /// commit completes many entries at once, and one hop to `commitQueue` handles them all.
+    private let completions = Mutex<(pending: [StoreCompletion], drainQueued: Bool)>(([], false))
     private let snapshotQueue = DispatchQueue(label: "marac.snapshot", qos: .utility)
     private let releases: ReleaseScheduler
     private let revocations = CRLIssuer()
@@ -219,8 +222,31 @@ public final class BrokerEngine: Sendable {
         let agencies = before.union(Self.agenciesTouched(by: entry, in: inner.broker.state))
         let reschedules = ReleaseScheduler.changesSchedule(entry)
         store.append(payload) { [self] result in
-            commitQueue.async { [self] in
-                committed(seq: seq, result: result, agencies: agencies, reschedules: reschedules, erasedKeys: erasedKeys, done: done)
+            let completion = StoreCompletion(seq: seq, result: result, agencies: agencies, reschedules: reschedules, erasedKeys: erasedKeys, done: done)
+            let queueDrain = completions.withLock { completions -> Bool in
+                completions.pending.append(completion)
+                defer { completions.drainQueued = true }
+                return !completions.drainQueued
+            }
+            if queueDrain { commitQueue.async { [self] in drainCompletions() } }
+        }
+    }
+
+    /// On `commitQueue`: handles every store completion queued so far, in store order, until none is left.
+    private func drainCompletions() {
+        while true {
+            let batch = completions.withLock { completions -> [StoreCompletion] in
+                if completions.pending.isEmpty {
+                    completions.drainQueued = false
+                    return []
+                }
+                defer { completions.pending.removeAll(keepingCapacity: true) }
+                return completions.pending
+            }
+            if batch.isEmpty { return }
+            for item in batch {
+                committed(seq: item.seq, result: item.result, agencies: item.agencies, reschedules: item.reschedules,
+                          erasedKeys: item.erasedKeys, done: item.done)
             }
         }
     }
@@ -445,6 +471,16 @@ public final class BrokerEngine: Sendable {
         }
         return agencies
     }
+}
+
+/// One entry's store result with what `BrokerEngine.committed` needs to finish it.
+private struct StoreCompletion: Sendable {
+    let seq: UInt64
+    let result: Result<JournalRecord, JournalError>
+    let agencies: Set<String>
+    let reschedules: Bool
+    let erasedKeys: [String]
+    let done: @Sendable (Result<Void, EngineError>) -> Void
 }
 
 /// The change observer in a struct, never as a bare closure in the `Mutex`: a closure kept
