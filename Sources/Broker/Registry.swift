@@ -238,6 +238,21 @@ enum Validate {
     /// lookups on every scalar of every text field.
     static func isText(_ text: String, limit: Int, multiline: Bool = false) -> Bool {
         var blank = true
+        // ASCII (most text) without looking up Unicode properties: its controls are U+0000–U+001F
+        // and DEL, it has no format characters, and its white space is U+0009–U+000D and U+0020.
+        var ascii = true
+        for byte in text.utf8 {
+            guard byte < 0x80 else {
+                ascii = false
+                break
+            }
+            if byte < 0x20 || byte == 0x7F {
+                guard multiline, byte == 0x0A || byte == 0x09 || byte == 0x0D else { return false }
+            }
+            if blank && byte != 0x20 && !(0x09...0x0D).contains(byte) { blank = false }
+        }
+        if ascii { return !blank && (text.utf8.count <= limit || text.count <= limit) }
+        blank = true
         for scalar in text.unicodeScalars {
             switch scalar.properties.generalCategory {
             case .control, .format:

@@ -225,6 +225,33 @@ public struct ResearchReturn: Codable, Sendable, Equatable {
     }
 }
 
+/// Written by hand: a return is encoded on every submission (its size counted against
+/// `limits.maxReturnBytesPerRequest` when decided and again when applied, then the reply).
+/// `ResearchReturnJSONTests` compares these bytes with the `Encodable` form's.
+extension ResearchReturn: JSONWritable {
+    public func writeJSON(to out: inout JSONOutput) {
+        out.beginObject()
+        out.key("agency"); out.string(agency)
+        out.key("answers"); out.strings(answers)
+        out.key("knownToAgency"); out.bool(knownToAgency)
+        out.key("request"); out.string(request)
+        out.key("submittedAt"); out.date(submittedAt)
+        out.key("summary"); out.string(summary)
+        out.key("version"); out.integer(version)
+        out.key("withheld")
+        out.beginArray()
+        for item in withheld {
+            out.element()
+            out.beginObject()
+            out.key("reason"); out.string(item.reason)
+            out.key("what"); out.string(item.what)
+            out.endObject()
+        }
+        out.endArray()
+        out.endObject()
+    }
+}
+
 /// A research request to one agency, as stored (the API shape is `RequestView`).
 public struct ResearchRequest: Codable, Sendable, Equatable {
     /// Opaque id.

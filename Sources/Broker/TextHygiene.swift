@@ -15,6 +15,20 @@ import Wire
 enum TextHygiene {
     /// The first scalar `text` may not hold, after `\r\n` became `\n`; nil if clean.
     static func forbiddenScalar(in text: String, multiline: Bool) -> Unicode.Scalar? {
+        // ASCII (most text) without looking up Unicode properties: its only controls are
+        // U+0000–U+001F and DEL, and it has no format characters.
+        var ascii = true
+        for byte in text.utf8 {
+            guard byte < 0x80 else {
+                ascii = false
+                break
+            }
+            if byte < 0x20 || byte == 0x7F {
+                if multiline && (byte == 0x0A || byte == 0x09) { continue }
+                return Unicode.Scalar(byte)
+            }
+        }
+        if ascii { return nil }
         for scalar in text.unicodeScalars {
             switch scalar.properties.generalCategory {
             case .control, .format:
@@ -47,10 +61,10 @@ enum TextHygiene {
 
     /// Normalises `text` in place, or says why it is refused.
     /// - Returns: 422 `invalid_text` naming `field` and the scalar, or nil.
-    static func clean(_ text: inout String, field: String, multiline: Bool = true) -> DomainError? {
+    static func clean(_ text: inout String, field: @autoclosure () -> String, multiline: Bool = true) -> DomainError? {
         let result = normalised(text)
         if let scalar = forbiddenScalar(in: result, multiline: multiline) {
-            return DomainError(.invalidText, "\(field): contains \(describe(scalar)); text may not hold control or "
+            return DomainError(.invalidText, "\(field()): contains \(describe(scalar)); text may not hold control or "
                                + "bidirectional formatting characters\(multiline ? " (line breaks and tabs excepted)" : "")")
         }
         text = result
@@ -58,17 +72,17 @@ enum TextHygiene {
     }
 
     /// Cleans an optional text field.
-    static func clean(_ text: inout String?, field: String, multiline: Bool = true) -> DomainError? {
+    static func clean(_ text: inout String?, field: @autoclosure () -> String, multiline: Bool = true) -> DomainError? {
         guard var value = text else { return nil }
-        if let error = clean(&value, field: field, multiline: multiline) { return error }
+        if let error = clean(&value, field: field(), multiline: multiline) { return error }
         text = value
         return nil
     }
 
     /// Cleans every element, naming `field[index]`.
-    static func clean(_ texts: inout [String], field: String, multiline: Bool = true) -> DomainError? {
+    static func clean(_ texts: inout [String], field: @autoclosure () -> String, multiline: Bool = true) -> DomainError? {
         for index in texts.indices {
-            if let error = clean(&texts[index], field: "\(field)[\(index)]", multiline: multiline) { return error }
+            if let error = clean(&texts[index], field: "\(field())[\(index)]", multiline: multiline) { return error }
         }
         return nil
     }

@@ -277,8 +277,9 @@ struct BrokerRoutes: Sendable {
     }
 }
 
-/// `whoami` with the days left on the certificate, for rotation.
-struct WhoAmIReply: Encodable, Sendable {
+/// `whoami` with the days left on the certificate, for rotation. Written by hand
+/// (`JSONWritable`): it is the answer every client asks first and most often.
+struct WhoAmIReply: JSONWritable, Sendable {
     struct CertificateInfo: Encodable, Sendable {
         let serial: String
         let notAfter: Date
@@ -299,6 +300,23 @@ struct WhoAmIReply: Encodable, Sendable {
         certificate = CertificateInfo(serial: whoami.certificate.serial, notAfter: whoami.certificate.notAfter,
                                       daysToExpiry: Int(whoami.certificate.notAfter.timeIntervalSince(now) / 86_400),
                                       approval: whoami.certificate.approval)
+    }
+
+    /// The `Encodable` form's bytes (keys sorted); `WhoAmIReplyTests` compares the two.
+    func writeJSON(to out: inout JSONOutput) {
+        out.beginObject()
+        out.key("agency"); out.string(agency)
+        out.key("certificate")
+        out.beginObject()
+        out.key("approval"); out.string(certificate.approval)
+        out.key("daysToExpiry"); out.integer(certificate.daysToExpiry)
+        out.key("notAfter"); out.date(certificate.notAfter)
+        out.key("serial"); out.string(certificate.serial)
+        out.endObject()
+        out.key("name"); out.string(name)
+        out.key("principal"); out.string(principal)
+        out.key("role"); out.string(role.rawValue)
+        out.endObject()
     }
 }
 

@@ -24,6 +24,10 @@ public final class BrokerService: HTTPResponder {
     private let templates: RouteTemplates
     /// When each credential was last used (SPEC §12), shown with `GET /v1/credentials` and its page.
     private let credentialUse: CredentialUse
+    /// The API's routes without parameters, by path and then method: such a request (`whoami`,
+    /// the long-poll feeds) is routed with one lookup, its path being its template, instead of
+    /// two walks of the generic router (one for the template, one for the handler).
+    private let literalRoutes: [String: [String: Handler]]
 
     /// - Parameters:
     ///   - issuer: signs client certificates (`POST /v1/credentials`, renewals) and the CRL.
@@ -45,6 +49,14 @@ public final class BrokerService: HTTPResponder {
         self.pages = pages
         pageRouteTable = pages.routeTable
         templates = RouteTemplates(routeTable: routeTable + pageRouteTable)
+        var literalRoutes: [String: [String: Handler]] = [:]
+        for route in routeTable {
+            let parts = route.split(separator: " ", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[1].contains("{"),
+                  case .found(let handler, _) = router.match(method: parts[0], path: parts[1]) else { continue }
+            literalRoutes[parts[1], default: [:]][parts[0]] = handler
+        }
+        self.literalRoutes = literalRoutes
         engine.observeChanges { [hub] agencies in hub.notify(agencies) }
     }
 
@@ -71,8 +83,19 @@ public final class BrokerService: HTTPResponder {
     /// refused before, e.g. a malformed body) is the registry asked here.
     public func respond(to request: HTTPRequest, context: RequestContext) async -> HTTPResponse {
         let identified = IdentifiedPrincipal()
-        let template = templates.template(of: request.path)
-        var response = await IdentifiedPrincipal.$current.withValue(identified) { await route(request, template: template, context: context) }
+        let template: String
+        let literal: Handler?
+        if let byMethod = literalRoutes[request.path],
+           let handler = byMethod[request.method] ?? (request.method == "HEAD" ? byMethod["GET"] : nil) {
+            template = request.path
+            literal = handler
+        } else {
+            template = templates.template(of: request.path)
+            literal = nil
+        }
+        var response = await IdentifiedPrincipal.$current.withValue(identified) {
+            await route(request, template: template, literal: literal, context: context)
+        }
         if identified.principal == nil {
             switch engine.identify(serial: context.peer.serial) {
             case .failure(let refusal): response = APIError(refusal).response
@@ -97,26 +120,33 @@ public final class BrokerService: HTTPResponder {
         return response
     }
 
-    private func route(_ request: HTTPRequest, template: String, context: RequestContext) async -> HTTPResponse {
-        let response: HTTPResponse
+    /// - Parameter literal: the handler `literalRoutes` found, if any (the router is then not asked).
+    private func route(_ request: HTTPRequest, template: String, literal: Handler?, context: RequestContext) async -> HTTPResponse {
+        if let literal {
+            if let refusal = QueryParameters.refusal(method: request.method, template: template, query: request.query) { return refusal.response }
+            return await run(literal, request, parameters: [:], context: context)
+        }
         let isPage = request.path == "/" || request.path.hasPrefix("/ui/")
         switch (isPage ? pages : router).match(method: request.method, path: request.path) {
         case .notFound:
-            response = APIError(.notFound, "no such endpoint: \(request.path)").response
+            return APIError(.notFound, "no such endpoint: \(request.path)").response
         case .methodNotAllowed(let allowed):
-            response = .methodNotAllowed(allowed: allowed, method: request.method)
+            return .methodNotAllowed(allowed: allowed, method: request.method)
         case .found(let handler, let parameters):
             if !isPage, let refusal = QueryParameters.refusal(method: request.method, template: template, query: request.query) { return refusal.response }
-            do {
-                response = try await handler(APIRequest(http: request, context: context, parameters: parameters))
-            } catch let error as APIError {
-                response = error.response
-            } catch {
-                logger.log("internal_error", ["method": request.method, "path": request.path, "error": "\(error)"])
-                response = APIError(.internalError, "the broker could not complete the request").response
-            }
+            return await run(handler, request, parameters: parameters, context: context)
         }
-        return response
+    }
+
+    private func run(_ handler: Handler, _ request: HTTPRequest, parameters: [String: String], context: RequestContext) async -> HTTPResponse {
+        do {
+            return try await handler(APIRequest(http: request, context: context, parameters: parameters))
+        } catch let error as APIError {
+            return error.response
+        } catch {
+            logger.log("internal_error", ["method": request.method, "path": request.path, "error": "\(error)"])
+            return APIError(.internalError, "the broker could not complete the request").response
+        }
     }
 }
 

@@ -56,6 +56,9 @@ public final class BrokerEngine: Sendable {
     private let changeObserver = Mutex<ChangeObserver?>(nil)
     /// Store completions are handled here, in store order.
     private let commitQueue = DispatchQueue(label: "marac.commit")
+    /// Store completions not yet handled, in store order, and whether a drain is queued: a group
+    /// commit completes many entries at once, and one hop to `commitQueue` handles them all.
+    private let completions = Mutex<(pending: [StoreCompletion], drainQueued: Bool)>(([], false))
     private let snapshotQueue = DispatchQueue(label: "marac.snapshot", qos: .utility)
     private let releases: ReleaseScheduler
     private let revocations = CRLIssuer()
@@ -148,32 +151,39 @@ public final class BrokerEngine: Sendable {
 
     private func execute<Reply: Sendable>(identify: (Domain, Date) -> Result<Actor, DomainError>, identified: (Actor) -> Void,
                                           _ operation: (Domain, Actor, Environment) -> Outcome<Reply>) async throws(EngineError) -> (Actor, Reply) {
-        let outcome: Result<(Actor, Reply), EngineError> = await withCheckedContinuation { continuation in
-            inner.withLock { inner in
-                if let failure = inner.failure { return continuation.resume(returning: .failure(.storageUnavailable(reason: failure))) }
-                let env = Environment(now: clock(), newID: { SecureRandom.hex(16) })
-                let actor: Actor
-                switch identify(inner.broker, env.now) {
-                case .success(let found): actor = found
-                case .failure(let error): return continuation.resume(returning: .failure(.refused(error)))
-                }
-                identified(actor)
-                let decision: Decision<Reply>
-                switch operation(inner.broker, actor, env) {
-                case .success(let decided): decision = decided
-                case .failure(let error): return continuation.resume(returning: .failure(.refused(error)))
-                }
-                let reply = decision.reply
-                guard let entry = decision.entry else {
-                    let pending = inner.nextSeq - 1
-                    if pending <= inner.durable.seq { return continuation.resume(returning: .success((actor, reply))) }
-                    inner.readers.append((pending, { outcome in continuation.resume(returning: outcome.map { (actor, reply) }) }))
-                    return
-                }
-                enqueue(entry, in: &inner) { outcome in continuation.resume(returning: outcome.map { (actor, reply) }) }
+        // A refusal, or a read with nothing before it still to be made durable, is answered at
+        // once, without suspending the task (a suspension is a second turn of the caller's event
+        // loop); only a command, or a read behind one, waits for its `Waiter`.
+        let step: CommandStep<(Actor, Reply)> = inner.withLock { inner in
+            if let failure = inner.failure { return .answered(.failure(.storageUnavailable(reason: failure))) }
+            let env = Environment(now: clock(), newID: { SecureRandom.hex(16) })
+            let actor: Actor
+            switch identify(inner.broker, env.now) {
+            case .success(let found): actor = found
+            case .failure(let error): return .answered(.failure(.refused(error)))
             }
+            identified(actor)
+            let decision: Decision<Reply>
+            switch operation(inner.broker, actor, env) {
+            case .success(let decided): decision = decided
+            case .failure(let error): return .answered(.failure(.refused(error)))
+            }
+            let reply = decision.reply
+            guard let entry = decision.entry else {
+                let pending = inner.nextSeq - 1
+                if pending <= inner.durable.seq { return .answered(.success((actor, reply))) }
+                let waiter = Waiter<(Actor, Reply)>()
+                inner.readers.append((pending, { outcome in waiter.complete(outcome.map { (actor, reply) }) }))
+                return .waiting(waiter)
+            }
+            let waiter = Waiter<(Actor, Reply)>()
+            enqueue(entry, in: &inner) { outcome in waiter.complete(outcome.map { (actor, reply) }) }
+            return .waiting(waiter)
         }
-        return try outcome.get()
+        switch step {
+        case .answered(let outcome): return try outcome.get()
+        case .waiting(let waiter): return try await waiter.value().get()
+        }
     }
 
     /// The actor recorded for the server operator's commands (`maracd`, run by the OS user `name`).
@@ -219,8 +229,31 @@ public final class BrokerEngine: Sendable {
         let agencies = before.union(Self.agenciesTouched(by: entry, in: inner.broker.state))
         let reschedules = ReleaseScheduler.changesSchedule(entry)
         store.append(payload) { [self] result in
-            commitQueue.async { [self] in
-                committed(seq: seq, result: result, agencies: agencies, reschedules: reschedules, erasedKeys: erasedKeys, done: done)
+            let completion = StoreCompletion(seq: seq, result: result, agencies: agencies, reschedules: reschedules, erasedKeys: erasedKeys, done: done)
+            let queueDrain = completions.withLock { completions -> Bool in
+                completions.pending.append(completion)
+                defer { completions.drainQueued = true }
+                return !completions.drainQueued
+            }
+            if queueDrain { commitQueue.async { [self] in drainCompletions() } }
+        }
+    }
+
+    /// On `commitQueue`: handles every store completion queued so far, in store order, until none is left.
+    private func drainCompletions() {
+        while true {
+            let batch = completions.withLock { completions -> [StoreCompletion] in
+                if completions.pending.isEmpty {
+                    completions.drainQueued = false
+                    return []
+                }
+                defer { completions.pending.removeAll(keepingCapacity: true) }
+                return completions.pending
+            }
+            if batch.isEmpty { return }
+            for item in batch {
+                committed(seq: item.seq, result: item.result, agencies: item.agencies, reschedules: item.reschedules,
+                          erasedKeys: item.erasedKeys, done: item.done)
             }
         }
     }
@@ -445,6 +478,53 @@ public final class BrokerEngine: Sendable {
         }
         return agencies
     }
+}
+
+/// What `BrokerEngine.execute` decided under the lock: the answer, or the `Waiter` it comes to.
+private enum CommandStep<Value: Sendable> {
+    case answered(Result<Value, EngineError>)
+    case waiting(Waiter<Value>)
+}
+
+/// The answer to a command that waits for durability: completed once, from whichever thread
+/// makes the entry (or what a read waits behind) durable, and awaited by the command's task,
+/// which suspends only if the answer is not there yet.
+private final class Waiter<Value: Sendable>: Sendable {
+    private let state = Mutex<(result: Result<Value, EngineError>?, continuation: CheckedContinuation<Result<Value, EngineError>, Never>?)>((nil, nil))
+
+    func complete(_ result: Result<Value, EngineError>) {
+        let continuation = state.withLock { state -> CheckedContinuation<Result<Value, EngineError>, Never>? in
+            guard let continuation = state.continuation else {
+                state.result = result
+                return nil
+            }
+            state.continuation = nil
+            return continuation
+        }
+        continuation?.resume(returning: result)
+    }
+
+    func value() async -> Result<Value, EngineError> {
+        if let result = state.withLock({ $0.result }) { return result }
+        return await withCheckedContinuation { continuation in
+            let result = state.withLock { state -> Result<Value, EngineError>? in
+                if let result = state.result { return result }
+                state.continuation = continuation
+                return nil
+            }
+            if let result { continuation.resume(returning: result) }
+        }
+    }
+}
+
+/// One entry's store result with what `BrokerEngine.committed` needs to finish it.
+private struct StoreCompletion: Sendable {
+    let seq: UInt64
+    let result: Result<JournalRecord, JournalError>
+    let agencies: Set<String>
+    let reschedules: Bool
+    let erasedKeys: [String]
+    let done: @Sendable (Result<Void, EngineError>) -> Void
 }
 
 /// The change observer in a struct, never as a bare closure in the `Mutex`: a closure kept

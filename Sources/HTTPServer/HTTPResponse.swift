@@ -55,6 +55,14 @@ public struct HTTPResponse: Sendable, Equatable {
         }
     }
 
+    /// A JSON response written by the value itself (``JSONWritable``): the same bytes as the
+    /// `Encodable` overload, without its dynamic check for the conformance.
+    public static func json(_ status: HTTPStatus, _ value: some JSONWritable, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        var headers = headers
+        headers.replaceOrAdd(name: "Content-Type", value: jsonContentType)
+        return HTTPResponse(status: status, headers: headers, body: value.jsonBytes())
+    }
+
     /// The SPEC §7 error envelope `{"error":{"code":"…","message":"…"}}`.
     ///
     /// Written without an encoder, so building an error never fails.

@@ -10,23 +10,29 @@
 ///
 /// A `HEAD` request matches the `GET` route of a path unless a `HEAD` route is registered; the
 /// response writer then omits the body.
+///
+/// Matching is `@inlinable`, so a module that routes with a concrete `Handler` gets it
+/// specialised: unspecialised, each match spent more time instantiating generic metadata (the
+/// route dictionaries, `Optional<Route>`, tuples) than looking anything up.
 public struct Router<Handler: Sendable>: Sendable {
-    private struct Route: Sendable {
-        var handler: Handler
-        var parameterNames: [String]
+    @usableFromInline
+    struct Route: Sendable {
+        @usableFromInline var handler: Handler
+        @usableFromInline var parameterNames: [String]
     }
 
     /// Nodes live in one flat array and refer to each other by index, so matching walks
     /// indices instead of copying nested dictionaries.
-    private struct Node: Sendable {
-        var literals: [String: Int] = [:]
-        var parameter: Int?
-        var routes: [String: Route] = [:]
+    @usableFromInline
+    struct Node: Sendable {
+        @usableFromInline var literals: [String: Int] = [:]
+        @usableFromInline var parameter: Int?
+        @usableFromInline var routes: [String: Route] = [:]
     }
 
-    private var nodes: [Node] = [Node()]
+    @usableFromInline var nodes: [Node] = [Node()]
     /// Paths without parameters, straight to their node (what `resolve` would find: literals win).
-    private var literalPaths: [String: Int] = [:]
+    @usableFromInline var literalPaths: [String: Int] = [:]
 
     /// Every registered route as `"METHOD /pattern"`, in registration order (for API documentation checks).
     public private(set) var routeTable: [String] = []
@@ -74,6 +80,7 @@ public struct Router<Handler: Sendable>: Sendable {
     }
 
     /// Looks up `method` and `path` (the request's path without query, not percent-decoded).
+    @inlinable
     public func match(method: String, path: String) -> RouteMatch<Handler> {
         guard path.utf8.first == UInt8(ascii: "/") else { return .notFound }
         var values: [String] = []
@@ -104,7 +111,8 @@ public struct Router<Handler: Sendable>: Sendable {
     }
 
     /// Depth-first, literal before parameter; returns the first node with any route.
-    private func resolve(_ index: Int, segments: [Substring], position: Int, values: inout [String]) -> Int? {
+    @inlinable
+    func resolve(_ index: Int, segments: [Substring], position: Int, values: inout [String]) -> Int? {
         guard position < segments.count else {
             return nodes[index].routes.isEmpty ? nil : index
         }
@@ -125,7 +133,8 @@ public struct Router<Handler: Sendable>: Sendable {
 
     /// The percent-decoded segment, or nil if it is badly encoded or decodes to `/` or a
     /// control character.
-    private static func parameterValue(_ segment: Substring) -> String? {
+    @inlinable
+    static func parameterValue(_ segment: Substring) -> String? {
         let isUnsafe: (UInt8) -> Bool = { $0 == UInt8(ascii: "/") || $0 < 0x20 || $0 == 0x7F }
         if !segment.utf8.contains(where: { $0 == UInt8(ascii: "%") || isUnsafe($0) }) {
             return String(segment)
@@ -136,7 +145,8 @@ public struct Router<Handler: Sendable>: Sendable {
     }
 
     /// `/a/b` → `["a", "b"]`, `/a/` → `["a", ""]`, `/` → `[""]`.
-    private static func segments(of path: String) -> [Substring] {
+    @inlinable
+    static func segments(of path: String) -> [Substring] {
         let utf8 = path.utf8
         var segments: [Substring] = []
         segments.reserveCapacity(8)

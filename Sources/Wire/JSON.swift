@@ -39,12 +39,14 @@ public enum JSON {
         return decoder
     }
 
-    /// Encodes `value` as compact UTF-8 JSON.
+    /// Encodes `value` as compact UTF-8 JSON. A ``JSONWritable`` value writes itself (the same
+    /// bytes, without the encoder).
     ///
     /// - Throws: `EncodingError` when the value cannot be represented (a non-finite number, or a
     ///   custom `encode(to:)` that throws) — a bug in the caller, not in the client's input.
     public static func encode(_ value: some Encodable) throws -> [UInt8] {
-        try JSONWriter.encode(value)
+        if let writable = value as? any JSONWritable { return writable.jsonBytes() }
+        return try JSONWriter.encode(value)
     }
 
     /// Encodes `value` in the format of Foundation's `JSONEncoder()` with its defaults (dates

@@ -60,7 +60,7 @@ public struct Logger: Sendable {
         out.append(contentsOf: #"{"event":"request","time":""#.utf8)
         Self.appendTimestamp(to: &out)
         out.append(contentsOf: #"","duration_ms":"#.utf8)
-        Self.appendValue(durationMilliseconds, to: &out)
+        Self.appendDuration(durationMilliseconds, to: &out)
         out.append(contentsOf: #","method":"#.utf8)
         JSONString.appendQuoted(method, to: &out)
         out.append(contentsOf: #","path":"#.utf8)
@@ -91,6 +91,32 @@ public struct Logger: Sendable {
             out.append(UInt8(ascii: "]"))
         default: JSONString.appendQuoted(String(describing: value), to: &out)
         }
+    }
+
+    /// What `String(milliseconds)` writes, without Swift's general `Double` formatting when the
+    /// value is a whole number of microseconds (as the access log's durations are): that double
+    /// is then the one nearest to the decimal, whose shortest form is the decimal itself.
+    static func appendDuration(_ milliseconds: Double, to out: inout [UInt8]) {
+        let microseconds = (milliseconds * 1000).rounded()
+        guard milliseconds.isFinite, microseconds >= 0, microseconds < 1e12, microseconds / 1000 == milliseconds else {
+            return appendValue(milliseconds, to: &out)
+        }
+        let whole = Int(microseconds)
+        out.appendDecimal(whole / 1000)
+        out.append(UInt8(ascii: "."))
+        var fraction = whole % 1000
+        if fraction == 0 { return out.append(UInt8(ascii: "0")) }
+        var digits = 3
+        while fraction % 10 == 0 {
+            fraction /= 10
+            digits -= 1
+        }
+        let start = out.count
+        for _ in 0..<digits {
+            out.append(UInt8(ascii: "0") + UInt8(fraction % 10))
+            fraction /= 10
+        }
+        out[start...].reverse()
     }
 
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, milliseconds truncated): the ``RFC3339`` log form, from

@@ -48,6 +48,13 @@ public enum RFC3339 {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Appends what `format(date)` returns (whole seconds), without building a `String`.
+    static func append(_ date: Date, to out: inout [UInt8]) {
+        let interval = date.timeIntervalSince1970
+        let clamped = interval.isNaN ? 0 : Swift.min(Swift.max(interval, earliest), latest)
+        append(unixSeconds: Int(clamped.rounded(.down)), milliseconds: nil, to: &out)
+    }
+
     /// Appends `YYYY-MM-DDTHH:MM:SS[.mmm]Z` for a Unix time in whole seconds, with three
     /// digits of `milliseconds` (0…999) when given. Bytes, not a `String`: the logger writes
     /// one for every request.
@@ -144,16 +151,22 @@ public enum RFC3339 {
     private static let earliest = -62_167_219_200.0
     private static let latest = 253_402_300_799.0
 
+    /// `value` (not negative) in decimal, zero-padded to `width` digits; written in place, since
+    /// a timestamp has seven of these and the logger writes one for every request.
     private static func appendPadded(_ value: Int, width: Int, to out: inout [UInt8]) {
-        var digits: [UInt8] = []
-        var remaining = value
-        repeat {
-            digits.append(UInt8(remaining % 10) + 0x30)
-            remaining /= 10
-        } while remaining > 0
-        if digits.count < width {
-            out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - digits.count))
+        var divisor = 1
+        var digits = 1
+        while divisor <= value / 10 {
+            divisor *= 10
+            digits += 1
         }
-        out.append(contentsOf: digits.reversed())
+        while digits < width {
+            out.append(UInt8(ascii: "0"))
+            digits += 1
+        }
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            divisor /= 10
+        }
     }
 }

@@ -46,6 +46,45 @@ struct TextHygieneTests {
         #expect(TextHygiene.clean(&tabbed, field: "title", multiline: false)?.code == .invalidText)
     }
 
+    /// The ASCII shortcuts of `forbiddenScalar` and `Validate.isText` decide as the Unicode
+    /// property scan does: every ASCII byte alone, in pairs, with spaces, and beside a non-ASCII scalar.
+    @Test("ASCII text is checked as the Unicode scan checks it")
+    func asciiShortcutsMatchTheUnicodeScan() {
+        func scanForbidden(_ text: String, multiline: Bool) -> Unicode.Scalar? {
+            text.unicodeScalars.first { scalar in
+                switch scalar.properties.generalCategory {
+                case .control, .format: return !(multiline && (scalar == "\n" || scalar == "\t"))
+                default: return false
+                }
+            }
+        }
+        func scanIsText(_ text: String, limit: Int, multiline: Bool) -> Bool {
+            var blank = true
+            for scalar in text.unicodeScalars {
+                switch scalar.properties.generalCategory {
+                case .control, .format:
+                    guard multiline, scalar == "\n" || scalar == "\t" || scalar == "\r" else { return false }
+                default: break
+                }
+                if blank && !Validate.isWhitespaceOrNewline(scalar) { blank = false }
+            }
+            return !blank && (text.utf8.count <= limit || text.count <= limit)
+        }
+        var texts: [String] = []
+        for a in 0..<128 {
+            let one = String(UnicodeScalar(UInt8(a)))
+            texts += [one, one + " ", " " + one, one + "é", "x" + one + "y"]
+            for b in stride(from: 0, to: 128, by: 7) { texts.append(one + String(UnicodeScalar(UInt8(b)))) }
+        }
+        texts += ["", " ", "\r\n", "a\r\nb", String(repeating: "a", count: 11), "\u{A0}"]
+        for text in texts {
+            for multiline in [false, true] {
+                #expect(TextHygiene.forbiddenScalar(in: text, multiline: multiline) == scanForbidden(text, multiline: multiline), "\(Array(text.utf8))")
+                #expect(Validate.isText(text, limit: 10, multiline: multiline) == scanIsText(text, limit: 10, multiline: multiline), "\(Array(text.utf8))")
+            }
+        }
+    }
+
     @Test("Meeting titles, case references, case field values and the lawful basis")
     func casesAndMeetings() throws {
         var s = try Scenario()

@@ -37,6 +37,28 @@ struct LoggerTests {
         }
     }
 
+    /// The access log's durations (whole microseconds, as `BrokerService` computes them) are
+    /// written without `String(Double)`, with its bytes; other values fall back to it.
+    @Test func durationsAreWrittenAsStringOfDoubleWrites() throws {
+        var values: [Double] = [0, 0.001, 0.01, 0.1, 1, 12.5, 0.012, 5000.123, 999_999_999.999, 1e9, 1e12, 0.0001, 1.0e-7,
+                                1.2345, -1, -0.5, .nan, .infinity, 0.1 + 0.2]
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for index in 0..<20_000 {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            let seconds = Int64(state % (index % 2 == 0 ? 3 : 100_000))
+            let microseconds = Int64((state >> 20) % 1_000_000)
+            values.append(Double(microseconds) / 1000 + Double(seconds) * 1000)
+        }
+        for value in values {
+            var out: [UInt8] = []
+            Logger.appendDuration(value, to: &out)
+            let expected = value.isFinite ? String(value) : "null"
+            #expect(String(decoding: out, as: UTF8.self) == expected)
+        }
+    }
+
     @Test func integersAndDoublesKeepTheirForm() throws {
         let capture = Capture()
         capture.logger.log("x", ["int": 42, "negative": -7, "uint": UInt64(9), "double": 1.5, "flag": true, "list": ["a", "b"]])
