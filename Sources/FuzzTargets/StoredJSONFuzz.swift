@@ -4,8 +4,9 @@ import Wire
 
 /// `JSON.decodeStored`, which reads every journal entry and snapshot at start, into the types
 /// the journal and snapshots hold: whatever the bytes, it refuses or decodes, never crashes
-/// (depth and size limits included); what it decodes, `JSONDecoder` decodes to the same value,
-/// and encoding it again (`JSON.encodeStored`) reads back the same.
+/// (depth and size limits included); what it decodes, `JSONDecoder` decodes to the same value
+/// (unless an object names a key twice, which no stored encoder writes: then the two read
+/// different members), and encoding it again (`JSON.encodeStored`) reads back the same.
 enum StoredJSONFuzz {
     static func run(_ bytes: [UInt8]) {
         guard bytes.count <= 256 * 1024 else { return }
@@ -22,10 +23,12 @@ enum StoredJSONFuzz {
             precondition(!"\(error)".isEmpty, "a refusal without a message")
             return
         }
-        guard let foundation = try? JSONDecoder().decode(T.self, from: Data(bytes)) else {
-            preconditionFailure("decodeStored read \(T.self) from input JSONDecoder refuses")
+        if !JSON.repeatsKey(bytes) {
+            guard let foundation = try? JSONDecoder().decode(T.self, from: Data(bytes)) else {
+                preconditionFailure("decodeStored read \(T.self) from input JSONDecoder refuses")
+            }
+            precondition(foundation == value, "decodeStored and JSONDecoder read different \(T.self) values")
         }
-        precondition(foundation == value, "decodeStored and JSONDecoder read different \(T.self) values")
         guard let again = try? JSON.encodeStored(value) else { return }   // a non-finite number: not storable
         precondition((try? JSON.decodeStored(T.self, from: again)) == value, "\(T.self) does not read back after encodeStored")
     }

@@ -409,3 +409,54 @@ public struct JSONReadError: Error, Sendable, Equatable, CustomStringConvertible
     /// `message` with the offset.
     public var description: String { "\(message) (at byte \(offset))" }
 }
+
+extension JSONReader {
+    /// Whether an object in the value at `index` names a key twice (false if it is not JSON).
+    /// `decodeStored` reads the first of two members with one name where `JSONDecoder` reads the
+    /// last; neither stored encoder ever writes two.
+    func repeatsKey(at index: Int, depth: Int = 0) -> Bool {
+        guard depth < limits.maxDepth, let first = byte(index) else { return false }
+        switch first {
+        case UInt8(ascii: "{"):
+            var seen = Set<String>()
+            var i = skipWhitespace(index + 1)
+            while self.byte(i) == UInt8(ascii: "\"") {
+                guard let key = try? scanString(at: i), let name = try? string(key) else { return false }
+                guard seen.insert(name).inserted else { return true }
+                i = skipWhitespace(key.end)
+                guard self.byte(i) == UInt8(ascii: ":") else { return false }
+                i = skipWhitespace(i + 1)
+                if repeatsKey(at: i, depth: depth + 1) { return true }
+                guard let end = try? skipValue(at: i, depth: depth + 1) else { return false }
+                i = skipWhitespace(end)
+                guard self.byte(i) == UInt8(ascii: ",") else { return false }
+                i = skipWhitespace(i + 1)
+            }
+            return false
+        case UInt8(ascii: "["):
+            var i = skipWhitespace(index + 1)
+            while i < count, bytes[i] != UInt8(ascii: "]") {
+                if repeatsKey(at: i, depth: depth + 1) { return true }
+                guard let end = try? skipValue(at: i, depth: depth + 1) else { return false }
+                i = skipWhitespace(end)
+                guard self.byte(i) == UInt8(ascii: ",") else { return false }
+                i = skipWhitespace(i + 1)
+            }
+            return false
+        default:
+            return false
+        }
+    }
+}
+
+extension JSON {
+    /// Whether some object in the JSON `bytes` names a key twice: the one input on which
+    /// ``decodeStored(_:from:limits:)`` and `JSONDecoder` read different values (the first member
+    /// of that name, and the last). Neither `encodeStored` nor `JSONEncoder` writes such input.
+    package static func repeatsKey(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { buffer in
+            let reader = JSONReader(bytes: buffer, limits: .stored)
+            return reader.repeatsKey(at: reader.skipWhitespace(0))
+        }
+    }
+}

@@ -142,6 +142,17 @@ import Testing
         same(JSONValue.self, #"{"a":[1,"b",null,true,{"c":-0.5}]}"#)
     }
 
+    /// The one known difference: of two members with one name (which neither stored encoder writes),
+    /// `decodeStored` reads the first. `JSON.repeatsKey` finds such input (the fuzz target skips the comparison on it).
+    @Test func aRepeatedKeyReadsTheFirstMemberAndIsFound() throws {
+        let twice = Array(#"{"serial":"A","notAfter":0,"days":1,"days":2}"#.utf8)
+        #expect(try JSON.decodeStored(Inner.self, from: twice).days == 1)
+        #expect(JSON.repeatsKey(twice))
+        #expect(JSON.repeatsKey(Array(#"[{"a":{"b":1,"b":2}}]"#.utf8)))
+        #expect(!JSON.repeatsKey(try JSON.encodeStored(Self.sample)))
+        #expect(!JSON.repeatsKey(Array(#"{"a":{"a":1},"b":[{"a":2},{"a":3}]}"#.utf8)))
+    }
+
     /// Inputs that are not JSON: refused with an error (which names what was wrong), never a crash.
     static let malformed: [String] = [
         "", " ", "{", "}", "[", "[1,]", "[,1]", #"{"a":1,}"#, #"{"a" 1}"#, #"{"a":}"#, #"{a:1}"#, "{'a':1}", "01", "-01", "1.", ".5", "-", "+1", "1e", "1e+",
