@@ -17,6 +17,14 @@ enum StoredJSONFuzz {
         check(BrokerState.self, bytes)
     }
 
+    /// Whether `bytes` hold `0e` or `0E` not preceded by a digit, `.` or `-` (over-approximated: strings too).
+    static func hasUnsignedZeroExponent(_ bytes: [UInt8]) -> Bool {
+        bytes.indices.dropLast().contains { i in
+            bytes[i] == UInt8(ascii: "0") && (bytes[i + 1] | 0x20) == UInt8(ascii: "e")
+                && (i == 0 || !(bytes[i - 1] >= UInt8(ascii: "0") && bytes[i - 1] <= UInt8(ascii: "9") || bytes[i - 1] == UInt8(ascii: ".") || bytes[i - 1] == UInt8(ascii: "-")))
+        }
+    }
+
     static func check<T: Codable & Equatable>(_ type: T.Type, _ bytes: [UInt8]) {
         let value: T
         do { value = try JSON.decodeStored(T.self, from: bytes) } catch {
@@ -25,6 +33,8 @@ enum StoredJSONFuzz {
         }
         if !JSON.repeatsKey(bytes) {
             guard let foundation = try? JSONDecoder().decode(T.self, from: Data(bytes)) else {
+                // JSONDecoder refuses `0e3` and `0E3` (valid JSON, RFC 8259; it reads `-0e3` and `0e-3`).
+                if hasUnsignedZeroExponent(bytes) { return }
                 preconditionFailure("decodeStored read \(T.self) from input JSONDecoder refuses")
             }
             precondition(foundation == value, "decodeStored and JSONDecoder read different \(T.self) values")
