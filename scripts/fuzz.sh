@@ -2,7 +2,7 @@
 # Fuzz one target with libFuzzer (+ AddressSanitizer) for SECONDS.
 #
 #   scripts/fuzz.sh TARGET [SECONDS] [extra libFuzzer flags...]
-#   TARGET: http-parser | json-bodies | journal | pem | all
+#   TARGET: http-parser | json-bodies | journal | pem | stored-json | all
 #
 # Builds marac-fuzz in release mode with -sanitize=fuzzer,address and -DFUZZING into
 # .build/fuzz (separate from the normal build, which is never instrumented), then runs it on
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 target=${1:?usage: scripts/fuzz.sh TARGET [SECONDS]}
 seconds=${2:-60}
 shift $(( $# >= 2 ? 2 : 1 ))
-targets=(http-parser json-bodies journal pem)
+targets=(http-parser json-bodies journal pem stored-json)
 
 if [[ $target == all ]]; then
     for t in "${targets[@]}"; do "$0" "$t" "$seconds" "$@"; done
@@ -37,7 +37,7 @@ binary=$(swift build -c release --build-path "$build" --show-bin-path)/marac-fuz
 dict=""
 case $target in
     http-parser) dict=fuzz/http.dict ;;
-    json-bodies) dict=fuzz/json.dict ;;
+    json-bodies|stored-json) dict=fuzz/json.dict ;;
     pem) dict=fuzz/pem.dict ;;
 esac
 

@@ -84,7 +84,7 @@ public final class BrokerEngine: Sendable {
         var snapshotBytes = 0
         if let snapshot = try store.latestSnapshot() {
             snapshotBytes = snapshot.state.count
-            do { state = try JSONDecoder().decode(BrokerState.self, from: Data(snapshot.state)) } catch {
+            do { state = try EntryCodec.decodeState(snapshot.state) } catch {
                 throw BrokerSetupError(file: location, message: "snapshot at seq \(snapshot.position.seq) cannot be decoded: \(error)")
             }
             replayFrom = snapshot.position.seq

@@ -5,21 +5,37 @@ import Wire
 import Journal
 
 /// How entries and snapshots are stored: Foundation's default JSON format, written by
-/// `JSON.encodeStored` (unchanged since the first journal, so old data directories open).
+/// `JSON.encodeStored` and read by `JSON.decodeStored` (unchanged since the first journal, so
+/// old data directories open).
 ///
 /// An entry with content (SPEC §11.7) is stored as its redacted events plus `sealed`: per
 /// content key, the full events it replaces (by index) and the audit reason, sealed with
 /// AES-256-GCM under that key (the key id authenticated). An entry without content is stored
 /// exactly as before content keys. Decoding opens each box whose key exists; a box whose key
 /// was destroyed leaves the redacted events, which is what erasure means.
-enum EntryCodec {
-    /// The stored form of an entry.
-    private struct Stored: Codable {
+public enum EntryCodec {
+    /// The stored form of an entry. Read by hand (every record of a replay is one), exactly as
+    /// its synthesized `init(from:)` reads it.
+    private struct Stored: Codable, StoredJSONDecodable {
         var at: Date
         var actor: Actor?
         var audit: AuditDetail?
         var events: [Event]
         var sealed: [Box]?
+
+        init(at: Date, actor: Actor?, audit: AuditDetail?, events: [Event], sealed: [Box]?) {
+            self.at = at
+            self.actor = actor
+            self.audit = audit
+            self.events = events
+            self.sealed = sealed
+        }
+
+        init(storedJSON object: StoredJSONObject) throws {
+            self.init(at: try object.date("at"), actor: try object.decodeIfPresent(Actor.self, forKey: "actor"),
+                      audit: try object.decodeIfPresent(AuditDetail.self, forKey: "audit"), events: try object.decode([Event].self, forKey: "events"),
+                      sealed: try object.decodeIfPresent([Box].self, forKey: "sealed"))
+        }
     }
 
     /// One content key's part of an entry.
@@ -38,13 +54,15 @@ enum EntryCodec {
         var reason: String?
     }
 
-    static func encode(_ value: some Encodable) throws -> [UInt8] {
+    /// Encodes `value` (an entry without content, or a snapshot's state) as stored.
+    /// - Throws: `EncodingError` for a value JSON cannot hold (a bug, not bad input).
+    public static func encode(_ value: some Encodable) throws -> [UInt8] {
         try JSON.encodeStored(value)
     }
 
     /// Encodes `entry`, sealing what `plan` names under the keys from `keys` (made when new).
     /// - Throws: when a key was destroyed or the key store cannot be written.
-    static func encode(_ entry: Entry, plan: SealingPlan, keys: ContentKeyStore) throws -> [UInt8] {
+    public static func encode(_ entry: Entry, plan: SealingPlan, keys: ContentKeyStore) throws -> [UInt8] {
         if plan.isEmpty { return try encode(entry) }
         var stored = Stored(at: entry.at, actor: entry.actor, audit: entry.audit, events: entry.events, sealed: [])
         var contents: [String: Content] = [:]
@@ -67,9 +85,9 @@ enum EntryCodec {
     /// Decodes a record, opening every box whose key is in `keys`.
     /// - Throws: `BrokerSetupError` when the record cannot be decoded, a box fails authentication, or a
     ///   box's key is missing without having been destroyed (a key store that lost keys: fail closed).
-    static func decode(_ record: JournalRecord, keys: ContentKeyStore) throws -> Entry {
+    public static func decode(_ record: JournalRecord, keys: ContentKeyStore) throws -> Entry {
         let stored: Stored
-        do { stored = try JSONDecoder().decode(Stored.self, from: Data(record.payload)) } catch {
+        do { stored = try JSON.decodeStored(Stored.self, from: record.payload) } catch {
             throw BrokerSetupError(file: "journal", key: "seq \(record.seq)", message: "entry cannot be decoded: \(error)")
         }
         var entry = Entry(at: stored.at, actor: stored.actor, audit: stored.audit, events: stored.events)
@@ -84,7 +102,7 @@ enum EntryCodec {
             do {
                 guard let sealed = Data(base64Encoded: box.box) else { throw CryptoError(.authenticationFailed, "the box is not base64") }
                 let plain = try AES.GCM.open(Array(sealed), using: key, authenticating: Array(box.key.utf8))
-                content = try JSONDecoder().decode(Content.self, from: Data(plain))
+                content = try JSON.decodeStored(Content.self, from: plain)
             } catch {
                 throw BrokerSetupError(file: "journal", key: "seq \(record.seq)", message: "content sealed under key \(box.key) cannot be opened: \(error)")
             }
@@ -94,8 +112,14 @@ enum EntryCodec {
         return entry
     }
 
+    /// Decodes a snapshot's state.
+    /// - Throws: `JSONReadError` or `DecodingError` naming what is wrong.
+    public static func decodeState(_ bytes: [UInt8]) throws -> BrokerState {
+        try JSON.decodeStored(BrokerState.self, from: bytes)
+    }
+
     /// The record's place in the hash chain, as the audit trail shows it.
-    static func chainPosition(_ record: JournalRecord) -> ChainPosition {
+    public static func chainPosition(_ record: JournalRecord) -> ChainPosition {
         ChainPosition(seq: record.seq, hash: record.hash.hexString, prevHash: record.prevHash.hexString)
     }
 }

@@ -18,6 +18,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case journal
     /// PEM certificates, CSRs and keys through `TLS`.
     case pem
+    /// `JSON.decodeStored` (journal entries, snapshots) against `JSONDecoder`.
+    case storedJSON = "stored-json"
 
     /// Runs one input through the target.
     public func run(_ bytes: [UInt8]) {
@@ -26,6 +28,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .jsonBodies: JSONBodiesFuzz.run(bytes)
         case .journal: JournalFuzz.run(bytes)
         case .pem: PEMFuzz.run(bytes)
+        case .storedJSON: StoredJSONFuzz.run(bytes)
         }
     }
 

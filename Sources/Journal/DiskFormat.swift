@@ -210,7 +210,8 @@ enum DiskFormat {
         let seq = read(UInt64.self, bytes, at: 8)
         let state: [UInt8]
         do {
-            state = try AES.GCM.open(Array(bytes[snapshotHeaderSize...]), using: key, authenticating: snapshotAADLabel + header)
+            // One opener, reading the file's bytes in place (a snapshot can be hundreds of MiB).
+            state = try AES.GCM.Opener(key: key).open(bytes[snapshotHeaderSize...], authenticating: snapshotAADLabel + header)
         } catch {
             let stored = Array(bytes[48..<56])
             let ours = fingerprint(of: key)

@@ -39,6 +39,10 @@ public final class Journal: Sendable {
     public let metrics = JournalMetrics()
     /// Serialises snapshot writing and segment removal. Order: may take `shared`'s lock inside.
     let snapshotLock = Mutex(())
+    /// The latest snapshot as `open` authenticated and decrypted it, kept for the first
+    /// `latestSnapshot()` (a start reads it at once) so a large one is not read twice;
+    /// dropped then, or when snapshots change. Under `snapshotLock`.
+    let openedSnapshot = Mutex<(path: String, snapshot: JournalSnapshot)?>(nil)
 
     struct PendingAppend {
         let payloads: [[UInt8]]
@@ -153,11 +157,14 @@ public final class Journal: Sendable {
         let anchoring = try AnchorCheck(options.anchor, catalog: catalog, directory: directory, key: key, log: log)
 
         var anchor = JournalPosition.genesis
+        var opened: (path: String, snapshot: JournalSnapshot)?
         if let latest = catalog.snapshots.last {
             let file = try FileDescriptor.open(latest.path, flags: O_RDONLY)
             defer { file.close() }
             do {
-                anchor = try DiskFormat.decodeSnapshot(try file.readAll(), path: latest.path, key: key).position
+                let snapshot = try DiskFormat.decodeSnapshot(try file.readAll(), path: latest.path, key: key)
+                anchor = snapshot.position
+                opened = (latest.path, snapshot)
             } catch let error as JournalError where error.code == .wrongKey && !catalog.segments.isEmpty {
                 // The segment headers authenticated under this key, so the snapshot is damaged.
                 throw JournalError.corrupt("snapshot fails authentication (its key fingerprint field is damaged)", path: latest.path, offset: 48, seq: nil)
@@ -253,8 +260,10 @@ public final class Journal: Sendable {
         }
         file.faults = options.faultInjection
         let writer = Writer(queue: queue, file: file, segmentIndex: last.index, writeOffset: writeOffset, segmentHasRecords: lastHasRecords, head: head)
-        return Journal(directory: directory, key: key, options: options, log: log, writer: writer, head: head,
-                       anchorWriter: anchoring.writer(head: head), truncation: truncation)
+        let journal = Journal(directory: directory, key: key, options: options, log: log, writer: writer, head: head,
+                              anchorWriter: anchoring.writer(head: head), truncation: truncation)
+        journal.openedSnapshot.withLock { $0 = opened }
+        return journal
     }
 
     /// Removes a last segment whose header was never completely written (a crash while creating it).
@@ -561,6 +570,7 @@ public final class Journal: Sendable {
                 throw JournalError(.invalidArgument, "snapshot position (\(position)) is not a record of journal \(directory), whose head is seq \(current.seq)", seq: position.seq)
             }
             let path = directory + "/" + DiskFormat.snapshotName(position.seq)
+            openedSnapshot.withLock { $0 = nil }
             try AtomicFile.write(DiskFormat.encodeSnapshot(state, at: position, key: key), to: path, mode: 0o600)
             try pruneAfterSnapshot()
         } }
@@ -572,6 +582,7 @@ public final class Journal: Sendable {
         try JournalError.mappingSystemErrors { try snapshotLock.withLock { _ in
             let snapshots = try SegmentCatalog.load(directory: directory, key: key).snapshots
             guard snapshots.contains(where: { $0.seq >= seq }) else { return }
+            openedSnapshot.withLock { $0 = nil }
             var removed = false
             for old in snapshots where old.seq < seq {
                 try FileSystem.unlink(old.path, missingOK: true)
@@ -611,7 +622,12 @@ public final class Journal: Sendable {
     ///   (older ones are never used silently in its place); `.io`.
     public func latestSnapshot() throws -> JournalSnapshot? {
         try JournalError.mappingSystemErrors { try snapshotLock.withLock { _ in
+            let opened = openedSnapshot.withLock { kept in
+                defer { kept = nil }
+                return kept
+            }
             guard let latest = try SegmentCatalog.load(directory: directory, key: key).snapshots.last else { return nil }
+            if let opened, opened.path == latest.path { return opened.snapshot }
             let file = try FileDescriptor.open(latest.path, flags: O_RDONLY)
             defer { file.close() }
             return try DiskFormat.decodeSnapshot(try file.readAll(), path: latest.path, key: key)

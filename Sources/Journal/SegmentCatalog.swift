@@ -139,6 +139,7 @@ enum SegmentScanner {
     static func scan(_ bytes: [UInt8], path: String, key: SymmetricKey, isLast: Bool, cursor: inout ChainCursor, stopAfter: UInt64 = .max, deliver: (JournalRecord, Int) throws -> Void) throws -> ScanEnd {
         var offset = DiskFormat.segmentHeaderSize
         let end = bytes.count
+        let opener = AES.GCM.Opener(key: key)
         func tornOrDamage(_ reason: String, tornAllowed: Bool) throws -> ScanEnd {
             if isLast && (tornAllowed || bytes[offset...].allSatisfy { $0 == 0 }) {
                 return .torn(offset: offset, reason: reason)
@@ -171,10 +172,10 @@ enum SegmentScanner {
             guard seq == cursor.nextSeq else {
                 throw JournalError.corrupt("record has seq \(seq), expected \(cursor.nextSeq) (record reordered, removed, duplicated or inserted)", path: path, offset: Int64(offset), seq: seq)
             }
-            let sealed = Array(bytes[(offset + DiskFormat.recordHeaderSize)..<recordEnd])
+            let sealed = bytes[(offset + DiskFormat.recordHeaderSize)..<recordEnd]
             let payload: [UInt8]
             do {
-                payload = try AES.GCM.open(sealed, using: key, authenticating: DiskFormat.recordAAD(seq: seq, time: time, prevHash: cursor.prevHash))
+                payload = try opener.open(sealed, authenticating: DiskFormat.recordAAD(seq: seq, time: time, prevHash: cursor.prevHash))
             } catch {
                 throw JournalError.corrupt("record fails authentication (altered, or not chained to the previous record)", path: path, offset: Int64(offset), seq: seq)
             }

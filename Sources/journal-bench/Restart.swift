@@ -15,13 +15,18 @@ import Wire
 /// those cases and requests, round robin, up to `records`. (Deciding a new case scans every
 /// case, so a million cases would take hours to write; reads are most of a broker's journal.)
 ///
-/// The entries are decided by the same `Domain` the broker runs and stored in the engine's
-/// format (`JSON.encodeStored`), so the replay decodes and applies exactly what a broker would.
+/// The entries are decided by the same `Domain` the broker runs and stored as the engine stores
+/// them (`EntryCodec`: case content sealed under per-case content keys kept in a file key store),
+/// so the replay reads, opens, decodes and applies exactly what a broker would.
+///
+/// With `reuse`, a directory written by an earlier run (its `data.key`, `content-keys` and
+/// `journal/`) is measured again without writing; its snapshots are removed first.
 struct RestartBench {
     let directory: String
     let configDirectory: String
     let records: Int
     let cases: Int
+    let reuse: Bool
 
     /// How many appends are in flight at once (the journal's group commit shares their fsync).
     static let appendWindow = 4_096
@@ -33,47 +38,68 @@ struct RestartBench {
         let policy = try SharingPolicy.load(Data(contentsOf: URL(fileURLWithPath: configDirectory + "/policy.json")), file: "policy.json", agencies: agencies)
         let calendar = try WorkingCalendar.load(Data(contentsOf: URL(fileURLWithPath: configDirectory + "/calendar.json")), file: "calendar.json")
         let rules = DeadlineRules(calendar: calendar)
-        let key = SymmetricKey.generate()
         let journalDirectory = directory + "/journal"
-
-        print("journal-bench restart: \(records) records (\(cases) case cycles, then audited reads) in \(journalDirectory), config \(configDirectory)")
-        let writeStart = now()
-        let (bytes, written) = try write(seeds: seeds, policy: policy, rules: rules, key: key, to: journalDirectory)
-        print(String(format: "wrote %d records (%.1f MiB of payload) in %.1f s", written, Double(bytes) / 1_048_576, now() - writeStart))
+        let keyPath = directory + "/data.key"
+        let key: SymmetricKey
+        let written: Int
+        if reuse {
+            key = try KeyFile.load(from: keyPath)
+            try removeSnapshots(journalDirectory)
+            let journal = try Journal.open(directory: journalDirectory, key: key)
+            written = Int(journal.head.seq)
+            journal.close()
+            print("journal-bench restart: reusing \(written) records in \(journalDirectory)")
+        } else {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            for stale in [keyPath, contentKeysPath] { try? FileManager.default.removeItem(atPath: stale) }
+            key = try KeyFile.create(at: keyPath)
+            print("journal-bench restart: \(records) records (\(cases) case cycles, then audited reads) in \(journalDirectory), config \(configDirectory)")
+            let writeStart = now()
+            let bytes: Int
+            (bytes, written) = try write(seeds: seeds, policy: policy, rules: rules, key: key, to: journalDirectory)
+            print(String(format: "wrote %d records (%.1f MiB of payload) in %.1f s", written, Double(bytes) / 1_048_576, now() - writeStart))
+        }
 
         let noSnapshot = policy
-        let (replayed, state) = try open(journalDirectory, key: key, policy: noSnapshot, rules: rules) { _ in }
-        print(String(format: "restart replaying %d records, no snapshot : %8.2f s", written, replayed))
+        let (replayed, replayCPU, state) = try open(journalDirectory, key: key, policy: noSnapshot, rules: rules) { _ in }
+        print(String(format: "restart replaying %d records, no snapshot : %8.2f s (CPU %.2f s)", written, replayed, replayCPU))
 
         let snapshotStart = now()
         let journal = try Journal.open(directory: journalDirectory, key: key)
-        let snapshot = try JSON.encodeStored(state)
+        let snapshot = try EntryCodec.encode(state)
         try journal.writeSnapshot(snapshot, at: journal.head)
         journal.close()
         print(String(format: "snapshot of the state at the head: %.1f MiB, written in %.2f s", Double(snapshot.count) / 1_048_576, now() - snapshotStart))
-        let (fromSnapshot, _) = try open(journalDirectory, key: key, policy: policy, rules: rules) { _ in }
-        print(String(format: "restart from the snapshot at the head        : %8.2f s", fromSnapshot))
+        let (fromSnapshot, snapshotCPU, _) = try open(journalDirectory, key: key, policy: policy, rules: rules) { _ in }
+        print(String(format: "restart from the snapshot at the head        : %8.2f s (CPU %.2f s)", fromSnapshot, snapshotCPU))
         print(String(format: "targets at 1,000,000 records: replay <= 10 s (%@), from a snapshot <= 2 s (%@)",
                      replayed <= 10 ? "met" : "missed", fromSnapshot <= 2 ? "met" : "missed"))
     }
 
+    private var contentKeysPath: String { directory + "/content-keys" }
+
+    private func removeSnapshots(_ journalDirectory: String) throws {
+        for name in try FileManager.default.contentsOfDirectory(atPath: journalDirectory) where name.hasSuffix(".snap") {
+            try FileManager.default.removeItem(atPath: journalDirectory + "/" + name)
+        }
+    }
+
     /// Opens the journal with a `BrokerEngine` (replaying it, from its snapshot if any) and times it.
     private func open(_ journalDirectory: String, key: SymmetricKey, policy: SharingPolicy, rules: DeadlineRules,
-                      _ body: (BrokerEngine) -> Void) throws -> (seconds: Double, state: BrokerState) {
-        let start = now()
+                      _ body: (BrokerEngine) -> Void) throws -> (seconds: Double, cpu: Double, state: BrokerState) {
+        let start = now(), startCPU = cpuSeconds()
         let journal = try Journal.open(directory: journalDirectory, key: key)
         // No snapshot is written during the measurement: the policy's threshold is never reached.
-        // The entries were written unsealed (`JSON.encodeStored`), as before content keys: the figure
-        // does not include opening the per-case sealed boxes (SPEC §11.7) that a broker's own records hold.
-        let engine = try BrokerEngine(store: journal, contentKeys: try ContentKeyStore(path: nil, dataKey: key), location: journalDirectory, policyLoader: { _ in policy }, rules: rules,
+        let contentKeys = try ContentKeyStore(path: contentKeysPath, dataKey: key)
+        let engine = try BrokerEngine(store: journal, contentKeys: contentKeys, location: journalDirectory, policyLoader: { _ in policy }, rules: rules,
                                       bootstrap: { fatalError("the journal is not empty") },
                                       snapshotPolicy: SnapshotPolicy(minEntries: Int.max), clock: { Date() }, logger: .silent)
-        let seconds = now() - start
+        let seconds = now() - start, cpu = cpuSeconds() - startCPU
         body(engine)
         let state = engine.read { $0.state }
         engine.close()
         journal.close()
-        return (seconds, state)
+        return (seconds, cpu, state)
     }
 
     /// Decides the entries with a `Domain` and appends them, `appendWindow` in flight at a time.
@@ -82,6 +108,7 @@ struct RestartBench {
         try? FileManager.default.removeItem(atPath: journalDirectory)
         let journal = try Journal.open(directory: journalDirectory, key: key)
         defer { journal.close() }
+        let contentKeys = try ContentKeyStore(path: contentKeysPath, dataKey: key)
         let window = DispatchSemaphore(value: Self.appendWindow)
         let failure = Mutex<String?>(nil)
         var broker = Domain(policy: policy, rules: rules)
@@ -91,7 +118,7 @@ struct RestartBench {
         let clock = Date(timeIntervalSince1970: 1_803_000_000)  // 2027-02-19: meetings are a month later
         let env = Environment(now: clock) { "id-\(counter.add(1, ordering: .relaxed).newValue)" }
         func commit(_ entry: Entry) throws {
-            let payload = try JSON.encodeStored(entry)
+            let payload = try EntryCodec.encode(entry, plan: broker.state.sealingPlan(of: entry), keys: contentKeys)
             bytes += payload.count
             written += 1
             window.wait()

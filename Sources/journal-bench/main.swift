@@ -3,9 +3,10 @@
 //   journal-bench bench [--dir DIR] [--seconds S] [--payload BYTES] [--raw-size BYTES]
 //       appends/s with 1 and with 64 concurrent appenders, and the raw
 //       write(4 KiB)+fdatasync rate of the same directory, measured in this run.
-//   journal-bench restart [--dir DIR] [--records N] [--cases C] [--config DIR]
+//   journal-bench restart [--dir DIR] [--records N] [--cases C] [--config DIR] [--reuse]
 //       writes N (1,000,000) real domain entries and times a restart: BrokerEngine replaying
-//       every record, and again from a snapshot at the head (see Restart.swift).
+//       every record, and again from a snapshot at the head (see Restart.swift); --reuse
+//       measures DIR as an earlier run left it, without writing.
 //   journal-bench append-loop --dir DIR --key-file FILE [--appenders N]
 //       appends forever, printing each acknowledged seq on stdout ("seq id"),
 //       one flushed line per record, until killed.
@@ -50,6 +51,14 @@ func emitLine(_ text: String) {
 func now() -> Double {
     var t = timespec()
     clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
+
+/// CPU time of the whole process (every thread, user and system), in seconds: steadier than
+/// wall time on a shared machine.
+func cpuSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
     return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
 
@@ -158,7 +167,8 @@ case "restart":
     defer { if removeAfter { try? FileManager.default.removeItem(atPath: base) } }
     let bench = RestartBench(directory: base, configDirectory: option("--config", in: arguments) ?? "config",
                              records: option("--records", in: arguments).flatMap(Int.init) ?? 1_000_000,
-                             cases: option("--cases", in: arguments).flatMap(Int.init) ?? 5_000)
+                             cases: option("--cases", in: arguments).flatMap(Int.init) ?? 5_000,
+                             reuse: arguments.contains("--reuse"))
     do { try bench.run() } catch { fail("restart: \(error)") }
-default: fail("usage: journal-bench bench [--dir DIR] [--seconds S] [--payload BYTES] [--raw-size BYTES] | restart [--dir DIR] [--records N] [--cases C] [--config DIR] | append-loop --dir DIR --key-file FILE [--appenders N]")
+default: fail("usage: journal-bench bench [--dir DIR] [--seconds S] [--payload BYTES] [--raw-size BYTES] | restart [--dir DIR] [--records N] [--cases C] [--config DIR] [--reuse] | append-loop --dir DIR --key-file FILE [--appenders N]")
 }

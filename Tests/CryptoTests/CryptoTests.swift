@@ -31,6 +31,28 @@ import Testing
     }
 }
 
+/// `AES.GCM.Opener` (one context for many messages, as the journal reads records) opens exactly
+/// what `AES.GCM.open` opens and refuses what it refuses, and a refusal does not spoil the next message.
+@Suite struct GCMOpenerTests {
+    @Test func opensWhatOpenOpensAndRefusesWhatItRefuses() throws {
+        let key = SymmetricKey.generate(), other = SymmetricKey.generate()
+        let opener = AES.GCM.Opener(key: key)
+        for length in [0, 1, 15, 16, 17, 300, 4096] {
+            let plain = SecureRandom.bytes(length), aad = SecureRandom.bytes(length % 40)
+            let sealed = AES.GCM.seal(plain, using: key, authenticating: aad)
+            #expect(try opener.open(sealed[...], authenticating: aad) == plain)
+            #expect(try opener.open(([0, 0] + sealed)[2...], authenticating: aad) == plain)   // a slice not starting at 0
+            var altered = sealed
+            altered[altered.count / 2] ^= 1
+            #expect(throws: CryptoError.self) { try opener.open(altered[...], authenticating: aad) }
+            #expect(throws: CryptoError.self) { try opener.open(sealed[...], authenticating: aad + [1]) }
+            #expect(throws: CryptoError.self) { try opener.open(AES.GCM.seal(plain, using: other, authenticating: aad)[...], authenticating: aad) }
+            #expect(throws: CryptoError.self) { try opener.open(sealed.prefix(AES.GCM.overhead - 1), authenticating: aad) }
+            #expect(try opener.open(sealed[...], authenticating: aad) == plain)
+        }
+    }
+}
+
 @Suite struct HMACAndHexTests {
     /// RFC 4231 test cases 1, 2 and 6 (a key longer than SHA-256's 64-byte block is hashed first).
     @Test(arguments: [

@@ -172,6 +172,24 @@ import Testing
         let restored = try Self.engine(on: store)
         #expect(restored.read(\.state) == engine.read(\.state))
     }
+
+    /// Snapshots written before `JSON.encodeStored` (Foundation's `JSONEncoder()`, keys in any order)
+    /// restore with the decoder that replaced `JSONDecoder`, as do those it writes now.
+    @Test func snapshotsInTheOlderFormatsStillRestore() async throws {
+        let store = InMemoryEventStore()
+        let engine = try Self.engine(on: store)
+        for id in ["b-one", "b-two"] { _ = try await Self.createAgency(engine, id) }
+        let state = engine.read(\.state)
+        let sorted = JSONEncoder()
+        sorted.outputFormatting = [.sortedKeys, .prettyPrinted]
+        for old in [try JSONEncoder().encode(state), try sorted.encode(state)] {
+            let copy = try InMemoryEventStore.copy(of: store)
+            try copy.writeSnapshot(Array(old), at: copy.head)
+            #expect(try #require(try copy.latestSnapshot()).state == Array(old))
+            let restored = try Self.engine(on: copy)
+            #expect(restored.read(\.state) == state)
+        }
+    }
 }
 
 extension InMemoryEventStore {

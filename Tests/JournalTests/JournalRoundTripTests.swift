@@ -87,6 +87,33 @@ import TestSupport
         }
     }
 
+    /// `open` keeps the snapshot it decrypted for the first `latestSnapshot()`; a snapshot written
+    /// (or removed) in between is never hidden by it, even one rewritten at the same position.
+    @Test func theSnapshotKeptFromOpenNeverHidesALaterOne() async throws {
+        try await withTemporaryDirectory { dir in
+            let key = SymmetricKey.generate()
+            let journal = try Journal.open(directory: dir, key: key)
+            let all = try await appendAll(journal, (0..<5).map { payload("r\($0)") })
+            try journal.writeSnapshot(payload("at 3"), at: all[2].position)
+            journal.close()
+
+            let first = try Journal.open(directory: dir, key: key)
+            #expect(try first.latestSnapshot()?.state == payload("at 3"))
+            #expect(try first.latestSnapshot()?.state == payload("at 3"))   // read again from the file
+            first.close()
+
+            let second = try Journal.open(directory: dir, key: key)
+            try second.writeSnapshot(payload("at 4"), at: all[3].position)
+            #expect(try second.latestSnapshot()?.state == payload("at 4"))
+            second.close()
+
+            let third = try Journal.open(directory: dir, key: key)
+            try third.writeSnapshot(payload("at 4, rewritten"), at: all[3].position)
+            #expect(try third.latestSnapshot()?.state == payload("at 4, rewritten"))
+            third.close()
+        }
+    }
+
     @Test func concurrentAppendersShareSyncsAndFormOneChain() async throws {
         try await withTemporaryDirectory { dir in
             let key = SymmetricKey.generate()

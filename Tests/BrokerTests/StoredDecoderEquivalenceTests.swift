@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+@testable import Broker
+@testable import Engine
+import Journal
+import Wire
+
+/// The journal and snapshots are read with `JSON.decodeStored` since it replaced `JSONDecoder`
+/// there: both must read every event, entry and state the broker stores, as either encoder
+/// wrote it (`JSON.encodeStored` today, Foundation's `JSONEncoder()` in older journals), to
+/// equal values.
+@Suite("Stored decoder equivalence")
+struct StoredDecoderEquivalenceTests {
+    /// Every `Event` case, by its name in the stored form.
+    static let eventKinds: Set<String> = [
+        "agencyCreated", "agencyUpdated", "principalCreated", "principalUpdated", "credentialRegistered", "credentialRevoked",
+        "credentialApprovalChanged", "meetingCreated", "caseCreated", "consentRecorded", "requestDispatched", "requestReleased",
+        "requestAcknowledged", "returnSubmitted", "extensionGranted", "referralSubmitted", "referralDecided", "caseListed",
+        "fieldsCorrected", "identifiersHashed", "actionAgreed", "actionCompleted", "actionCancelled", "caseClosed", "meetingInvited",
+        "contentKeyAssigned", "contentErased",
+    ]
+
+    /// A journal that holds every kind of event: the replay scenario, then a referral heard, researched,
+    /// corrected, actioned, closed and erased, a declined referral, a relisting and an invitation.
+    func everyKindOfEntry() throws -> (entries: [Entry], state: BrokerState, records: [JournalRecord], keys: ContentKeyStore) {
+        let s = try ReplayTests().busy()
+        let erasure = ErasureTests()
+        var (t, meeting) = try erasure.scenario()
+        let record = try erasure.heardAndClosed(&t, meeting: meeting)
+        try t.h.run(t.h.broker.recordConsent(caseID: t.caseRecord.id, Consent(status: .obtained), by: t.coordinator, env: t.h.env))
+        let may = try t.h.run(t.h.broker.createMeeting(NewMeeting(title: "MARAC May", startsAt: date("2027-05-20T09:00:00Z")), by: t.coordinator, env: t.h.env))
+        try t.h.run(t.h.broker.relistCase(caseID: t.caseRecord.id, NewListing(meeting: may.id), by: t.coordinator, env: t.h.env))
+        try t.h.run(t.h.broker.invite(meetingID: may.id, Invitation(agencies: ["housing"]), by: t.coordinator, env: t.h.env))
+        try t.h.run(t.h.broker.eraseCase(caseID: record.id, Reasoned(reason: "Retention review"), by: t.coordinator, env: t.h.env))
+        var entries: [Entry] = []
+        for harness in [s.h, t.h] {
+            for stored in harness.journal { entries.append(try EntryCodec.decode(stored, keys: harness.keys)) }
+        }
+        return (entries, t.h.state, t.h.journal, t.h.keys)
+    }
+
+    /// Both decoders read `bytes` as `T`, to `expected`.
+    func bothRead<T: Codable & Equatable>(_ expected: T, from bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(try JSONDecoder().decode(T.self, from: Data(bytes)) == expected, sourceLocation: sourceLocation)
+        #expect(try JSON.decodeStored(T.self, from: bytes) == expected, sourceLocation: sourceLocation)
+    }
+
+    @Test("Every event and entry reads the same with JSONDecoder and decodeStored, from either encoder")
+    func everyEntry() throws {
+        let (entries, _, _, _) = try everyKindOfEntry()
+        var kinds = Set<String>()
+        for entry in entries {
+            try bothRead(entry, from: try JSON.encodeStored(entry))
+            try bothRead(entry, from: Array(try JSONEncoder().encode(entry)))
+            for event in entry.events {
+                let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(event)) as! [String: Any]
+                kinds.formUnion(object.keys)
+                try bothRead(event, from: try JSON.encodeStored(event))
+                try bothRead(event.redacted, from: try JSON.encodeStored(event.redacted))
+            }
+        }
+        #expect(kinds == Self.eventKinds)
+    }
+
+    @Test("A whole state, audit log included, reads the same with JSONDecoder and decodeStored")
+    func wholeState() throws {
+        let (_, state, _, _) = try everyKindOfEntry()
+        #expect(!state.audit.isEmpty && !(state.referrals ?? [:]).isEmpty && !(state.actions ?? [:]).isEmpty && !(state.corrections ?? [:]).isEmpty)
+        try bothRead(state, from: try JSON.encodeStored(state))
+        try bothRead(state, from: Array(try JSONEncoder().encode(state)))
+        let sorted = JSONEncoder()
+        sorted.outputFormatting = .sortedKeys
+        try bothRead(state, from: Array(try sorted.encode(state)))
+    }
+
+    @Test("Stored records, with their sealed boxes, replay to the same state through the engine's codec")
+    func storedRecords() throws {
+        let (_, state, records, keys) = try everyKindOfEntry()
+        var replayed = BrokerState()
+        for record in records {
+            replayed.apply(try EntryCodec.decode(record, keys: keys), position: EntryCodec.chainPosition(record))
+        }
+        #expect(replayed == state)
+        #expect(records.contains { String(decoding: $0.payload, as: UTF8.self).contains("\"sealed\"") })
+    }
+
+    @Test("A damaged stored entry is refused with an error naming its record, never a crash")
+    func damagedEntries() throws {
+        let (_, _, records, keys) = try everyKindOfEntry()
+        for record in records.prefix(40) {
+            for cut in stride(from: 0, to: record.payload.count, by: max(1, record.payload.count / 25)) {
+                let damaged = JournalRecord(seq: record.seq, timeMilliseconds: record.timeMilliseconds, payload: Array(record.payload[..<cut]), hash: record.hash, prevHash: record.prevHash)
+                #expect(throws: BrokerSetupError.self) { try EntryCodec.decode(damaged, keys: keys) }
+            }
+        }
+    }
+}
