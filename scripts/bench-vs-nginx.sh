@@ -214,7 +214,17 @@ fi
 # --- durability: raw fsync of the data directory's disk vs durable submissions -------------
 if wants durability; then
     "$bench" fsync --dir "$work/data" --seconds 3 --json "$out"
-    "$bench" submit --url "$maracd_url" "${common[@]}" --dir "$cast" --writers 1,64 --versions-per-request 90 --server-pid "$maracd_pid"
+    # With PROFILE=1, perf records maracd for 3 s of the 64-writer run.
+    "$bench" submit --url "$maracd_url" "${common[@]}" --dir "$cast" --writers 1,64 --versions-per-request 90 --server-pid "$maracd_pid" \
+        | { started=0
+            while IFS= read -r line; do
+                printf '%s\n' "$line"
+                if [[ $line == "# submit.w64 started" && $started == 0 && ${PROFILE:-0} == 1 ]] && command -v perf >/dev/null; then
+                    started=1
+                    (sleep 1; perf record -F 999 -g -p "$maracd_pid" -o "$work/perf-submit.data" -- sleep 3 >/dev/null 2>&1) &
+                fi
+            done
+            wait; }
 fi
 
 # --- long-poll fan-out -------------------------------------------------------------------

@@ -177,6 +177,8 @@ func main() throws {
             let ids = try setup.dispatchRequests(cast: cast, count: max(pool, count))
             let requests = ids.map { load.request("PUT", "/v1/requests/\($0)/return", body: body) }
             let versionsPerRequest = Int(try options.double("versions-per-request", default: Double(defaultVersionsPerRequest)))
+            // Unbuffered: bench-vs-nginx.sh starts perf on this line (PROFILE=1).
+            FileHandle.standardOutput.write(Data("# submit.w\(count) started\n".utf8))
             load.repeatLoad(name: "submit.w\(count)", context: context, connections: count, perConnection: false, unit: "submission") { slot, n in
                 requests[(slot + count * (n / versionsPerRequest)) % requests.count]
             }
