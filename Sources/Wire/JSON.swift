@@ -55,7 +55,10 @@ public enum JSON {
     ///
     /// - Throws: `EncodingError` as for ``encode(_:)``.
     public static func encodeStored(_ value: some Encodable) throws -> [UInt8] {
-        try JSONWriter.encode(value, style: .stored)
+        // Streamed when the value fills its containers in order (synthesized `Codable` always
+        // does); the tree writer otherwise, and for the error of a value that cannot be written.
+        if let bytes = StoredJSONStream.encode(value) { return bytes }
+        return try JSONWriter.encode(value, style: .stored)
     }
 
     /// Decodes what ``encodeStored(_:)`` wrote (or Foundation's `JSONEncoder()` with its defaults):

@@ -211,12 +211,24 @@ extension JSONWriter {
             guard value.isFinite else {
                 throw EncodingError.invalidValue(value, .init(codingPath: path(), debugDescription: "\(value) is not a JSON number"))
             }
-            if value == value.rounded(), abs(value) < 9_007_199_254_740_992 {
-                if value == 0 && value.sign == .minus { return literal("-0") }
-                return integer(Int64(value))
-            }
-            return scalar { $0.append(contentsOf: String(value).utf8) }
+            return scalar { _ = JSONWriter.appendNumber(value, to: &$0) }
         }
+    }
+
+    /// Appends a finite `value` as `JSONEncoder` writes it (an integral value without a
+    /// fraction); false, appending nothing, for NaN or an infinity.
+    static func appendNumber(_ value: Double, to out: inout [UInt8]) -> Bool {
+        guard value.isFinite else { return false }
+        if value == value.rounded(), abs(value) < 9_007_199_254_740_992 {
+            if value == 0 && value.sign == .minus {
+                out.append(contentsOf: "-0".utf8)
+            } else {
+                out.appendDecimal(Int64(value))
+            }
+        } else {
+            out.append(contentsOf: String(value).utf8)
+        }
+        return true
     }
 }
 

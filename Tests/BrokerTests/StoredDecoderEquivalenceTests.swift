@@ -3,7 +3,7 @@ import Testing
 @testable import Broker
 @testable import Engine
 import Journal
-import Wire
+@testable import Wire
 
 /// The journal and snapshots are read with `JSON.decodeStored` since it replaced `JSONDecoder`
 /// there: both must read every event, entry and state the broker stores, as either encoder
@@ -60,6 +60,24 @@ struct StoredDecoderEquivalenceTests {
             }
         }
         #expect(kinds == Self.eventKinds)
+    }
+
+    @Test("The streaming stored encoder writes every event, entry and a whole state byte for byte as the tree writer")
+    func streamedAsTheTree() throws {
+        let (entries, state, _, _) = try everyKindOfEntry()
+        func same(_ value: some Encodable, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let streamed = try #require(StoredJSONStream.encode(value), "the stream gave up on \(type(of: value))", sourceLocation: sourceLocation)
+            #expect(streamed == (try JSONWriter.encode(value, style: .stored)), sourceLocation: sourceLocation)
+        }
+        for entry in entries {
+            try same(entry)
+            for event in entry.events {
+                try same(event)
+                try same(event.redacted)
+            }
+        }
+        try same(state)
+        #expect(try JSON.encodeStored(state) == (try JSONWriter.encode(state, style: .stored)))
     }
 
     @Test("A whole state, audit log included, reads the same with JSONDecoder and decodeStored")
