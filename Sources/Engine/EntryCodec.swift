@@ -16,7 +16,7 @@ import Journal
 public enum EntryCodec {
     /// The stored form of an entry. Read by hand (every record of a replay is one), exactly as
     /// its synthesized `init(from:)` reads it.
-    private struct Stored: Codable, StoredJSONDecodable {
+    struct Stored: Codable, StoredJSONDecodable {
         var at: Date
         var actor: Actor?
         var audit: AuditDetail?
@@ -39,13 +39,13 @@ public enum EntryCodec {
     }
 
     /// One content key's part of an entry.
-    private struct Box: Codable {
+    struct Box: Codable {
         var key: String
         var box: String
     }
 
     /// What a box holds.
-    private struct Content: Codable {
+    struct Content: Codable {
         struct Indexed: Codable {
             var index: Int
             var event: Event
@@ -121,5 +121,47 @@ public enum EntryCodec {
     /// The record's place in the hash chain, as the audit trail shows it.
     public static func chainPosition(_ record: JournalRecord) -> ChainPosition {
         ChainPosition(seq: record.seq, hash: record.hash.hexString, prevHash: record.prevHash.hexString)
+    }
+}
+
+/// Written by hand (one per entry with content): what the synthesized `Encodable` writes.
+extension EntryCodec.Stored: StoredJSONWritable {
+    func writeStoredJSON(to out: inout JSONOutput) throws {
+        out.beginObject()
+        out.storedKey("at"); try out.storedDate(at)
+        if let actor { out.storedKey("actor"); actor.writeStoredJSON(to: &out) }
+        if let audit { out.storedKey("audit"); try audit.writeStoredJSON(to: &out) }
+        out.storedKey("events"); try Event.writeStored(events, to: &out)
+        if let sealed {
+            out.storedKey("sealed")
+            out.beginArray()
+            for box in sealed {
+                out.element()
+                out.beginObject()
+                out.storedKey("key"); out.string(box.key)
+                out.storedKey("box"); out.string(box.box)
+                out.endObject()
+            }
+            out.endArray()
+        }
+        out.endObject()
+    }
+}
+
+extension EntryCodec.Content: StoredJSONWritable {
+    func writeStoredJSON(to out: inout JSONOutput) throws {
+        out.beginObject()
+        out.storedKey("events")
+        out.beginArray()
+        for item in events {
+            out.element()
+            out.beginObject()
+            out.storedKey("index"); out.integer(item.index)
+            out.storedKey("event"); try item.event.writeStoredJSON(to: &out)
+            out.endObject()
+        }
+        out.endArray()
+        if let reason { out.storedKey("reason"); out.string(reason) }
+        out.endObject()
     }
 }

@@ -55,8 +55,17 @@ public enum JSON {
     ///
     /// - Throws: `EncodingError` as for ``encode(_:)``.
     public static func encodeStored(_ value: some Encodable) throws -> [UInt8] {
-        // Streamed when the value fills its containers in order (synthesized `Codable` always
-        // does); the tree writer otherwise, and for the error of a value that cannot be written.
+        if let writable = value as? any StoredJSONWritable {
+            var out = JSONOutput(capacity: 512)
+            if (try? writable.writeStoredJSON(to: &out)) != nil { return out.bytes }
+        }
+        return try encodeStoredThroughEncodable(value)
+    }
+
+    /// ``encodeStored(_:)`` through `Encodable` only: streamed when the value fills its containers
+    /// in order (synthesized `Codable` always does); the tree writer otherwise, and for the error
+    /// of a value that cannot be written.
+    static func encodeStoredThroughEncodable(_ value: some Encodable) throws -> [UInt8] {
         if let bytes = StoredJSONStream.encode(value) { return bytes }
         return try JSONWriter.encode(value, style: .stored)
     }

@@ -7,7 +7,7 @@ import Foundation
 /// `writeJSON(to:)` must write exactly the bytes the `Encodable` conformance writes through
 /// ``JSON/encode(_:)``'s encoder: keys in sorted order, the same escaping, dates as RFC 3339
 /// in whole seconds. Each conforming type has a test comparing the two on hostile strings.
-/// `encodeStored` (journal entries, snapshots) always uses `Encodable`.
+/// `encodeStored` (journal entries, snapshots) uses ``StoredJSONWritable`` instead.
 public protocol JSONWritable: Encodable {
     /// Appends the value's JSON in the API's format.
     func writeJSON(to out: inout JSONOutput)
@@ -94,6 +94,42 @@ public struct JSONOutput {
         }
         endArray()
     }
+}
+
+/// A value written by hand in the stored format, for what is journaled on every request (an
+/// entry's envelope, a return, an acknowledgement): ``JSON/encodeStored(_:)`` uses
+/// ``writeStoredJSON(to:)`` for a top-level value that has it.
+///
+/// It must write exactly the bytes the `Encodable` conformance writes through `encodeStored`'s
+/// encoders: keys in encoding (declaration) order, a nil optional left out, dates as seconds
+/// since 2001 (``JSONOutput/storedDate(_:)``), anything not written by hand through
+/// ``JSONOutput/storedValue(_:)``. `StoredDecoderEquivalenceTests` compares the two for every
+/// event, entry and stored envelope. A writer that throws (a non-finite number) is abandoned and
+/// the value encoded again through `Encodable`, so errors are the encoder's.
+public protocol StoredJSONWritable: Encodable {
+    /// Appends the value's JSON in the stored format.
+    func writeStoredJSON(to out: inout JSONOutput) throws
+}
+
+extension JSONOutput {
+    /// Thrown by the stored writers for a value only the encoder can report on.
+    struct NotWritable: Error {}
+
+    /// A key of the stored format: a Swift property name, as ``key(_:)``.
+    public mutating func storedKey(_ name: StaticString) { key(name) }
+
+    /// A date as `encodeStored` writes it: seconds since 2001, a JSON number.
+    public mutating func storedDate(_ value: Date) throws {
+        guard JSONWriter.appendNumber(value.timeIntervalSinceReferenceDate, to: &bytes) else { throw NotWritable() }
+    }
+
+    /// Any value through its `Encodable` conformance, in the stored format.
+    public mutating func storedValue<T: Encodable>(_ value: T) throws {
+        bytes.append(contentsOf: try JSON.encodeStoredThroughEncodable(value))
+    }
+
+    /// An array of strings (also the stored format).
+    public mutating func storedStrings(_ values: [String]) { strings(values) }
 }
 
 extension JSONWritable {

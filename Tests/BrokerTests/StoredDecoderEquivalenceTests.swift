@@ -80,6 +80,55 @@ struct StoredDecoderEquivalenceTests {
         #expect(try JSON.encodeStored(state) == (try JSONWriter.encode(state, style: .stored)))
     }
 
+    @Test("What is written by hand in the stored format (entries, events, returns, envelopes) is what Encodable writes")
+    func handWrittenAsEncodable() throws {
+        let (entries, _, _, _) = try everyKindOfEntry()
+        func same<T: StoredJSONWritable>(_ value: T, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            var out = JSONOutput()
+            try value.writeStoredJSON(to: &out)
+            #expect(out.bytes == (try JSONWriter.encode(value, style: .stored)), "\(T.self)", sourceLocation: sourceLocation)
+            #expect(try JSON.encodeStored(value) == out.bytes, sourceLocation: sourceLocation)
+        }
+        var handWritten = Set<String>()
+        for entry in entries {
+            try same(entry)
+            if let actor = entry.actor { try same(actor) }
+            if let audit = entry.audit { try same(audit) }
+            for event in entry.events {
+                try same(event)
+                try same(event.redacted)
+                switch event {
+                case .returnSubmitted(let version):
+                    try same(version)
+                    handWritten.insert("returnSubmitted")
+                case .requestAcknowledged: handWritten.insert("requestAcknowledged")
+                case .requestReleased: handWritten.insert("requestReleased")
+                default: break
+                }
+            }
+            // The stored envelope with sealed boxes, and a box's content, as EntryCodec writes them.
+            let stored = EntryCodec.Stored(at: entry.at, actor: entry.actor, audit: entry.audit, events: entry.events,
+                                           sealed: [EntryCodec.Box(key: "k-1", box: "AAEC"), EntryCodec.Box(key: "k-\"2", box: "")])
+            try same(stored)
+            try same(EntryCodec.Stored(at: entry.at, actor: nil, audit: nil, events: [], sealed: nil))
+            try same(EntryCodec.Content(events: entry.events.enumerated().map { .init(index: $0.offset, event: $0.element) }, reason: entry.audit?.reason))
+        }
+        #expect(handWritten == ["returnSubmitted", "requestAcknowledged", "requestReleased"])
+        // Hostile strings and an audit detail with every optional.
+        let hostile = "\"\\\u{0}\u{1f}\n\r\té🚓</script>"
+        try same(AuditDetail(action: hostile, object: hostile, fields: [hostile, ""], releasedTo: ["police": [hostile], "health": []], reason: hostile))
+        try same(Event.returnSubmitted(return: ResearchReturn(request: hostile, agency: hostile, version: Int.max, submittedAt: Date(timeIntervalSinceReferenceDate: -0.5),
+                                                              knownToAgency: false, summary: hostile, answers: [], withheld: [WithheldItem(what: hostile, reason: "")])))
+        try same(Entry(at: Date(timeIntervalSinceReferenceDate: 1e9 + 0.123), actor: Actor(principal: hostile, agency: "", role: .monitor, serial: hostile),
+                       audit: nil, events: [.requestReleased(request: hostile, at: .distantFuture), .requestAcknowledged(request: "", at: .distantPast, principal: hostile)]))
+    }
+
+    @Test("A value the hand-written writer cannot write is encoded through Encodable, with its error")
+    func handWrittenFallsBackForItsError() throws {
+        let entry = Entry(at: Date(timeIntervalSinceReferenceDate: .nan), actor: nil, audit: nil, events: [])
+        #expect(throws: EncodingError.self) { _ = try JSON.encodeStored(entry) }
+    }
+
     @Test("A whole state, audit log included, reads the same with JSONDecoder and decodeStored")
     func wholeState() throws {
         let (_, state, _, _) = try everyKindOfEntry()

@@ -1,0 +1,109 @@
+import Foundation
+import Wire
+
+// The stored form (journal entries) of what is journaled on every request, written by hand:
+// the entry's envelope, the actor, the audit detail, and the events of a return, a first read
+// and a release. Each writes what its synthesized `Encodable` writes through `encodeStored`
+// (declaration order, nil optionals left out, dates as numbers); every other event goes
+// through `Encodable`. `StoredDecoderEquivalenceTests` compares the bytes for every event.
+
+extension Entry: StoredJSONWritable {
+    public func writeStoredJSON(to out: inout JSONOutput) throws {
+        out.beginObject()
+        out.storedKey("at"); try out.storedDate(at)
+        if let actor { out.storedKey("actor"); actor.writeStoredJSON(to: &out) }
+        if let audit { out.storedKey("audit"); try audit.writeStoredJSON(to: &out) }
+        out.storedKey("events"); try Event.writeStored(events, to: &out)
+        out.endObject()
+    }
+}
+
+extension Actor: StoredJSONWritable {
+    public func writeStoredJSON(to out: inout JSONOutput) {
+        out.beginObject()
+        out.storedKey("principal"); out.string(principal)
+        out.storedKey("agency"); out.string(agency)
+        out.storedKey("role"); out.string(role.rawValue)
+        out.storedKey("serial"); out.string(serial)
+        out.endObject()
+    }
+}
+
+extension AuditDetail: StoredJSONWritable {
+    public func writeStoredJSON(to out: inout JSONOutput) throws {
+        out.beginObject()
+        out.storedKey("action"); out.string(action)
+        out.storedKey("object"); out.string(object)
+        if let fields { out.storedKey("fields"); out.storedStrings(fields) }
+        if let releasedTo { out.storedKey("releasedTo"); try out.storedValue(releasedTo) }
+        if let reason { out.storedKey("reason"); out.string(reason) }
+        out.endObject()
+    }
+}
+
+extension Event: StoredJSONWritable {
+    public func writeStoredJSON(to out: inout JSONOutput) throws {
+        switch self {
+        case .returnSubmitted(let version):
+            out.beginObject()
+            out.storedKey("returnSubmitted")
+            out.beginObject()
+            out.storedKey("return"); try version.writeStoredJSON(to: &out)
+            out.endObject()
+            out.endObject()
+        case .requestAcknowledged(let request, let at, let principal):
+            out.beginObject()
+            out.storedKey("requestAcknowledged")
+            out.beginObject()
+            out.storedKey("request"); out.string(request)
+            out.storedKey("at"); try out.storedDate(at)
+            out.storedKey("principal"); out.string(principal)
+            out.endObject()
+            out.endObject()
+        case .requestReleased(let request, let at):
+            out.beginObject()
+            out.storedKey("requestReleased")
+            out.beginObject()
+            out.storedKey("request"); out.string(request)
+            out.storedKey("at"); try out.storedDate(at)
+            out.endObject()
+            out.endObject()
+        default:
+            try out.storedValue(self)
+        }
+    }
+
+    /// `events` as a stored array.
+    public static func writeStored(_ events: [Event], to out: inout JSONOutput) throws {
+        out.beginArray()
+        for event in events {
+            out.element()
+            try event.writeStoredJSON(to: &out)
+        }
+        out.endArray()
+    }
+}
+
+extension ResearchReturn: StoredJSONWritable {
+    public func writeStoredJSON(to out: inout JSONOutput) throws {
+        out.beginObject()
+        out.storedKey("request"); out.string(request)
+        out.storedKey("agency"); out.string(agency)
+        out.storedKey("version"); out.integer(version)
+        out.storedKey("submittedAt"); try out.storedDate(submittedAt)
+        out.storedKey("knownToAgency"); out.bool(knownToAgency)
+        out.storedKey("summary"); out.string(summary)
+        out.storedKey("answers"); out.storedStrings(answers)
+        out.storedKey("withheld")
+        out.beginArray()
+        for item in withheld {
+            out.element()
+            out.beginObject()
+            out.storedKey("what"); out.string(item.what)
+            out.storedKey("reason"); out.string(item.reason)
+            out.endObject()
+        }
+        out.endArray()
+        out.endObject()
+    }
+}
