@@ -1,11 +1,13 @@
 import Foundation
 import Wire
 
-// The stored form (journal entries) of what is journaled on every request, written by hand:
-// the entry's envelope, the actor, the audit detail, and the events of a return, a first read
-// and a release. Each writes what its synthesized `Encodable` writes through `encodeStored`
+// The stored form of what is journaled on every request, written by hand: the entry's
+// envelope, the actor, the audit detail, and the events of a return, a first read and a
+// release; and of what most of a snapshot is: audit records and research requests with their
+// returns. Each writes what its synthesized `Encodable` writes through `encodeStored`
 // (declaration order, nil optionals left out, dates as numbers); every other event goes
-// through `Encodable`. `StoredDecoderEquivalenceTests` compares the bytes for every event.
+// through `Encodable`. `StoredDecoderEquivalenceTests` compares the bytes for every event,
+// entry, request and audit record, and for a whole state.
 
 extension Entry: StoredJSONWritable {
     public func writeStoredJSON(to out: inout JSONOutput) throws {
@@ -104,6 +106,63 @@ extension ResearchReturn: StoredJSONWritable {
             out.endObject()
         }
         out.endArray()
+        out.endObject()
+    }
+}
+
+extension AuditRecord: StoredJSONWritable {
+    public func writeStoredJSON(to out: inout JSONOutput) throws {
+        out.beginObject()
+        out.storedKey("seq"); out.integer(seq)
+        out.storedKey("at"); try out.storedDate(at)
+        out.storedKey("principal"); out.string(principal)
+        out.storedKey("agency"); out.string(agency)
+        out.storedKey("serial"); out.string(serial)
+        out.storedKey("action"); out.string(action)
+        out.storedKey("object"); out.string(object)
+        if let fields { out.storedKey("fields"); out.storedStrings(fields) }
+        if let releasedTo { out.storedKey("releasedTo"); try out.storedValue(releasedTo) }
+        if let reason { out.storedKey("reason"); out.string(reason) }
+        out.storedKey("hash"); out.string(hash)
+        out.storedKey("prevHash"); out.string(prevHash)
+        out.endObject()
+    }
+}
+
+extension ResearchRequest: StoredJSONWritable {
+    public func writeStoredJSON(to out: inout JSONOutput) throws {
+        out.beginObject()
+        out.storedKey("id"); out.string(id)
+        out.storedKey("case"); out.string(`case`)
+        out.storedKey("meeting"); out.string(meeting)
+        out.storedKey("agency"); out.string(agency)
+        out.storedKey("questions"); out.storedStrings(questions)
+        out.storedKey("fieldNames"); out.storedStrings(fieldNames)
+        out.storedKey("invited"); out.storedStrings(invited)
+        out.storedKey("urgent"); out.bool(urgent)
+        if let reason { out.storedKey("reason"); out.string(reason) }
+        out.storedKey("releaseAt"); try out.storedDate(releaseAt)
+        out.storedKey("dispatchDeadline"); try out.storedDate(dispatchDeadline)
+        out.storedKey("returnDeadline"); try out.storedDate(returnDeadline)
+        out.storedKey("dispatchedAt"); try out.storedDate(dispatchedAt)
+        out.storedKey("dispatchedBy"); out.string(dispatchedBy)
+        if let releasedAt { out.storedKey("releasedAt"); try out.storedDate(releasedAt) }
+        if let acknowledgedAt { out.storedKey("acknowledgedAt"); try out.storedDate(acknowledgedAt) }
+        if let extendedUntil { out.storedKey("extendedUntil"); try out.storedDate(extendedUntil) }
+        if let extensionReason { out.storedKey("extensionReason"); out.string(extensionReason) }
+        out.storedKey("returns")
+        out.beginArray()
+        for version in returns {
+            out.element()
+            try version.writeStoredJSON(to: &out)
+        }
+        out.endArray()
+        out.storedKey("createdSeq"); out.integer(createdSeq)
+        out.storedKey("changedSeq"); out.integer(changedSeq)
+        if let feedPosition { out.storedKey("feedPosition"); out.integer(feedPosition) }
+        if let returnBytes { out.storedKey("returnBytes"); out.integer(returnBytes) }
+        if let caseVersion { out.storedKey("caseVersion"); out.integer(caseVersion) }
+        if let followUp { out.storedKey("followUp"); out.bool(followUp) }
         out.endObject()
     }
 }

@@ -66,7 +66,7 @@ public enum JSON {
     /// in order (synthesized `Codable` always does); the tree writer otherwise, and for the error
     /// of a value that cannot be written.
     static func encodeStoredThroughEncodable(_ value: some Encodable) throws -> [UInt8] {
-        if let bytes = StoredJSONStream.encode(value) { return bytes }
+        if let bytes = StoredJSONStream.encode(value, byHand: false) { return bytes }
         return try JSONWriter.encode(value, style: .stored)
     }
 

@@ -130,6 +130,19 @@ extension JSONOutput {
 
     /// An array of strings (also the stored format).
     public mutating func storedStrings(_ values: [String]) { strings(values) }
+
+    /// An unsigned integer (sequence numbers).
+    public mutating func integer(_ value: UInt64) { bytes.appendDecimal(value) }
+
+    /// An output that appends to `bytes` (``StoredJSONStream`` lends its buffer to a hand-written value).
+    init(continuing bytes: [UInt8]) { self.bytes = bytes }
+
+    /// The bytes, leaving this output empty (no copy).
+    mutating func takeBytes() -> [UInt8] {
+        var taken: [UInt8] = []
+        swap(&taken, &bytes)
+        return taken
+    }
 }
 
 extension JSONWritable {

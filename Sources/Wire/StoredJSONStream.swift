@@ -3,6 +3,7 @@ import Foundation
 /// Writes the `.stored` style of ``JSONWriter`` (Foundation's default format, keys in encoding
 /// order) straight into one buffer while the value encodes: no tree of nodes, no copy at the
 /// end. It is what ``JSON/encodeStored(_:)`` tries first for every journal entry and snapshot.
+/// A member that is ``StoredJSONWritable`` writes itself into the same buffer.
 ///
 /// Streaming is only possible when containers are filled in the order they are opened, which
 /// is what synthesized `Codable` always does. Anything else — a container written after a
@@ -38,9 +39,11 @@ final class StoredJSONStream {
     private init() { out.reserveCapacity(512) }
 
     /// `value` as the tree writer's `.stored` style writes it, or nil when it must be written by the tree.
-    static func encode(_ value: some Encodable) -> [UInt8]? {
+    /// With `byHand` false the value itself is encoded through `Encodable` even if it is
+    /// ``StoredJSONWritable`` (what its own writer falls back to); its members may still write themselves.
+    static func encode(_ value: some Encodable, byHand: Bool = true) -> [UInt8]? {
         let stream = StoredJSONStream()
-        do { try stream.write(value) } catch { return nil }
+        do { try stream.write(value, byHand: byHand) } catch { return nil }
         guard !stream.abandoned, stream.frames.isEmpty else { return nil }
         return stream.out
     }
@@ -48,7 +51,7 @@ final class StoredJSONStream {
     // MARK: Values
 
     /// Writes one value where the caller left the buffer (after a key or a comma).
-    func write<T: Encodable>(_ value: T) throws {
+    func write<T: Encodable>(_ value: T, byHand: Bool = true) throws {
         // The types `JSONWriter` writes its own way (by static type, as it does), and the common
         // scalars without an encoder; the same bytes as their `encode(to:)` through the tree.
         if T.self == String.self { return JSONString.appendQuoted(unsafeBitCast(value, to: String.self), to: &out) }
@@ -61,6 +64,14 @@ final class StoredJSONStream {
         if T.self == Decimal.self, let decimal = value as? Decimal {
             guard !decimal.isNaN else { throw Abandon() }
             return out.append(contentsOf: decimal.description.utf8)
+        }
+        // A value written by hand writes into this buffer (a snapshot's returns, audit records…).
+        if byHand, let writable = value as? any StoredJSONWritable {
+            var output = JSONOutput(continuing: out)
+            out = []
+            defer { out = output.takeBytes() }
+            try writable.writeStoredJSON(to: &output)
+            return
         }
         let depth = frames.count
         let encoder = StoredStreamEncoder(stream: self)

@@ -82,7 +82,7 @@ struct StoredDecoderEquivalenceTests {
 
     @Test("What is written by hand in the stored format (entries, events, returns, envelopes) is what Encodable writes")
     func handWrittenAsEncodable() throws {
-        let (entries, _, _, _) = try everyKindOfEntry()
+        let (entries, state, _, _) = try everyKindOfEntry()
         func same<T: StoredJSONWritable>(_ value: T, sourceLocation: SourceLocation = #_sourceLocation) throws {
             var out = JSONOutput()
             try value.writeStoredJSON(to: &out)
@@ -114,6 +114,30 @@ struct StoredDecoderEquivalenceTests {
             try same(EntryCodec.Content(events: entry.events.enumerated().map { .init(index: $0.offset, event: $0.element) }, reason: entry.audit?.reason))
         }
         #expect(handWritten == ["returnSubmitted", "requestAcknowledged", "requestReleased"])
+        #expect(!state.requests.isEmpty)
+        for request in state.requests.values { try same(request) }
+        // A request with every optional set and returns, and one with none.
+        var full = try #require(state.requests.values.first)
+        let version = ResearchReturn(request: full.id, agency: full.agency, version: 1, submittedAt: Date(timeIntervalSinceReferenceDate: 2.5),
+                                     knownToAgency: true, summary: "Known \"since\"\n2024", answers: ["Yes", ""], withheld: [WithheldItem(what: "w", reason: "r")])
+        full.returns = [version, version]
+        full.reason = "urgent\u{1}"
+        full.releasedAt = Date(timeIntervalSinceReferenceDate: 10)
+        full.acknowledgedAt = Date(timeIntervalSinceReferenceDate: 11.25)
+        full.extendedUntil = Date(timeIntervalSinceReferenceDate: -12)
+        full.extensionReason = "court date"
+        full.feedPosition = .max
+        full.returnBytes = 0
+        full.caseVersion = 3
+        full.followUp = false
+        try same(full)
+        var bare = full
+        bare.returns = []
+        (bare.reason, bare.releasedAt, bare.acknowledgedAt, bare.extendedUntil, bare.extensionReason) = (nil, nil, nil, nil, nil)
+        (bare.feedPosition, bare.returnBytes, bare.caseVersion, bare.followUp) = (nil, nil, nil, nil)
+        try same(bare)
+        #expect(state.audit.contains { $0.releasedTo != nil } && state.audit.contains { $0.reason != nil })
+        for record in state.audit { try same(record) }
         // Hostile strings and an audit detail with every optional.
         let hostile = "\"\\\u{0}\u{1f}\n\r\té🚓</script>"
         try same(AuditDetail(action: hostile, object: hostile, fields: [hostile, ""], releasedTo: ["police": [hostile], "health": []], reason: hostile))
