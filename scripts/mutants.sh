@@ -475,6 +475,13 @@ desc   destroying content keys rewrites the key file with the destroyed keys sti
 - if path != nil { try rewrite(keys: keys, destroyed: destroyed, state: &state) }
 + if path != nil { try rewrite(keys: state.keys, destroyed: state.destroyed, state: &state) }
 
+@ case-index-relisting-missed
+file   Sources/Broker/BrokerState.swift
+filter BrokerTests\.DomainIndexTests
+desc   a case carried over to another meeting is missing from the meeting+reference index (a duplicate reference is let in)
+- reindex(case: id, was: record)
++ _ = record
+
 @ release-timer-uncapped
 file   Sources/Engine/ReleaseScheduler.swift
 filter EngineTests\.ReleaseSchedulerTests
