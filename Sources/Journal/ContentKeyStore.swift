@@ -187,20 +187,29 @@ public final class ContentKeyStore: Sendable {
     public let path: String?
     private let dataKey: SymmetricKey
     private let state: Mutex<State>
+    /// Faults injected into appends (tests only).
+    private let faults: (any FileFaults)?
 
     /// Opens the store at `path` (created on the first key), or one in memory. A torn final append
     /// (see the type's rule) is cut off here.
     /// - Throws: `JournalError` `.keyFile` if the file is not a regular file, is accessible to group or
     ///   others, or is too large; `.wrongKey` if it was not sealed under `dataKey`; `.corrupt` if it is
     ///   damaged or tampered with; `.io` if a torn end cannot be cut off.
-    public init(path: String?, dataKey: SymmetricKey) throws {
+    public convenience init(path: String?, dataKey: SymmetricKey) throws {
+        try self.init(path: path, dataKey: dataKey, faults: nil)
+    }
+
+    /// As `init(path:dataKey:)`, with `faults` injected into every append's writes and syncs (tests).
+    init(path: String?, dataKey: SymmetricKey, faults: (any FileFaults)?) throws {
         self.path = path
         self.dataKey = dataKey
+        self.faults = faults
         var loaded = State()
         if let path {
             try Self.removeLeftovers(beside: path)
             if FileManager.default.fileExists(atPath: path) { loaded = try Self.load(path, dataKey: dataKey) }
         }
+        loaded.appender?.file.faults = faults
         state = Mutex(loaded)
     }
 
@@ -290,6 +299,7 @@ public final class ContentKeyStore: Sendable {
         }
         // Appends need the new file open; without it the next change writes the file whole again.
         if let file = try? FileDescriptor.open(path, flags: O_WRONLY), (try? file.size()) == Int64(bytes.count) {
+            file.faults = faults
             state.appender = Appender(file: file, fileID: fileID, nextSeq: UInt64(records.count), end: bytes.count)
         }
     }

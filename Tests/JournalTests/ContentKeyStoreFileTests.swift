@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 import Testing
-@testable import Journal
+@_spi(Testing) @testable import Journal
 
 /// The content key store's append-only `MKS2` file, on real files: a new key is one appended record
 /// (the file is not rewritten), erasure rewrites it compacted under a new file id, a torn append is
@@ -274,6 +274,43 @@ import Testing
             #expect(try Self.openingFails(path, dataKey).code == .wrongKey)
             try Self.overwrite(path, legacy)
             #expect(try Self.openingFails(path, .generate()).code == .wrongKey)
+        }
+    }
+}
+
+/// A failed append (a short write, a failed `fdatasync`) makes no key, and the next change writes
+/// the file whole, so whatever part of the failed record reached the disk is gone.
+@Suite struct ContentKeyStoreFaultTests {
+    @Test func aFailedAppendMakesNoKeyAndTheNextChangeRewritesTheFile() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/content-keys", dataKey = SymmetricKey.generate(), faults = FaultInjection()
+            let store = try ContentKeyStore(path: path, dataKey: dataKey, faults: faults)
+            let a = try store.keyCreatingIfNeeded("case-a")
+            let inode = try ContentKeyStoreFileTests.inode(path), good = try readFile(path)
+
+            faults.failWrites(errno: ENOSPC, afterBytes: 20)
+            let error = try #require(throws: JournalError.self) { _ = try store.keyCreatingIfNeeded("case-b") }
+            #expect(error.code == .io && error.errno == ENOSPC, "\(error)")
+            #expect(store.key("case-b") == nil && store.ids == ["case-a"])
+            #expect(try readFile(path).count == good.count + 20, "part of the record reached the file")
+            faults.clear()
+            let c = try store.keyCreatingIfNeeded("case-c")
+            #expect(try ContentKeyStoreFileTests.inode(path) != inode, "written whole after the failure")
+            #expect(try ContentKeyStoreFileTests.decode(path, dataKey).records == [.key(id: "case-a", key: a.rawBytes), .key(id: "case-c", key: c.rawBytes)])
+
+            faults.failSyncs(errno: EIO)
+            #expect(throws: JournalError.self) { _ = try store.keyCreatingIfNeeded("case-d") }
+            #expect(store.key("case-d") == nil)
+            faults.clear()
+            let rewritten = try ContentKeyStoreFileTests.inode(path)
+            let e = try store.keyCreatingIfNeeded("case-e")
+            #expect(try ContentKeyStoreFileTests.inode(path) != rewritten)
+            let reopened = try ContentKeyStore(path: path, dataKey: dataKey)
+            #expect(reopened.ids == ["case-a", "case-c", "case-e"] && reopened.key("case-e")?.rawBytes == e.rawBytes)
+            // Appends resume after the rewrite.
+            let after = try ContentKeyStoreFileTests.inode(path)
+            _ = try store.keyCreatingIfNeeded("case-f")
+            #expect(try ContentKeyStoreFileTests.inode(path) == after)
         }
     }
 }
