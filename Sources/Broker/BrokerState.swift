@@ -47,9 +47,44 @@ public struct BrokerState: Codable, Sendable, Equatable {
     public internal(set) var lastSeq: UInt64 = 0
     /// The chain hash of the last applied entry.
     public internal(set) var lastHash: String = ""
+    /// Lookups derived from the fields above, so that a new case or a repeat check does not scan every
+    /// case: kept up to date by `apply`, rebuilt when a state is decoded, never written to a snapshot.
+    private(set) var indexes = Indexes()
 
     /// An empty state.
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case agencies, principals, credentials, feedPositions, meetings, cases, referrals, invitations, identifierHashes, actions,
+             actionFeed, corrections, contentKeys, erasedKeys, lastErasureSeq, requests, audit, lastSeq, lastHash
+    }
+
+    /// Reads a state as the synthesized decoder would (`decode` for each required member,
+    /// `decodeIfPresent` for each optional one), then builds its indexes.
+    /// - Throws: `DecodingError` for a missing member or a value of the wrong kind.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        agencies = try c.decode([String: Agency].self, forKey: .agencies)
+        principals = try c.decode([String: Principal].self, forKey: .principals)
+        credentials = try c.decode([String: Credential].self, forKey: .credentials)
+        feedPositions = try c.decodeIfPresent([String: UInt64].self, forKey: .feedPositions)
+        meetings = try c.decode([String: Meeting].self, forKey: .meetings)
+        cases = try c.decode([String: Case].self, forKey: .cases)
+        referrals = try c.decodeIfPresent([String: Referral].self, forKey: .referrals)
+        invitations = try c.decodeIfPresent([String: [String]].self, forKey: .invitations)
+        identifierHashes = try c.decodeIfPresent([String: [String]].self, forKey: .identifierHashes)
+        actions = try c.decodeIfPresent([String: Action].self, forKey: .actions)
+        actionFeed = try c.decodeIfPresent([String: UInt64].self, forKey: .actionFeed)
+        corrections = try c.decodeIfPresent([String: [FieldCorrection]].self, forKey: .corrections)
+        contentKeys = try c.decodeIfPresent([String: String].self, forKey: .contentKeys)
+        erasedKeys = try c.decodeIfPresent(Set<String>.self, forKey: .erasedKeys)
+        lastErasureSeq = try c.decodeIfPresent(UInt64.self, forKey: .lastErasureSeq)
+        requests = try c.decode([String: ResearchRequest].self, forKey: .requests)
+        audit = try c.decode([AuditRecord].self, forKey: .audit)
+        lastSeq = try c.decode(UInt64.self, forKey: .lastSeq)
+        lastHash = try c.decode(String.self, forKey: .lastHash)
+        rebuildIndexes()
+    }
 
     // MARK: Bootstrap
 
@@ -144,7 +179,9 @@ public struct BrokerState: Codable, Sendable, Equatable {
         case .meetingCreated(let meeting):
             meetings[meeting.id] = meeting
         case .caseCreated(let record):
+            let old = cases[record.id]
             cases[record.id] = record
+            reindex(case: record.id, was: old)
         case .consentRecorded(let id, let consent):
             cases[id]?.consent = consent
         case .requestDispatched(var request):
@@ -180,6 +217,7 @@ public struct BrokerState: Codable, Sendable, Equatable {
         case .caseListed(let id, let listing):
             guard let record = cases[id] else { return }
             cases[id]?.listings = record.allListings + [listing]
+            reindex(case: id, was: record)
         case .fieldsCorrected(let id, let correction):
             guard var record = cases[id] else { return }
             for path in correction.remove { record.fields.removeValue(forKey: path) }
@@ -190,9 +228,7 @@ public struct BrokerState: Codable, Sendable, Equatable {
             all[id, default: []].append(correction)
             corrections = all
         case .identifiersHashed(let subject, let hashes):
-            var all = identifierHashes ?? [:]
-            all[subject] = hashes
-            identifierHashes = all
+            setIdentifierHashes(hashes, of: subject)
         case .actionAgreed(let action):
             actions = actions ?? [:]
             actions?[action.id] = action
@@ -224,9 +260,10 @@ public struct BrokerState: Codable, Sendable, Equatable {
             for key in keys { eraseContent(key: key) }
             erasedKeys = (erasedKeys ?? []).union(keys)
             for id in subjects {
-                if cases[id] != nil {
+                if let old = cases[id] {
                     cases[id]?.state = .erased
                     cases[id]?.erasedAt = at
+                    reindex(case: id, was: old)
                 }
                 if referrals?[id] != nil { referrals?[id]?.erasedAt = at }
             }
@@ -245,6 +282,71 @@ public struct BrokerState: Codable, Sendable, Equatable {
         positions[request.agency] = next
         feedPositions = positions
         requests[id]?.feedPosition = next
+    }
+
+    // MARK: Indexes
+
+    /// Lookups derived from `cases` and `identifierHashes`.
+    struct Indexes: Sendable, Equatable {
+        /// A meeting and a case reference.
+        struct Listed: Hashable, Sendable {
+            var meeting: String
+            var reference: String
+        }
+
+        /// The ids of the cases (any state) with each reference listed at each meeting.
+        var listed: [Listed: Set<String>] = [:]
+        /// The subjects (`case:ID`, `referral:ID`) holding each identifier hash.
+        var subjectsByHash: [String: Set<String>] = [:]
+    }
+
+    /// Whether a case (in any state) with `reference` is listed at `meeting`.
+    func hasCase(reference: String, listedAt meeting: String) -> Bool {
+        indexes.listed[Indexes.Listed(meeting: meeting, reference: reference)]?.isEmpty == false
+    }
+
+    /// The subjects holding any of `hashes`.
+    func subjects(holdingAnyOf hashes: Set<String>) -> Set<String> {
+        var result = Set<String>()
+        for hash in hashes { result.formUnion(indexes.subjectsByHash[hash] ?? []) }
+        return result
+    }
+
+    /// Replaces `subject`'s identifier hashes, and the index of them.
+    mutating func setIdentifierHashes(_ hashes: [String], of subject: String) {
+        var all = identifierHashes ?? [:]
+        for hash in Set(all[subject] ?? []) {
+            indexes.subjectsByHash[hash]?.remove(subject)
+            if indexes.subjectsByHash[hash]?.isEmpty == true { indexes.subjectsByHash[hash] = nil }
+        }
+        all[subject] = hashes
+        for hash in hashes { indexes.subjectsByHash[hash, default: []].insert(subject) }
+        identifierHashes = all
+    }
+
+    /// Moves case `id` in the listing index from what it `was` to what it is now.
+    private mutating func reindex(case id: String, was old: Case?) {
+        if let old {
+            for meeting in Set(old.allListings.map(\.meeting)) {
+                let key = Indexes.Listed(meeting: meeting, reference: old.reference)
+                indexes.listed[key]?.remove(id)
+                if indexes.listed[key]?.isEmpty == true { indexes.listed[key] = nil }
+            }
+        }
+        if let record = cases[id] {
+            for listing in record.allListings {
+                indexes.listed[Indexes.Listed(meeting: listing.meeting, reference: record.reference), default: []].insert(id)
+            }
+        }
+    }
+
+    /// Builds the indexes from `cases` and `identifierHashes` (after decoding).
+    mutating func rebuildIndexes() {
+        indexes = Indexes()
+        for id in cases.keys { reindex(case: id, was: nil) }
+        for (subject, hashes) in identifierHashes ?? [:] {
+            for hash in hashes { indexes.subjectsByHash[hash, default: []].insert(subject) }
+        }
     }
 
     // MARK: Queries for the API layer

@@ -98,13 +98,13 @@ extension BrokerState {
                     for index in list.indices { list[index].blankContent() }
                     corrections?[id] = list
                 }
-                if identifierHashes?["case:\(id)"] != nil { identifierHashes?["case:\(id)"] = [] }
+                if identifierHashes?["case:\(id)"] != nil { setIdentifierHashes([], of: "case:\(id)") }
             }
             if referrals?[id] != nil {
                 referrals?[id]?.blankContent()
                 referrals?[id]?.decision?.reason = nil
                 referrals?[id]?.decision?.advice = nil
-                if identifierHashes?["referral:\(id)"] != nil { identifierHashes?["referral:\(id)"] = [] }
+                if identifierHashes?["referral:\(id)"] != nil { setIdentifierHashes([], of: "referral:\(id)") }
             }
         }
         for (id, request) in requests where subjects.contains(request.case) {

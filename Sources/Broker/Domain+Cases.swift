@@ -93,7 +93,7 @@ extension Domain {
         guard Validate.isText(body.reference, limit: Limits.referenceLength) else {
             return .failure(.invalidField("reference", "must be non-empty, at most \(Limits.referenceLength) characters"))
         }
-        if state.cases.values.contains(where: { $0.isListed(at: body.meeting) && $0.reference == body.reference }) {
+        if state.hasCase(reference: body.reference, listedAt: body.meeting) {
             return .failure(DomainError(.conflict, "the meeting already has a case \(body.reference)"))
         }
         if let consent = body.consent, let error = validate(consent) { return .failure(error) }

@@ -264,7 +264,7 @@ extension Domain {
             guard Validate.isText(reference, limit: Limits.referenceLength) else {
                 return .failure(.invalidField("reference", "must be non-empty, at most \(Limits.referenceLength) characters"))
             }
-            if state.cases.values.contains(where: { $0.isListed(at: meeting.id) && $0.reference == reference }) {
+            if state.hasCase(reference: reference, listedAt: meeting.id) {
                 return .failure(DomainError(.conflict, "the meeting already has a case \(reference)"))
             }
             // The policy may have narrowed since the referral: nothing unclassified becomes a case.
@@ -348,7 +348,7 @@ extension Domain {
             return .failure(.invalidField("meeting", "a review is at a later meeting than the case's last listing (\(RFC3339.format(lastHearing)))"))
         }
         if let slot = body.slot, !Validate.isSlot(slot) { return .failure(.invalidField("slot", "must be a time HH:MM")) }
-        if state.cases.values.contains(where: { $0.isListed(at: meeting.id) && $0.reference == record.reference }) {
+        if state.hasCase(reference: record.reference, listedAt: meeting.id) {
             return .failure(DomainError(.conflict, "the meeting already has a case \(record.reference)"))
         }
         let listing = Listing(meeting: meeting.id, kind: .review, slot: body.slot)

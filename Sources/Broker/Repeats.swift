@@ -104,7 +104,7 @@ extension Domain {
         guard !wanted.isEmpty else { return [] }
         let since = rules.calendar.instant(on: rules.calendar.localDate(of: date).date.adding(months: -panel.repeatWindowMonths), secondsOfDay: 0)
         var matches: [RepeatMatch] = []
-        for (subject, hashes) in state.identifierHashes ?? [:] where subject.hasPrefix("case:") && !wanted.isDisjoint(with: hashes) {
+        for subject in state.subjects(holdingAnyOf: wanted) where subject.hasPrefix("case:") {
             let id = String(subject.dropFirst(5))
             guard id != excluding, let record = state.cases[id], record.currentState != .erased else { continue }
             let heard = record.allListings.compactMap { state.meetings[$0.meeting]?.startsAt }.filter { $0 >= since && $0 < date }.max()

@@ -44,24 +44,38 @@ public enum KeyFile {
     }
 
     /// The bytes of a file holding keys (`what` names it in errors): refused with `.keyFile` if it
-    /// cannot be opened or is readable or writable by group or others, and if larger than `maxBytes`.
+    /// cannot be opened, is not a regular file, is readable or writable by group or others, or is
+    /// larger than `maxBytes`.
     static func readPrivate(_ path: String, what: String, maxBytes: Int, expected: String) throws -> [UInt8] {
+        let file = try openPrivate(path, flags: O_RDONLY, what: what, maxBytes: maxBytes, expected: expected)
+        defer { file.close() }
+        return try JournalError.mappingSystemErrors { try file.readAll() }
+    }
+
+    /// A file holding keys, opened with `flags` after the checks of `readPrivate`.
+    /// - Throws: `JournalError` `.keyFile` (with errno when `open` failed).
+    static func openPrivate(_ path: String, flags: Int32, what: String, maxBytes: Int, expected: String) throws -> FileDescriptor {
         let file: FileDescriptor
         do {
-            file = try FileDescriptor.open(path, flags: O_RDONLY)
+            file = try FileDescriptor.open(path, flags: flags)
         } catch let error as SystemError {
             throw JournalError(.keyFile, "cannot open \(what) \(path): \(error.reason)", path: path, errno: error.errno)
         }
-        defer { file.close() }
         let info = try JournalError.mappingSystemErrors { try file.status() }
+        guard UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFREG) else {
+            file.close()
+            throw JournalError(.keyFile, "\(what) \(path) is not a regular file", path: path)
+        }
         let mode = UInt32(info.st_mode) & 0o777
         guard mode & 0o077 == 0 else {
+            file.close()
             throw JournalError(.keyFile, "\(what) \(path) has mode \(String(mode, radix: 8)); it must not be accessible to group or others (chmod 600 \(path))", path: path)
         }
         guard info.st_size <= maxBytes else {
+            file.close()
             throw JournalError(.keyFile, "\(what) \(path) is \(info.st_size) bytes; \(expected)", path: path)
         }
-        return try JournalError.mappingSystemErrors { try file.readAll() }
+        return file
     }
 }
 

@@ -7,6 +7,9 @@
 //       writes N (1,000,000) real domain entries and times a restart: BrokerEngine replaying
 //       every record, and again from a snapshot at the head (see Restart.swift); --reuse
 //       measures DIR as an earlier run left it, without writing.
+//   journal-bench keys [--dir DIR] [--count N] [--legacy]
+//       makes N (5,000) content keys one after another in a fresh ContentKeyStore and times it,
+//       then reopening and one destruction; --legacy times the old whole-file MKS1 rewrite per key.
 //   journal-bench append-loop --dir DIR --key-file FILE [--appenders N]
 //       appends forever, printing each acknowledged seq on stdout ("seq id"),
 //       one flushed line per record, until killed.
@@ -170,5 +173,11 @@ case "restart":
                              cases: option("--cases", in: arguments).flatMap(Int.init) ?? 5_000,
                              reuse: arguments.contains("--reuse"))
     do { try bench.run() } catch { fail("restart: \(error)") }
-default: fail("usage: journal-bench bench [--dir DIR] [--seconds S] [--payload BYTES] [--raw-size BYTES] | restart [--dir DIR] [--records N] [--cases C] [--config DIR] [--reuse] | append-loop --dir DIR --key-file FILE [--appenders N]")
+case "keys":
+    let base = option("--dir", in: arguments) ?? FileManager.default.currentDirectoryPath + "/.journal-bench-\(getpid())"
+    let removeAfter = option("--dir", in: arguments) == nil
+    defer { if removeAfter { try? FileManager.default.removeItem(atPath: base) } }
+    let bench = KeysBench(directory: base, count: option("--count", in: arguments).flatMap(Int.init) ?? 5_000, legacy: arguments.contains("--legacy"))
+    do { try bench.run() } catch { fail("keys: \(error)") }
+default: fail("usage: journal-bench bench [--dir DIR] [--seconds S] [--payload BYTES] [--raw-size BYTES] | restart [--dir DIR] [--records N] [--cases C] [--config DIR] [--reuse] | keys [--dir DIR] [--count N] [--legacy] | append-loop --dir DIR --key-file FILE [--appenders N]")
 }
