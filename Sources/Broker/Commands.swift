@@ -115,6 +115,8 @@ public protocol SignedCredential: Sendable {
     var serial: String { get }
     /// Expiry.
     var notAfter: Date { get }
+    /// SHA-256 of the certified key's DER SubjectPublicKeyInfo (upper-case hex).
+    var keySHA256: String? { get }
 }
 
 /// A certificate just signed, to register (issue 6).
@@ -127,9 +129,11 @@ public struct NewCredential: Codable, Sendable {
     public var issuedAt: Date
     /// Expiry.
     public var notAfter: Date
+    /// SHA-256 of the certified key (``SignedCredential/keySHA256``); nil only where no key is known.
+    public var keySHA256: String?
     /// Creates a body.
-    public init(serial: String, principal: String, issuedAt: Date, notAfter: Date) {
-        self.serial = serial; self.principal = principal; self.issuedAt = issuedAt; self.notAfter = notAfter
+    public init(serial: String, principal: String, issuedAt: Date, notAfter: Date, keySHA256: String? = nil) {
+        self.serial = serial; self.principal = principal; self.issuedAt = issuedAt; self.notAfter = notAfter; self.keySHA256 = keySHA256
     }
 }
 

@@ -212,7 +212,8 @@ public struct Domain: Sendable {
             return .failure(DomainError(.conflict, "principal \(principal.id) is disabled; enable it before issuing a credential"))
         }
         return sign(principal).flatMap { signed in
-            registerCredential(NewCredential(serial: signed.serial, principal: principal.id, issuedAt: env.now, notAfter: signed.notAfter),
+            registerCredential(NewCredential(serial: signed.serial, principal: principal.id, issuedAt: env.now, notAfter: signed.notAfter,
+                                             keySHA256: signed.keySHA256),
                                by: actor, env: env).map { Decision(entry: $0.entry, reply: signed) }
         }
     }
@@ -225,7 +226,8 @@ public struct Domain: Sendable {
         // Asked before anything is signed: outside the 60-day window, nothing is issued.
         if let refusal = renewalRefusal(serial: actor.serial, at: env.now) { return .failure(refusal) }
         return sign(principal).flatMap { signed in
-            renewCredential(NewCredential(serial: signed.serial, principal: principal.id, issuedAt: env.now, notAfter: signed.notAfter),
+            renewCredential(NewCredential(serial: signed.serial, principal: principal.id, issuedAt: env.now, notAfter: signed.notAfter,
+                                          keySHA256: signed.keySHA256),
                             by: actor, env: env).map { Decision(entry: $0.entry, reply: signed) }
         }
     }
@@ -242,9 +244,10 @@ public struct Domain: Sendable {
             return .failure(DomainError(.conflict, "certificate \(body.serial) is already registered"))
         }
         guard body.notAfter > body.issuedAt else { return .failure(.invalidField("notAfter", "must be after issuedAt")) }
+        if let refusal = keyRefusal(body.keySHA256) { return .failure(refusal) }
         // Pending from the first moment: whoever issued it, it opens nothing until a coordinator approves it.
         let credential = Credential(serial: body.serial, principal: principal.id, issuedAt: body.issuedAt, notAfter: body.notAfter,
-                                    approval: .pending)
+                                    approval: .pending, keySHA256: body.keySHA256)
         return .success(Decision(
             entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.credentialRegister, object: credential.serial),
                          [.credentialRegistered(credential: credential)]),
@@ -281,6 +284,17 @@ public struct Domain: Sendable {
             reply: view(approved, at: env.now)))
     }
 
+    /// Why a certificate for the key `keySHA256` may not be registered, or nil when it may: a key is
+    /// certified once. Revoking a certificate must end its key's access — also after a reloaded
+    /// signing form, a CSR sent twice or a renewal that reused the key — so a key that any
+    /// credential holds, revoked or expired included, is refused.
+    func keyRefusal(_ keySHA256: String?) -> DomainError? {
+        guard let keySHA256, let holder = state.credentials.values.first(where: { $0.keySHA256 == keySHA256 }) else { return nil }
+        let status = holder.revokedAt != nil ? "revoked" : "issued"
+        return DomainError(.conflict, "csr: this key is already certified as certificate \(holder.serial) (\(status) \(RFC3339.format(holder.issuedAt)) "
+                           + "to \(holder.principal)); a key is certified once: make a new key and a new CSR")
+    }
+
     /// How long before its expiry a holder may renew its own certificate.
     public static let renewalWindow: TimeInterval = 60 * 86_400
 
@@ -313,11 +327,12 @@ public struct Domain: Sendable {
         guard state.credentials[body.serial] == nil else {
             return .failure(DomainError(.conflict, "certificate \(body.serial) is already registered"))
         }
+        if let refusal = keyRefusal(body.keySHA256) { return .failure(refusal) }
         let carried: CredentialApproval? = principal.role.needsApproval
             ? current.approver(for: principal).map { .approved(by: $0.by, at: $0.at) } ?? .pending
             : .pending
         let renewed = Credential(serial: body.serial, principal: principal.id, issuedAt: body.issuedAt, notAfter: body.notAfter,
-                                 approval: carried, renewedFrom: current.serial)
+                                 approval: carried, renewedFrom: current.serial, keySHA256: body.keySHA256)
         return .success(Decision(
             entry: entry(env, actor, AuditDetail(action: AuditDetail.Action.credentialRenew, object: renewed.serial,
                                                  reason: "renews \(current.serial)"),

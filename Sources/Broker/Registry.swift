@@ -136,11 +136,15 @@ public struct Credential: Codable, Sendable, Equatable {
     public var approval: CredentialApproval?
     /// The holder's credential this one renewed (`POST /v1/credentials/renew`); each is renewed at most once.
     public var renewedFrom: String?
+    /// SHA-256 of the certified key's DER SubjectPublicKeyInfo (upper-case hex): no key is certified
+    /// twice. Nil for a credential journaled before keys were recorded.
+    public var keySHA256: String?
 
     /// Creates a credential.
     public init(serial: String, principal: String, issuedAt: Date, notAfter: Date, revokedAt: Date? = nil, revocationReason: String? = nil,
-                approval: CredentialApproval? = nil, renewedFrom: String? = nil) {
+                approval: CredentialApproval? = nil, renewedFrom: String? = nil, keySHA256: String? = nil) {
         self.renewedFrom = renewedFrom
+        self.keySHA256 = keySHA256
         self.serial = serial
         self.principal = principal
         self.issuedAt = issuedAt

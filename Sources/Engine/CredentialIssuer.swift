@@ -13,6 +13,10 @@ public struct IssuedCredential: SignedCredential, Encodable, Equatable {
     public let certificate: String
     /// The issuing CA's certificate, PEM.
     public let caCertificate: String
+    /// SHA-256 of the certified key (registered with the credential; not part of the reply).
+    public let keySHA256: String?
+
+    private enum CodingKeys: String, CodingKey { case serial, principal, agency, notAfter, certificate, caCertificate }
 }
 
 /// The broker's rules for signing client certificates. The broker never sees a
@@ -53,7 +57,7 @@ public struct CredentialIssuer: Sendable {
             throw DomainError(.invalidCSR, "csr: cannot be signed: \(error)")
         }
         return IssuedCredential(serial: certificate.serial, principal: principal.id, agency: principal.agency, notAfter: certificate.notAfter,
-                                certificate: certificate.pem, caCertificate: ca.certificate.pem)
+                                certificate: certificate.pem, caCertificate: ca.certificate.pem, keySHA256: certificate.publicKeySHA256)
     }
 
     /// Parses and checks a PEM CSR: its own signature, an ECDSA P-256/P-384 or

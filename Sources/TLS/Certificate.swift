@@ -93,6 +93,13 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
         return PublicKeyInfo(pkey: key)
     }
 
+    /// SHA-256 of the certified key's DER SubjectPublicKeyInfo (upper-case hex), nil without a readable key.
+    public var publicKeySHA256: String? {
+        guard let key = X509_get0_pubkey(pointer) else { OpenSSLErrorQueue.clear(); return nil }
+        let digest = subjectPublicKeySHA256(key)
+        return digest.isEmpty ? nil : digest
+    }
+
     /// Whether `key` is this certificate's private key.
     public func matches(_ key: PrivateKey) -> Bool {
         defer { OpenSSLErrorQueue.clear() }

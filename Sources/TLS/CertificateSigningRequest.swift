@@ -57,6 +57,13 @@ public final class CertificateSigningRequest: @unchecked Sendable {
         return PublicKeyInfo(pkey: key)
     }
 
+    /// SHA-256 of the public key's DER SubjectPublicKeyInfo (upper-case hex), nil without a readable key.
+    public var publicKeySHA256: String? {
+        guard let key = X509_REQ_get0_pubkey(pointer) else { OpenSSLErrorQueue.clear(); return nil }
+        let digest = subjectPublicKeySHA256(key)
+        return digest.isEmpty ? nil : digest
+    }
+
     /// Subject CN the requester asked for (informational; never copied into a certificate).
     public var commonName: String? { nameEntry(X509_REQ_get_subject_name(pointer), NID_commonName) }
     /// Subject O the requester asked for (informational; never copied into a certificate).

@@ -59,6 +59,17 @@ public final class PrivateKey: @unchecked Sendable {
 }
 
 /// What the broker needs to know about a public key to accept or refuse it.
+/// SHA-256 over a key's DER SubjectPublicKeyInfo, upper-case hex: the same for a key in a CSR
+/// and in the certificate made from it, whatever else differs. Empty if OpenSSL cannot encode it.
+func subjectPublicKeySHA256(_ pkey: OpaquePointer) -> String {
+    defer { OpenSSLErrorQueue.clear() }
+    var out: UnsafeMutablePointer<UInt8>? = nil
+    let length = i2d_PUBKEY(pkey, &out)
+    guard length > 0, let out else { return "" }
+    defer { shim_OPENSSL_free(out) }
+    return SHA256.hash(Array(UnsafeBufferPointer(start: out, count: Int(length)))).hexString.uppercased()
+}
+
 public struct PublicKeyInfo: Sendable, Equatable, CustomStringConvertible {
     public enum Algorithm: String, Sendable { case ecdsa = "EC", rsa = "RSA", other }
     public let algorithm: Algorithm

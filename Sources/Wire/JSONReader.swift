@@ -313,8 +313,9 @@ struct JSONReader {
         String(decoding: UnsafeBufferPointer(rebasing: bytes[span.start..<span.end]), as: UTF8.self)
     }
 
-    /// The number as a `Double`, correctly rounded; nil when it is out of `Double`'s range.
-    func double(_ span: NumberSpan) -> Double? {
+    /// The number as a `Double`, correctly rounded; nil when it is out of `Double`'s range (or, with
+    /// `refusingUnderflow`, not zero but rounded to zero).
+    func double(_ span: NumberSpan, refusingUnderflow: Bool = true) -> Double? {
         if span.isInteger, span.end - span.start <= 16 {
             // Up to 15 digits (and a sign) is exact in a Double: no rounding to do.
             var value = 0
@@ -331,6 +332,15 @@ struct JSONReader {
             }
         }
         guard let value = Double(text(span)), value.isFinite else { return nil }
+        // A number that is not zero but rounds to zero (`1e-400`) does not fit a Double either, as
+        // `JSONDecoder` reads it (read as an integer it is 0); a zero with any exponent is zero.
+        if value == 0, refusingUnderflow {
+            var i = span.start
+            while i < span.end, bytes[i] != UInt8(ascii: "e"), bytes[i] != UInt8(ascii: "E") {
+                if bytes[i] >= UInt8(ascii: "1"), bytes[i] <= UInt8(ascii: "9") { return nil }
+                i += 1
+            }
+        }
         return value
     }
 
@@ -338,7 +348,7 @@ struct JSONReader {
     /// whole numbers, as `JSONDecoder` reads them).
     func integer<T: FixedWidthInteger>(_ span: NumberSpan, as type: T.Type) -> T? {
         guard span.isInteger else {
-            guard let value = double(span), value == value.rounded(), let exact = T(exactly: value) else { return nil }
+            guard let value = double(span, refusingUnderflow: false), value == value.rounded(), let exact = T(exactly: value) else { return nil }
             return exact
         }
         var i = span.start

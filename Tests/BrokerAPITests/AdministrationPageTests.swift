@@ -92,6 +92,11 @@ import Wire
             let coordinatorToken = try await Self.token(coordinator, "/ui/credentials")
             #expect(try await Self.post(coordinator, "/ui/credentials", "csrf=\(coordinatorToken)&principal=rita&csr=\(csrForm)").status == 403)
             #expect(try await admin.json("GET", "/v1/credentials?principal=rita").json["credentials"].array.count == 1, "nothing more signed")
+            // The signing form posted again (a reload that re-sends it): the key is certified once.
+            let reloaded = try await Self.post(admin, "/ui/credentials", "csrf=\(adminToken)&principal=rita&csr=\(csrForm)&validityDays=30")
+            #expect(reloaded.status == 409 && reloaded.text.contains("certified once") && !reloaded.text.contains("-----BEGIN CERTIFICATE-----"),
+                    "\(reloaded.status) \(reloaded.text)")
+            #expect(try await admin.json("GET", "/v1/credentials?principal=rita").json["credentials"].array.count == 1, "a reload signs nothing")
             let rita = try BrokerClient(host: "127.0.0.1", port: broker.port, identity: ClientIdentity(
                 certificate: certificate, privateKey: key, trustRoots: [try Certificate(pemFile: broker.pki.caCertificatePath)]))
             #expect(try await rita.json("GET", "/v1/requests").json["error"]["code"].string == "credential_not_approved", "pending until approved")

@@ -454,6 +454,57 @@ import TLS
         await broker.stop()
     }
 
+    /// A key is certified once: the same CSR sent twice (a reloaded form), the same key under
+    /// another subject or for another principal, a key whose certificate was revoked, and a renewal
+    /// that keeps its key are all refused with 409 naming the certificate that holds the key, and
+    /// nothing is signed into the registry. Otherwise revoking a compromised key's certificate
+    /// would leave a twin certificate for the same key standing.
+    @Test func aKeyIsCertifiedOnce() async throws {
+        let broker = try TestBroker { $0.credentialValidityDays = 30 }
+        let admin = try broker.adminClient()
+        let dir = broker.directory
+        try await Self.addPrincipal(admin, "kim", agency: "police")
+        try await Self.addPrincipal(admin, "lee", agency: "police")
+        // openssl makes the key and the first CSR; a second CSR for the same key asks for another subject.
+        let csr = try await Self.opensslCSR(dir, name: "kim", key: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], subject: "/CN=kim")
+        let first = try await admin.json("POST", "/v1/credentials", ["principal": "kim", "csr": csr])
+        #expect(first.status == 201, "\(first.text)")
+        let serial = try #require(first.json["serial"].string)
+        func refused(_ answer: ClientResponse, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            #expect(answer.status == 409 && answer.errorCode == "conflict" && answer.text.contains(serial) && answer.text.contains("certified once"),
+                    "\(what): \(answer.text)", sourceLocation: sourceLocation)
+        }
+        refused(try await admin.json("POST", "/v1/credentials", ["principal": "kim", "csr": csr]), "the same CSR again")
+        let otherSubject = try await Tool.runAsync("openssl", ["req", "-new", "-key", dir.path("kim-key.pem"), "-subj", "/CN=kim/O=police"])
+        #expect(otherSubject.status == 0, "\(otherSubject.stderr)")
+        refused(try await admin.json("POST", "/v1/credentials", ["principal": "kim", "csr": otherSubject.stdout]), "the key under another subject")
+        let forLee = try await Tool.runAsync("openssl", ["req", "-new", "-key", dir.path("kim-key.pem"), "-subj", "/CN=lee"])
+        refused(try await admin.json("POST", "/v1/credentials", ["principal": "lee", "csr": forLee.stdout]), "the key for another principal")
+        let revoked = try await admin.json("POST", "/v1/credentials/\(serial)/revoke", ["reason": "laptop stolen"])
+        #expect(revoked.status == 200, "\(revoked.text)")
+        let afterRevocation = try await admin.json("POST", "/v1/credentials", ["principal": "kim", "csr": csr])
+        refused(afterRevocation, "the revoked certificate's key")
+        #expect(afterRevocation.text.contains("revoked"), "\(afterRevocation.text)")
+        #expect(try await admin.json("GET", "/v1/credentials?principal=kim").json["credentials"].array.count == 1, "nothing more registered")
+        #expect(try await admin.json("GET", "/v1/credentials?principal=lee").json["credentials"].array.isEmpty)
+
+        // A renewal must bring a new key: the holder's own key again is refused, a new one signed.
+        let key = try PrivateKey.generateECDSA()
+        let leeCSR = String(decoding: try CertificateSigningRequest.create(key: key, commonName: "lee", organization: nil).pemBytes, as: UTF8.self)
+        let lee = try await admin.json("POST", "/v1/credentials", ["principal": "lee", "csr": leeCSR])
+        let leeSerial = try #require(lee.json["serial"].string)
+        try await broker.app.approveAsOperator(serial: leeSerial, operatorName: "test")
+        let holder = try BrokerClient(host: "127.0.0.1", port: broker.port, identity: ClientIdentity(
+            certificate: try Certificate(pem: Array(try #require(lee.json["certificate"].string).utf8)), privateKey: key,
+            trustRoots: [try Certificate(pemFile: broker.pki.caCertificatePath)]))
+        let sameKey = try await holder.json("POST", "/v1/credentials/renew", ["csr": leeCSR])
+        #expect(sameKey.status == 409 && sameKey.text.contains(leeSerial) && sameKey.text.contains("certified once"), "\(sameKey.text)")
+        let fresh = String(decoding: try CertificateSigningRequest.create(key: try PrivateKey.generateECDSA(), commonName: "lee", organization: nil).pemBytes,
+                           as: UTF8.self)
+        #expect(try await holder.json("POST", "/v1/credentials/renew", ["csr": fresh]).status == 201)
+        await broker.stop()
+    }
+
     @Test func separationOfDutiesAndExpiryFlags() async throws {
         try await withTestBroker { broker in
             let admin = try broker.adminClient()

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import Crypto
+import TestSupport
 @testable import TLS
 
 /// A CA, a server certificate and a client certificate minted for one test.
@@ -151,6 +153,28 @@ func pump(_ client: TLSSession, _ server: TLSSession) throws -> (clientDone: Boo
         let weak = try CertificateSigningRequest.create(key: rsa, commonName: "weak", organization: nil)
         #expect(weak.publicKey == PublicKeyInfo(algorithm: .rsa, bits: 1024, curve: nil))
         #expect(throws: TLSError.self) { try CertificateSigningRequest(pem: Array("garbage".utf8)) }
+    }
+
+    /// The key digest the registry keeps: the same for a key in any CSR and in the certificate
+    /// made from it, different for another key; checked against openssl's own SPKI DER.
+    @Test func publicKeyDigestIsTheSubjectPublicKeyInfos() async throws {
+        let key = try PrivateKey.generateECDSA()
+        let csr = try CertificateSigningRequest(pem: try CertificateSigningRequest.create(key: key, commonName: "bob", organization: "housing").pemBytes)
+        let other = try CertificateSigningRequest.create(key: key, commonName: "ann", organization: nil)
+        let digest = try #require(csr.publicKeySHA256)
+        #expect(digest.count == 64 && digest == other.publicKeySHA256)
+        let pki = try TestPKI()
+        let certificate = try pki.ca.issue(for: csr, commonName: "bob", organization: "housing", usage: .client,
+                                           notBefore: Date(), notAfter: Date().addingTimeInterval(3600))
+        #expect(certificate.publicKeySHA256 == digest)
+        #expect(try CertificateSigningRequest.create(key: try PrivateKey.generateECDSA(), commonName: "bob", organization: nil).publicKeySHA256 != digest)
+        let directory = try TemporaryDirectory()
+        let pemPath = directory.path("key.pem")
+        try Data(try key.pemBytes()).write(to: URL(fileURLWithPath: pemPath))
+        let spki = try await Tool.runAsync("openssl", ["pkey", "-in", pemPath, "-pubout", "-outform", "DER", "-out", directory.path("spki.der")])
+        #expect(spki.status == 0, "\(spki.stderr)")
+        let der = try [UInt8](Data(contentsOf: URL(fileURLWithPath: directory.path("spki.der"))))
+        #expect(SHA256.hash(der).hexString.uppercased() == digest)
     }
 
     @Test func privateKeyPEMRoundTrip() throws {
