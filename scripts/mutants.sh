@@ -165,8 +165,8 @@ desc   a coordinator may approve a certificate issued to itself (an admin-made s
 file   Sources/Broker/Domain.swift
 filter BrokerTests\.RegistryTests|BrokerAPITests\.CredentialAPITests
 desc   a certificate the admin issues starts approved (the issue-13 attack: admin signs a CSR for a coordinator)
--                                     approval: .pending)
-+                                     approval: .approved(by: actor.principal, at: env.now))
+- approval: .pending, keySHA256: body.keySHA256)
++ approval: .approved(by: actor.principal, at: env.now), keySHA256: body.keySHA256)
 
 @ renewal-window-ignored
 file   Sources/Broker/Domain.swift
@@ -198,11 +198,11 @@ desc   the cached CRL is served after a revocation (revoked-set condition droppe
 + if let issued = last, now >= issued.issuedAt,
 
 @ close-header-socket-kept-open
-file   Sources/HTTPServer/Connection.swift
-filter BrokerAPITests\.CredentialAPITests|HTTPServerTests\.ServerTests
-desc   a response that says Connection: close (403 credential_revoked) leaves the socket open and keeps reading
+file   Sources/HTTPServer/ConnectionStateMachine.swift
+filter BrokerAPITests\.CredentialAPITests|HTTPServerTests\.ServerTests|HTTPServerTests\.ConnectionStateMachineTests
+desc   a response its responder closes (403 credential_revoked) keeps the connection open and reading
 - let keepAlive = request.keepAlive && !responderCloses && !draining && !peerFinished
-+ let keepAlive = request.keepAlive && !draining && !peerFinished; if responderCloses && keepAlive { var bytes: [UInt8] = []; response.write(into: &bytes, isHEAD: request.method == "HEAD", keepAlive: false); writePlaintext(bytes); resumeReading(); processNext(); flushTLS(); return }
++ let keepAlive = request.keepAlive && !draining && !peerFinished
 
 @ moved-principal-keeps-certificates
 file   Sources/Broker/Domain.swift
@@ -258,8 +258,8 @@ desc   a revoked or shut-out principal's parked long-poll is answered only at it
 file   Sources/BrokerAPI/LongPollHub.swift
 filter BrokerAPITests\.FairShareAPITests
 desc   one principal may park any number of long-polls (maxLongPollsPerPrincipal not enforced)
--                 if state.parkedByPrincipal[principal, default: 0] >= limit {
-+                 if state.parkedByPrincipal[principal, default: 0] >= limit && false {
+- if state.parkedByPrincipal[principal, default: 0] >= limit { return .refused }
++ if state.parkedByPrincipal[principal, default: 0] >= limit && false { return .refused }
 
 @ connection-share-ignored
 file   Sources/HTTPServer/HTTPServer.swift
@@ -351,8 +351,19 @@ desc   open accepts a journal whose record at the snapshot's seq does not match 
 file   Sources/Crypto/AES-GCM.swift
 filter CryptoTests\.CryptoTests|JournalTests\.JournalDamageTests
 desc   AES-GCM open ignores the tag check: altered ciphertext, wrong AAD or wrong key decrypt "successfully"
-- guard EVP_DecryptFinal_ex(ctx, p.baseAddress! + total, &produced) == 1 else { return false }
-+ _ = EVP_DecryptFinal_ex(ctx, p.baseAddress! + total, &produced)
+- guard tagSet == 1 else { return false }
+-                     guard EVP_DecryptFinal_ex(ctx, p.baseAddress! + total, &produced) == 1 else { return false }
++ guard tagSet == 1 else { return false }
++                     _ = EVP_DecryptFinal_ex(ctx, p.baseAddress! + total, &produced)
+
+@ gcm-opener-tag-not-checked
+file   Sources/Crypto/AES-GCM.swift
+filter CryptoTests\.GCMOpenerTests|JournalTests\.JournalDamageTests
+desc   the journal's AES-GCM opener ignores the tag check: an altered record decrypts "successfully"
+- guard EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, Int32(tagLength), tag) == 1 else { return false }
+-                         guard EVP_DecryptFinal_ex(ctx, p.baseAddress! + total, &produced) == 1 else { return false }
++ guard EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, Int32(tagLength), tag) == 1 else { return false }
++                         _ = EVP_DecryptFinal_ex(ctx, p.baseAddress! + total, &produced)
 
 @ segment-header-not-authenticated
 file   Sources/Journal/DiskFormat.swift
@@ -509,6 +520,13 @@ filter BrokerAPITests\.CredentialAPITests
 desc   a certificate may be renewed again and again (each renewal a new approved credential)
 - if let renewal = state.credentials.values.first(where: { $0.renewedFrom == current.serial }) {
 + if let renewal = state.credentials.values.first(where: { $0.renewedFrom == current.serial && false }) {
+
+@ key-certified-twice
+file   Sources/Broker/Domain.swift
+filter BrokerAPITests\.CredentialAPITests|BrokerAPITests\.AdministrationPageTests
+desc   a key already certified (revoked included) may be certified again (a twin certificate outlives the revocation)
+- guard let keySHA256, let holder = state.credentials.values.first(where: { $0.keySHA256 == keySHA256 }) else { return nil }
++ guard let keySHA256, let holder = state.credentials.values.first(where: { $0.keySHA256 == keySHA256 && false }) else { return nil }
 MUTANTS_END
 )
 

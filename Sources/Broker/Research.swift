@@ -239,15 +239,12 @@ extension ResearchReturn: JSONWritable {
         out.key("summary"); out.string(summary)
         out.key("version"); out.integer(version)
         out.key("withheld")
-        out.beginArray()
-        for item in withheld {
-            out.element()
+        out.array(withheld) { out, item in
             out.beginObject()
             out.key("reason"); out.string(item.reason)
             out.key("what"); out.string(item.what)
             out.endObject()
         }
-        out.endArray()
         out.endObject()
     }
 }

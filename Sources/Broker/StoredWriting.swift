@@ -77,12 +77,7 @@ extension Event: StoredJSONWritable {
 
     /// `events` as a stored array.
     public static func writeStored(_ events: [Event], to out: inout JSONOutput) throws {
-        out.beginArray()
-        for event in events {
-            out.element()
-            try event.writeStoredJSON(to: &out)
-        }
-        out.endArray()
+        try out.array(events) { out, event in try event.writeStoredJSON(to: &out) }
     }
 }
 
@@ -97,15 +92,12 @@ extension ResearchReturn: StoredJSONWritable {
         out.storedKey("summary"); out.string(summary)
         out.storedKey("answers"); out.storedStrings(answers)
         out.storedKey("withheld")
-        out.beginArray()
-        for item in withheld {
-            out.element()
+        out.array(withheld) { out, item in
             out.beginObject()
             out.storedKey("what"); out.string(item.what)
             out.storedKey("reason"); out.string(item.reason)
             out.endObject()
         }
-        out.endArray()
         out.endObject()
     }
 }
@@ -151,12 +143,7 @@ extension ResearchRequest: StoredJSONWritable {
         if let extendedUntil { out.storedKey("extendedUntil"); try out.storedDate(extendedUntil) }
         if let extensionReason { out.storedKey("extensionReason"); out.string(extensionReason) }
         out.storedKey("returns")
-        out.beginArray()
-        for version in returns {
-            out.element()
-            try version.writeStoredJSON(to: &out)
-        }
-        out.endArray()
+        try out.array(returns) { out, version in try version.writeStoredJSON(to: &out) }
         out.storedKey("createdSeq"); out.integer(createdSeq)
         out.storedKey("changedSeq"); out.integer(changedSeq)
         if let feedPosition { out.storedKey("feedPosition"); out.integer(feedPosition) }

@@ -134,15 +134,12 @@ extension EntryCodec.Stored: StoredJSONWritable {
         out.storedKey("events"); try Event.writeStored(events, to: &out)
         if let sealed {
             out.storedKey("sealed")
-            out.beginArray()
-            for box in sealed {
-                out.element()
+            out.array(sealed) { out, box in
                 out.beginObject()
                 out.storedKey("key"); out.string(box.key)
                 out.storedKey("box"); out.string(box.box)
                 out.endObject()
             }
-            out.endArray()
         }
         out.endObject()
     }
@@ -152,15 +149,12 @@ extension EntryCodec.Content: StoredJSONWritable {
     func writeStoredJSON(to out: inout JSONOutput) throws {
         out.beginObject()
         out.storedKey("events")
-        out.beginArray()
-        for item in events {
-            out.element()
+        try out.array(events) { out, item in
             out.beginObject()
             out.storedKey("index"); out.integer(item.index)
             out.storedKey("event"); try item.event.writeStoredJSON(to: &out)
             out.endObject()
         }
-        out.endArray()
         if let reason { out.storedKey("reason"); out.string(reason) }
         out.endObject()
     }

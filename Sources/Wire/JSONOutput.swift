@@ -85,15 +85,18 @@ public struct JSONOutput {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    /// An array of strings.
-    public mutating func strings(_ values: [String]) {
+    /// An array with one element per item, each written by `write`.
+    public mutating func array<S: Sequence>(_ items: S, _ write: (inout JSONOutput, S.Element) throws -> Void) rethrows {
         beginArray()
-        for value in values {
+        for item in items {
             element()
-            string(value)
+            try write(&self, item)
         }
         endArray()
     }
+
+    /// An array of strings.
+    public mutating func strings(_ values: [String]) { array(values) { $0.string($1) } }
 }
 
 /// A value written by hand in the stored format, for what is journaled on every request (an
