@@ -12,8 +12,7 @@ import Wire
 ///
 /// The mix: `cases` case cycles (a case, two audited reads of it, research to the police, the
 /// SPOC's audited read and its return; a new meeting every 500 cases), then audited reads of
-/// those cases and requests, round robin, up to `records`. (Deciding a new case scans every
-/// case, so a million cases would take hours to write; reads are most of a broker's journal.)
+/// those cases and requests, round robin, up to `records` (reads are most of a broker's journal).
 ///
 /// The entries are decided by the same `Domain` the broker runs and stored as the engine stores
 /// them (`EntryCodec`: case content sealed under per-case content keys kept in a file key store),
