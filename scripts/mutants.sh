@@ -521,6 +521,13 @@ desc   a certificate may be renewed again and again (each renewal a new approved
 - if let renewal = state.credentials.values.first(where: { $0.renewedFrom == current.serial }) {
 + if let renewal = state.credentials.values.first(where: { $0.renewedFrom == current.serial && false }) {
 
+@ key-digest-encoding-dependent
+file   Sources/TLS/PrivateKey.swift
+filter TLSTests\.PKITests|BrokerAPITests\.CredentialAPITests
+desc   the key digest depends on how the EC point is written: the same key with its point compressed is certified again
+- if EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC {
++ if EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC && false {
+
 @ key-certified-twice
 file   Sources/Broker/Domain.swift
 filter BrokerAPITests\.CredentialAPITests|BrokerAPITests\.AdministrationPageTests

@@ -60,11 +60,22 @@ public final class PrivateKey: @unchecked Sendable {
 
 /// What the broker needs to know about a public key to accept or refuse it.
 /// SHA-256 over a key's DER SubjectPublicKeyInfo, upper-case hex: the same for a key in a CSR
-/// and in the certificate made from it, whatever else differs. Empty if OpenSSL cannot encode it.
+/// and in the certificate made from it, whatever else differs. An EC point can be written
+/// compressed or uncompressed, so an EC key is digested in its uncompressed form: one key, one
+/// digest. Empty if OpenSSL cannot encode it.
 func subjectPublicKeySHA256(_ pkey: OpaquePointer) -> String {
     defer { OpenSSLErrorQueue.clear() }
+    var key = pkey
+    var copy: OpaquePointer?
+    defer { if let copy { EVP_PKEY_free(copy) } }
+    if EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC {
+        guard let duplicate = EVP_PKEY_dup(pkey) else { return "" }
+        copy = duplicate
+        guard EVP_PKEY_set_utf8_string_param(duplicate, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "uncompressed") == 1 else { return "" }
+        key = duplicate
+    }
     var out: UnsafeMutablePointer<UInt8>? = nil
-    let length = i2d_PUBKEY(pkey, &out)
+    let length = i2d_PUBKEY(key, &out)
     guard length > 0, let out else { return "" }
     defer { shim_OPENSSL_free(out) }
     return SHA256.hash(Array(UnsafeBufferPointer(start: out, count: Int(length)))).hexString.uppercased()

@@ -480,6 +480,11 @@ import TLS
         refused(try await admin.json("POST", "/v1/credentials", ["principal": "kim", "csr": otherSubject.stdout]), "the key under another subject")
         let forLee = try await Tool.runAsync("openssl", ["req", "-new", "-key", dir.path("kim-key.pem"), "-subj", "/CN=lee"])
         refused(try await admin.json("POST", "/v1/credentials", ["principal": "lee", "csr": forLee.stdout]), "the key for another principal")
+        // The same key with its EC point written compressed: another SubjectPublicKeyInfo, the same key.
+        let compressed = try await Tool.runAsync("openssl", ["ec", "-in", dir.path("kim-key.pem"), "-conv_form", "compressed", "-out", dir.path("kim-c.pem")])
+        #expect(compressed.status == 0, "\(compressed.stderr)")
+        let compressedCSR = try await Tool.runAsync("openssl", ["req", "-new", "-key", dir.path("kim-c.pem"), "-subj", "/CN=kim"])
+        refused(try await admin.json("POST", "/v1/credentials", ["principal": "kim", "csr": compressedCSR.stdout]), "the key with a compressed point")
         let revoked = try await admin.json("POST", "/v1/credentials/\(serial)/revoke", ["reason": "laptop stolen"])
         #expect(revoked.status == 200, "\(revoked.text)")
         let afterRevocation = try await admin.json("POST", "/v1/credentials", ["principal": "kim", "csr": csr])

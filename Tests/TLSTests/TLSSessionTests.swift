@@ -175,6 +175,14 @@ func pump(_ client: TLSSession, _ server: TLSSession) throws -> (clientDone: Boo
         #expect(spki.status == 0, "\(spki.stderr)")
         let der = try [UInt8](Data(contentsOf: URL(fileURLWithPath: directory.path("spki.der"))))
         #expect(SHA256.hash(der).hexString.uppercased() == digest)
+        // The same key with its point written compressed (another SubjectPublicKeyInfo) has the same digest.
+        let compressed = try await Tool.runAsync("openssl", ["ec", "-in", pemPath, "-conv_form", "compressed", "-out", directory.path("compressed.pem")])
+        #expect(compressed.status == 0, "\(compressed.stderr)")
+        let request = try await Tool.runAsync("openssl", ["req", "-new", "-key", directory.path("compressed.pem"), "-subj", "/CN=bob"])
+        let compressedCSR = try CertificateSigningRequest(pem: Array(request.stdout.utf8))
+        let text = try await Tool.runAsync("openssl", ["req", "-noout", "-text"], input: request.stdout)
+        #expect(text.stdout.contains("pub:\n                    02:") || text.stdout.contains("pub:\n                    03:"), "a compressed point: \(text.stdout)")
+        #expect(compressedCSR.publicKeySHA256 == digest)
     }
 
     @Test func privateKeyPEMRoundTrip() throws {
