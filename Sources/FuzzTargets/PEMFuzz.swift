@@ -9,6 +9,7 @@ enum PEMFuzz {
             if let key = csr.publicKey { _ = key.description }
             _ = csr.commonName
             _ = csr.organization
+            checkDigest(csr.publicKeySHA256)
             precondition(!csr.pemBytes.isEmpty, "a parsed CSR that cannot be written back")
         }
         if let certificates = try? Certificate.all(pem: bytes) {
@@ -31,5 +32,13 @@ enum PEMFuzz {
         let key = certificate.publicKey
         precondition(key.bits >= 0, "negative key size")
         _ = key.description
+        checkDigest(certificate.publicKeySHA256)
+    }
+
+    /// A key digest (the registry's "a key is certified once") is nil or 64 upper-case hex digits.
+    static func checkDigest(_ digest: String?) {
+        guard let digest else { return }
+        precondition(digest.utf8.count == 64 && digest.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x46) },
+                     "a key digest that is not 64 upper-case hex digits: \(digest)")
     }
 }
