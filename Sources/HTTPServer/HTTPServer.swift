@@ -142,7 +142,7 @@ public final class HTTPServer: Sendable {
             } catch {
                 logger.log("socket_option_failed", ["remote": remote, "error": "\(error)"])
             }
-            let address = SocketAddress.host(of: storage)
+            let address = SocketAddress.shareKey(of: storage)
             let (id, loop): (UInt64, EventLoop) = state.withLock { state in
                 defer {
                     state.nextConnectionID += 1

@@ -70,17 +70,36 @@ struct SocketAddress {
     /// The address without the port, e.g. `127.0.0.1` or `::1`.
     static func host(of storage: sockaddr_storage) -> String {
         var copy = storage
-        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        let family = Int32(storage.ss_family)
-        withUnsafeBytes(of: &copy) { raw in
-            if family == AF_INET {
-                var address = raw.load(as: sockaddr_in.self).sin_addr
-                inet_ntop(AF_INET, &address, &text, socklen_t(text.count))
-            } else if family == AF_INET6 {
-                var address = raw.load(as: sockaddr_in6.self).sin6_addr
-                inet_ntop(AF_INET6, &address, &text, socklen_t(text.count))
+        return withUnsafeBytes(of: &copy) { raw in
+            switch Int32(storage.ss_family) {
+            case AF_INET: return text(AF_INET, bytes(of: raw.load(as: sockaddr_in.self).sin_addr))
+            case AF_INET6: return text(AF_INET6, bytes(of: raw.load(as: sockaddr_in6.self).sin6_addr))
+            default: return ""
             }
         }
+    }
+
+    /// The client a connection's handshake slots are counted under (`maxHandshakesPerAddress`): an
+    /// IPv4 address; for IPv6 its /64 prefix (`2001:db8:1:2::/64`), because one host or site is
+    /// routinely given a whole /64 and could otherwise take 2^64 shares; an IPv4-mapped IPv6
+    /// address (`::ffff:192.0.2.1`) counts as its IPv4 address.
+    static func shareKey(of storage: sockaddr_storage) -> String {
+        guard Int32(storage.ss_family) == AF_INET6 else { return host(of: storage) }
+        var copy = storage
+        var address = withUnsafeBytes(of: &copy) { bytes(of: $0.load(as: sockaddr_in6.self).sin6_addr) }
+        if address[0..<10].allSatisfy({ $0 == 0 }) && address[10] == 0xFF && address[11] == 0xFF {
+            return text(AF_INET, Array(address[12..<16]))
+        }
+        for index in 8..<16 { address[index] = 0 }
+        return text(AF_INET6, address) + "/64"
+    }
+
+    private static func bytes<T>(of address: T) -> [UInt8] { withUnsafeBytes(of: address) { Array($0) } }
+
+    /// `inet_ntop` of an address's bytes in network order.
+    private static func text(_ family: Int32, _ address: [UInt8]) -> String {
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        address.withUnsafeBytes { _ = inet_ntop(family, $0.baseAddress, &text, socklen_t(text.count)) }
         return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
