@@ -34,12 +34,18 @@ extension Actor: StoredJSONWritable {
 extension AuditDetail: StoredJSONWritable {
     public func writeStoredJSON(to out: inout JSONOutput) throws {
         out.beginObject()
+        try Self.writeStoredMembers(action: action, object: object, fields: fields, releasedTo: releasedTo, reason: reason, to: &out)
+        out.endObject()
+    }
+
+    /// The members an audit detail and an audit record share, in their declaration order.
+    static func writeStoredMembers(action: String, object: String, fields: [String]?, releasedTo: [String: [String]]?, reason: String?,
+                                   to out: inout JSONOutput) throws {
         out.storedKey("action"); out.string(action)
         out.storedKey("object"); out.string(object)
         if let fields { out.storedKey("fields"); out.storedStrings(fields) }
         if let releasedTo { out.storedKey("releasedTo"); try out.storedValue(releasedTo) }
         if let reason { out.storedKey("reason"); out.string(reason) }
-        out.endObject()
     }
 }
 
@@ -110,11 +116,7 @@ extension AuditRecord: StoredJSONWritable {
         out.storedKey("principal"); out.string(principal)
         out.storedKey("agency"); out.string(agency)
         out.storedKey("serial"); out.string(serial)
-        out.storedKey("action"); out.string(action)
-        out.storedKey("object"); out.string(object)
-        if let fields { out.storedKey("fields"); out.storedStrings(fields) }
-        if let releasedTo { out.storedKey("releasedTo"); try out.storedValue(releasedTo) }
-        if let reason { out.storedKey("reason"); out.string(reason) }
+        try AuditDetail.writeStoredMembers(action: action, object: object, fields: fields, releasedTo: releasedTo, reason: reason, to: &out)
         out.storedKey("hash"); out.string(hash)
         out.storedKey("prevHash"); out.string(prevHash)
         out.endObject()
