@@ -47,7 +47,7 @@ import Crypto
 //    56   m  AES-256-GCM seal of the state, AAD = "JRNL-SNP-v1" || bytes 0..<56
 
 /// Layout constants and (de)serialisation of segment headers, records and snapshots.
-enum DiskFormat {
+package enum DiskFormat {
     static let segmentMagic: [UInt8] = Array("JRNLSEG1".utf8)
     static let recordMagic: [UInt8] = Array("JRC1".utf8)
     static let snapshotMagic: [UInt8] = Array("JRNLSNP1".utf8)
@@ -202,7 +202,7 @@ enum DiskFormat {
 
     /// Parses and decrypts a snapshot file's bytes.
     /// - Throws: `.wrongKey` or `.corrupt`, naming `path`.
-    static func decodeSnapshot(_ bytes: [UInt8], path: String, key: SymmetricKey) throws -> JournalSnapshot {
+    package static func decodeSnapshot(_ bytes: [UInt8], path: String, key: SymmetricKey) throws -> JournalSnapshot {
         guard bytes.count >= snapshotHeaderSize + AES.GCM.overhead, Array(bytes[0..<8]) == snapshotMagic else {
             throw JournalError.corrupt("not a journal snapshot (bad magic or too short)", path: path, offset: 0, seq: nil)
         }

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-@testable import Journal
+import Journal
 
 /// Reads a broker's files as an attacker holding `certs/data.key` and `certs/content-keys` would
 /// (SPEC §11.7 tests): the raw bytes of every file under the data directory and of the key store,
