@@ -108,12 +108,15 @@ public final class BrokerApp: Sendable {
 
     private static func openEngine(configuration: BrokerConfiguration, domain: DomainConfiguration, key: SymmetricKey, hasher: IdentifierHasher, pki: BrokerPKI,
                                    journalOptions: JournalOptions, clock: @escaping @Sendable () -> Date, logger: Logger) throws -> (BrokerEngine, Journal) {
-        let contentKeys: ContentKeyStore
-        do { contentKeys = try ContentKeyStore(path: pki.contentKeyStorePath, dataKey: key) } catch {
-            throw BrokerSetupError(file: pki.contentKeyStorePath, message: "\(error)")
-        }
+        // The journal first: its LOCK keeps a second broker from opening the content key store, where it
+        // would cut another's append in progress as torn, remove its temporary file, or append over its records.
         let journal = try Journal.open(directory: configuration.dataDirectory, key: key, options: journalOptions) { message in
             logger.log("journal", ["message": message])
+        }
+        let contentKeys: ContentKeyStore
+        do { contentKeys = try ContentKeyStore(path: pki.contentKeyStorePath, dataKey: key) } catch {
+            journal.close()
+            throw BrokerSetupError(file: pki.contentKeyStorePath, message: "\(error)")
         }
         do {
             let engine = try BrokerEngine(

@@ -32,7 +32,8 @@ import Synchronization
 /// **After a crash** (the rule for what is repaired and what stops the store): the end of the file
 /// may hold part of an append that was never acknowledged. An end that is *short* — fewer than 4
 /// length bytes, fewer body bytes than its length says, or only zero bytes (a filesystem that grew
-/// the file before writing it) — is cut off when the store opens. Everything else throws and nothing
+/// the file before writing it) — is cut off when the store opens, unless a whole record is there
+/// and only its length was made larger. Everything else throws and nothing
 /// is dropped: a wrong magic, a header that fails (`.wrongKey`), a length outside the record limits,
 /// and any *complete* record that fails authentication — including the last one, because a complete
 /// record that fails cannot be told from tampering, and dropping it could lose an acknowledged key.
@@ -124,7 +125,17 @@ public final class ContentKeyStore: Sendable {
                 guard (minSealedRecord...maxSealedRecord).contains(length) else {
                     throw corrupt("record \(seq) has length \(length), outside \(minSealedRecord)...\(maxSealedRecord)", at: offset, seq: seq)
                 }
-                if remaining - lengthBytes < length { break }
+                if remaining - lengthBytes < length {
+                    // Short of its length: a torn append — unless a whole record is there and only its
+                    // length was changed (a torn box never authenticates), which would drop a key or an erasure.
+                    let available = remaining - lengthBytes
+                    if available >= minSealedRecord, let whole = (minSealedRecord...available).first(where: { candidate in
+                        (try? opener.open(bytes[offset + lengthBytes ..< offset + lengthBytes + candidate], authenticating: recordAAD(fileID, seq: seq))) != nil
+                    }) {
+                        throw corrupt("record \(seq) is a complete \(whole)-byte record whose length says \(length)", at: offset, seq: seq)
+                    }
+                    break
+                }
                 let body = offset + lengthBytes
                 let plain: [UInt8]
                 do { plain = try opener.open(bytes[body ..< body + length], authenticating: recordAAD(fileID, seq: seq)) } catch {
@@ -192,8 +203,8 @@ public final class ContentKeyStore: Sendable {
 
     /// Opens the store at `path` (created on the first key), or one in memory. A torn final append
     /// (see the type's rule) is cut off here.
-    /// - Throws: `JournalError` `.keyFile` if the file is not a regular file, is accessible to group or
-    ///   others, or is too large; `.wrongKey` if it was not sealed under `dataKey`; `.corrupt` if it is
+    /// - Throws: `JournalError` `.keyFile` if the file is not a regular file (a symbolic link included),
+    ///   has another hard link, is accessible to group or others, or is too large; `.wrongKey` if it was not sealed under `dataKey`; `.corrupt` if it is
     ///   damaged or tampered with; `.io` if a torn end cannot be cut off.
     public convenience init(path: String?, dataKey: SymmetricKey) throws {
         try self.init(path: path, dataKey: dataKey, faults: nil)
@@ -298,7 +309,7 @@ public final class ContentKeyStore: Sendable {
             throw JournalError(error)
         }
         // Appends need the new file open; without it the next change writes the file whole again.
-        if let file = try? FileDescriptor.open(path, flags: O_WRONLY), (try? file.size()) == Int64(bytes.count) {
+        if let file = try? FileDescriptor.open(path, flags: O_WRONLY | O_NOFOLLOW), (try? file.size()) == Int64(bytes.count) {
             file.faults = faults
             state.appender = Appender(file: file, fileID: fileID, nextSeq: UInt64(records.count), end: bytes.count)
         }
@@ -307,10 +318,16 @@ public final class ContentKeyStore: Sendable {
     private static func load(_ path: String, dataKey: SymmetricKey) throws -> State {
         let file: FileDescriptor
         do {
-            file = try KeyFile.openPrivate(path, flags: O_RDWR, what: "content key store", maxBytes: maxFileBytes, expected: "more than \(maxFileBytes)")
+            file = try KeyFile.openPrivate(path, flags: O_RDWR | O_NOFOLLOW, what: "content key store", maxBytes: maxFileBytes, expected: "more than \(maxFileBytes)")
         } catch let error as JournalError where error.errno == EACCES || error.errno == EROFS {
             // Readable but not writable by us: read it; the next change writes a new file.
-            file = try KeyFile.openPrivate(path, flags: O_RDONLY, what: "content key store", maxBytes: maxFileBytes, expected: "more than \(maxFileBytes)")
+            file = try KeyFile.openPrivate(path, flags: O_RDONLY | O_NOFOLLOW, what: "content key store", maxBytes: maxFileBytes, expected: "more than \(maxFileBytes)")
+        }
+        // A destroy renames a new file over this name only: a symbolic link's target (refused by
+        // O_NOFOLLOW above) or another hard link would keep every destroyed key.
+        guard (try JournalError.mappingSystemErrors { try file.status() }).st_nlink == 1 else {
+            file.close()
+            throw JournalError(.keyFile, "content key store \(path) has more than one name (hard link); a destroyed key would remain under the other", path: path)
         }
         let writable = fcntl(file.rawValue, F_GETFL) & O_ACCMODE == O_RDWR
         let bytes = try JournalError.mappingSystemErrors { try file.readAll() }
@@ -324,6 +341,9 @@ public final class ContentKeyStore: Sendable {
                 state.keys[id] = key
             }
             state.destroyed = Set(contents.destroyed)
+            if let both = state.destroyed.first(where: { state.keys[$0] != nil }) {
+                throw JournalError(.corrupt, "content key store \(path): id \(both) is both held and destroyed", path: path)
+            }
             return state
         }
         guard bytes.starts(with: Format.magic) else {
