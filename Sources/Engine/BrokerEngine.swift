@@ -428,7 +428,9 @@ public final class BrokerEngine: Sendable {
     /// last erasure remains (writing one at `head` first when the newest is older).
     private static func finishErasures(in state: BrokerState, snapshotSeq: UInt64, head: JournalPosition, store: any EventStore,
                                        keys: ContentKeyStore, logger: Logger) throws {
-        let leftover = (state.erasedKeys ?? []).filter { keys.key($0) != nil }
+        // Also ids the key store no longer lists as destroyed (whole records cut from its end, or an
+        // older copy put back): marked again, so no key is ever made under an erased id.
+        let leftover = (state.erasedKeys ?? []).filter { keys.key($0) != nil || !keys.isDestroyed($0) }
         if !leftover.isEmpty {
             try keys.destroy(leftover)
             logger.log("content_keys_destroyed", ["keys": leftover.count, "why": "erased before the last stop"])

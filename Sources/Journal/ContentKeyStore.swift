@@ -40,8 +40,9 @@ import Synchronization
 /// The error names the record's offset; if the broker did die while making a key and the operator
 /// judges that record to be that unacknowledged append, `truncate -s OFFSET` restores the file.
 /// The file alone cannot show that whole records were cut from its end, or that an older copy was
-/// put back; either loses keys (their subjects become unreadable) — never brings back a destroyed
-/// key, except from a copy taken before the destruction, which is why `certs/` backups are limited.
+/// put back; either loses keys (their subjects become unreadable) or destroyed ids (the broker marks
+/// its journal's erased ids destroyed again at start) — never brings back a destroyed key, except
+/// from a copy taken before the destruction, which is why `certs/` backups are limited.
 ///
 /// With no path the store lives in memory (engine tests).
 public final class ContentKeyStore: Sendable {
