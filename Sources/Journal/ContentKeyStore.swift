@@ -263,7 +263,8 @@ public final class ContentKeyStore: Sendable {
 
     /// Destroys the keys of `ids` (those already gone are ignored) and stores the list durably,
     /// rewriting the file whole so that no destroyed key is left in it.
-    /// - Throws: `.io` if the store cannot be written (then nothing is destroyed).
+    /// - Throws: `.io` if the store cannot be written. The keys are destroyed in memory all the
+    ///   same, so no later write puts them back; the caller finishes the erasure at the next start.
     public func destroy(_ ids: some Sequence<String>) throws {
         try state.withLock { state in
             var keys = state.keys, destroyed = state.destroyed
@@ -272,9 +273,15 @@ public final class ContentKeyStore: Sendable {
                 destroyed.insert(id)
             }
             guard destroyed.count != state.destroyed.count || keys.count != state.keys.count else { return }
+            // Destroyed in memory whatever happened on disk: a failed rewrite (before or after its
+            // rename) leaves no appender, so the next change writes the file whole from memory,
+            // without these keys, and a start finishes the erasure from the journal. Keeping them in
+            // memory instead would write an erased key back to disk with the next new key.
+            defer {
+                state.keys = keys
+                state.destroyed = destroyed
+            }
             if path != nil { try rewrite(keys: keys, destroyed: destroyed, state: &state) }
-            state.keys = keys
-            state.destroyed = destroyed
         }
     }
 

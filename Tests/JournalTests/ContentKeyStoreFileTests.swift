@@ -313,4 +313,31 @@ import Testing
             #expect(try ContentKeyStoreFileTests.inode(path) == after)
         }
     }
+
+    /// A destroy whose rewrite fails still destroys in memory: the next new key writes the file
+    /// whole from memory, so the erased key is not written back to disk (found in review: the
+    /// next change used to rewrite the file from a memory that still held the key).
+    @Test func aFailedDestroyNeverWritesTheKeyBack() async throws {
+        try await withTemporaryDirectory { directory in
+            let folder = directory + "/keys"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+            let path = folder + "/content-keys", dataKey = SymmetricKey.generate()
+            let store = try ContentKeyStore(path: path, dataKey: dataKey)
+            let erased = try store.keyCreatingIfNeeded("case-erased")
+            _ = try store.keyCreatingIfNeeded("case-kept")
+            // The rewrite cannot create its temporary file: the directory is gone.
+            let moved = directory + "/moved"
+            try FileManager.default.moveItem(atPath: folder, toPath: moved)
+            #expect(throws: JournalError.self) { try store.destroy(["case-erased"]) }
+            #expect(store.key("case-erased") == nil && store.isDestroyed("case-erased"))
+            try FileManager.default.moveItem(atPath: moved, toPath: folder)
+            // The next new key writes the file from memory: without the erased key, with its id destroyed.
+            _ = try store.keyCreatingIfNeeded("case-new")
+            let records = try ContentKeyStoreFileTests.decode(path, dataKey).records
+            #expect(!records.contains(.key(id: "case-erased", key: erased.rawBytes)), "\(records)")
+            #expect(records.contains(.destroyed(id: "case-erased")))
+            let reopened = try ContentKeyStore(path: path, dataKey: dataKey)
+            #expect(reopened.key("case-erased") == nil && reopened.isDestroyed("case-erased") && reopened.ids == ["case-kept", "case-new"])
+        }
+    }
 }
